@@ -1,0 +1,1 @@
+"""The HTTP API, the command-line entry points and the embedded default."""

@@ -1,0 +1,242 @@
+"""The application service: the only door to the write model. It loads aggregates from
+the event store, runs their rules, and saves what changed atomically."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Recording, Transcoder
+
+from ledger import limits, rules
+from ledger.account import Account
+from ledger.allocation import plan_allocation
+from ledger.commands import AllocatePayment, OpenAccount, RaiseInvoice, RecordPayment
+from ledger.errors import (
+    ConcurrencyExhausted,
+    CurrencyMismatch,
+    DuplicateInvoiceNumber,
+    UnknownAccount,
+    UnknownInvoice,
+    UnknownPayment,
+)
+from ledger.invoice import Invoice
+from ledger.money import Money
+from ledger.payment import Payment
+from ledger.stamp import TRANSCODINGS
+
+log = logging.getLogger("arledger.ledger")
+
+A = TypeVar("A", bound=Aggregate)
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What a command did: the aggregate it concerns and the store position of the last
+    event it appended (or, when it appended nothing because it was a replay, the
+    position the store had reached)."""
+
+    aggregate: Any
+    position: int
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class AllocationResult:
+    payment: Payment
+    allocations: list[tuple[UUID, Money]]
+    position: int
+    replayed: bool = False
+
+
+def _new(kind: type[A], created: str, aggregate_id: UUID | None, **fields: Any) -> A:
+    """Create an aggregate, with a client-chosen id when one is given: the API derives it
+    from the Idempotency-Key, so a command retried after a lost reply conflicts with
+    itself in the store instead of creating a twin."""
+    event_class = getattr(kind, created)
+    return kind._create(event_class, id=aggregate_id or uuid4(), **fields)
+
+
+class Ledger(Application):
+    """Accounts, invoices and payments, in the PostgreSQL event store."""
+
+    name = "Ledger"
+
+    def __init__(self, env: Mapping[str, str] | None = None, snapshot_interval: int = 0):
+        if snapshot_interval:
+            self.snapshotting_intervals = {
+                Account: snapshot_interval,
+                Invoice: snapshot_interval,
+                Payment: snapshot_interval,
+            }
+            env = {**(env or {}), "IS_SNAPSHOTTING_ENABLED": "y"}
+        super().__init__(env)
+
+    def register_transcodings(self, transcoder: Transcoder) -> None:
+        super().register_transcodings(transcoder)
+        for transcoding in TRANSCODINGS:
+            transcoder.register(transcoding)
+
+    # --- commands ---------------------------------------------------------------
+
+    def open_account(self, cmd: OpenAccount) -> Saved:
+        rules.check_open_account(cmd)
+        account = _new(
+            Account,
+            "Opened",
+            cmd.account_id,
+            name=cmd.name,
+            currency=cmd.currency,
+            payment_terms_days=cmd.payment_terms_days,
+            email=cmd.email,
+            external_ref=cmd.external_ref,
+            credit_limit=cmd.credit_limit,
+            stamp=cmd.stamp,
+        )
+        return self._create(account, lambda: self.get_account(account.id))
+
+    def raise_invoice(self, cmd: RaiseInvoice) -> Saved:
+        rules.check_raise_invoice(cmd)
+
+        def attempt() -> Saved:
+            account = self.get_account(cmd.account_id)
+            if cmd.amount.currency != account.currency:
+                raise CurrencyMismatch(
+                    f"account {account.id} is in {account.currency}; the invoice is in "
+                    f"{cmd.amount.currency}",
+                    expected=account.currency,
+                    got=cmd.amount.currency,
+                )
+            stamp = cmd.stamp.effective_on(cmd.issued_on)
+            invoice = Invoice(
+                account_id=account.id,
+                number=cmd.number,
+                amount=cmd.amount,
+                issued_on=cmd.issued_on,
+                due_on=cmd.due_on,
+                description=cmd.description,
+                stamp=stamp,
+            )
+            account.register_invoice(invoice.id, cmd.number, stamp)
+            return Saved(invoice, self._position(self.save(account, invoice)))
+
+        try:
+            return self._retrying(attempt)
+        except ConcurrencyExhausted:
+            if self._exists(Invoice, cmd.account_id, cmd.number):
+                raise DuplicateInvoiceNumber(
+                    f"invoice number {cmd.number!r} is already used on account "
+                    f"{cmd.account_id}"
+                ) from None
+            raise
+
+    def record_payment(self, cmd: RecordPayment) -> Saved:
+        rules.check_record_payment(cmd)
+        account = self.get_account(cmd.account_id)
+        if cmd.amount.currency != account.currency:
+            raise CurrencyMismatch(
+                f"account {account.id} is in {account.currency}; the payment is in "
+                f"{cmd.amount.currency}",
+                expected=account.currency,
+                got=cmd.amount.currency,
+            )
+        payment = _new(
+            Payment,
+            "Recorded",
+            cmd.payment_id,
+            account_id=account.id,
+            amount=cmd.amount,
+            method=cmd.method,
+            received_on=cmd.received_on,
+            reference=cmd.reference,
+            status=cmd.status,
+            failure_code=cmd.failure_code,
+            failure_message=cmd.failure_message,
+            stamp=cmd.stamp.effective_on(cmd.received_on),
+        )
+        return self._create(payment, lambda: self.get_payment(payment.id))
+
+    def allocate_payment(self, cmd: AllocatePayment) -> AllocationResult:
+        """Apply a payment to invoices. The payment and every invoice it touches are saved
+        in one transaction; if another writer changed any of them first, reload and try
+        again, so an invoice is never over-allocated and a payment never over-spent."""
+
+        def attempt() -> AllocationResult:
+            payment = self.get_payment(cmd.payment_id)
+            if cmd.request_id in payment.allocation_requests:
+                return AllocationResult(
+                    payment,
+                    payment.allocation_requests[cmd.request_id],
+                    self.head_position(),
+                    replayed=True,
+                )
+            account = self.get_account(payment.account_id)
+            plan, invoices = plan_allocation(cmd, payment, account, self.get_invoice)
+            for invoice_id, amount in plan:
+                invoices[invoice_id].apply_payment(payment.id, amount, cmd.stamp)
+            payment.allocate(cmd.request_id, cmd.strategy, plan, cmd.stamp)
+            touched = [invoices[invoice_id] for invoice_id, _ in plan]
+            recordings = self.save(payment, *touched)
+            return AllocationResult(payment, plan, self._position(recordings))
+
+        return self._retrying(attempt)
+
+    # --- queries on the write model --------------------------------------------
+
+    def get_account(self, account_id: UUID) -> Account:
+        return self._get(Account, account_id, UnknownAccount(f"no account {account_id}"))
+
+    def get_invoice(self, invoice_id: UUID) -> Invoice:
+        return self._get(Invoice, invoice_id, UnknownInvoice(f"no invoice {invoice_id}"))
+
+    def get_payment(self, payment_id: UUID) -> Payment:
+        return self._get(Payment, payment_id, UnknownPayment(f"no payment {payment_id}"))
+
+    def head_position(self) -> int:
+        """The store's last notification id: the newest position there is."""
+        return self.recorder.max_notification_id() or 0
+
+    # --- plumbing ----------------------------------------------------------------
+
+    def _get(self, kind: type[A], aggregate_id: UUID, missing: Exception) -> A:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise missing from None
+        if not isinstance(aggregate, kind):
+            raise missing
+        return aggregate
+
+    def _exists(self, kind: type[Invoice], account_id: UUID, number: str) -> bool:
+        return kind.create_id(account_id, number) in self.repository
+
+    def _create(self, aggregate: Aggregate, existing: Callable[[], Any]) -> Saved:
+        try:
+            return Saved(aggregate, self._position(self.save(aggregate)))
+        except IntegrityError:
+            # The client-chosen id exists: this command already ran (a retry after a
+            # lost reply). Answer with what it made, appending nothing.
+            return Saved(existing(), self.head_position(), replayed=True)
+
+    def _retrying(self, attempt: Callable[[], R]) -> R:
+        for n in range(limits.COMMAND_RETRIES_MAX):
+            try:
+                return attempt()
+            except IntegrityError:
+                log.info("optimistic concurrency conflict", extra={"attempt": n + 1})
+                time.sleep(random.uniform(0, 0.005 * 2**n))
+        raise ConcurrencyExhausted(
+            f"gave up after {limits.COMMAND_RETRIES_MAX} concurrent-modification retries"
+        )
+
+    @staticmethod
+    def _position(recordings: Sequence[Recording[UUID]]) -> int:
+        return max(r.notification.id for r in recordings)

@@ -1,0 +1,60 @@
+"""Commands: what a user or service asks the ledger to do. Distinct from events, which
+record what was done."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from uuid import UUID
+
+from ledger.money import Money
+from ledger.stamp import Stamp
+
+
+@dataclass(frozen=True)
+class OpenAccount:
+    name: str
+    currency: str
+    payment_terms_days: int
+    stamp: Stamp
+    email: str | None = None
+    external_ref: str | None = None
+    credit_limit: Money | None = None
+    account_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class RaiseInvoice:
+    account_id: UUID
+    number: str
+    amount: Money
+    issued_on: date
+    due_on: date
+    stamp: Stamp
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordPayment:
+    account_id: UUID
+    amount: Money
+    method: str
+    received_on: date
+    stamp: Stamp
+    reference: str | None = None
+    status: str = "succeeded"
+    failure_code: str | None = None
+    failure_message: str | None = None
+    payment_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class AllocatePayment:
+    """Apply a payment to invoices: either the explicit ``allocations`` or, with
+    ``strategy="oldest_first"``, to the account's open invoices by due date."""
+
+    payment_id: UUID
+    request_id: str
+    stamp: Stamp
+    allocations: tuple[tuple[UUID, Money], ...] = ()
+    strategy: str = "explicit"

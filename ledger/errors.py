@@ -1,0 +1,97 @@
+"""One hierarchy of domain errors. Each has a stable ``code`` that the API turns into a
+problem-details ``type``; the HTTP mapping lives in one place (``api/problems.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LedgerError(Exception):
+    """A command was refused because it breaks a rule; nothing was appended."""
+
+    code = "ledger-error"
+    title = "The command was refused"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class InvalidRequest(LedgerError):
+    code = "invalid-request"
+    title = "The request is not valid"
+
+
+class MalformedMoney(InvalidRequest):
+    code = "malformed-money"
+    title = "Malformed money"
+
+
+class UnknownCurrency(MalformedMoney):
+    code = "unknown-currency"
+    title = "Unknown currency"
+
+
+class BadDates(InvalidRequest):
+    code = "bad-dates"
+    title = "The dates are inconsistent"
+
+
+class NotFound(LedgerError):
+    code = "not-found"
+    title = "Not found"
+
+
+class UnknownAccount(NotFound):
+    code = "unknown-account"
+    title = "Unknown account"
+
+
+class UnknownInvoice(NotFound):
+    code = "unknown-invoice"
+    title = "Unknown invoice"
+
+
+class UnknownPayment(NotFound):
+    code = "unknown-payment"
+    title = "Unknown payment"
+
+
+class RuleViolation(LedgerError):
+    """The request is well formed but the ledger's state forbids it."""
+
+    code = "rule-violation"
+    title = "The ledger's rules forbid this"
+
+
+class CurrencyMismatch(RuleViolation):
+    code = "currency-mismatch"
+    title = "Currency mismatch"
+
+
+class DuplicateInvoiceNumber(RuleViolation):
+    code = "duplicate-invoice-number"
+    title = "Duplicate invoice number"
+
+
+class OverAllocation(RuleViolation):
+    code = "over-allocation"
+    title = "Over-allocation"
+
+
+class PaymentNotAllocatable(RuleViolation):
+    code = "payment-not-allocatable"
+    title = "The payment cannot be allocated"
+
+
+class WrongAccount(RuleViolation):
+    code = "wrong-account"
+    title = "The invoice belongs to another account"
+
+
+class ConcurrencyExhausted(LedgerError):
+    """Too many concurrent writers kept changing the same aggregates; retry later."""
+
+    code = "concurrent-modification"
+    title = "Concurrent modification"

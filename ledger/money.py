@@ -1,0 +1,123 @@
+"""Money: an integer amount in minor units and an ISO 4217 currency code, as Stripe does.
+
+No float ever becomes money: parsing refuses floats, booleans and numeric strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.errors import CurrencyMismatch, MalformedMoney, UnknownCurrency
+from ledger.limits import AMOUNT_MINOR_MAX
+
+_ZERO_DECIMAL = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+_THREE_DECIMAL = "BHD IQD JOD KWD LYD OMR TND"
+_FOUR_DECIMAL = "CLF UYW"
+_TWO_DECIMAL = (
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP "
+    "BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD "
+    "FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD "
+    "KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD "
+    "NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP "
+    "SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VES "
+    "VED WST XCD XCG YER ZAR ZMW ZWG"
+)
+
+CURRENCY_EXPONENTS: dict[str, int] = {
+    **{code: 0 for code in _ZERO_DECIMAL.split()},
+    **{code: 2 for code in _TWO_DECIMAL.split()},
+    **{code: 3 for code in _THREE_DECIMAL.split()},
+    **{code: 4 for code in _FOUR_DECIMAL.split()},
+}
+
+
+def check_currency(code: Any) -> str:
+    """Return ``code`` if it is an ISO 4217 currency this ledger knows, else raise."""
+    if not isinstance(code, str) or code not in CURRENCY_EXPONENTS:
+        raise UnknownCurrency(
+            f"currency must be an upper-case ISO 4217 code such as 'GBP'; got {code!r}"
+        )
+    return code
+
+
+def exponent(currency: str) -> int:
+    """Digits after the decimal point of ``currency``: JPY 0, GBP 2, KWD 3, CLF 4."""
+    return CURRENCY_EXPONENTS[check_currency(currency)]
+
+
+@dataclass(frozen=True, order=False)
+class Money:
+    """An amount of one currency in its minor units (pence, cents, fils, yen)."""
+
+    amount_minor: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if type(self.amount_minor) is not int:
+            raise MalformedMoney(
+                f"amount must be an integer number of minor units; got {self.amount_minor!r}"
+            )
+        if abs(self.amount_minor) > AMOUNT_MINOR_MAX:
+            raise MalformedMoney(f"amount {self.amount_minor} exceeds {AMOUNT_MINOR_MAX}")
+        check_currency(self.currency)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(0, currency)
+
+    @classmethod
+    def parse(cls, value: Any, *, field: str = "amount") -> Money:
+        """Build Money from ``{"amount": 12345, "currency": "GBP"}``, refusing anything else."""
+        if not isinstance(value, dict) or set(value) != {"amount", "currency"}:
+            raise MalformedMoney(
+                f"{field} must be an object with exactly 'amount' (integer minor units) "
+                f"and 'currency' (ISO 4217); got {value!r}"
+            )
+        amount = value["amount"]
+        if type(amount) is not int:
+            raise MalformedMoney(
+                f"{field}.amount must be an integer number of minor units "
+                f"(12345 is 123.45 GBP); got {amount!r}"
+            )
+        return cls(amount, check_currency(value["currency"]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"amount": self.amount_minor, "currency": self.currency}
+
+    def _same(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise CurrencyMismatch(
+                f"cannot combine {self.currency} with {other.currency}",
+                expected=self.currency,
+                got=other.currency,
+            )
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount_minor + other.amount_minor, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount_minor - other.amount_minor, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount_minor < other.amount_minor
+
+    def __le__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount_minor <= other.amount_minor
+
+    def is_positive(self) -> bool:
+        return self.amount_minor > 0
+
+    def is_zero(self) -> bool:
+        return self.amount_minor == 0
+
+    def __str__(self) -> str:
+        digits = exponent(self.currency)
+        sign = "-" if self.amount_minor < 0 else ""
+        whole, minor = divmod(abs(self.amount_minor), 10**digits)
+        text = f"{whole}.{minor:0{digits}d}" if digits else str(whole)
+        return f"{sign}{text} {self.currency}"

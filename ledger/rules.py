@@ -1,0 +1,65 @@
+"""Checks on command fields that do not need any aggregate's state."""
+
+from __future__ import annotations
+
+from ledger import limits
+from ledger.commands import OpenAccount, RaiseInvoice, RecordPayment
+from ledger.errors import BadDates, InvalidRequest, MalformedMoney
+from ledger.money import Money, check_currency
+from ledger.payment import PAYMENT_METHODS, PAYMENT_STATUSES
+
+
+def require_text(value: str | None, field: str, max_length: int, *, optional: bool) -> None:
+    if value is None and optional:
+        return
+    if value is None or not value.strip():
+        raise InvalidRequest(f"{field} must not be empty")
+    if len(value) > max_length:
+        raise InvalidRequest(f"{field} is {len(value)} characters; the limit is {max_length}")
+
+
+def require_positive(amount: Money, field: str) -> None:
+    if not amount.is_positive():
+        raise MalformedMoney(f"{field} must be greater than zero; got {amount}")
+
+
+def check_open_account(cmd: OpenAccount) -> None:
+    require_text(cmd.name, "name", limits.NAME_LENGTH_MAX, optional=False)
+    check_currency(cmd.currency)
+    if not 0 <= cmd.payment_terms_days <= limits.PAYMENT_TERMS_DAYS_MAX:
+        raise InvalidRequest(
+            f"payment_terms_days must be between 0 and {limits.PAYMENT_TERMS_DAYS_MAX}; "
+            f"got {cmd.payment_terms_days}"
+        )
+    require_text(cmd.email, "email", limits.NAME_LENGTH_MAX, optional=True)
+    require_text(cmd.external_ref, "external_ref", limits.REFERENCE_LENGTH_MAX, optional=True)
+    if cmd.credit_limit is not None:
+        if cmd.credit_limit.currency != cmd.currency:
+            raise MalformedMoney(
+                f"credit_limit is in {cmd.credit_limit.currency}; the account is in "
+                f"{cmd.currency}"
+            )
+        if cmd.credit_limit.amount_minor < 0:
+            raise MalformedMoney("credit_limit must not be negative")
+
+
+def check_raise_invoice(cmd: RaiseInvoice) -> None:
+    require_text(cmd.number, "number", limits.INVOICE_NUMBER_LENGTH_MAX, optional=False)
+    require_text(cmd.description, "description", limits.DESCRIPTION_LENGTH_MAX, optional=True)
+    require_positive(cmd.amount, "amount")
+    if cmd.due_on < cmd.issued_on:
+        raise BadDates(
+            f"due_on {cmd.due_on} is before issued_on {cmd.issued_on}",
+            issued_on=cmd.issued_on.isoformat(),
+            due_on=cmd.due_on.isoformat(),
+        )
+
+
+def check_record_payment(cmd: RecordPayment) -> None:
+    require_positive(cmd.amount, "amount")
+    if cmd.method not in PAYMENT_METHODS:
+        raise InvalidRequest(f"method must be one of {', '.join(PAYMENT_METHODS)}")
+    if cmd.status not in PAYMENT_STATUSES:
+        raise InvalidRequest(f"status must be one of {', '.join(PAYMENT_STATUSES)}")
+    require_text(cmd.reference, "reference", limits.REFERENCE_LENGTH_MAX, optional=True)
+    require_text(cmd.failure_code, "failure_code", limits.REFERENCE_LENGTH_MAX, optional=True)

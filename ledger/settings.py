@@ -1,0 +1,37 @@
+"""Configuration, from the environment. Pointing at real servers is configuration only:
+``DATABASE_URL`` and ``KAFKA_BOOTSTRAP_SERVERS``; without them ``arledger up`` starts the
+embedded servers and fills these in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting the processes read. Environment names are ``ARLEDGER_<FIELD>``
+    except for the two server addresses, which use their conventional names."""
+
+    model_config = SettingsConfigDict(env_prefix="ARLEDGER_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "ARLEDGER_DATABASE_URL")
+    )
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "ARLEDGER_KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    home: Path = Path(".arledger")
+    topic: str = "arledger.events"
+    topic_partitions: int = 6
+    consumer_group: str = "arledger.projections"
+    # `key:role:actor`, comma separated. Empty: `arledger up` makes a development key.
+    api_keys: str = ""
+    snapshot_interval: int = 50
+    # How long a query with min_position waits for its projection before a 503.
+    query_wait_seconds: float = 5.0
+    relay_batch_size: int = 500
+    consumer_max_poll_interval_ms: int = 5_000
+    log_level: str = "INFO"

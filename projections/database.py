@@ -1,0 +1,47 @@
+"""PostgreSQL plumbing shared by the processes: connection pools and the event store's
+configuration derived from one ``DATABASE_URL``."""
+
+from __future__ import annotations
+
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool
+
+from ledger.application import Ledger
+from ledger.settings import Settings
+
+
+def eventstore_env(database_url: str) -> dict[str, str]:
+    """The eventsourcing library's settings for the store at ``database_url``.
+
+    The default recorder is used on purpose: it locks the table on insert, so positions
+    are committed in order and a reader never passes over an event committed later.
+    """
+    info = conninfo_to_dict(database_url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": str(info.get("dbname") or "postgres"),
+        "POSTGRES_HOST": str(info.get("host") or "127.0.0.1"),
+        "POSTGRES_PORT": str(info.get("port") or "5432"),
+        "POSTGRES_USER": str(info.get("user") or "postgres"),
+        "POSTGRES_PASSWORD": str(info.get("password") or ""),
+        "POSTGRES_POOL_SIZE": "10",
+        "POSTGRES_MAX_OVERFLOW": "10",
+        "POSTGRES_PRE_PING": "y",
+        "POSTGRES_LOCK_TIMEOUT": "10",
+    }
+
+
+def open_ledger(settings: Settings) -> Ledger:
+    """The application service over the configured store (tables created if missing)."""
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set; run `arledger up` for the embedded default")
+    return Ledger(eventstore_env(settings.database_url), settings.snapshot_interval)
+
+
+def open_pool(database_url: str, *, max_size: int = 10, name: str = "arledger") -> ConnectionPool:
+    pool = ConnectionPool(
+        database_url, min_size=1, max_size=max_size, name=name, open=False,
+        kwargs={"autocommit": False},
+    )
+    pool.open(wait=True, timeout=30)
+    return pool
