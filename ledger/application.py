@@ -13,7 +13,8 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Recording, Transcoder
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, Notification, Recording, Transcoder
 
 from ledger import limits, rules
 from ledger.account import Account
@@ -199,6 +200,16 @@ class Ledger(Application):
 
     def get_payment(self, payment_id: UUID) -> Payment:
         return self._get(Payment, payment_id, UnknownPayment(f"no payment {payment_id}"))
+
+    def read_log(self, after: int, limit: int) -> Sequence[Notification]:
+        """Stored events after position ``after``, oldest first, for the relay and for
+        projections catching up from the store."""
+        return self.recorder.select_notifications(
+            start=after, limit=limit, inclusive_of_start=False
+        )
+
+    def decode(self, notification: Notification) -> DomainEventProtocol[UUID]:
+        return self.mapper.to_domain_event(notification)
 
     def head_position(self) -> int:
         """The store's last notification id: the newest position there is."""

@@ -1,0 +1,183 @@
+"""The consumer runner: a member of a Kafka consumer group that feeds one projection.
+
+Offsets are committed to Kafka only after the rows and positions are committed to
+PostgreSQL; the database positions, not the offsets, decide what is applied, so a
+redelivered message changes nothing and a crash mid-batch loses nothing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import CommitFailedError, KafkaError
+from psycopg_pool import ConnectionPool
+
+from consumers.catchup import catch_up
+from consumers.topic import ensure_topic
+from ledger.application import Ledger
+from ledger.settings import Settings
+from projections import tracking
+from projections.writer import GapDetected, Projection, apply_batch
+
+log = logging.getLogger("arledger.consumer")
+
+POLL_TIMEOUT_MS = 200
+POLL_RECORDS_MAX = 1_000
+# The broker answers a fetch as soon as there is data or after this long.
+FETCH_WAIT_MS = 20
+# How long a partition may sit behind the relay with no message arriving before the
+# consumer stops waiting for Kafka and reads the missing events from the store.
+STALL_SECONDS = 2.0
+
+
+class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Remembers newly assigned partitions: each is checked against the store."""
+
+    def __init__(self) -> None:
+        self.unchecked: set[int] = set()
+
+    def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self.unchecked -= {tp.partition for tp in revoked}
+
+    def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.unchecked |= {tp.partition for tp in assigned}
+        log.info("partitions assigned", extra={"partitions": sorted(self.unchecked)})
+
+
+class ProjectionConsumer:
+    """Runs one projection from the topic until stopped."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        ledger: Ledger,
+        pool: ConnectionPool,
+        projection: Projection,
+        *,
+        client_id: str = "arledger-consumer",
+    ) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.pool = pool
+        self.projection = projection
+        self.client_id = client_id
+        self.assignments = _Assignments()
+        self._behind_since: dict[int, tuple[int, float]] = {}
+        projection.ensure_schema(pool)
+
+    def run(self, stop: threading.Event) -> None:
+        bootstrap = self.settings.kafka_bootstrap_servers or ""
+        ensure_topic(bootstrap, self.settings.topic, self.settings.topic_partitions)
+        consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=f"{self.settings.consumer_group}.{self.projection.name}",
+            client_id=self.client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_interval_ms=self.settings.consumer_max_poll_interval_ms,
+            session_timeout_ms=max(6_000, self.settings.consumer_max_poll_interval_ms),
+            heartbeat_interval_ms=1_000,
+            fetch_max_wait_ms=FETCH_WAIT_MS,
+        )
+        consumer.subscribe([self.settings.topic], listener=self.assignments)
+        log.info("consumer started", extra={"projection": self.projection.name})
+        try:
+            while not stop.is_set():
+                self._step(consumer)
+        finally:
+            consumer.close(autocommit=False)
+            log.info("consumer stopped", extra={"projection": self.projection.name})
+
+    def _step(self, consumer: KafkaConsumer) -> None:
+        try:
+            records = consumer.poll(timeout_ms=POLL_TIMEOUT_MS, max_records=POLL_RECORDS_MAX)
+        except KafkaError as e:
+            log.warning("poll failed", extra={"error": repr(e)})
+            time.sleep(0.5)
+            return
+        if self.assignments.unchecked:
+            self._catch_up(consumer, set(self.assignments.unchecked))
+            self.assignments.unchecked.clear()
+        if records:
+            self._apply(consumer, records)
+            self._commit(consumer)
+        else:
+            self._catch_up_stalled(consumer)
+
+    def _apply(self, consumer: KafkaConsumer, records: dict[TopicPartition, list[Any]]) -> None:
+        by_partition: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for tp, messages in records.items():
+            for message in messages:
+                try:
+                    by_partition[tp.partition].append(json.loads(message.value))
+                except (ValueError, TypeError):
+                    log.error("skipping a message that is not a CloudEvent",
+                              extra={"partition": tp.partition, "offset": message.offset})
+        for partition, events in by_partition.items():
+            try:
+                apply_batch(self.pool, self.projection, partition, events)
+            except GapDetected as gap:
+                log.warning("the broker lost events; reading them from the store",
+                            extra={"partition": gap.partition, "detail": str(gap)})
+                self._catch_up(consumer, {partition})
+                apply_batch(self.pool, self.projection, partition, events)
+
+    def _commit(self, consumer: KafkaConsumer) -> None:
+        try:
+            consumer.commit()
+        except (CommitFailedError, KafkaError) as e:
+            # Harmless: positions live in PostgreSQL; the next owner skips what is applied.
+            log.info("offset commit failed", extra={"error": repr(e)})
+
+    def _catch_up(self, consumer: KafkaConsumer, partitions: set[int]) -> None:
+        catch_up(
+            self.ledger, self.pool, self.projection, partitions,
+            self.settings.topic_partitions,
+            keepalive=lambda: self._keepalive(consumer),
+        )
+
+    @staticmethod
+    def _keepalive(consumer: KafkaConsumer) -> None:
+        """Stay in the group during a long catch-up without taking new messages."""
+        assigned = consumer.assignment()
+        consumer.pause(*assigned)
+        try:
+            consumer.poll(timeout_ms=0)
+        finally:
+            consumer.resume(*consumer.assignment())
+
+    def _catch_up_stalled(self, consumer: KafkaConsumer) -> None:
+        """Partitions behind the relay with nothing arriving for a while: their messages
+        were lost by the broker; read them from the store."""
+        assigned = {tp.partition for tp in consumer.assignment()}
+        if not assigned:
+            return
+        stalled = set()
+        now = time.monotonic()
+        with self.pool.connection() as conn:
+            applied = tracking.positions(conn, self.projection.name)
+            published = dict(conn.execute(
+                "SELECT partition, position FROM relay_partitions WHERE relay = %s",
+                (self.settings.topic,),
+            ).fetchall())
+        for p in assigned:
+            at = applied.get(p, 0)
+            if at >= published.get(p, 0):
+                self._behind_since.pop(p, None)
+                continue
+            since = self._behind_since.setdefault(p, (at, now))
+            if since[0] != at:
+                self._behind_since[p] = (at, now)
+            elif now - since[1] >= STALL_SECONDS:
+                stalled.add(p)
+        if stalled:
+            log.warning("partitions stalled behind the relay", extra={"partitions": sorted(stalled)})
+            self._catch_up(consumer, stalled)
+            for p in stalled:
+                self._behind_since.pop(p, None)

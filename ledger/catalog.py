@@ -1,0 +1,75 @@
+"""The public face of events: their stable type names, ids and JSON payloads. Other
+services read these names on Kafka; a name never changes once published, and a change of
+shape bumps the schema version."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import DomainEventProtocol
+
+from ledger.money import Money
+from ledger.stamp import Stamp
+
+EVENT_ID_NAMESPACE = UUID("0b9f3c8e-3c0a-4df0-a6a4-4b0a3f1f5e11")
+TYPE_PREFIX = "arledger"
+# Attributes of the library's event classes that are envelope, not payload.
+_ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic", "stamp"}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def event_type(event: DomainEventProtocol[Any]) -> str:
+    """``Invoice.PaymentAllocated`` is published as ``arledger.invoice.payment_allocated``."""
+    aggregate, _, name = type(event).__qualname__.partition(".")
+    return f"{TYPE_PREFIX}.{_snake(aggregate)}.{_snake(name)}"
+
+
+def schema_version(event: DomainEventProtocol[Any]) -> int:
+    return int(getattr(type(event), "class_version", 1))
+
+
+def event_id(event: DomainEventProtocol[Any]) -> str:
+    """A stable id: the same event gets the same id however often it is published."""
+    return str(uuid5(EVENT_ID_NAMESPACE, f"{event.originator_id}/{event.originator_version}"))
+
+
+def account_of(event: DomainEventProtocol[Any]) -> UUID:
+    """The account an event concerns (an account's own events concern itself)."""
+    account_id = getattr(event, "account_id", None)
+    return account_id if isinstance(account_id, UUID) else UUID(str(event.originator_id))
+
+
+def stamp_of(event: DomainEventProtocol[Any]) -> Stamp:
+    stamp = getattr(event, "stamp", None)
+    if not isinstance(stamp, Stamp):
+        raise TypeError(f"{type(event).__qualname__} carries no stamp")
+    return stamp
+
+
+def to_json(value: Any) -> Any:
+    """Plain JSON for event payloads: money as ``{"amount", "currency"}``, ids as strings,
+    times as ISO 8601."""
+    if isinstance(value, Money):
+        return value.to_json()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    return value
+
+
+def payload(event: DomainEventProtocol[Any]) -> dict[str, Any]:
+    """The event's own facts, without the envelope."""
+    fields = {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
+    fields["subject_id"] = event.originator_id
+    return {k: to_json(v) for k, v in sorted(fields.items())}

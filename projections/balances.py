@@ -1,0 +1,189 @@
+"""The balances read model: accounts with their running totals, invoices with their
+outstanding amount and status, payments with what is left to allocate, and each
+account's event history. One small handler per event type."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from psycopg import Connection
+from psycopg.types.json import Jsonb
+
+NAME = "balances"
+# Bump when the tables or handlers change meaning: `arledger replay` rebuilds.
+VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS balance_accounts (
+    account_id uuid PRIMARY KEY,
+    name text NOT NULL,
+    currency char(3) NOT NULL,
+    payment_terms_days int NOT NULL,
+    email text,
+    external_ref text,
+    credit_limit_minor bigint,
+    status text NOT NULL,
+    opened_at timestamptz NOT NULL,
+    invoiced_minor bigint NOT NULL DEFAULT 0,
+    paid_minor bigint NOT NULL DEFAULT 0,
+    allocated_minor bigint NOT NULL DEFAULT 0,
+    credited_minor bigint NOT NULL DEFAULT 0,
+    written_off_minor bigint NOT NULL DEFAULT 0,
+    position bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS balance_invoices (
+    invoice_id uuid PRIMARY KEY,
+    account_id uuid NOT NULL,
+    number text NOT NULL,
+    currency char(3) NOT NULL,
+    amount_minor bigint NOT NULL,
+    allocated_minor bigint NOT NULL DEFAULT 0,
+    credited_minor bigint NOT NULL DEFAULT 0,
+    written_off_minor bigint NOT NULL DEFAULT 0,
+    issued_on date NOT NULL,
+    due_on date NOT NULL,
+    description text,
+    raised_at timestamptz NOT NULL,
+    position bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS balance_invoices_account ON balance_invoices (account_id, due_on);
+CREATE TABLE IF NOT EXISTS balance_payments (
+    payment_id uuid PRIMARY KEY,
+    account_id uuid NOT NULL,
+    currency char(3) NOT NULL,
+    amount_minor bigint NOT NULL,
+    allocated_minor bigint NOT NULL DEFAULT 0,
+    method text NOT NULL,
+    status text NOT NULL,
+    received_on date NOT NULL,
+    reference text,
+    failure_code text,
+    failure_message text,
+    position bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS balance_payments_account ON balance_payments (account_id);
+CREATE TABLE IF NOT EXISTS account_events (
+    position bigint PRIMARY KEY,
+    account_id uuid NOT NULL,
+    type text NOT NULL,
+    recorded_at timestamptz NOT NULL,
+    cloudevent jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS account_events_account ON account_events (account_id, position);
+"""
+
+Handler = Callable[[Connection[Any], dict[str, Any]], None]
+
+
+def _account_opened(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    d = ce["data"]
+    limit = d["credit_limit"]["amount"] if d.get("credit_limit") else None
+    conn.execute(
+        "INSERT INTO balance_accounts (account_id, name, currency, payment_terms_days, email,"
+        " external_ref, credit_limit_minor, status, opened_at, position)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, 'active', %s, %s)",
+        (ce["accountid"], d["name"], d["currency"], d["payment_terms_days"], d["email"],
+         d["external_ref"], limit, ce["time"], ce["position"]),
+    )
+
+
+def _invoice_raised(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    d = ce["data"]
+    conn.execute(
+        "INSERT INTO balance_invoices (invoice_id, account_id, number, currency, amount_minor,"
+        " issued_on, due_on, description, raised_at, position)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (ce["subject"], ce["accountid"], d["number"], d["amount"]["currency"],
+         d["amount"]["amount"], d["issued_on"], d["due_on"], d["description"], ce["time"],
+         ce["position"]),
+    )
+    _add_to_account(conn, ce, "invoiced_minor", d["amount"]["amount"])
+
+
+def _invoice_payment_allocated(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    amount = ce["data"]["amount"]["amount"]
+    conn.execute(
+        "UPDATE balance_invoices SET allocated_minor = allocated_minor + %s, position = %s"
+        " WHERE invoice_id = %s",
+        (amount, ce["position"], ce["subject"]),
+    )
+    _add_to_account(conn, ce, "allocated_minor", amount)
+
+
+def _payment_recorded(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    d = ce["data"]
+    conn.execute(
+        "INSERT INTO balance_payments (payment_id, account_id, currency, amount_minor, method,"
+        " status, received_on, reference, failure_code, failure_message, position)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (ce["subject"], ce["accountid"], d["amount"]["currency"], d["amount"]["amount"],
+         d["method"], d["status"], d["received_on"], d["reference"], d["failure_code"],
+         d["failure_message"], ce["position"]),
+    )
+    if d["status"] == "succeeded":
+        _add_to_account(conn, ce, "paid_minor", d["amount"]["amount"])
+
+
+def _payment_succeeded(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    row = conn.execute(
+        "UPDATE balance_payments SET status = 'succeeded', position = %s"
+        " WHERE payment_id = %s RETURNING amount_minor",
+        (ce["position"], ce["subject"]),
+    ).fetchone()
+    if row is not None:
+        _add_to_account(conn, ce, "paid_minor", int(row[0]))
+
+
+def _payment_failed(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    d = ce["data"]
+    conn.execute(
+        "UPDATE balance_payments SET status = 'failed', failure_code = %s,"
+        " failure_message = %s, position = %s WHERE payment_id = %s",
+        (d["failure_code"], d["failure_message"], ce["position"], ce["subject"]),
+    )
+
+
+def _payment_allocated(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    total = sum(row["amount"]["amount"] for row in ce["data"]["allocations"])
+    conn.execute(
+        "UPDATE balance_payments SET allocated_minor = allocated_minor + %s, position = %s"
+        " WHERE payment_id = %s",
+        (total, ce["position"], ce["subject"]),
+    )
+
+
+def _add_to_account(conn: Connection[Any], ce: dict[str, Any], column: str, amount: int) -> None:
+    assert column in {"invoiced_minor", "paid_minor", "allocated_minor"}
+    conn.execute(
+        f"UPDATE balance_accounts SET {column} = {column} + %s, position = %s"
+        " WHERE account_id = %s",
+        (amount, ce["position"], ce["accountid"]),
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    "arledger.account.opened": _account_opened,
+    "arledger.invoice.raised": _invoice_raised,
+    "arledger.invoice.payment_allocated": _invoice_payment_allocated,
+    "arledger.payment.recorded": _payment_recorded,
+    "arledger.payment.succeeded": _payment_succeeded,
+    "arledger.payment.failed": _payment_failed,
+    "arledger.payment.allocated": _payment_allocated,
+}
+
+
+def apply(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    """Apply one CloudEvent: its type's handler, and the account's history row."""
+    handler = HANDLERS.get(ce["type"])
+    if handler is not None:
+        handler(conn, ce)
+    conn.execute(
+        "INSERT INTO account_events (position, account_id, type, recorded_at, cloudevent)"
+        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (position) DO NOTHING",
+        (ce["position"], ce["accountid"], ce["type"], ce["time"], _jsonb(ce)),
+    )
+
+
+def _jsonb(ce: dict[str, Any]) -> Jsonb:
+    return Jsonb({k: v for k, v in ce.items() if k != "partitionprev"})

@@ -1,0 +1,105 @@
+"""Where the relay and each projection have got to. For a projection: one row per Kafka partition holding the store position
+of the last event applied from it, written in the same transaction as the rows."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from psycopg import Connection
+from psycopg_pool import ConnectionPool
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS relay_positions (
+    relay text PRIMARY KEY,
+    position bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS relay_partitions (
+    relay text NOT NULL,
+    partition int NOT NULL,
+    position bigint NOT NULL,
+    PRIMARY KEY (relay, partition)
+);
+CREATE TABLE IF NOT EXISTS projection_positions (
+    projection text NOT NULL,
+    partition int NOT NULL,
+    position bigint NOT NULL,
+    PRIMARY KEY (projection, partition)
+);
+"""
+WAIT_POLL_SECONDS = 0.01
+
+
+def ensure_schema(pool: ConnectionPool) -> None:
+    """The relay's and the projections' position tables."""
+    with pool.connection() as conn:
+        conn.execute(SCHEMA)
+
+
+def lock_position(conn: Connection[Any], projection: str, partition: int) -> int:
+    """The partition's position, locked until the transaction ends so that two consumers
+    briefly sharing a partition during a rebalance cannot both apply an event."""
+    conn.execute(
+        "INSERT INTO projection_positions (projection, partition, position) "
+        "VALUES (%s, %s, 0) ON CONFLICT DO NOTHING",
+        (projection, partition),
+    )
+    row = conn.execute(
+        "SELECT position FROM projection_positions "
+        "WHERE projection = %s AND partition = %s FOR UPDATE",
+        (projection, partition),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def save_position(
+    conn: Connection[Any], projection: str, partition: int, position: int
+) -> None:
+    conn.execute(
+        "UPDATE projection_positions SET position = %s WHERE projection = %s AND partition = %s",
+        (position, projection, partition),
+    )
+
+
+def positions(conn: Connection[Any], projection: str) -> dict[int, int]:
+    rows = conn.execute(
+        "SELECT partition, position FROM projection_positions WHERE projection = %s",
+        (projection,),
+    ).fetchall()
+    return {int(p): int(pos) for p, pos in rows}
+
+
+WATERMARK_SQL = """
+SELECT COALESCE(
+    (SELECT MIN(CASE WHEN COALESCE(pp.position, 0) >= rp.position THEN r.position
+                     ELSE COALESCE(pp.position, 0) END)
+       FROM relay_partitions rp
+       LEFT JOIN projection_positions pp
+              ON pp.projection = %(projection)s AND pp.partition = rp.partition
+      WHERE rp.relay = %(relay)s),
+    r.position)
+FROM relay_positions r WHERE r.relay = %(relay)s
+"""
+
+
+def watermark(conn: Connection[Any], projection: str, relay: str) -> int:
+    """The highest store position P such that every event at or before P that the relay
+    has published is applied. A partition that has applied its last published event is
+    complete up to the relay's position; one that is behind is complete up to its own."""
+    row = conn.execute(WATERMARK_SQL, {"projection": projection, "relay": relay}).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def wait_for(
+    pool: ConnectionPool, projection: str, relay: str, min_position: int, timeout: float
+) -> bool:
+    """Wait until the projection has applied every event up to ``min_position``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with pool.connection() as conn:
+            if watermark(conn, projection, relay) >= min_position:
+                return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(WAIT_POLL_SECONDS)

@@ -1,0 +1,69 @@
+"""Applying events to a projection exactly once: per partition, under the partition's
+locked position, in one transaction with the rows. The Kafka consumer and a catch-up
+from the store both come through here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import Connection
+from psycopg_pool import ConnectionPool
+
+from projections import tracking
+
+log = logging.getLogger("arledger.projection")
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A read model: its tables and the function that applies one CloudEvent."""
+
+    name: str
+    schema: str
+    apply: Callable[[Connection[Any], dict[str, Any]], None]
+
+    def ensure_schema(self, pool: ConnectionPool) -> None:
+        tracking.ensure_schema(pool)
+        with pool.connection() as conn:
+            conn.execute(self.schema)
+
+
+class GapDetected(Exception):  # noqa: N818 - a signal, handled by the consumer
+    """The broker skipped events of a partition (it lost history): catch up from the
+    store before applying more."""
+
+    def __init__(self, partition: int, applied: int, expected_prev: int) -> None:
+        super().__init__(f"partition {partition}: applied {applied}, next follows {expected_prev}")
+        self.partition = partition
+
+
+def apply_batch(
+    pool: ConnectionPool, projection: Projection, partition: int, events: Sequence[dict[str, Any]]
+) -> int:
+    """Apply ``events`` (all of one partition, in order) that are newer than the
+    partition's position; return how many were applied. Raises :class:`GapDetected`,
+    applying nothing, when an event says an earlier one of its partition never arrived."""
+    applied = 0
+    with pool.connection() as conn, conn.transaction():
+        position = tracking.lock_position(conn, projection.name, partition)
+        start = position
+        for ce in events:
+            if ce["position"] <= position:
+                continue  # a redelivery: already applied
+            if ce.get("partitionprev", position) > position:
+                raise GapDetected(partition, position, ce["partitionprev"])
+            projection.apply(conn, ce)
+            position = ce["position"]
+            applied += 1
+        if position != start:
+            tracking.save_position(conn, projection.name, partition, position)
+    return applied
+
+
+def apply_grouped(
+    pool: ConnectionPool, projection: Projection, grouped: Iterable[tuple[int, list[dict[str, Any]]]]
+) -> int:
+    return sum(apply_batch(pool, projection, p, events) for p, events in grouped if events)
