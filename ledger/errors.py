@@ -23,7 +23,9 @@ class InvalidRequest(LedgerError):
     title = "The request is not valid"
 
 
-class MalformedMoney(InvalidRequest):
+class MalformedMoney(InvalidRequest, ValueError):
+    """Also a ValueError, so that request parsing reports it as itself."""
+
     code = "malformed-money"
     title = "Malformed money"
 

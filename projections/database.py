@@ -3,11 +3,17 @@ configuration derived from one ``DATABASE_URL``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from ledger.application import Ledger
 from ledger.settings import Settings
+
+SCHEMA_LOCK_KEY = 0x41524C4544474552  # "ARLEDGER"
 
 
 def eventstore_env(database_url: str) -> dict[str, str]:
@@ -31,11 +37,32 @@ def eventstore_env(database_url: str) -> dict[str, str]:
     }
 
 
+@contextmanager
+def schema_lock(database_url: str) -> Iterator[None]:
+    """Serialise schema creation: processes starting together would otherwise race on
+    CREATE TABLE IF NOT EXISTS ("tuple concurrently updated")."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+
+
 def open_ledger(settings: Settings) -> Ledger:
     """The application service over the configured store (tables created if missing)."""
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set; run `arledger up` for the embedded default")
-    return Ledger(eventstore_env(settings.database_url), settings.snapshot_interval)
+    with schema_lock(settings.database_url):
+        return Ledger(eventstore_env(settings.database_url), settings.snapshot_interval)
+
+
+def create_schema(pool: ConnectionPool, *statements: str) -> None:
+    """Run CREATE ... IF NOT EXISTS statements under the schema lock."""
+    with pool.connection() as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+        for statement in statements:
+            conn.execute(statement)
 
 
 def open_pool(database_url: str, *, max_size: int = 10, name: str = "arledger") -> ConnectionPool:

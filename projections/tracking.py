@@ -9,6 +9,8 @@ from typing import Any
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
+from projections.database import create_schema
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS relay_positions (
     relay text PRIMARY KEY,
@@ -32,8 +34,7 @@ WAIT_POLL_SECONDS = 0.01
 
 def ensure_schema(pool: ConnectionPool) -> None:
     """The relay's and the projections' position tables."""
-    with pool.connection() as conn:
-        conn.execute(SCHEMA)
+    create_schema(pool, SCHEMA)
 
 
 def lock_position(conn: Connection[Any], projection: str, partition: int) -> int:

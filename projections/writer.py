@@ -13,6 +13,7 @@ from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from projections import tracking
+from projections.database import create_schema
 
 log = logging.getLogger("arledger.projection")
 
@@ -26,9 +27,7 @@ class Projection:
     apply: Callable[[Connection[Any], dict[str, Any]], None]
 
     def ensure_schema(self, pool: ConnectionPool) -> None:
-        tracking.ensure_schema(pool)
-        with pool.connection() as conn:
-            conn.execute(self.schema)
+        create_schema(pool, tracking.SCHEMA, self.schema)
 
 
 class GapDetected(Exception):  # noqa: N818 - a signal, handled by the consumer

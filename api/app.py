@@ -1,0 +1,40 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import problems
+from api.routes import accounts, health, invoices, payments
+from api.services import Services
+from ledger.settings import Settings
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """The API over the configured store; ``services`` may be given by a test or by
+    ``arledger up``, which then owns their lifetime."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services or Services.start(settings or Settings())
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.services.close()
+
+    app = FastAPI(
+        title="arledger",
+        version="1.0.0",
+        summary="Event-sourced accounts-receivable and collections ledger",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    problems.install_fallback(app)
+    for router in (accounts.router, invoices.router, payments.router, health.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,153 @@
+"""The ``arledger`` command: ``up`` (everything, on the embedded default unless
+DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS point elsewhere), ``api``, ``relay``, ``consume``
+and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import uvicorn
+
+from api import logs, workers
+from api.app import create_app
+from api.auth import new_development_key
+from ledger.settings import Settings
+
+log = logging.getLogger("arledger.cli")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    logs.configure(settings.log_level)
+    result: int = args.run(args, settings)
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="arledger", description=__doc__)
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    up = sub.add_parser("up", help="run the whole pipeline on one machine")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8000)
+    up.add_argument("--broker-port", type=int, default=None,
+                    help="port for the embedded broker (default: a free one)")
+    up.add_argument("--consumers", type=int, default=1, help="consumer threads per projection")
+    up.set_defaults(run=_up)
+    api = sub.add_parser("api", help="run the HTTP API alone")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.set_defaults(run=_api)
+    relay = sub.add_parser("relay", help="publish the event store to Kafka")
+    relay.set_defaults(run=_relay)
+    consume = sub.add_parser("consume", help="build the projections from Kafka")
+    consume.add_argument("--consumers", type=int, default=1)
+    consume.set_defaults(run=_consume)
+    demo = sub.add_parser("demo", help="load a realistic sample book through the API")
+    demo.add_argument("--url", default="http://127.0.0.1:8000")
+    demo.add_argument("--key", default=None, help="API key (default: the development key)")
+    demo.add_argument("--accounts", type=int, default=40)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def _up(args: argparse.Namespace, settings: Settings) -> int:
+    with ExitStack() as stack:
+        settings = stack.enter_context(_embedded_servers(settings, args.broker_port))
+        settings = _with_api_key(settings)
+        stop = threading.Event()
+        threads = workers.start(settings, stop, consumers=args.consumers)
+        print(f"arledger API      http://{args.host}:{args.port}  (OpenAPI at /openapi.json)")
+        print(f"Kafka broker      {settings.kafka_bootstrap_servers}  topic {settings.topic}")
+        print(f"Database          {settings.database_url}")
+        print(f"API key           {settings.api_keys.split(':')[0]}", flush=True)
+        try:
+            _serve(settings, args.host, args.port)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=10)
+    print("arledger stopped", flush=True)
+    return 0
+
+
+@contextmanager
+def _embedded_servers(settings: Settings, broker_port: int | None) -> Iterator[Settings]:
+    """Start the embedded PostgreSQL and broker for what is not configured."""
+    from api.embedded import EmbeddedBroker, EmbeddedPostgres
+
+    home = settings.home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    updates: dict[str, str] = {}
+    with ExitStack() as stack:
+        if not settings.database_url:
+            postgres = EmbeddedPostgres()
+            updates["database_url"] = postgres.start(home)
+            stack.callback(postgres.stop)
+        if not settings.kafka_bootstrap_servers:
+            broker = EmbeddedBroker(home / "broker")
+            updates["kafka_bootstrap_servers"] = broker.start(broker_port)
+            stack.callback(broker.stop)
+        yield settings.model_copy(update=updates)
+
+
+def _with_api_key(settings: Settings) -> Settings:
+    """With no keys configured, make (once) and keep a development key in the home."""
+    if settings.api_keys:
+        return settings
+    path: Path = settings.home.resolve() / "dev-api-key"
+    if not path.exists():
+        path.write_text(f"{new_development_key()}:admin:developer\n")
+        path.chmod(0o600)
+    return settings.model_copy(update={"api_keys": path.read_text().strip()})
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    config = uvicorn.Config(create_app(settings), host=host, port=port, log_config=None,
+                            access_log=False)
+    uvicorn.Server(config).run()
+
+
+def _api(args: argparse.Namespace, settings: Settings) -> int:
+    _serve(settings, args.host, args.port)
+    return 0
+
+
+def _run_workers(settings: Settings, *, relay: bool, consumers: int) -> int:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    threads = workers.start(settings, stop, relay=relay, consumers=consumers)
+    while not stop.wait(0.5):
+        pass
+    for thread in threads:
+        thread.join(timeout=10)
+    return 0
+
+
+def _relay(args: argparse.Namespace, settings: Settings) -> int:
+    return _run_workers(settings, relay=True, consumers=0)
+
+
+def _consume(args: argparse.Namespace, settings: Settings) -> int:
+    return _run_workers(settings, relay=False, consumers=args.consumers)
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from api.demo import load_demo
+
+    key = args.key or _with_api_key(settings).api_keys.split(",")[0].split(":")[0]
+    load_demo(args.url, key, accounts=args.accounts, seed=args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

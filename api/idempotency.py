@@ -1,0 +1,162 @@
+"""Idempotency keys: the same key with the same request returns the first result and
+appends nothing; the same key with another request is a 409.
+
+A key is claimed before the command runs, so two concurrent requests with one key cannot
+both run it: the second is told the first is in progress. The ids a command creates are
+derived from the key, so even a command that ran but whose reply was lost (the process
+died between the store's commit and this table's) conflicts with itself when retried
+after the claim goes stale, instead of appending twice."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid5
+
+from fastapi.responses import JSONResponse
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from api.problems import PROBLEM_MEDIA_TYPE, ApiProblem, problem_body, status_of
+from projections.database import create_schema
+from ledger.errors import ConcurrencyExhausted, LedgerError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    actor text NOT NULL,
+    key text NOT NULL,
+    request_hash text NOT NULL,
+    status int,
+    response jsonb,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    claimed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (actor, key)
+);
+"""
+KEY_LENGTH_MAX = 255
+# A claim older than this with no result belongs to a request that died; it may be retried.
+CLAIM_STALE_SECONDS = 30
+_NAMESPACE = UUID("a3c1e4f2-5b7d-4e8a-9f10-2c3d4e5f6a7b")
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: dict[str, Any]
+    media_type: str = "application/json"
+    replayed: bool = False
+
+    def response(self) -> JSONResponse:
+        headers = {"Idempotent-Replayed": "true"} if self.replayed else None
+        return JSONResponse(self.body, self.status, headers=headers, media_type=self.media_type)
+
+
+def command_id(actor: str, key: str, purpose: str) -> UUID:
+    """A stable id for what the command with this key creates."""
+    return uuid5(_NAMESPACE, f"{actor}\x00{key}\x00{purpose}")
+
+
+def request_hash(method: str, path: str, body: Any) -> str:
+    canonical = json.dumps([method, path, body], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class IdempotencyStore:
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+        create_schema(pool, SCHEMA)
+
+    def run(
+        self, actor: str, key: str | None, fingerprint: str, instance: str,
+        command: Callable[[], Reply],
+    ) -> Reply:
+        """Run ``command`` once for (actor, key) and keep its reply, a refusal included,
+        as the key's answer from then on. A failure of the server itself releases the
+        key so that the client's retry runs the command."""
+        key = _check_key(key)
+        stored = self._claim(actor, key, fingerprint)
+        if stored is not None:
+            return stored
+        try:
+            reply = command()
+        except ConcurrencyExhausted:
+            self._release(actor, key)  # transient: the retry should run the command
+            raise
+        except LedgerError as refused:
+            reply = Reply(status_of(refused), problem_body(refused, instance), PROBLEM_MEDIA_TYPE)
+        except BaseException:
+            self._release(actor, key)
+            raise
+        self._complete(actor, key, reply)
+        return reply
+
+    def _claim(self, actor: str, key: str, fingerprint: str) -> Reply | None:
+        with self.pool.connection() as conn, conn.transaction():
+            inserted = conn.execute(
+                "INSERT INTO idempotency_keys (actor, key, request_hash) VALUES (%s, %s, %s)"
+                " ON CONFLICT DO NOTHING RETURNING 1",
+                (actor, key, fingerprint),
+            ).fetchone()
+            if inserted:
+                return None
+            row = conn.execute(
+                "SELECT request_hash, status, response,"
+                " claimed_at < now() - make_interval(secs => %s) AS stale"
+                " FROM idempotency_keys WHERE actor = %s AND key = %s FOR UPDATE",
+                (CLAIM_STALE_SECONDS, actor, key),
+            ).fetchone()
+            assert row is not None
+            stored_hash, status, response, stale = row
+            if stored_hash != fingerprint:
+                raise ApiProblem(
+                    409, "idempotency-key-reused", "Idempotency-Key reused with another request",
+                    f"Idempotency-Key {key!r} was first used for a different request; "
+                    "use a new key for a new request",
+                )
+            if status is not None:
+                media = PROBLEM_MEDIA_TYPE if int(status) >= 400 else "application/json"
+                return Reply(int(status), dict(response), media, replayed=True)
+            if not stale:
+                raise ApiProblem(
+                    409, "request-in-progress", "A request with this Idempotency-Key is running",
+                    f"a request with Idempotency-Key {key!r} is still being processed; "
+                    "retry shortly", headers={"Retry-After": "1"},
+                )
+            conn.execute(
+                "UPDATE idempotency_keys SET claimed_at = now() WHERE actor = %s AND key = %s",
+                (actor, key),
+            )
+            return None
+
+    def _complete(self, actor: str, key: str, reply: Reply) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                "UPDATE idempotency_keys SET status = %s, response = %s"
+                " WHERE actor = %s AND key = %s",
+                (reply.status, Jsonb(reply.body), actor, key),
+            )
+
+    def _release(self, actor: str, key: str) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                "DELETE FROM idempotency_keys WHERE actor = %s AND key = %s AND status IS NULL",
+                (actor, key),
+            )
+
+
+def _check_key(key: str | None) -> str:
+    if not key:
+        raise ApiProblem(
+            400, "idempotency-key-required", "Idempotency-Key header missing",
+            "every POST needs an Idempotency-Key header (a unique string per request, "
+            "reused only to retry the same request)",
+        )
+    if len(key) > KEY_LENGTH_MAX:
+        raise ApiProblem(
+            400, "idempotency-key-required", "Idempotency-Key header too long",
+            f"Idempotency-Key is {len(key)} characters; the limit is {KEY_LENGTH_MAX}",
+        )
+    return key

@@ -1,0 +1,143 @@
+"""RFC 9457 problem details: every error the API returns, in one place, with a stable
+``type`` per error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger import errors
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "/v1/problems/"
+
+# The HTTP status of each domain error. A subclass not listed takes its parent's.
+STATUS_BY_ERROR: dict[type[errors.LedgerError], int] = {
+    errors.LedgerError: 400,
+    errors.InvalidRequest: 422,
+    errors.NotFound: 404,
+    errors.RuleViolation: 409,
+    errors.CurrencyMismatch: 422,
+    errors.WrongAccount: 422,
+    errors.ConcurrencyExhausted: 503,
+}
+
+
+class ApiProblem(Exception):  # noqa: N818 - it is a problem, in RFC 9457's words
+    """An error raised by the HTTP layer itself (authentication, idempotency, waiting)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.title, self.detail = status, code, title, detail
+        self.headers = headers or {}
+        self.extensions = extensions
+
+
+# Every problem type the API can return, served at /v1/problems for client authors.
+CATALOGUE: dict[str, str] = {
+    "missing-api-key": "No API key was sent",
+    "invalid-api-key": "The API key is not valid",
+    "forbidden": "The API key's role may not do this",
+    "idempotency-key-required": "Idempotency-Key header missing",
+    "idempotency-key-reused": "Idempotency-Key reused with another request",
+    "request-in-progress": "A request with this Idempotency-Key is still running",
+    "projection-lagging": "The read model has not caught up yet",
+    "not-found": "Not found",
+    "validation-error": "The request is not valid",
+    "internal-error": "Internal error",
+}
+
+
+def status_of(error: errors.LedgerError) -> int:
+    for kind in type(error).__mro__:
+        if kind in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[kind]  # type: ignore[index]
+    return 400
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    instance: str,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    body = {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail,
+            "instance": instance, **extensions}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def problem_body(error: errors.LedgerError, instance: str) -> dict[str, Any]:
+    return {"type": TYPE_BASE + error.code, "title": error.title, "status": status_of(error),
+            "detail": error.detail, "instance": instance, **error.extensions}
+
+
+def ledger_problem(error: errors.LedgerError, instance: str) -> JSONResponse:
+    headers = {"Retry-After": "1"} if isinstance(error, errors.ConcurrencyExhausted) else None
+    return JSONResponse(problem_body(error, instance), status_code=status_of(error),
+                        media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
+    for err in exc.errors():
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, errors.LedgerError):
+            return ledger_problem(cause, request.url.path)
+    issues = [
+        {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
+        for err in exc.errors()
+    ]
+    detail = "; ".join(f"{i['field']}: {i['message']}" for i in issues)
+    return problem(422, "validation-error", CATALOGUE["validation-error"], detail,
+                   request.url.path, errors=issues)
+
+
+def install(app: FastAPI) -> None:
+    """Map every error to problem+json."""
+
+    @app.exception_handler(errors.LedgerError)
+    def _ledger(request: Request, exc: errors.LedgerError) -> JSONResponse:
+        return ledger_problem(exc, request.url.path)
+
+    @app.exception_handler(ApiProblem)
+    def _api(request: Request, exc: ApiProblem) -> JSONResponse:
+        return problem(exc.status, exc.code, exc.title, exc.detail, request.url.path,
+                       exc.headers, **exc.extensions)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_problem(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "not-found" if exc.status_code == 404 else f"http-{exc.status_code}"
+        return problem(exc.status_code, code, str(exc.detail), str(exc.detail), request.url.path)
+
+
+def install_fallback(app: FastAPI) -> None:
+    """An unexpected failure is logged with its traceback and answered as a problem,
+    never as an HTML page or a bare 500."""
+    import logging
+
+    log = logging.getLogger("arledger.api")
+
+    @app.exception_handler(Exception)
+    def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return problem(500, "internal-error", CATALOGUE["internal-error"],
+                       "the server failed; the command may be retried with the same "
+                       "Idempotency-Key", request.url.path)

@@ -1,0 +1,93 @@
+"""Accounts: open one, read it, its balance and its event history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from api.deps import CommandDep, MinPositionDep, PrincipalDep, ServicesDep
+from api.idempotency import Reply
+from api.routes.shaping import account_public, today
+from api.schemas import AccountCreate, AccountPublic, BalancePublic, EventPage, MoneyModel
+from ledger.commands import OpenAccount
+from ledger.errors import UnknownAccount
+from ledger.money import Money
+from projections import queries
+
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+
+EVENTS_PAGE_MAX = 1_000
+
+
+@router.post("", status_code=201, response_model=AccountPublic)
+def open_account(body: AccountCreate, svc: ServicesDep, ctx: CommandDep) -> JSONResponse:
+    """Open a debtor account in one currency."""
+
+    def command() -> Reply:
+        saved = svc.ledger.open_account(OpenAccount(
+            name=body.name, currency=body.currency, payment_terms_days=body.payment_terms_days,
+            email=body.email, external_ref=body.external_ref,
+            credit_limit=body.credit_limit.to_money() if body.credit_limit else None,
+            stamp=ctx.stamp(), account_id=ctx.id_for("account"),
+        ))
+        return Reply(201, account_public(saved.aggregate, saved.position).model_dump(mode="json"))
+
+    body_json = body.model_dump(mode="json")
+    return svc.idempotency.run(
+        ctx.who.actor, ctx.key, ctx.fingerprint(body_json), ctx.request.url.path, command
+    ).response()
+
+
+@router.get("/{account_id}", response_model=AccountPublic)
+def get_account(account_id: UUID, svc: ServicesDep, _: PrincipalDep) -> AccountPublic:
+    """The account's details, from the event store (always current)."""
+    return account_public(svc.ledger.get_account(account_id))
+
+
+@router.get("/{account_id}/balance", response_model=BalancePublic)
+def get_balance(
+    account_id: UUID, svc: ServicesDep, _: PrincipalDep, position: MinPositionDep,
+    as_of: Annotated[date | None, Query(description="overdue is counted at this date")] = None,
+) -> BalancePublic:
+    """What the account has been invoiced and paid, and what it still owes."""
+    on = as_of or today()
+    with svc.pool.connection() as conn:
+        row = queries.balance(conn, account_id, on)
+    if row is None:
+        raise UnknownAccount(f"no account {account_id} in the balances read model "
+                             "(pass min_position to wait for a new account)")
+    cur = row["currency"].strip()
+
+    def m(amount: int) -> MoneyModel:
+        return MoneyModel.of(Money(amount, cur))
+
+    outstanding = row["invoiced_minor"] - row["allocated_minor"] - row["credited_minor"] - row[
+        "written_off_minor"]
+    return BalancePublic(
+        account_id=account_id, currency=cur, as_of=on, invoiced=m(row["invoiced_minor"]),
+        paid=m(row["paid_minor"]), allocated=m(row["allocated_minor"]),
+        unallocated=m(row["paid_minor"] - row["allocated_minor"]),
+        credited=m(row["credited_minor"]), written_off=m(row["written_off_minor"]),
+        outstanding=m(outstanding), overdue=m(int(row["overdue_minor"])), position=position,
+    )
+
+
+@router.get("/{account_id}/events", response_model=EventPage)
+def get_events(
+    account_id: UUID, svc: ServicesDep, _: PrincipalDep, position: MinPositionDep,
+    as_of: Annotated[datetime | None, Query(
+        description="only events recorded at or before this time (UTC, ISO 8601)")] = None,
+    after: Annotated[int, Query(ge=0, description="a page cursor: `next_after`")] = 0,
+    limit: Annotated[int, Query(ge=1, le=EVENTS_PAGE_MAX)] = 200,
+) -> EventPage:
+    """The account's events in store order, as CloudEvents."""
+    svc.ledger.get_account(account_id)  # 404 for an unknown account, not an empty page
+    with svc.pool.connection() as conn:
+        events = queries.account_events(conn, account_id, as_of, after, limit)
+    next_after = events[-1]["position"] if len(events) == limit else None
+    return EventPage(account_id=account_id, events=events, next_after=next_after,
+                     position=position)

@@ -1,0 +1,68 @@
+"""Payments: record one, allocate it to invoices."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.deps import CommandDep, ServicesDep
+from api.idempotency import Reply
+from api.routes.shaping import payment_public
+from api.schemas import (
+    AllocationCreate,
+    AllocationPublic,
+    AllocationRow,
+    MoneyModel,
+    PaymentCreate,
+    PaymentPublic,
+)
+from ledger.commands import AllocatePayment, RecordPayment
+
+router = APIRouter(prefix="/v1/payments", tags=["payments"])
+
+
+@router.post("", status_code=201, response_model=PaymentPublic)
+def record_payment(body: PaymentCreate, svc: ServicesDep, ctx: CommandDep) -> JSONResponse:
+    """Record a payment received (or attempted) from a client."""
+
+    def command() -> Reply:
+        saved = svc.ledger.record_payment(RecordPayment(
+            account_id=body.account_id, amount=body.amount.to_money(), method=body.method,
+            received_on=body.received_on, reference=body.reference, status=body.status,
+            failure_code=body.failure_code, failure_message=body.failure_message,
+            stamp=ctx.stamp(), payment_id=ctx.id_for("payment"),
+        ))
+        return Reply(201, payment_public(saved.aggregate, saved.position).model_dump(mode="json"))
+
+    body_json = body.model_dump(mode="json")
+    return svc.idempotency.run(
+        ctx.who.actor, ctx.key, ctx.fingerprint(body_json), ctx.request.url.path, command
+    ).response()
+
+
+@router.post("/{payment_id}/allocations", status_code=201, response_model=AllocationPublic)
+def allocate_payment(
+    payment_id: UUID, body: AllocationCreate, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """Apply a payment to invoices: the given split, or oldest-first by due date."""
+
+    def command() -> Reply:
+        rows = tuple((row.invoice_id, row.amount.to_money()) for row in body.allocations or ())
+        result = svc.ledger.allocate_payment(AllocatePayment(
+            payment_id=payment_id, request_id=str(ctx.id_for("allocation")),
+            stamp=ctx.stamp(), allocations=rows, strategy=body.strategy or "explicit",
+        ))
+        reply = AllocationPublic(
+            payment_id=payment_id,
+            allocations=[AllocationRow(invoice_id=i, amount=MoneyModel.of(a))
+                         for i, a in result.allocations],
+            unallocated=MoneyModel.of(result.payment.unallocated), position=result.position,
+        )
+        return Reply(201, reply.model_dump(mode="json"))
+
+    body_json = body.model_dump(mode="json")
+    return svc.idempotency.run(
+        ctx.who.actor, ctx.key, ctx.fingerprint(body_json), ctx.request.url.path, command
+    ).response()

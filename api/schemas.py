@@ -1,0 +1,161 @@
+"""Request and reply bodies. Money is always ``{"amount": <int minor units>,
+"currency": "<ISO 4217>"}``; a float, a string or a boolean amount is refused."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ledger.money import Money
+
+
+class MoneyModel(BaseModel):
+    """An amount in minor units of a currency: 12345 GBP is £123.45."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"amount": 12345, "currency": "GBP"}]})
+
+    amount: int
+    currency: str = Field(min_length=3, max_length=3)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strict(cls, value: Any) -> Any:
+        Money.parse(value)  # raises MalformedMoney with a precise message
+        return value
+
+    def to_money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+    @classmethod
+    def of(cls, money: Money) -> MoneyModel:
+        return cls(amount=money.amount_minor, currency=money.currency)
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AccountCreate(Command):
+    name: str = Field(min_length=1, max_length=200)
+    currency: str
+    payment_terms_days: int = Field(ge=0, le=365)
+    email: str | None = Field(default=None, max_length=200)
+    external_ref: str | None = Field(default=None, max_length=200)
+    credit_limit: MoneyModel | None = None
+
+
+class AccountPublic(BaseModel):
+    id: UUID
+    name: str
+    currency: str
+    payment_terms_days: int
+    email: str | None
+    external_ref: str | None
+    credit_limit: MoneyModel | None
+    status: str
+    opened_at: datetime
+    position: int | None = None
+
+
+class InvoiceCreate(Command):
+    account_id: UUID
+    number: str = Field(min_length=1, max_length=64)
+    amount: MoneyModel
+    issued_on: date
+    due_on: date
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class InvoicePublic(BaseModel):
+    id: UUID
+    account_id: UUID
+    number: str
+    amount: MoneyModel
+    allocated: MoneyModel
+    outstanding: MoneyModel
+    issued_on: date
+    due_on: date
+    description: str | None
+    status: Literal["open", "partially_paid", "paid"]
+    overdue: bool
+    position: int | None = None
+
+
+PaymentMethod = Literal["card", "bacs", "ach", "direct_debit", "cheque", "cash", "other"]
+
+
+class PaymentCreate(Command):
+    account_id: UUID
+    amount: MoneyModel
+    method: PaymentMethod
+    received_on: date
+    reference: str | None = Field(default=None, max_length=200)
+    status: Literal["pending", "succeeded", "failed"] = "succeeded"
+    failure_code: str | None = Field(default=None, max_length=200)
+    failure_message: str | None = Field(default=None, max_length=2000)
+
+
+class PaymentPublic(BaseModel):
+    id: UUID
+    account_id: UUID
+    amount: MoneyModel
+    allocated: MoneyModel
+    unallocated: MoneyModel
+    method: str
+    status: str
+    received_on: date
+    reference: str | None
+    failure_code: str | None
+    failure_message: str | None
+    position: int | None = None
+
+
+class AllocationRow(Command):
+    invoice_id: UUID
+    amount: MoneyModel
+
+
+class AllocationCreate(Command):
+    """Either explicit ``allocations`` or a ``strategy``; not both."""
+
+    allocations: list[AllocationRow] | None = Field(default=None, min_length=1, max_length=100)
+    strategy: Literal["oldest_first"] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> AllocationCreate:
+        if (self.allocations is None) == (self.strategy is None):
+            raise ValueError("give either 'allocations' or 'strategy', exactly one of them")
+        return self
+
+
+class AllocationPublic(BaseModel):
+    payment_id: UUID
+    allocations: list[AllocationRow]
+    unallocated: MoneyModel
+    position: int
+
+
+class BalancePublic(BaseModel):
+    account_id: UUID
+    currency: str
+    as_of: date
+    invoiced: MoneyModel
+    paid: MoneyModel
+    allocated: MoneyModel
+    unallocated: MoneyModel
+    credited: MoneyModel
+    written_off: MoneyModel
+    outstanding: MoneyModel
+    overdue: MoneyModel
+    position: int
+
+
+class EventPage(BaseModel):
+    account_id: UUID
+    events: list[dict[str, Any]]
+    next_after: int | None = Field(description="pass as `after` for the next page")
+    position: int

@@ -1,0 +1,86 @@
+"""What the API's routes depend on, built once per process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError
+from psycopg_pool import ConnectionPool
+
+from api.auth import KeyRing
+from api.idempotency import IdempotencyStore
+from ledger.application import Ledger
+from ledger.settings import Settings
+from projections import tracking
+from projections.database import open_ledger, open_pool
+from projections.registry import PROJECTIONS
+
+log = logging.getLogger("arledger.api")
+
+BROKER_PROBE_TIMEOUT_MS = 2_000
+BROKER_PROBE_CACHE_SECONDS = 2.0
+
+
+@dataclass
+class BrokerProbe:
+    """Is the broker reachable? A metadata request, cached for a moment so that a
+    health-check storm does not become a broker storm."""
+
+    bootstrap: str
+    _checked_at: float = 0.0
+    _ok: bool = False
+    _error: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def check(self) -> tuple[bool, str]:
+        with self._lock:
+            if time.monotonic() - self._checked_at > BROKER_PROBE_CACHE_SECONDS:
+                self._ok, self._error = self._probe()
+                self._checked_at = time.monotonic()
+            return self._ok, self._error
+
+    def _probe(self) -> tuple[bool, str]:
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=self.bootstrap, request_timeout_ms=BROKER_PROBE_TIMEOUT_MS,
+            )
+        except KafkaError as e:
+            return False, repr(e)
+        try:
+            admin.list_topics()
+            return True, ""
+        except KafkaError as e:
+            return False, repr(e)
+        finally:
+            admin.close()
+
+
+@dataclass
+class Services:
+    settings: Settings
+    ledger: Ledger
+    pool: ConnectionPool
+    keys: KeyRing
+    idempotency: IdempotencyStore
+    broker: BrokerProbe
+
+    @classmethod
+    def start(cls, settings: Settings) -> Services:
+        ledger = open_ledger(settings)
+        pool = open_pool(settings.database_url or "", max_size=20, name="arledger-api")
+        for projection in PROJECTIONS.values():
+            projection.ensure_schema(pool)
+        tracking.ensure_schema(pool)
+        keys = KeyRing.parse(settings.api_keys)
+        if not len(keys):
+            log.warning("no API keys configured (ARLEDGER_API_KEYS): every request is refused")
+        return cls(settings, ledger, pool, keys, IdempotencyStore(pool),
+                   BrokerProbe(settings.kafka_bootstrap_servers or ""))
+
+    def close(self) -> None:
+        self.pool.close()
+        self.ledger.close()

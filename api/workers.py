@@ -1,0 +1,73 @@
+"""The background processes of the pipeline, as threads that stop on an Event: the relay
+and the projection consumers. ``arledger up`` runs them beside the API; ``arledger relay``
+and ``arledger consume`` run them alone."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from consumers.relay import Relay
+from consumers.runner import ProjectionConsumer
+from ledger.settings import Settings
+from projections.database import open_ledger, open_pool
+from projections.registry import PROJECTIONS
+
+log = logging.getLogger("arledger.workers")
+
+RESTART_DELAY_SECONDS = 1.0
+
+
+def _supervised(name: str, body: Callable[[threading.Event], None], stop: threading.Event) -> None:
+    """Run ``body`` until ``stop``; if it crashes, log and start it again."""
+    while not stop.is_set():
+        try:
+            body(stop)
+        except Exception:  # noqa: BLE001 - logged; a worker must outlive a server outage
+            log.exception("worker crashed; restarting", extra={"worker": name})
+            stop.wait(RESTART_DELAY_SECONDS)
+
+
+def relay_worker(settings: Settings) -> Callable[[threading.Event], None]:
+    def body(stop: threading.Event) -> None:
+        ledger = open_ledger(settings)
+        pool = open_pool(settings.database_url or "", max_size=2, name="arledger-relay")
+        try:
+            Relay(settings, ledger, pool).run(stop)
+        finally:
+            pool.close()
+            ledger.close()
+
+    return body
+
+
+def consumer_worker(settings: Settings, projection: str, n: int) -> Callable[[threading.Event], None]:
+    def body(stop: threading.Event) -> None:
+        ledger = open_ledger(settings)
+        pool = open_pool(settings.database_url or "", max_size=2, name=f"arledger-{projection}")
+        try:
+            ProjectionConsumer(settings, ledger, pool, PROJECTIONS[projection],
+                               client_id=f"arledger-{projection}-{n}").run(stop)
+        finally:
+            pool.close()
+            ledger.close()
+
+    return body
+
+
+def start(settings: Settings, stop: threading.Event, *, relay: bool = True,
+          consumers: int = 1) -> list[threading.Thread]:
+    """Start the relay and ``consumers`` consumer threads per projection."""
+    bodies: list[tuple[str, Callable[[threading.Event], None]]] = []
+    if relay:
+        bodies.append(("relay", relay_worker(settings)))
+    for name in PROJECTIONS:
+        bodies.extend((f"{name}-{n}", consumer_worker(settings, name, n)) for n in range(consumers))
+    threads = [
+        threading.Thread(target=_supervised, args=(name, body, stop), name=name, daemon=True)
+        for name, body in bodies
+    ]
+    for thread in threads:
+        thread.start()
+    return threads

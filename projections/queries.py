@@ -1,0 +1,49 @@
+"""Queries on the balances read model, returning plain rows for the API to shape."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection
+from psycopg.rows import dict_row
+
+BALANCE_SQL = """
+SELECT a.account_id, a.currency, a.invoiced_minor, a.paid_minor, a.allocated_minor,
+       a.credited_minor, a.written_off_minor,
+       COALESCE((SELECT SUM(i.amount_minor - i.allocated_minor - i.credited_minor
+                            - i.written_off_minor)
+                   FROM balance_invoices i
+                  WHERE i.account_id = a.account_id AND i.due_on < %(as_of)s), 0) AS overdue_minor
+  FROM balance_accounts a
+ WHERE a.account_id = %(account_id)s
+"""
+
+
+def balance(conn: Connection[Any], account_id: UUID, as_of: date) -> dict[str, Any] | None:
+    """The account's running totals; ``overdue_minor`` is what is outstanding on invoices
+    due before ``as_of``."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(BALANCE_SQL, {"account_id": account_id, "as_of": as_of}).fetchone()
+
+
+def invoice(conn: Connection[Any], invoice_id: UUID) -> dict[str, Any] | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT * FROM balance_invoices WHERE invoice_id = %s", (invoice_id,)
+        ).fetchone()
+
+
+def account_events(
+    conn: Connection[Any], account_id: UUID, as_of: datetime | None, after: int, limit: int
+) -> list[dict[str, Any]]:
+    """The account's events in store order, only those recorded by ``as_of`` if given."""
+    rows = conn.execute(
+        "SELECT cloudevent FROM account_events"
+        " WHERE account_id = %s AND position > %s"
+        " AND (%s::timestamptz IS NULL OR recorded_at <= %s::timestamptz)"
+        " ORDER BY position LIMIT %s",
+        (account_id, after, as_of, as_of, limit),
+    ).fetchall()
+    return [row[0] for row in rows]
