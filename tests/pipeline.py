@@ -1,0 +1,52 @@
+"""A whole pipeline for one test: services, relay, consumers and the HTTP API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from api.services import Services
+from ledger.settings import Settings
+from projections import tracking
+from projections.balances import NAME as BALANCES
+from tests.folds import fold_store, read_projection
+from tests.support import Api, running_workers, serving
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    services: Services
+    api: Api
+
+    def wait_until_projected(self, position: int | None = None, timeout: float = 60) -> None:
+        target = self.services.ledger.head_position() if position is None else position
+        assert tracking.wait_for(self.services.pool, BALANCES, self.settings.topic, target,
+                                 timeout), f"projection did not reach position {target}"
+
+    def projection_equals_store(self, timeout: float = 60) -> tuple[Any, Any]:
+        """Wait for the projection to reach the store's head; return (projected, folded)."""
+        self.wait_until_projected(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            projected = read_projection(self.services.pool)
+            folded = fold_store(self.services.ledger)
+            if projected == folded or time.monotonic() > deadline:
+                return projected, folded
+            time.sleep(0.1)
+
+
+@contextmanager
+def pipeline(settings: Settings, *, consumers: int = 1, workers: bool = True) -> Iterator[Pipeline]:
+    services = Services.start(settings)
+    with ExitStack() as stack:
+        stack.callback(services.close)
+        if workers:
+            stack.enter_context(running_workers(settings, consumers=consumers))
+        url = stack.enter_context(serving(settings, services))
+        api = Api(url)
+        stack.callback(api.close)
+        yield Pipeline(settings, services, api)
