@@ -86,7 +86,7 @@ def _embedded_servers(settings: Settings, broker_port: int | None) -> Iterator[S
 
     home = settings.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
-    updates: dict[str, str] = {}
+    updates: dict[str, object] = {}
     with ExitStack() as stack:
         if not settings.database_url:
             postgres = EmbeddedPostgres()
@@ -95,6 +95,7 @@ def _embedded_servers(settings: Settings, broker_port: int | None) -> Iterator[S
         if not settings.kafka_bootstrap_servers:
             broker = EmbeddedBroker(home / "broker")
             updates["kafka_bootstrap_servers"] = broker.start(broker_port)
+            updates["topic_repair"] = True  # it auto-creates topics with 4 partitions
             stack.callback(broker.stop)
         yield settings.model_copy(update=updates)
 

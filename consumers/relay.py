@@ -25,7 +25,7 @@ from kafka.errors import KafkaError
 from psycopg_pool import ConnectionPool
 
 from consumers.cloudevents import CONTENT_TYPE, to_cloudevent
-from consumers.topic import ensure_topic, partition_for
+from consumers.topic import TopicMismatch, ensure_topic, partition_for
 from ledger.application import Ledger
 from ledger.settings import Settings
 from projections import tracking
@@ -60,7 +60,7 @@ class Relay:
                 try:
                     published = self.publish_batch()
                     backoff = 0.1
-                except KafkaError as e:
+                except (KafkaError, TopicMismatch) as e:
                     log.warning("publish failed; retrying", extra={"error": repr(e)})
                     self._reset_producer()
                     stop.wait(backoff)
@@ -133,7 +133,8 @@ class Relay:
     def _producer_or_new(self) -> KafkaProducer:
         if self._producer is None:
             bootstrap = self.settings.kafka_bootstrap_servers or ""
-            ensure_topic(bootstrap, self.name, self.settings.topic_partitions)
+            ensure_topic(bootstrap, self.name, self.settings.topic_partitions,
+                         repair=self.settings.topic_repair)
             self._producer = KafkaProducer(
                 bootstrap_servers=bootstrap,
                 client_id="arledger-relay",
@@ -144,6 +145,8 @@ class Relay:
                 retries=2**31 - 1,
                 delivery_timeout_ms=SEND_TIMEOUT_SECONDS * 1000,
                 request_timeout_ms=10_000,
+                max_block_ms=10_000,
+                allow_auto_create_topics=False,
             )
         return self._producer
 

@@ -73,7 +73,8 @@ class ProjectionConsumer:
 
     def run(self, stop: threading.Event) -> None:
         bootstrap = self.settings.kafka_bootstrap_servers or ""
-        ensure_topic(bootstrap, self.settings.topic, self.settings.topic_partitions)
+        ensure_topic(bootstrap, self.settings.topic, self.settings.topic_partitions,
+                     repair=self.settings.topic_repair)
         consumer = KafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=f"{self.settings.consumer_group}.{self.projection.name}",
@@ -84,6 +85,8 @@ class ProjectionConsumer:
             session_timeout_ms=self.settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=1_000,
             fetch_max_wait_ms=FETCH_WAIT_MS,
+            allow_auto_create_topics=False,  # the relay creates it, with 6 partitions
+            metadata_max_age_ms=5_000,  # notice a topic made again soon
         )
         consumer.subscribe([self.settings.topic], listener=self.assignments)
         log.info("consumer started", extra={"projection": self.projection.name})

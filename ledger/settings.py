@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     home: Path = Path(".arledger")
     topic: str = "arledger.events"
     topic_partitions: int = 6
+    # Delete and remake a topic found with the wrong partition count. Only for a broker
+    # that auto-creates topics on any metadata request (the embedded one): `arledger up`
+    # turns it on for that broker.
+    topic_repair: bool = False
     consumer_group: str = "arledger.projections"
     # `key:role:actor`, comma separated. Empty: `arledger up` makes a development key.
     api_keys: str = ""

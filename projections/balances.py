@@ -156,9 +156,8 @@ def _payment_allocated(conn: Connection[Any], ce: dict[str, Any]) -> None:
 def _add_to_account(conn: Connection[Any], ce: dict[str, Any], column: str, amount: int) -> None:
     assert column in {"invoiced_minor", "paid_minor", "allocated_minor"}
     conn.execute(
-        f"UPDATE balance_accounts SET {column} = {column} + %s, position = %s"
-        " WHERE account_id = %s",
-        (amount, ce["position"], ce["accountid"]),
+        f"UPDATE balance_accounts SET {column} = {column} + %s WHERE account_id = %s",
+        (amount, ce["accountid"]),
     )
 
 
@@ -174,15 +173,36 @@ HANDLERS: dict[str, Handler] = {
 
 
 def apply(conn: Connection[Any], ce: dict[str, Any]) -> None:
-    """Apply one CloudEvent: its type's handler, and the account's history row."""
+    """Apply one CloudEvent: its type's handler, and the account's history row.
+
+    Each account row keeps the position of the last event applied to it, and an account's
+    events arrive in store order, so an event at or before it is a repeat and is skipped.
+    This holds whatever the partition bookkeeping says, so a repartitioned topic or a
+    replay from the store can never count an event twice."""
+    if not _is_new(conn, ce):
+        return
     handler = HANDLERS.get(ce["type"])
     if handler is not None:
         handler(conn, ce)
+    conn.execute(
+        "UPDATE balance_accounts SET position = %s WHERE account_id = %s",
+        (ce["position"], ce["accountid"]),
+    )
     conn.execute(
         "INSERT INTO account_events (position, account_id, type, recorded_at, cloudevent)"
         " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (position) DO NOTHING",
         (ce["position"], ce["accountid"], ce["type"], ce["time"], _jsonb(ce)),
     )
+
+
+def _is_new(conn: Connection[Any], ce: dict[str, Any]) -> bool:
+    row = conn.execute(
+        "SELECT position FROM balance_accounts WHERE account_id = %s FOR UPDATE",
+        (ce["accountid"],),
+    ).fetchone()
+    if row is None:
+        return bool(ce["type"] == "arledger.account.opened")
+    return bool(ce["position"] > row[0])
 
 
 def _jsonb(ce: dict[str, Any]) -> Jsonb:
