@@ -37,8 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="run the whole pipeline on one machine")
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8000)
-    up.add_argument("--broker-port", type=int, default=None,
-                    help="port for the embedded broker (default: a free one)")
+    up.add_argument(
+        "--broker-port",
+        type=int,
+        default=None,
+        help="port for the embedded broker (default: a free one)",
+    )
     up.add_argument("--consumers", type=int, default=1, help="consumer threads per projection")
     up.set_defaults(run=_up)
     api = sub.add_parser("api", help="run the HTTP API alone")
@@ -112,8 +116,9 @@ def _with_api_key(settings: Settings) -> Settings:
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
-    config = uvicorn.Config(create_app(settings), host=host, port=port, log_config=None,
-                            access_log=False)
+    config = uvicorn.Config(
+        create_app(settings), host=host, port=port, log_config=None, access_log=False
+    )
     uvicorn.Server(config).run()
 
 

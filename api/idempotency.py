@@ -21,8 +21,8 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from api.problems import PROBLEM_MEDIA_TYPE, ApiProblem, problem_body, status_of
-from projections.database import create_schema
 from ledger.errors import ConcurrencyExhausted, LedgerError
+from projections.database import create_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency_keys (
@@ -70,7 +70,11 @@ class IdempotencyStore:
         create_schema(pool, SCHEMA)
 
     def run(
-        self, actor: str, key: str | None, fingerprint: str, instance: str,
+        self,
+        actor: str,
+        key: str | None,
+        fingerprint: str,
+        instance: str,
         command: Callable[[], Reply],
     ) -> Reply:
         """Run ``command`` once for (actor, key) and keep its reply, a refusal included,
@@ -112,7 +116,9 @@ class IdempotencyStore:
             stored_hash, status, response, stale = row
             if stored_hash != fingerprint:
                 raise ApiProblem(
-                    409, "idempotency-key-reused", "Idempotency-Key reused with another request",
+                    409,
+                    "idempotency-key-reused",
+                    "Idempotency-Key reused with another request",
                     f"Idempotency-Key {key!r} was first used for a different request; "
                     "use a new key for a new request",
                 )
@@ -121,9 +127,12 @@ class IdempotencyStore:
                 return Reply(int(status), dict(response), media, replayed=True)
             if not stale:
                 raise ApiProblem(
-                    409, "request-in-progress", "A request with this Idempotency-Key is running",
+                    409,
+                    "request-in-progress",
+                    "A request with this Idempotency-Key is running",
                     f"a request with Idempotency-Key {key!r} is still being processed; "
-                    "retry shortly", headers={"Retry-After": "1"},
+                    "retry shortly",
+                    headers={"Retry-After": "1"},
                 )
             conn.execute(
                 "UPDATE idempotency_keys SET claimed_at = now() WHERE actor = %s AND key = %s",
@@ -150,13 +159,17 @@ class IdempotencyStore:
 def _check_key(key: str | None) -> str:
     if not key:
         raise ApiProblem(
-            400, "idempotency-key-required", "Idempotency-Key header missing",
+            400,
+            "idempotency-key-required",
+            "Idempotency-Key header missing",
             "every POST needs an Idempotency-Key header (a unique string per request, "
             "reused only to retry the same request)",
         )
     if len(key) > KEY_LENGTH_MAX:
         raise ApiProblem(
-            400, "idempotency-key-required", "Idempotency-Key header too long",
+            400,
+            "idempotency-key-required",
+            "Idempotency-Key header too long",
             f"Idempotency-Key is {len(key)} characters; the limit is {KEY_LENGTH_MAX}",
         )
     return key

@@ -27,7 +27,7 @@ STATUS_BY_ERROR: dict[type[errors.LedgerError], int] = {
 }
 
 
-class ApiProblem(Exception):  # noqa: N818 - it is a problem, in RFC 9457's words
+class ApiProblem(Exception):
     """An error raised by the HTTP layer itself (authentication, idempotency, waiting)."""
 
     def __init__(
@@ -63,7 +63,7 @@ CATALOGUE: dict[str, str] = {
 def status_of(error: errors.LedgerError) -> int:
     for kind in type(error).__mro__:
         if kind in STATUS_BY_ERROR:
-            return STATUS_BY_ERROR[kind]  # type: ignore[index]
+            return STATUS_BY_ERROR[kind]
     return 400
 
 
@@ -76,20 +76,36 @@ def problem(
     headers: dict[str, str] | None = None,
     **extensions: Any,
 ) -> JSONResponse:
-    body = {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail,
-            "instance": instance, **extensions}
+    body = {
+        "type": TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        **extensions,
+    }
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 def problem_body(error: errors.LedgerError, instance: str) -> dict[str, Any]:
-    return {"type": TYPE_BASE + error.code, "title": error.title, "status": status_of(error),
-            "detail": error.detail, "instance": instance, **error.extensions}
+    return {
+        "type": TYPE_BASE + error.code,
+        "title": error.title,
+        "status": status_of(error),
+        "detail": error.detail,
+        "instance": instance,
+        **error.extensions,
+    }
 
 
 def ledger_problem(error: errors.LedgerError, instance: str) -> JSONResponse:
     headers = {"Retry-After": "1"} if isinstance(error, errors.ConcurrencyExhausted) else None
-    return JSONResponse(problem_body(error, instance), status_code=status_of(error),
-                        media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+    return JSONResponse(
+        problem_body(error, instance),
+        status_code=status_of(error),
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
 
 
 def _validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -102,8 +118,14 @@ def _validation_problem(request: Request, exc: RequestValidationError) -> JSONRe
         for err in exc.errors()
     ]
     detail = "; ".join(f"{i['field']}: {i['message']}" for i in issues)
-    return problem(422, "validation-error", CATALOGUE["validation-error"], detail,
-                   request.url.path, errors=issues)
+    return problem(
+        422,
+        "validation-error",
+        CATALOGUE["validation-error"],
+        detail,
+        request.url.path,
+        errors=issues,
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -115,8 +137,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiProblem)
     def _api(request: Request, exc: ApiProblem) -> JSONResponse:
-        return problem(exc.status, exc.code, exc.title, exc.detail, request.url.path,
-                       exc.headers, **exc.extensions)
+        return problem(
+            exc.status,
+            exc.code,
+            exc.title,
+            exc.detail,
+            request.url.path,
+            exc.headers,
+            **exc.extensions,
+        )
 
     @app.exception_handler(RequestValidationError)
     def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -138,6 +167,10 @@ def install_fallback(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
-        return problem(500, "internal-error", CATALOGUE["internal-error"],
-                       "the server failed; the command may be retried with the same "
-                       "Idempotency-Key", request.url.path)
+        return problem(
+            500,
+            "internal-error",
+            CATALOGUE["internal-error"],
+            "the server failed; the command may be retried with the same Idempotency-Key",
+            request.url.path,
+        )

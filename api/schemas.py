@@ -15,8 +15,9 @@ from ledger.money import Money
 class MoneyModel(BaseModel):
     """An amount in minor units of a currency: 12345 GBP is £123.45."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"amount": 12345, "currency": "GBP"}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"amount": 12345, "currency": "GBP"}]}
+    )
 
     amount: int
     currency: str = Field(min_length=3, max_length=3)

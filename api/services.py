@@ -46,7 +46,8 @@ class BrokerProbe:
     def _probe(self) -> tuple[bool, str]:
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=self.bootstrap, request_timeout_ms=BROKER_PROBE_TIMEOUT_MS,
+                bootstrap_servers=self.bootstrap,
+                request_timeout_ms=BROKER_PROBE_TIMEOUT_MS,
             )
         except KafkaError as e:
             return False, repr(e)
@@ -78,8 +79,14 @@ class Services:
         keys = KeyRing.parse(settings.api_keys)
         if not len(keys):
             log.warning("no API keys configured (ARLEDGER_API_KEYS): every request is refused")
-        return cls(settings, ledger, pool, keys, IdempotencyStore(pool),
-                   BrokerProbe(settings.kafka_bootstrap_servers or ""))
+        return cls(
+            settings,
+            ledger,
+            pool,
+            keys,
+            IdempotencyStore(pool),
+            BrokerProbe(settings.kafka_bootstrap_servers or ""),
+        )
 
     def close(self) -> None:
         self.pool.close()

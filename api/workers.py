@@ -24,7 +24,7 @@ def _supervised(name: str, body: Callable[[threading.Event], None], stop: thread
     while not stop.is_set():
         try:
             body(stop)
-        except Exception:  # noqa: BLE001 - logged; a worker must outlive a server outage
+        except Exception:
             log.exception("worker crashed; restarting", extra={"worker": name})
             stop.wait(RESTART_DELAY_SECONDS)
 
@@ -42,13 +42,20 @@ def relay_worker(settings: Settings) -> Callable[[threading.Event], None]:
     return body
 
 
-def consumer_worker(settings: Settings, projection: str, n: int) -> Callable[[threading.Event], None]:
+def consumer_worker(
+    settings: Settings, projection: str, n: int
+) -> Callable[[threading.Event], None]:
     def body(stop: threading.Event) -> None:
         ledger = open_ledger(settings)
         pool = open_pool(settings.database_url or "", max_size=2, name=f"arledger-{projection}")
         try:
-            ProjectionConsumer(settings, ledger, pool, PROJECTIONS[projection],
-                               client_id=f"arledger-{projection}-{n}").run(stop)
+            ProjectionConsumer(
+                settings,
+                ledger,
+                pool,
+                PROJECTIONS[projection],
+                client_id=f"arledger-{projection}-{n}",
+            ).run(stop)
         finally:
             pool.close()
             ledger.close()
@@ -56,8 +63,9 @@ def consumer_worker(settings: Settings, projection: str, n: int) -> Callable[[th
     return body
 
 
-def start(settings: Settings, stop: threading.Event, *, relay: bool = True,
-          consumers: int = 1) -> list[threading.Thread]:
+def start(
+    settings: Settings, stop: threading.Event, *, relay: bool = True, consumers: int = 1
+) -> list[threading.Thread]:
     """Start the relay and ``consumers`` consumer threads per projection."""
     bodies: list[tuple[str, Callable[[threading.Event], None]]] = []
     if relay:

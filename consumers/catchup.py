@@ -42,8 +42,12 @@ def catch_up(
     applied = 0
     log.info(
         "catching up from the store",
-        extra={"projection": projection.name, "partitions": sorted(partitions), "from": after,
-               "head": head},
+        extra={
+            "projection": projection.name,
+            "partitions": sorted(partitions),
+            "from": after,
+            "head": head,
+        },
     )
     while after < head:
         notifications = ledger.read_log(after, CHUNK_EVENTS)

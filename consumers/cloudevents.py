@@ -24,7 +24,7 @@ def to_cloudevent(ledger: Ledger, notification: Notification) -> dict[str, Any]:
         "source": SOURCE,
         "type": catalog.event_type(event),
         "subject": str(event.originator_id),
-        "time": event.timestamp.isoformat(),
+        "time": catalog.recorded_at(event).isoformat(),
         "datacontenttype": "application/json",
         "dataschema": f"/v1/schemas/{catalog.event_type(event)}",
         "position": notification.id,

@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
+from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from consumers.cloudevents import CONTENT_TYPE, to_cloudevent
@@ -54,7 +55,8 @@ class Relay:
         """Publish until ``stop`` is set; sleep on the store's NOTIFY channel when idle."""
         log.info("relay started", extra={"topic": self.name})
         with psycopg.connect(self.settings.database_url or "", autocommit=True) as listener:
-            listener.execute(f'LISTEN "{self.ledger.recorder.channel_name}"')
+            channel = sql.Identifier(self.ledger.notify_channel())
+            listener.execute(sql.SQL("LISTEN {}").format(channel))
             backoff = 0.1
             while not stop.is_set():
                 try:
@@ -133,8 +135,12 @@ class Relay:
     def _producer_or_new(self) -> KafkaProducer:
         if self._producer is None:
             bootstrap = self.settings.kafka_bootstrap_servers or ""
-            ensure_topic(bootstrap, self.name, self.settings.topic_partitions,
-                         repair=self.settings.topic_repair)
+            ensure_topic(
+                bootstrap,
+                self.name,
+                self.settings.topic_partitions,
+                repair=self.settings.topic_repair,
+            )
             self._producer = KafkaProducer(
                 bootstrap_servers=bootstrap,
                 client_id="arledger-relay",

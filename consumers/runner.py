@@ -73,8 +73,12 @@ class ProjectionConsumer:
 
     def run(self, stop: threading.Event) -> None:
         bootstrap = self.settings.kafka_bootstrap_servers or ""
-        ensure_topic(bootstrap, self.settings.topic, self.settings.topic_partitions,
-                     repair=self.settings.topic_repair)
+        ensure_topic(
+            bootstrap,
+            self.settings.topic,
+            self.settings.topic_partitions,
+            repair=self.settings.topic_repair,
+        )
         consumer = KafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=f"{self.settings.consumer_group}.{self.projection.name}",
@@ -120,14 +124,18 @@ class ProjectionConsumer:
                 try:
                     by_partition[tp.partition].append(json.loads(message.value))
                 except (ValueError, TypeError):
-                    log.error("skipping a message that is not a CloudEvent",
-                              extra={"partition": tp.partition, "offset": message.offset})
+                    log.error(
+                        "skipping a message that is not a CloudEvent",
+                        extra={"partition": tp.partition, "offset": message.offset},
+                    )
         for partition, events in by_partition.items():
             try:
                 apply_batch(self.pool, self.projection, partition, events)
             except GapDetected as gap:
-                log.warning("the broker lost events; reading them from the store",
-                            extra={"partition": gap.partition, "detail": str(gap)})
+                log.warning(
+                    "the broker lost events; reading them from the store",
+                    extra={"partition": gap.partition, "detail": str(gap)},
+                )
                 self._catch_up(consumer, {partition})
                 apply_batch(self.pool, self.projection, partition, events)
 
@@ -140,7 +148,10 @@ class ProjectionConsumer:
 
     def _catch_up(self, consumer: KafkaConsumer, partitions: set[int]) -> None:
         catch_up(
-            self.ledger, self.pool, self.projection, partitions,
+            self.ledger,
+            self.pool,
+            self.projection,
+            partitions,
             self.settings.topic_partitions,
             keepalive=lambda: self._keepalive(consumer),
         )
@@ -165,10 +176,12 @@ class ProjectionConsumer:
         now = time.monotonic()
         with self.pool.connection() as conn:
             applied = tracking.positions(conn, self.projection.name)
-            published = dict(conn.execute(
-                "SELECT partition, position FROM relay_partitions WHERE relay = %s",
-                (self.settings.topic,),
-            ).fetchall())
+            published: dict[int, int] = dict(
+                conn.execute(
+                    "SELECT partition, position FROM relay_partitions WHERE relay = %s",
+                    (self.settings.topic,),
+                ).fetchall()
+            )
         for p in assigned:
             at = applied.get(p, 0)
             if at >= published.get(p, 0):
@@ -180,7 +193,9 @@ class ProjectionConsumer:
             elif now - since[1] >= STALL_SECONDS:
                 stalled.add(p)
         if stalled:
-            log.warning("partitions stalled behind the relay", extra={"partitions": sorted(stalled)})
+            log.warning(
+                "partitions stalled behind the relay", extra={"partitions": sorted(stalled)}
+            )
             self._catch_up(consumer, stalled)
             for p in stalled:
                 self._behind_since.pop(p, None)

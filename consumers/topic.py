@@ -19,7 +19,7 @@ def partition_for(account_id: UUID | str, partitions: int) -> int:
     """The partition an account's events go to: Kafka's own default (murmur2 of the key),
     computed here so that the relay and a consumer catching up from the store agree."""
     key = str(account_id).encode()
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 class TopicMismatch(RuntimeError):
@@ -47,8 +47,10 @@ def ensure_topic(bootstrap: str, topic: str, partitions: int, *, repair: bool = 
                     f"topic {topic} has {found} partitions; arledger is configured for "
                     f"{partitions} (ARLEDGER_TOPIC_PARTITIONS)"
                 )
-            log.warning("recreating topic with the configured partition count",
-                        extra={"topic": topic, "found": found, "partitions": partitions})
+            log.warning(
+                "recreating topic with the configured partition count",
+                extra={"topic": topic, "found": found, "partitions": partitions},
+            )
             admin.delete_topics([topic])
             _create(admin, topic, partitions)
         raise TopicMismatch(f"could not give topic {topic} {partitions} partitions")

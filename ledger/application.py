@@ -12,9 +12,8 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate
-from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, Notification, Recording, Transcoder
+from eventsourcing.domain import Aggregate, DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Notification, Recording
 
 from ledger import limits, rules
 from ledger.account import Account
@@ -66,14 +65,15 @@ def _new(kind: type[A], created: str, aggregate_id: UUID | None, **fields: Any) 
     return kind._create(event_class, id=aggregate_id or uuid4(), **fields)
 
 
-class Ledger(Application):
+class Ledger(Application[UUID]):
     """Accounts, invoices and payments, in the PostgreSQL event store."""
 
     name = "Ledger"
 
     def __init__(self, env: Mapping[str, str] | None = None, snapshot_interval: int = 0):
         if snapshot_interval:
-            self.snapshotting_intervals = {
+            # Per instance, so that the interval is configuration rather than code.
+            self.snapshotting_intervals = {  # type: ignore[misc]
                 Account: snapshot_interval,
                 Invoice: snapshot_interval,
                 Payment: snapshot_interval,
@@ -81,7 +81,7 @@ class Ledger(Application):
             env = {**(env or {}), "IS_SNAPSHOTTING_ENABLED": "y"}
         super().__init__(env)
 
-    def register_transcodings(self, transcoder: Transcoder) -> None:
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         for transcoding in TRANSCODINGS:
             transcoder.register(transcoding)
@@ -136,8 +136,7 @@ class Ledger(Application):
         except ConcurrencyExhausted:
             if self._exists(Invoice, cmd.account_id, cmd.number):
                 raise DuplicateInvoiceNumber(
-                    f"invoice number {cmd.number!r} is already used on account "
-                    f"{cmd.account_id}"
+                    f"invoice number {cmd.number!r} is already used on account {cmd.account_id}"
                 ) from None
             raise
 
@@ -219,6 +218,10 @@ class Ledger(Application):
     def decode(self, notification: Notification) -> DomainEventProtocol[UUID]:
         return self.mapper.to_domain_event(notification)
 
+    def notify_channel(self) -> str:
+        """The PostgreSQL channel the store NOTIFYs on each insert: the relay's wake-up."""
+        return str(getattr(self.recorder, "channel_name", self.recorder.__class__.__name__))
+
     def head_position(self) -> int:
         """The store's last notification id: the newest position there is."""
         return self.recorder.max_notification_id() or 0
@@ -227,7 +230,7 @@ class Ledger(Application):
 
     def _get(self, kind: type[A], aggregate_id: UUID, missing: Exception) -> A:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise missing from None
         if not isinstance(aggregate, kind):

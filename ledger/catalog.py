@@ -45,6 +45,14 @@ def account_of(event: DomainEventProtocol[Any]) -> UUID:
     return account_id if isinstance(account_id, UUID) else UUID(str(event.originator_id))
 
 
+def recorded_at(event: DomainEventProtocol[Any]) -> datetime:
+    """When the event was recorded in the store (its library timestamp)."""
+    timestamp = getattr(event, "timestamp", None)
+    if not isinstance(timestamp, datetime):
+        raise TypeError(f"{type(event).__qualname__} carries no timestamp")
+    return timestamp
+
+
 def stamp_of(event: DomainEventProtocol[Any]) -> Stamp:
     stamp = getattr(event, "stamp", None)
     if not isinstance(stamp, Stamp):

@@ -70,8 +70,7 @@ class Invoice(Aggregate):
         """Apply ``amount`` of a payment; never more than is outstanding."""
         if amount.currency != self.currency:
             raise CurrencyMismatch(
-                f"invoice {self.number} is in {self.currency}; allocation is in "
-                f"{amount.currency}",
+                f"invoice {self.number} is in {self.currency}; allocation is in {amount.currency}",
                 expected=self.currency,
                 got=amount.currency,
             )

@@ -107,8 +107,7 @@ class Payment(Aggregate):
             total = total + amount
         if self.unallocated < total:
             raise OverAllocation(
-                f"payment {self.id} has {self.unallocated} unallocated; "
-                f"cannot allocate {total}",
+                f"payment {self.id} has {self.unallocated} unallocated; cannot allocate {total}",
                 payment_id=str(self.id),
                 unallocated=self.unallocated.to_json(),
                 requested=total.to_json(),
@@ -126,7 +125,10 @@ class Payment(Aggregate):
     def _allocated(
         self,
         account_id: UUID,
-        request_id: str, strategy: str, allocations: list[dict[str, Any]], stamp: Stamp
+        request_id: str,
+        strategy: str,
+        allocations: list[dict[str, Any]],
+        stamp: Stamp,
     ) -> None:
         applied = [(row["invoice_id"], row["amount"]) for row in allocations]
         for _, amount in applied:

@@ -36,8 +36,7 @@ def check_open_account(cmd: OpenAccount) -> None:
     if cmd.credit_limit is not None:
         if cmd.credit_limit.currency != cmd.currency:
             raise MalformedMoney(
-                f"credit_limit is in {cmd.credit_limit.currency}; the account is in "
-                f"{cmd.currency}"
+                f"credit_limit is in {cmd.credit_limit.currency}; the account is in {cmd.currency}"
             )
         if cmd.credit_limit.amount_minor < 0:
             raise MalformedMoney("credit_limit must not be negative")

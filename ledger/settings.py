@@ -21,7 +21,9 @@ class Settings(BaseSettings):
     )
     kafka_bootstrap_servers: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "ARLEDGER_KAFKA_BOOTSTRAP_SERVERS"),
+        validation_alias=AliasChoices(
+            "KAFKA_BOOTSTRAP_SERVERS", "ARLEDGER_KAFKA_BOOTSTRAP_SERVERS"
+        ),
     )
     home: Path = Path(".arledger")
     topic: str = "arledger.events"

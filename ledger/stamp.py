@@ -4,7 +4,7 @@ business time, and the correlation and causation ids that tie it to a request.""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from eventsourcing.persistence import Transcoding
@@ -27,7 +27,7 @@ class Stamp:
 
     def effective_on(self, day: date) -> Stamp:
         """The same stamp, taking effect at the start of ``day`` (UTC)."""
-        at = datetime.combine(day, time(0, 0), tzinfo=timezone.utc)
+        at = datetime.combine(day, time(0, 0), tzinfo=UTC)
         return Stamp(self.actor, self.correlation_id, self.causation_id, at)
 
 

@@ -83,8 +83,17 @@ def _account_opened(conn: Connection[Any], ce: dict[str, Any]) -> None:
         "INSERT INTO balance_accounts (account_id, name, currency, payment_terms_days, email,"
         " external_ref, credit_limit_minor, status, opened_at, position)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, 'active', %s, %s)",
-        (ce["accountid"], d["name"], d["currency"], d["payment_terms_days"], d["email"],
-         d["external_ref"], limit, ce["time"], ce["position"]),
+        (
+            ce["accountid"],
+            d["name"],
+            d["currency"],
+            d["payment_terms_days"],
+            d["email"],
+            d["external_ref"],
+            limit,
+            ce["time"],
+            ce["position"],
+        ),
     )
 
 
@@ -94,9 +103,18 @@ def _invoice_raised(conn: Connection[Any], ce: dict[str, Any]) -> None:
         "INSERT INTO balance_invoices (invoice_id, account_id, number, currency, amount_minor,"
         " issued_on, due_on, description, raised_at, position)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (ce["subject"], ce["accountid"], d["number"], d["amount"]["currency"],
-         d["amount"]["amount"], d["issued_on"], d["due_on"], d["description"], ce["time"],
-         ce["position"]),
+        (
+            ce["subject"],
+            ce["accountid"],
+            d["number"],
+            d["amount"]["currency"],
+            d["amount"]["amount"],
+            d["issued_on"],
+            d["due_on"],
+            d["description"],
+            ce["time"],
+            ce["position"],
+        ),
     )
     _add_to_account(conn, ce, "invoiced_minor", d["amount"]["amount"])
 
@@ -117,9 +135,19 @@ def _payment_recorded(conn: Connection[Any], ce: dict[str, Any]) -> None:
         "INSERT INTO balance_payments (payment_id, account_id, currency, amount_minor, method,"
         " status, received_on, reference, failure_code, failure_message, position)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (ce["subject"], ce["accountid"], d["amount"]["currency"], d["amount"]["amount"],
-         d["method"], d["status"], d["received_on"], d["reference"], d["failure_code"],
-         d["failure_message"], ce["position"]),
+        (
+            ce["subject"],
+            ce["accountid"],
+            d["amount"]["currency"],
+            d["amount"]["amount"],
+            d["method"],
+            d["status"],
+            d["received_on"],
+            d["reference"],
+            d["failure_code"],
+            d["failure_message"],
+            ce["position"],
+        ),
     )
     if d["status"] == "succeeded":
         _add_to_account(conn, ce, "paid_minor", d["amount"]["amount"])

@@ -67,7 +67,11 @@ def create_schema(pool: ConnectionPool, *statements: str) -> None:
 
 def open_pool(database_url: str, *, max_size: int = 10, name: str = "arledger") -> ConnectionPool:
     pool = ConnectionPool(
-        database_url, min_size=1, max_size=max_size, name=name, open=False,
+        database_url,
+        min_size=1,
+        max_size=max_size,
+        name=name,
+        open=False,
         kwargs={"autocommit": False},
     )
     pool.open(wait=True, timeout=30)

@@ -1,5 +1,6 @@
-"""Where the relay and each projection have got to. For a projection: one row per Kafka partition holding the store position
-of the last event applied from it, written in the same transaction as the rows."""
+"""Where the relay and each projection have got to. For a projection: one row per Kafka
+partition holding the store position of the last event applied from it, written in the
+same transaction as the rows."""
 
 from __future__ import annotations
 
@@ -54,9 +55,7 @@ def lock_position(conn: Connection[Any], projection: str, partition: int) -> int
     return int(row[0])
 
 
-def save_position(
-    conn: Connection[Any], projection: str, partition: int, position: int
-) -> None:
+def save_position(conn: Connection[Any], projection: str, partition: int, position: int) -> None:
     conn.execute(
         "UPDATE projection_positions SET position = %s WHERE projection = %s AND partition = %s",
         (position, projection, partition),

@@ -5,7 +5,7 @@ from the store both come through here."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ class Projection:
         create_schema(pool, tracking.SCHEMA, self.schema)
 
 
-class GapDetected(Exception):  # noqa: N818 - a signal, handled by the consumer
+class GapDetected(Exception):
     """The broker skipped events of a partition (it lost history): catch up from the
     store before applying more."""
 
@@ -60,9 +60,3 @@ def apply_batch(
         if position != start:
             tracking.save_position(conn, projection.name, partition, position)
     return applied
-
-
-def apply_grouped(
-    pool: ConnectionPool, projection: Projection, grouped: Iterable[tuple[int, list[dict[str, Any]]]]
-) -> int:
-    return sum(apply_batch(pool, projection, p, events) for p, events in grouped if events)

@@ -54,8 +54,9 @@ def _make_fast(maintenance_url: str) -> None:
     """Turn off durability on a throwaway server (takes effect on reload, no restart)."""
     with psycopg.connect(maintenance_url, autocommit=True) as conn:
         for name, value in _FAST_UNSAFE_SETTINGS.items():
-            conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(
-                sql.Identifier(name), sql.Literal(value)))
+            conn.execute(
+                sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value))
+            )
         conn.execute("SELECT pg_reload_conf()")
 
 
@@ -90,8 +91,10 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         url = server.start(home)
         _make_fast(url)
-        log.info("tests use embedded postgres",
-                 extra={"database_url": url, "seconds": round(time.monotonic() - began, 3)})
+        log.info(
+            "tests use embedded postgres",
+            extra={"database_url": url, "seconds": round(time.monotonic() - began, 3)},
+        )
         yield url
     finally:
         server.stop()

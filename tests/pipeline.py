@@ -24,8 +24,9 @@ class Pipeline:
 
     def wait_until_projected(self, position: int | None = None, timeout: float = 60) -> None:
         target = self.services.ledger.head_position() if position is None else position
-        assert tracking.wait_for(self.services.pool, BALANCES, self.settings.topic, target,
-                                 timeout), f"projection did not reach position {target}"
+        assert tracking.wait_for(
+            self.services.pool, BALANCES, self.settings.topic, target, timeout
+        ), f"projection did not reach position {target}"
 
     def projection_equals_store(self, timeout: float = 60) -> tuple[Any, Any]:
         """Wait for the projection to reach the store's head; return (projected, folded)."""

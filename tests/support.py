@@ -36,11 +36,13 @@ class Api:
     unless one is given."""
 
     def __init__(self, base_url: str, key: str = COORDINATOR_KEY) -> None:
-        self.http = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"},
-                                 timeout=30)
+        self.http = httpx.Client(
+            base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
 
-    def post(self, path: str, body: dict[str, Any], key: str | None = None,
-             **headers: str) -> httpx.Response:
+    def post(
+        self, path: str, body: dict[str, Any], key: str | None = None, **headers: str
+    ) -> httpx.Response:
         idem = key or f"test-{uuid.uuid4()}-{next(_keys)}"
         return self.http.post(path, json=body, headers={"Idempotency-Key": idem, **headers})
 
@@ -52,24 +54,60 @@ class Api:
         body: dict[str, Any] = response.json()
         return body
 
-    def open_account(self, name: str = "Acme Meeting Rooms Ltd", currency: str = "GBP",
-                     terms: int = 30) -> dict[str, Any]:
-        return self.ok(self.post("/v1/accounts", {
-            "name": name, "currency": currency, "payment_terms_days": terms}))
+    def open_account(
+        self, name: str = "Acme Meeting Rooms Ltd", currency: str = "GBP", terms: int = 30
+    ) -> dict[str, Any]:
+        return self.ok(
+            self.post(
+                "/v1/accounts", {"name": name, "currency": currency, "payment_terms_days": terms}
+            )
+        )
 
-    def raise_invoice(self, account_id: str, number: str, amount: int, issued_on: str,
-                      due_on: str, currency: str = "GBP") -> dict[str, Any]:
-        return self.ok(self.post("/v1/invoices", {
-            "account_id": account_id, "number": number,
-            "amount": {"amount": amount, "currency": currency},
-            "issued_on": issued_on, "due_on": due_on}))
+    def raise_invoice(
+        self,
+        account_id: str,
+        number: str,
+        amount: int,
+        issued_on: str,
+        due_on: str,
+        currency: str = "GBP",
+    ) -> dict[str, Any]:
+        return self.ok(
+            self.post(
+                "/v1/invoices",
+                {
+                    "account_id": account_id,
+                    "number": number,
+                    "amount": {"amount": amount, "currency": currency},
+                    "issued_on": issued_on,
+                    "due_on": due_on,
+                },
+            )
+        )
 
-    def record_payment(self, account_id: str, amount: int, method: str = "bacs",
-                       received_on: str = "2026-03-01", status: str = "succeeded",
-                       currency: str = "GBP", **extra: Any) -> dict[str, Any]:
-        return self.ok(self.post("/v1/payments", {
-            "account_id": account_id, "amount": {"amount": amount, "currency": currency},
-            "method": method, "received_on": received_on, "status": status, **extra}))
+    def record_payment(
+        self,
+        account_id: str,
+        amount: int,
+        method: str = "bacs",
+        received_on: str = "2026-03-01",
+        status: str = "succeeded",
+        currency: str = "GBP",
+        **extra: Any,
+    ) -> dict[str, Any]:
+        return self.ok(
+            self.post(
+                "/v1/payments",
+                {
+                    "account_id": account_id,
+                    "amount": {"amount": amount, "currency": currency},
+                    "method": method,
+                    "received_on": received_on,
+                    "status": status,
+                    **extra,
+                },
+            )
+        )
 
     def allocate(self, payment_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return self.ok(self.post(f"/v1/payments/{payment_id}/allocations", body))
@@ -82,8 +120,13 @@ class Api:
 def serving(settings: Settings, services: Services) -> Iterator[str]:
     """Serve the API over real HTTP on a free port; yield its base URL."""
     port = free_port()
-    config = uvicorn.Config(create_app(settings, services), host="127.0.0.1", port=port,
-                            log_config=None, access_log=False)
+    config = uvicorn.Config(
+        create_app(settings, services),
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -99,8 +142,9 @@ def serving(settings: Settings, services: Services) -> Iterator[str]:
 
 
 @contextmanager
-def running_workers(settings: Settings, *, relay: bool = True,
-                    consumers: int = 1) -> Iterator[threading.Event]:
+def running_workers(
+    settings: Settings, *, relay: bool = True, consumers: int = 1
+) -> Iterator[threading.Event]:
     stop = threading.Event()
     threads = workers.start(settings, stop, relay=relay, consumers=consumers)
     try:

@@ -17,8 +17,8 @@ import pytest
 from consumers.cloudevents import to_cloudevent
 from consumers.topic import partition_for
 from projections import tracking
-from projections.writer import apply_batch
 from projections.registry import BALANCES
+from projections.writer import apply_batch
 from tests.book import write_book
 from tests.pipeline import pipeline
 from tests.support import running_workers
@@ -28,10 +28,14 @@ pytestmark = pytest.mark.slow
 
 
 def _consumer_process(settings) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": settings.database_url,
-           "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-           "ARLEDGER_TOPIC": settings.topic, "ARLEDGER_CONSUMER_GROUP": settings.consumer_group,
-           "ARLEDGER_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "ARLEDGER_TOPIC": settings.topic,
+        "ARLEDGER_CONSUMER_GROUP": settings.consumer_group,
+        "ARLEDGER_LOG_LEVEL": "WARNING",
+    }
     return subprocess.Popen([sys.executable, "-m", "api.cli", "consume"], cwd=ROOT, env=env)
 
 
@@ -92,16 +96,20 @@ def test_a_batch_delivered_twice_changes_nothing(settings):
         ledger = p.services.ledger
         events = [to_cloudevent(ledger, n) for n in ledger.read_log(0, 10_000)]
         partition = partition_for(events[0]["accountid"], settings.topic_partitions)
-        mine = [e for e in events
-                if partition_for(e["accountid"], settings.topic_partitions) == partition]
+        mine = [
+            e
+            for e in events
+            if partition_for(e["accountid"], settings.topic_partitions) == partition
+        ]
         assert apply_batch(p.services.pool, BALANCES, partition, mine) == 0
         after, folded = p.projection_equals_store()
         assert after == before == folded
 
 
 def test_a_broker_that_restarts_empty_loses_nothing_and_doubles_nothing(settings, private_broker):
-    settings = settings.model_copy(update={"kafka_bootstrap_servers": private_broker.bootstrap,
-                                           "topic_repair": True})
+    settings = settings.model_copy(
+        update={"kafka_bootstrap_servers": private_broker.bootstrap, "topic_repair": True}
+    )
     rng = random.Random(3)
     with pipeline(settings, workers=False) as p, running_workers(settings, consumers=0):
         ledger = p.services.ledger

@@ -18,24 +18,42 @@ def test_failed_card_then_bacs_split_across_two_invoices(settings):
         account = api.open_account("Lumen Events Ltd")
         room = api.raise_invoice(account["id"], "MR-1001", 480_00, "2026-01-10", "2026-02-09")
         av = api.raise_invoice(account["id"], "MR-1002", 120_00, "2026-01-20", "2026-02-19")
-        card = api.record_payment(account["id"], 600_00, method="card", status="failed",
-                                  failure_code="card_declined",
-                                  failure_message="Your card was declined.")
+        card = api.record_payment(
+            account["id"],
+            600_00,
+            method="card",
+            status="failed",
+            failure_code="card_declined",
+            failure_message="Your card was declined.",
+        )
         assert card["status"] == "failed" and card["unallocated"]["amount"] == 0
         bacs = api.record_payment(account["id"], 550_00, method="bacs", reference="LUMEN MR1001")
-        allocation = api.allocate(bacs["id"], {"allocations": [
-            {"invoice_id": room["id"], "amount": {"amount": 480_00, "currency": "GBP"}},
-            {"invoice_id": av["id"], "amount": {"amount": 70_00, "currency": "GBP"}},
-        ]})
+        allocation = api.allocate(
+            bacs["id"],
+            {
+                "allocations": [
+                    {"invoice_id": room["id"], "amount": {"amount": 480_00, "currency": "GBP"}},
+                    {"invoice_id": av["id"], "amount": {"amount": 70_00, "currency": "GBP"}},
+                ]
+            },
+        )
         assert allocation["unallocated"] == {"amount": 0, "currency": "GBP"}
 
         at = allocation["position"]
-        balance = api.ok(api.get(f"/v1/accounts/{account['id']}/balance", min_position=at,
-                                 as_of="2026-03-01"))
-        assert {k: balance[k]["amount"] for k in
-                ("invoiced", "paid", "allocated", "unallocated", "outstanding", "overdue")} == {
-            "invoiced": 600_00, "paid": 550_00, "allocated": 550_00, "unallocated": 0,
-            "outstanding": 50_00, "overdue": 50_00}
+        balance = api.ok(
+            api.get(f"/v1/accounts/{account['id']}/balance", min_position=at, as_of="2026-03-01")
+        )
+        assert {
+            k: balance[k]["amount"]
+            for k in ("invoiced", "paid", "allocated", "unallocated", "outstanding", "overdue")
+        } == {
+            "invoiced": 600_00,
+            "paid": 550_00,
+            "allocated": 550_00,
+            "unallocated": 0,
+            "outstanding": 50_00,
+            "overdue": 50_00,
+        }
         assert api.ok(api.get(f"/v1/invoices/{room['id']}", min_position=at))["status"] == "paid"
         av_now = api.ok(api.get(f"/v1/invoices/{av['id']}", min_position=at))
         assert (av_now["status"], av_now["outstanding"]["amount"]) == ("partially_paid", 50_00)
@@ -54,8 +72,11 @@ def test_failed_card_then_bacs_split_across_two_invoices(settings):
 def _topic_carries_the_store(p, account_id: str) -> None:
     """Every stored event is on the topic once or more, as a CloudEvent keyed by account,
     in its account's partition, in store order within the partition."""
-    consumer = KafkaConsumer(bootstrap_servers=p.settings.kafka_bootstrap_servers,
-                             enable_auto_commit=False, consumer_timeout_ms=3000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=p.settings.kafka_bootstrap_servers,
+        enable_auto_commit=False,
+        consumer_timeout_ms=3000,
+    )
     parts = [TopicPartition(p.settings.topic, n) for n in range(p.settings.topic_partitions)]
     consumer.assign(parts)
     consumer.seek_to_beginning(*parts)
@@ -90,8 +111,13 @@ def test_the_same_idempotency_key_returns_the_first_result_and_appends_nothing(s
         assert other.status_code == 409
         assert other.json()["type"].endswith("/idempotency-key-reused")
 
-        refused = {"account_id": first.json()["id"], "number": "X", "issued_on": "2026-01-02",
-                   "due_on": "2026-01-01", "amount": {"amount": 1, "currency": "EUR"}}
+        refused = {
+            "account_id": first.json()["id"],
+            "number": "X",
+            "issued_on": "2026-01-02",
+            "due_on": "2026-01-01",
+            "amount": {"amount": 1, "currency": "EUR"},
+        }
         one = api.post("/v1/invoices", refused, key="bad-dates")
         two = api.post("/v1/invoices", refused, key="bad-dates")
         assert one.status_code == two.status_code == 422 and one.json() == two.json()
@@ -102,8 +128,7 @@ def test_min_position_waits_for_the_projection_then_gives_up_with_503(settings):
     settings = settings.model_copy(update={"query_wait_seconds": 0.3})
     with pipeline(settings, workers=False) as p:  # nothing projects: the wait must time out
         account = p.api.open_account()
-        reply = p.api.get(f"/v1/accounts/{account['id']}/balance",
-                          min_position=account["position"])
+        reply = p.api.get(f"/v1/accounts/{account['id']}/balance", min_position=account["position"])
         assert reply.status_code == 503
         assert reply.headers["Retry-After"] == "1"
         assert reply.headers["content-type"] == "application/problem+json"
@@ -125,12 +150,18 @@ def test_account_events_as_of_shows_only_what_was_recorded_by_then(settings):
         api = p.api
         account = api.open_account()
         first = api.raise_invoice(account["id"], "A-1", 10_00, "2026-01-01", "2026-01-31")
-        events = api.ok(api.get(f"/v1/accounts/{account['id']}/events",
-                                min_position=first["position"]))["events"]
+        events = api.ok(
+            api.get(f"/v1/accounts/{account['id']}/events", min_position=first["position"])
+        )["events"]
         cutoff = events[-1]["time"]
         second = api.raise_invoice(account["id"], "A-2", 10_00, "2026-01-01", "2026-01-31")
-        then = api.ok(api.get(f"/v1/accounts/{account['id']}/events", as_of=cutoff,
-                              min_position=second["position"]))["events"]
+        then = api.ok(
+            api.get(
+                f"/v1/accounts/{account['id']}/events",
+                as_of=cutoff,
+                min_position=second["position"],
+            )
+        )["events"]
         now = api.ok(api.get(f"/v1/accounts/{account['id']}/events"))["events"]
         assert [e["position"] for e in then] == [e["position"] for e in events]
         assert len(now) > len(then)

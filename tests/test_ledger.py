@@ -24,7 +24,7 @@ from ledger.money import Money
 from ledger.stamp import Stamp
 from projections.database import eventstore_env
 
-NOW = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 
 
 def gbp(pence: int) -> Money:
@@ -47,10 +47,22 @@ def open_account(ledger: Ledger, currency: str = "GBP") -> uuid.UUID:
     return ledger.open_account(cmd).aggregate.id
 
 
-def invoice(ledger: Ledger, account: uuid.UUID, number: str, pence: int,
-            issued: str = "2026-01-05", due: str = "2026-02-04") -> uuid.UUID:
-    cmd = RaiseInvoice(account, number, gbp(pence), dt.date.fromisoformat(issued),
-                       dt.date.fromisoformat(due), stamp())
+def invoice(
+    ledger: Ledger,
+    account: uuid.UUID,
+    number: str,
+    pence: int,
+    issued: str = "2026-01-05",
+    due: str = "2026-02-04",
+) -> uuid.UUID:
+    cmd = RaiseInvoice(
+        account,
+        number,
+        gbp(pence),
+        dt.date.fromisoformat(issued),
+        dt.date.fromisoformat(due),
+        stamp(),
+    )
     return ledger.raise_invoice(cmd).aggregate.id
 
 
@@ -65,8 +77,9 @@ def test_a_bacs_payment_settles_one_invoice_and_part_of_another(ledger: Ledger) 
     catering = invoice(ledger, account, "INV-2", 45_50)
     bacs = payment(ledger, account, 150_00)
 
-    result = ledger.allocate_payment(AllocatePayment(
-        bacs, "req-1", stamp(), ((room_hire, gbp(120_00)), (catering, gbp(30_00)))))
+    result = ledger.allocate_payment(
+        AllocatePayment(bacs, "req-1", stamp(), ((room_hire, gbp(120_00)), (catering, gbp(30_00))))
+    )
 
     assert ledger.get_invoice(room_hire).status == "paid"
     assert ledger.get_invoice(catering).outstanding == gbp(15_50)
@@ -113,7 +126,8 @@ def test_refused_allocations_append_nothing(ledger, mutate, error):
     other = invoice(ledger, other_account, "INV-1", 100_00)
     head = ledger.head_position()
     with pytest.raises(error):
-        ledger.allocate_payment(AllocatePayment(cash, "r", stamp(), mutate(account, inv, cash, other)))
+        rows = mutate(account, inv, cash, other)
+        ledger.allocate_payment(AllocatePayment(cash, "r", stamp(), rows))
     assert ledger.head_position() == head
 
 
@@ -122,9 +136,10 @@ def test_a_payment_never_allocates_more_than_it_holds(ledger):
     inv1 = invoice(ledger, account, "INV-1", 100_00)
     inv2 = invoice(ledger, account, "INV-2", 100_00)
     cash = payment(ledger, account, 150_00)
-    with pytest.raises(OverAllocation, match="150.00 GBP unallocated"):
-        ledger.allocate_payment(AllocatePayment(
-            cash, "r", stamp(), ((inv1, gbp(100_00)), (inv2, gbp(50_01)))))
+    with pytest.raises(OverAllocation, match=r"150\.00 GBP unallocated"):
+        ledger.allocate_payment(
+            AllocatePayment(cash, "r", stamp(), ((inv1, gbp(100_00)), (inv2, gbp(50_01))))
+        )
 
 
 @pytest.mark.parametrize("status", ["failed", "pending"])
@@ -147,8 +162,11 @@ def test_invoice_rules(ledger):
     with pytest.raises(UnknownAccount):
         invoice(ledger, uuid.uuid4(), "INV-3", 5_00)
     with pytest.raises(CurrencyMismatch):
-        ledger.raise_invoice(RaiseInvoice(account, "INV-4", Money(5, "EUR"), dt.date(2026, 1, 1),
-                                          dt.date(2026, 1, 2), stamp()))
+        ledger.raise_invoice(
+            RaiseInvoice(
+                account, "INV-4", Money(5, "EUR"), dt.date(2026, 1, 1), dt.date(2026, 1, 2), stamp()
+            )
+        )
     assert ledger.head_position() == head
 
 

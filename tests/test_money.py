@@ -10,9 +10,13 @@ from ledger.money import Money, exponent
 
 @pytest.mark.parametrize(
     ("currency", "digits", "amount", "shown"),
-    [("JPY", 0, 12345, "12345 JPY"), ("GBP", 2, 12345, "123.45 GBP"),
-     ("KWD", 3, 12345, "12.345 KWD"), ("CLF", 4, 12345, "1.2345 CLF"),
-     ("GBP", 2, -5, "-0.05 GBP")],
+    [
+        ("JPY", 0, 12345, "12345 JPY"),
+        ("GBP", 2, 12345, "123.45 GBP"),
+        ("KWD", 3, 12345, "12.345 KWD"),
+        ("CLF", 4, 12345, "1.2345 CLF"),
+        ("GBP", 2, -5, "-0.05 GBP"),
+    ],
 )
 def test_exponents_of_zero_two_three_and_four_decimal_currencies(currency, digits, amount, shown):
     assert exponent(currency) == digits
@@ -43,6 +47,6 @@ def test_different_currencies_never_combine():
         Money(100, "GBP") + Money(100, "EUR")
 
 
-@given(st.integers(-10**12, 10**12), st.integers(-10**12, 10**12))
+@given(st.integers(-(10**12), 10**12), st.integers(-(10**12), 10**12))
 def test_addition_and_subtraction_are_exact(a, b):
     assert (Money(a, "KWD") + Money(b, "KWD") - Money(b, "KWD")).amount_minor == a

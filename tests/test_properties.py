@@ -18,7 +18,6 @@ from projections.registry import BALANCES
 from tests.book import write_book
 from tests.folds import fold_store, read_projection
 
-
 PARTITIONS = 6
 
 
@@ -32,7 +31,9 @@ def store(database_url):
     ledger.close()
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 2**32 - 1), commands=st.integers(1, 60))
 def test_any_command_sequence_conserves_money_and_projects_to_the_store(store, seed, commands):
     ledger, pool = store

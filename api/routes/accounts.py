@@ -28,12 +28,18 @@ def open_account(body: AccountCreate, svc: ServicesDep, ctx: CommandDep) -> JSON
     """Open a debtor account in one currency."""
 
     def command() -> Reply:
-        saved = svc.ledger.open_account(OpenAccount(
-            name=body.name, currency=body.currency, payment_terms_days=body.payment_terms_days,
-            email=body.email, external_ref=body.external_ref,
-            credit_limit=body.credit_limit.to_money() if body.credit_limit else None,
-            stamp=ctx.stamp(), account_id=ctx.id_for("account"),
-        ))
+        saved = svc.ledger.open_account(
+            OpenAccount(
+                name=body.name,
+                currency=body.currency,
+                payment_terms_days=body.payment_terms_days,
+                email=body.email,
+                external_ref=body.external_ref,
+                credit_limit=body.credit_limit.to_money() if body.credit_limit else None,
+                stamp=ctx.stamp(),
+                account_id=ctx.id_for("account"),
+            )
+        )
         return Reply(201, account_public(saved.aggregate, saved.position).model_dump(mode="json"))
 
     body_json = body.model_dump(mode="json")
@@ -50,7 +56,10 @@ def get_account(account_id: UUID, svc: ServicesDep, _: PrincipalDep) -> AccountP
 
 @router.get("/{account_id}/balance", response_model=BalancePublic)
 def get_balance(
-    account_id: UUID, svc: ServicesDep, _: PrincipalDep, position: MinPositionDep,
+    account_id: UUID,
+    svc: ServicesDep,
+    _: PrincipalDep,
+    position: MinPositionDep,
     as_of: Annotated[date | None, Query(description="overdue is counted at this date")] = None,
 ) -> BalancePublic:
     """What the account has been invoiced and paid, and what it still owes."""
@@ -58,29 +67,47 @@ def get_balance(
     with svc.pool.connection() as conn:
         row = queries.balance(conn, account_id, on)
     if row is None:
-        raise UnknownAccount(f"no account {account_id} in the balances read model "
-                             "(pass min_position to wait for a new account)")
+        raise UnknownAccount(
+            f"no account {account_id} in the balances read model "
+            "(pass min_position to wait for a new account)"
+        )
     cur = row["currency"].strip()
 
     def m(amount: int) -> MoneyModel:
         return MoneyModel.of(Money(amount, cur))
 
-    outstanding = row["invoiced_minor"] - row["allocated_minor"] - row["credited_minor"] - row[
-        "written_off_minor"]
+    outstanding = (
+        row["invoiced_minor"]
+        - row["allocated_minor"]
+        - row["credited_minor"]
+        - row["written_off_minor"]
+    )
     return BalancePublic(
-        account_id=account_id, currency=cur, as_of=on, invoiced=m(row["invoiced_minor"]),
-        paid=m(row["paid_minor"]), allocated=m(row["allocated_minor"]),
+        account_id=account_id,
+        currency=cur,
+        as_of=on,
+        invoiced=m(row["invoiced_minor"]),
+        paid=m(row["paid_minor"]),
+        allocated=m(row["allocated_minor"]),
         unallocated=m(row["paid_minor"] - row["allocated_minor"]),
-        credited=m(row["credited_minor"]), written_off=m(row["written_off_minor"]),
-        outstanding=m(outstanding), overdue=m(int(row["overdue_minor"])), position=position,
+        credited=m(row["credited_minor"]),
+        written_off=m(row["written_off_minor"]),
+        outstanding=m(outstanding),
+        overdue=m(int(row["overdue_minor"])),
+        position=position,
     )
 
 
 @router.get("/{account_id}/events", response_model=EventPage)
 def get_events(
-    account_id: UUID, svc: ServicesDep, _: PrincipalDep, position: MinPositionDep,
-    as_of: Annotated[datetime | None, Query(
-        description="only events recorded at or before this time (UTC, ISO 8601)")] = None,
+    account_id: UUID,
+    svc: ServicesDep,
+    _: PrincipalDep,
+    position: MinPositionDep,
+    as_of: Annotated[
+        datetime | None,
+        Query(description="only events recorded at or before this time (UTC, ISO 8601)"),
+    ] = None,
     after: Annotated[int, Query(ge=0, description="a page cursor: `next_after`")] = 0,
     limit: Annotated[int, Query(ge=1, le=EVENTS_PAGE_MAX)] = 200,
 ) -> EventPage:
@@ -89,5 +116,4 @@ def get_events(
     with svc.pool.connection() as conn:
         events = queries.account_events(conn, account_id, as_of, after, limit)
     next_after = events[-1]["position"] if len(events) == limit else None
-    return EventPage(account_id=account_id, events=events, next_after=next_after,
-                     position=position)
+    return EventPage(account_id=account_id, events=events, next_after=next_after, position=position)

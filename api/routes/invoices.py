@@ -23,11 +23,17 @@ def raise_invoice(body: InvoiceCreate, svc: ServicesDep, ctx: CommandDep) -> JSO
     """Raise an invoice on an account; its number is unique on that account."""
 
     def command() -> Reply:
-        saved = svc.ledger.raise_invoice(RaiseInvoice(
-            account_id=body.account_id, number=body.number, amount=body.amount.to_money(),
-            issued_on=body.issued_on, due_on=body.due_on, description=body.description,
-            stamp=ctx.stamp(),
-        ))
+        saved = svc.ledger.raise_invoice(
+            RaiseInvoice(
+                account_id=body.account_id,
+                number=body.number,
+                amount=body.amount.to_money(),
+                issued_on=body.issued_on,
+                due_on=body.due_on,
+                description=body.description,
+                stamp=ctx.stamp(),
+            )
+        )
         return Reply(201, invoice_public(saved.aggregate, saved.position).model_dump(mode="json"))
 
     body_json = body.model_dump(mode="json")
@@ -44,6 +50,8 @@ def get_invoice(
     with svc.pool.connection() as conn:
         row = queries.invoice(conn, invoice_id)
     if row is None:
-        raise UnknownInvoice(f"no invoice {invoice_id} in the read model "
-                             "(pass min_position to wait for a new invoice)")
+        raise UnknownInvoice(
+            f"no invoice {invoice_id} in the read model "
+            "(pass min_position to wait for a new invoice)"
+        )
     return invoice_row_public(row)

@@ -28,12 +28,20 @@ def record_payment(body: PaymentCreate, svc: ServicesDep, ctx: CommandDep) -> JS
     """Record a payment received (or attempted) from a client."""
 
     def command() -> Reply:
-        saved = svc.ledger.record_payment(RecordPayment(
-            account_id=body.account_id, amount=body.amount.to_money(), method=body.method,
-            received_on=body.received_on, reference=body.reference, status=body.status,
-            failure_code=body.failure_code, failure_message=body.failure_message,
-            stamp=ctx.stamp(), payment_id=ctx.id_for("payment"),
-        ))
+        saved = svc.ledger.record_payment(
+            RecordPayment(
+                account_id=body.account_id,
+                amount=body.amount.to_money(),
+                method=body.method,
+                received_on=body.received_on,
+                reference=body.reference,
+                status=body.status,
+                failure_code=body.failure_code,
+                failure_message=body.failure_message,
+                stamp=ctx.stamp(),
+                payment_id=ctx.id_for("payment"),
+            )
+        )
         return Reply(201, payment_public(saved.aggregate, saved.position).model_dump(mode="json"))
 
     body_json = body.model_dump(mode="json")
@@ -50,15 +58,22 @@ def allocate_payment(
 
     def command() -> Reply:
         rows = tuple((row.invoice_id, row.amount.to_money()) for row in body.allocations or ())
-        result = svc.ledger.allocate_payment(AllocatePayment(
-            payment_id=payment_id, request_id=str(ctx.id_for("allocation")),
-            stamp=ctx.stamp(), allocations=rows, strategy=body.strategy or "explicit",
-        ))
+        result = svc.ledger.allocate_payment(
+            AllocatePayment(
+                payment_id=payment_id,
+                request_id=str(ctx.id_for("allocation")),
+                stamp=ctx.stamp(),
+                allocations=rows,
+                strategy=body.strategy or "explicit",
+            )
+        )
         reply = AllocationPublic(
             payment_id=payment_id,
-            allocations=[AllocationRow(invoice_id=i, amount=MoneyModel.of(a))
-                         for i, a in result.allocations],
-            unallocated=MoneyModel.of(result.payment.unallocated), position=result.position,
+            allocations=[
+                AllocationRow(invoice_id=i, amount=MoneyModel.of(a)) for i, a in result.allocations
+            ],
+            unallocated=MoneyModel.of(result.payment.unallocated),
+            position=result.position,
         )
         return Reply(201, reply.model_dump(mode="json"))
 

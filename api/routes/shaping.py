@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from api.schemas import AccountPublic, InvoicePublic, MoneyModel, PaymentPublic
@@ -13,27 +13,39 @@ from ledger.payment import Payment
 
 
 def today() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def account_public(account: Account, position: int | None = None) -> AccountPublic:
     limit = MoneyModel.of(account.credit_limit) if account.credit_limit else None
     return AccountPublic(
-        id=account.id, name=account.name, currency=account.currency,
-        payment_terms_days=account.payment_terms_days, email=account.email,
-        external_ref=account.external_ref, credit_limit=limit, status=account.status,
-        opened_at=account.created_on, position=position,
+        id=account.id,
+        name=account.name,
+        currency=account.currency,
+        payment_terms_days=account.payment_terms_days,
+        email=account.email,
+        external_ref=account.external_ref,
+        credit_limit=limit,
+        status=account.status,
+        opened_at=account.created_on,
+        position=position,
     )
 
 
 def invoice_public(invoice: Invoice, position: int | None = None) -> InvoicePublic:
     return InvoicePublic(
-        id=invoice.id, account_id=invoice.account_id, number=invoice.number,
-        amount=MoneyModel.of(invoice.amount), allocated=MoneyModel.of(invoice.allocated),
-        outstanding=MoneyModel.of(invoice.outstanding), issued_on=invoice.issued_on,
-        due_on=invoice.due_on, description=invoice.description,
+        id=invoice.id,
+        account_id=invoice.account_id,
+        number=invoice.number,
+        amount=MoneyModel.of(invoice.amount),
+        allocated=MoneyModel.of(invoice.allocated),
+        outstanding=MoneyModel.of(invoice.outstanding),
+        issued_on=invoice.issued_on,
+        due_on=invoice.due_on,
+        description=invoice.description,
         status=invoice.status,  # type: ignore[arg-type]
-        overdue=invoice.is_overdue(today()), position=position,
+        overdue=invoice.is_overdue(today()),
+        position=position,
     )
 
 
@@ -43,22 +55,33 @@ def invoice_row_public(row: dict[str, Any]) -> InvoicePublic:
     outstanding = row["amount_minor"] - settled
     status = "paid" if outstanding == 0 else "partially_paid" if settled else "open"
     return InvoicePublic(
-        id=row["invoice_id"], account_id=row["account_id"], number=row["number"],
+        id=row["invoice_id"],
+        account_id=row["account_id"],
+        number=row["number"],
         amount=MoneyModel.of(Money(row["amount_minor"], currency)),
         allocated=MoneyModel.of(Money(row["allocated_minor"], currency)),
         outstanding=MoneyModel.of(Money(outstanding, currency)),
-        issued_on=row["issued_on"], due_on=row["due_on"], description=row["description"],
+        issued_on=row["issued_on"],
+        due_on=row["due_on"],
+        description=row["description"],
         status=status,  # type: ignore[arg-type]
-        overdue=outstanding > 0 and row["due_on"] < today(), position=row["position"],
+        overdue=outstanding > 0 and row["due_on"] < today(),
+        position=row["position"],
     )
 
 
 def payment_public(payment: Payment, position: int | None = None) -> PaymentPublic:
     return PaymentPublic(
-        id=payment.id, account_id=payment.account_id, amount=MoneyModel.of(payment.amount),
+        id=payment.id,
+        account_id=payment.account_id,
+        amount=MoneyModel.of(payment.amount),
         allocated=MoneyModel.of(payment.allocated),
-        unallocated=MoneyModel.of(payment.unallocated), method=payment.method,
-        status=payment.status, received_on=payment.received_on, reference=payment.reference,
-        failure_code=payment.failure_code, failure_message=payment.failure_message,
+        unallocated=MoneyModel.of(payment.unallocated),
+        method=payment.method,
+        status=payment.status,
+        received_on=payment.received_on,
+        reference=payment.reference,
+        failure_code=payment.failure_code,
+        failure_message=payment.failure_message,
         position=position,
     )
