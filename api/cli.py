@@ -66,13 +66,21 @@ def _parser() -> argparse.ArgumentParser:
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     with ExitStack() as stack:
         settings = stack.enter_context(_embedded_servers(settings, args.broker_port))
+        generated_key = not settings.api_keys
         settings = _with_api_key(settings)
         stop = threading.Event()
         threads = workers.start(settings, stop, consumers=args.consumers)
         print(f"arledger API      http://{args.host}:{args.port}  (OpenAPI at /openapi.json)")
         print(f"Kafka broker      {settings.kafka_bootstrap_servers}  topic {settings.topic}")
         print(f"Database          {settings.database_url}")
-        print(f"API key           {settings.api_keys.split(':')[0]}", flush=True)
+        if generated_key:
+            print(
+                f"API key           {settings.api_keys.split(':')[0]}  (role admin; "
+                f"kept in {settings.home.resolve() / 'dev-api-key'})",
+                flush=True,
+            )
+        else:
+            print("API keys          from ARLEDGER_API_KEYS", flush=True)
         try:
             _serve(settings, args.host, args.port)
         finally:
@@ -104,6 +112,13 @@ def _embedded_servers(settings: Settings, broker_port: int | None) -> Iterator[S
         yield settings.model_copy(update=updates)
 
 
+def _development_key(settings: Settings) -> str:
+    path = settings.home.resolve() / "dev-api-key"
+    if not path.exists():
+        raise SystemExit(f"no API key: pass --key, or run `arledger up` first (it writes {path})")
+    return path.read_text().split(":")[0]
+
+
 def _with_api_key(settings: Settings) -> Settings:
     """With no keys configured, make (once) and keep a development key in the home."""
     if settings.api_keys:
@@ -115,11 +130,29 @@ def _with_api_key(settings: Settings) -> Settings:
     return settings.model_copy(update={"api_keys": path.read_text().strip()})
 
 
+class _Server(uvicorn.Server):
+    """Stops on SIGINT or SIGTERM like uvicorn's own, but then returns instead of raising
+    the signal again, so that ``up`` can stop the relay, the consumers and the embedded
+    servers before it exits."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def _serve(settings: Settings, host: str, port: int) -> None:
     config = uvicorn.Config(
         create_app(settings), host=host, port=port, log_config=None, access_log=False
     )
-    uvicorn.Server(config).run()
+    _Server(config).run()
 
 
 def _api(args: argparse.Namespace, settings: Settings) -> int:
@@ -150,7 +183,7 @@ def _consume(args: argparse.Namespace, settings: Settings) -> int:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from api.demo import load_demo
 
-    key = args.key or _with_api_key(settings).api_keys.split(",")[0].split(":")[0]
+    key = args.key or _development_key(settings)
     load_demo(args.url, key, accounts=args.accounts, seed=args.seed)
     return 0
 
