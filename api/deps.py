@@ -17,7 +17,7 @@ from projections import tracking
 from projections.balances import NAME as BALANCES
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     svc: Services = request.app.state.services
     return svc
 
@@ -25,7 +25,9 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def principal(svc: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> Principal:
+async def principal(
+    svc: ServicesDep, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
     """The caller, from ``Authorization: Bearer <api key>``."""
     challenge = {"WWW-Authenticate": 'Bearer realm="arledger"'}
     if not authorization:
@@ -52,7 +54,7 @@ def principal(svc: ServicesDep, authorization: Annotated[str | None, Header()] =
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-def writer(who: PrincipalDep) -> Principal:
+async def writer(who: PrincipalDep) -> Principal:
     if not who.can_write:
         raise ApiProblem(
             403,
@@ -70,16 +72,12 @@ class CommandContext:
     """Everything a POST needs besides its body: caller, idempotency key, correlation."""
 
     def __init__(
-        self,
-        request: Request,
-        who: WriterDep,
-        idempotency_key: Annotated[str | None, Header()] = None,
-        x_correlation_id: Annotated[str | None, Header(max_length=200)] = None,
+        self, request: Request, who: Principal, key: str | None, correlation_id: str | None
     ) -> None:
         self.request = request
         self.who = who
-        self.key = idempotency_key
-        self.correlation_id = x_correlation_id or str(uuid4())
+        self.key = key
+        self.correlation_id = correlation_id or str(uuid4())
 
     def stamp(self) -> Stamp:
         cause = str(command_id(self.who.actor, self.key or "", "command"))
@@ -92,7 +90,17 @@ class CommandContext:
         return request_hash(self.request.method, self.request.url.path, body)
 
 
-CommandDep = Annotated[CommandContext, Depends()]
+async def command_context(
+    request: Request,
+    who: WriterDep,
+    idempotency_key: Annotated[str | None, Header()] = None,
+    x_correlation_id: Annotated[str | None, Header(max_length=200)] = None,
+) -> CommandContext:
+    # Dependencies that do no I/O are async: a sync one costs a hop to the thread pool.
+    return CommandContext(request, who, idempotency_key, x_correlation_id)
+
+
+CommandDep = Annotated[CommandContext, Depends(command_context)]
 
 
 def min_position(

@@ -115,6 +115,14 @@ class PaymentPublic(BaseModel):
     position: int | None = None
 
 
+class PaymentOutcome(Command):
+    """What became of a pending payment."""
+
+    status: Literal["succeeded", "failed"]
+    failure_code: str | None = Field(default=None, max_length=200)
+    failure_message: str | None = Field(default=None, max_length=2000)
+
+
 class AllocationRow(Command):
     invoice_id: UUID
     amount: MoneyModel

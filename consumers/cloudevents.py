@@ -29,7 +29,7 @@ def to_cloudevent(ledger: Ledger, notification: Notification) -> dict[str, Any]:
         "dataschema": f"/v1/schemas/{catalog.event_type(event)}",
         "position": notification.id,
         "accountid": str(catalog.account_of(event)),
-        "sequence": event.originator_version,
+        "aggregateversion": event.originator_version,
         "schemaversion": catalog.schema_version(event),
         "actor": stamp.actor,
         "effectivetime": stamp.effective_at.isoformat(),

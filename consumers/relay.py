@@ -35,6 +35,7 @@ log = logging.getLogger("arledger.relay")
 
 SEND_TIMEOUT_SECONDS = 30
 IDLE_WAIT_SECONDS = 1.0
+STANDBY_POLL_SECONDS = 2.0
 
 
 class Relay:
@@ -55,6 +56,8 @@ class Relay:
         """Publish until ``stop`` is set; sleep on the store's NOTIFY channel when idle."""
         log.info("relay started", extra={"topic": self.name})
         with psycopg.connect(self.settings.database_url or "", autocommit=True) as listener:
+            if not self._become_the_only_relay(listener, stop):
+                return
             channel = sql.Identifier(self.ledger.notify_channel())
             listener.execute(sql.SQL("LISTEN {}").format(channel))
             backoff = 0.1
@@ -73,6 +76,24 @@ class Relay:
                         pass
         self.close()
         log.info("relay stopped", extra={"topic": self.name})
+
+    def _become_the_only_relay(self, conn: psycopg.Connection[Any], stop: threading.Event) -> bool:
+        """One relay per topic publishes; another one started stands by until the first
+        one's session ends. Two relays would interleave batches and break the
+        ``partitionprev`` chain. The lock is the session's: a crashed relay frees it."""
+        announced = False
+        while not stop.is_set():
+            row = conn.execute(
+                "SELECT pg_try_advisory_lock(hashtext('arledger.relay'), hashtext(%s))",
+                (self.name,),
+            ).fetchone()
+            if row and row[0]:
+                return True
+            if not announced:
+                log.info("another relay is publishing; standing by", extra={"topic": self.name})
+                announced = True
+            stop.wait(STANDBY_POLL_SECONDS)
+        return False
 
     def publish_batch(self) -> int:
         """Publish the next batch of events; return how many were published."""

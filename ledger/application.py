@@ -18,11 +18,18 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Notificati
 from ledger import limits, rules
 from ledger.account import Account
 from ledger.allocation import plan_allocation
-from ledger.commands import AllocatePayment, OpenAccount, RaiseInvoice, RecordPayment
+from ledger.commands import (
+    AllocatePayment,
+    OpenAccount,
+    RaiseInvoice,
+    RecordPayment,
+    RecordPaymentOutcome,
+)
 from ledger.errors import (
     ConcurrencyExhausted,
     CurrencyMismatch,
     DuplicateInvoiceNumber,
+    InvalidRequest,
     UnknownAccount,
     UnknownInvoice,
     UnknownPayment,
@@ -165,6 +172,21 @@ class Ledger(Application[UUID]):
             stamp=cmd.stamp.effective_on(cmd.received_on),
         )
         return self._create(payment, lambda: self.get_payment(payment.id))
+
+    def record_payment_outcome(self, cmd: RecordPaymentOutcome) -> Saved:
+        """Settle a pending payment's fate: succeeded, or failed with a reason."""
+        if cmd.status not in ("succeeded", "failed"):
+            raise InvalidRequest("status must be succeeded or failed")
+
+        def attempt() -> Saved:
+            payment = self.get_payment(cmd.payment_id)
+            if cmd.status == "succeeded":
+                payment.succeed(cmd.stamp)
+            else:
+                payment.fail(cmd.failure_code or "unspecified", cmd.failure_message, cmd.stamp)
+            return Saved(payment, self._position(self.save(payment)))
+
+        return self._retrying(attempt)
 
     def allocate_payment(self, cmd: AllocatePayment) -> AllocationResult:
         """Apply a payment to invoices. The payment and every invoice it touches are saved

@@ -49,6 +49,17 @@ class RecordPayment:
 
 
 @dataclass(frozen=True)
+class RecordPaymentOutcome:
+    """A pending payment succeeded (the cash arrived) or failed (declined, returned)."""
+
+    payment_id: UUID
+    status: str
+    stamp: Stamp
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+
+@dataclass(frozen=True)
 class AllocatePayment:
     """Apply a payment to invoices: either the explicit ``allocations`` or, with
     ``strategy="oldest_first"``, to the account's open invoices by due date."""

@@ -87,6 +87,11 @@ class PaymentNotAllocatable(RuleViolation):
     title = "The payment cannot be allocated"
 
 
+class PaymentNotPending(RuleViolation):
+    code = "payment-not-pending"
+    title = "The payment's outcome is already known"
+
+
 class WrongAccount(RuleViolation):
     code = "wrong-account"
     title = "The invoice belongs to another account"

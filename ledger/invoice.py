@@ -85,6 +85,8 @@ class Invoice(Aggregate):
         self._payment_allocated(
             account_id=self.account_id, payment_id=payment_id, amount=amount, stamp=stamp
         )
+        if self.outstanding.is_zero():
+            self._settled(account_id=self.account_id, stamp=stamp)
 
     @event("PaymentAllocated")
     def _payment_allocated(
@@ -92,3 +94,8 @@ class Invoice(Aggregate):
     ) -> None:
         self.allocated = self.allocated + amount
         self.allocations.append((payment_id, amount))
+
+    @event("Settled")
+    def _settled(self, account_id: UUID, stamp: Stamp) -> None:
+        """Nothing is outstanding: the event a booking system waits for to release a
+        booking. It changes no amount; it says the invoice is settled, and when."""

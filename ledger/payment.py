@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.errors import CurrencyMismatch, OverAllocation, PaymentNotAllocatable, RuleViolation
+from ledger.errors import CurrencyMismatch, OverAllocation, PaymentNotAllocatable, PaymentNotPending
 from ledger.money import Money
 from ledger.stamp import Stamp
 
@@ -81,7 +81,9 @@ class Payment(Aggregate):
 
     def _require_pending(self, what: str) -> None:
         if self.status != "pending":
-            raise RuleViolation(f"payment {self.id} is {self.status}; cannot {what} it")
+            raise PaymentNotPending(
+                f"payment {self.id} is already {self.status}; only a pending payment can {what}"
+            )
 
     def allocate(
         self,

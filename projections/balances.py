@@ -11,8 +11,6 @@ from psycopg import Connection
 from psycopg.types.json import Jsonb
 
 NAME = "balances"
-# Bump when the tables or handlers change meaning: `arledger replay` rebuilds.
-VERSION = 1
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS balance_accounts (

@@ -14,6 +14,7 @@ from ledger.application import Ledger
 from ledger.settings import Settings
 
 SCHEMA_LOCK_KEY = 0x41524C4544474552  # "ARLEDGER"
+AGGREGATE_CACHE_SIZE = 10_000
 
 
 def eventstore_env(database_url: str) -> dict[str, str]:
@@ -34,6 +35,12 @@ def eventstore_env(database_url: str) -> dict[str, str]:
         "POSTGRES_MAX_OVERFLOW": "10",
         "POSTGRES_PRE_PING": "y",
         "POSTGRES_LOCK_TIMEOUT": "10",
+        # Aggregates are cached and fast-forwarded from the store on every read (one
+        # query for what is new), and handed out as deep copies, so a command that fails
+        # half-way never leaves a half-changed aggregate in the cache.
+        "AGGREGATE_CACHE_MAXSIZE": str(AGGREGATE_CACHE_SIZE),
+        "AGGREGATE_CACHE_FASTFORWARD": "y",
+        "DEEPCOPY_FROM_AGGREGATE_CACHE": "y",
     }
 
 

@@ -167,3 +167,29 @@ def test_account_events_as_of_shows_only_what_was_recorded_by_then(settings):
         assert len(now) > len(then)
         unknown = api.get(f"/v1/accounts/{uuid.uuid4()}/events")
         assert unknown.status_code == 404
+
+
+def test_a_pending_card_payment_succeeds_and_settles_the_invoice(settings):
+    with pipeline(settings) as p:
+        api = p.api
+        account = api.open_account("Northwind Workspace")
+        invoice = api.raise_invoice(account["id"], "NW-7", 250_00, "2026-02-01", "2026-02-15")
+        card = api.record_payment(account["id"], 250_00, method="card", status="pending")
+        early = api.post(f"/v1/payments/{card['id']}/allocations", {"strategy": "oldest_first"})
+        assert early.status_code == 409
+        assert early.json()["type"].endswith("/payment-not-allocatable")
+
+        done = api.ok(api.post(f"/v1/payments/{card['id']}/outcome", {"status": "succeeded"}))
+        assert done["status"] == "succeeded" and done["unallocated"]["amount"] == 250_00
+        again = api.post(f"/v1/payments/{card['id']}/outcome",
+                         {"status": "failed", "failure_code": "card_declined"})
+        assert again.status_code == 409
+        assert again.json()["type"].endswith("/payment-not-pending")
+
+        allocation = api.allocate(card["id"], {"strategy": "oldest_first"})
+        history = api.ok(api.get(f"/v1/accounts/{account['id']}/events",
+                                 min_position=allocation["position"]))["events"]
+        settled = [e for e in history if e["type"] == "arledger.invoice.settled"]
+        assert [e["subject"] for e in settled] == [invoice["id"]]
+        balance = api.ok(api.get(f"/v1/accounts/{account['id']}/balance"))
+        assert (balance["paid"]["amount"], balance["outstanding"]["amount"]) == (250_00, 0)

@@ -16,9 +16,10 @@ from api.schemas import (
     AllocationRow,
     MoneyModel,
     PaymentCreate,
+    PaymentOutcome,
     PaymentPublic,
 )
-from ledger.commands import AllocatePayment, RecordPayment
+from ledger.commands import AllocatePayment, RecordPayment, RecordPaymentOutcome
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 
@@ -43,6 +44,30 @@ def record_payment(body: PaymentCreate, svc: ServicesDep, ctx: CommandDep) -> JS
             )
         )
         return Reply(201, payment_public(saved.aggregate, saved.position).model_dump(mode="json"))
+
+    body_json = body.model_dump(mode="json")
+    return svc.idempotency.run(
+        ctx.who.actor, ctx.key, ctx.fingerprint(body_json), ctx.request.url.path, command
+    ).response()
+
+
+@router.post("/{payment_id}/outcome", status_code=200, response_model=PaymentPublic)
+def record_outcome(
+    payment_id: UUID, body: PaymentOutcome, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """A pending payment succeeded (its cash can then be allocated) or failed."""
+
+    def command() -> Reply:
+        saved = svc.ledger.record_payment_outcome(
+            RecordPaymentOutcome(
+                payment_id=payment_id,
+                status=body.status,
+                failure_code=body.failure_code,
+                failure_message=body.failure_message,
+                stamp=ctx.stamp(),
+            )
+        )
+        return Reply(200, payment_public(saved.aggregate, saved.position).model_dump(mode="json"))
 
     body_json = body.model_dump(mode="json")
     return svc.idempotency.run(

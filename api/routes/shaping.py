@@ -51,9 +51,9 @@ def invoice_public(invoice: Invoice, position: int | None = None) -> InvoicePubl
 
 def invoice_row_public(row: dict[str, Any]) -> InvoicePublic:
     currency = row["currency"]
-    settled = row["allocated_minor"] + row["credited_minor"] + row["written_off_minor"]
-    outstanding = row["amount_minor"] - settled
-    status = "paid" if outstanding == 0 else "partially_paid" if settled else "open"
+    applied = row["allocated_minor"] + row["credited_minor"] + row["written_off_minor"]
+    outstanding = row["amount_minor"] - applied
+    status = "paid" if outstanding == 0 else "partially_paid" if applied else "open"
     return InvoicePublic(
         id=row["invoice_id"],
         account_id=row["account_id"],
