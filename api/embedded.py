@@ -36,7 +36,7 @@ log = logging.getLogger("arledger.embedded")
 
 DEFAULT_DATABASE = "arledger"
 BROKER_START_TIMEOUT = 20.0
-BROKER_STOP_GRACE = 5.0
+BROKER_STOP_GRACE = 2.0  # memory only: nothing to flush
 PG_STOP_TIMEOUT = 60.0
 LOG_TAIL_LINES = 40
 

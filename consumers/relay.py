@@ -33,7 +33,10 @@ from projections import tracking
 
 log = logging.getLogger("arledger.relay")
 
-SEND_TIMEOUT_SECONDS = 30
+# A batch not acknowledged within this is abandoned and sent again by a fresh producer
+# (at least once; consumers drop repeats). Kept short: after a broker restart the old
+# producer's session is unknown to the broker and its retries would otherwise go on.
+SEND_TIMEOUT_SECONDS = 6
 IDLE_WAIT_SECONDS = 1.0
 STANDBY_POLL_SECONDS = 2.0
 
@@ -102,6 +105,7 @@ class Relay:
         if not notifications:
             return 0
         producer = self._producer_or_new()
+        self._check_partitions(producer)
         futures = []
         for notification in notifications:
             event = to_cloudevent(self.ledger, notification)
@@ -109,12 +113,24 @@ class Relay:
             event["partitionprev"] = prev_by_partition.get(partition, 0)
             prev_by_partition[partition] = notification.id
             futures.append(self._send(producer, event, partition))
+        deadline = time.monotonic() + SEND_TIMEOUT_SECONDS
         producer.flush(timeout=SEND_TIMEOUT_SECONDS)
-        for future in futures:
-            future.get(timeout=SEND_TIMEOUT_SECONDS)  # raises if any send failed
+        for future in futures:  # raises if any send failed or is still unacknowledged
+            future.get(timeout=max(0.0, deadline - time.monotonic()))
         self._save_state(notifications[-1].id, prev_by_partition)
         log.debug("published", extra={"count": len(notifications), "to": notifications[-1].id})
         return len(notifications)
+
+    def _check_partitions(self, producer: KafkaProducer) -> None:
+        """A broker that restarted empty may have re-made the topic with other partitions
+        (the embedded one does so for any client that asks about it). Sending there would
+        block until a timeout; find out from the producer's metadata first."""
+        known = producer.partitions_for(self.name)
+        if known is None or len(known) != self.settings.topic_partitions:
+            raise TopicMismatch(
+                f"topic {self.name} has {len(known or ())} partitions on the broker; "
+                f"expected {self.settings.topic_partitions}"
+            )
 
     def _send(self, producer: KafkaProducer, event: dict[str, Any], partition: int) -> Any:
         return producer.send(
@@ -171,8 +187,8 @@ class Relay:
                 linger_ms=2,
                 retries=2**31 - 1,
                 delivery_timeout_ms=SEND_TIMEOUT_SECONDS * 1000,
-                request_timeout_ms=10_000,
-                max_block_ms=10_000,
+                request_timeout_ms=(SEND_TIMEOUT_SECONDS - 1) * 1000,
+                max_block_ms=5_000,
                 allow_auto_create_topics=False,
             )
         return self._producer

@@ -34,6 +34,7 @@ FETCH_WAIT_MS = 20
 # How long a partition may sit behind the relay with no message arriving before the
 # consumer stops waiting for Kafka and reads the missing events from the store.
 STALL_SECONDS = 2.0
+STALL_CHECK_SECONDS = 0.5
 
 
 class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -69,6 +70,7 @@ class ProjectionConsumer:
         self.client_id = client_id
         self.assignments = _Assignments()
         self._behind_since: dict[int, tuple[int, float]] = {}
+        self._next_stall_check = 0.0
         projection.ensure_schema(pool)
 
     def run(self, stop: threading.Event) -> None:
@@ -102,19 +104,22 @@ class ProjectionConsumer:
             log.info("consumer stopped", extra={"projection": self.projection.name})
 
     def _step(self, consumer: KafkaConsumer) -> None:
+        records: dict[TopicPartition, list[Any]] = {}
         try:
             records = consumer.poll(timeout_ms=POLL_TIMEOUT_MS, max_records=POLL_RECORDS_MAX)
         except KafkaError as e:
             log.warning("poll failed", extra={"error": repr(e)})
             time.sleep(0.5)
-            return
         if self.assignments.unchecked:
             self._catch_up(consumer, set(self.assignments.unchecked))
             self.assignments.unchecked.clear()
         if records:
             self._apply(consumer, records)
             self._commit(consumer)
-        else:
+        # Whether or not Kafka delivers (a broker that lost its log may keep failing the
+        # fetches of a remade topic), the store is read for partitions left behind.
+        if time.monotonic() >= self._next_stall_check:
+            self._next_stall_check = time.monotonic() + STALL_CHECK_SECONDS
             self._catch_up_stalled(consumer)
 
     def _apply(self, consumer: KafkaConsumer, records: dict[TopicPartition, list[Any]]) -> None:
@@ -168,10 +173,9 @@ class ProjectionConsumer:
 
     def _catch_up_stalled(self, consumer: KafkaConsumer) -> None:
         """Partitions behind the relay with nothing arriving for a while: their messages
-        were lost by the broker; read them from the store."""
-        assigned = {tp.partition for tp in consumer.assignment()}
-        if not assigned:
-            return
+        were lost by the broker, or nobody is assigned them (a group that has not yet
+        noticed a remade topic); read them from the store. Every partition is checked,
+        not only this member's: a stall is rare, and applying is safe from any member."""
         stalled = set()
         now = time.monotonic()
         with self.pool.connection() as conn:
@@ -182,7 +186,7 @@ class ProjectionConsumer:
                     (self.settings.topic,),
                 ).fetchall()
             )
-        for p in assigned:
+        for p in range(self.settings.topic_partitions):
             at = applied.get(p, 0)
             if at >= published.get(p, 0):
                 self._behind_since.pop(p, None)

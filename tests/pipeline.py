@@ -24,9 +24,24 @@ class Pipeline:
 
     def wait_until_projected(self, position: int | None = None, timeout: float = 60) -> None:
         target = self.services.ledger.head_position() if position is None else position
-        assert tracking.wait_for(
+        reached = tracking.wait_for(
             self.services.pool, BALANCES, self.settings.topic, target, timeout
-        ), f"projection did not reach position {target}"
+        )
+        assert reached, f"projection did not reach position {target}: {self.positions()}"
+
+    def positions(self) -> dict[str, Any]:
+        """The relay's and the projection's bookkeeping, to explain a failed wait."""
+        with self.services.pool.connection() as conn:
+            return {
+                "relay": conn.execute("SELECT * FROM relay_positions").fetchall(),
+                "relay_partitions": conn.execute(
+                    "SELECT partition, position FROM relay_partitions ORDER BY 1"
+                ).fetchall(),
+                "projection": conn.execute(
+                    "SELECT partition, position FROM projection_positions ORDER BY 1"
+                ).fetchall(),
+                "head": self.services.ledger.head_position(),
+            }
 
     def projection_equals_store(self, timeout: float = 60) -> tuple[Any, Any]:
         """Wait for the projection to reach the store's head; return (projected, folded)."""

@@ -181,14 +181,17 @@ def test_a_pending_card_payment_succeeds_and_settles_the_invoice(settings):
 
         done = api.ok(api.post(f"/v1/payments/{card['id']}/outcome", {"status": "succeeded"}))
         assert done["status"] == "succeeded" and done["unallocated"]["amount"] == 250_00
-        again = api.post(f"/v1/payments/{card['id']}/outcome",
-                         {"status": "failed", "failure_code": "card_declined"})
+        again = api.post(
+            f"/v1/payments/{card['id']}/outcome",
+            {"status": "failed", "failure_code": "card_declined"},
+        )
         assert again.status_code == 409
         assert again.json()["type"].endswith("/payment-not-pending")
 
         allocation = api.allocate(card["id"], {"strategy": "oldest_first"})
-        history = api.ok(api.get(f"/v1/accounts/{account['id']}/events",
-                                 min_position=allocation["position"]))["events"]
+        history = api.ok(
+            api.get(f"/v1/accounts/{account['id']}/events", min_position=allocation["position"])
+        )["events"]
         settled = [e for e in history if e["type"] == "arledger.invoice.settled"]
         assert [e["subject"] for e in settled] == [invoice["id"]]
         balance = api.ok(api.get(f"/v1/accounts/{account['id']}/balance"))
