@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
-from api.routes import accounts, health, invoices, payments
+from api.routes import accounts, health, invoices, payments, schemas
 from api.services import Services
 from ledger.settings import Settings
 
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     problems.install(app)
     problems.install_fallback(app)
-    for router in (accounts.router, invoices.router, payments.router, health.router):
+    routers = (accounts.router, invoices.router, payments.router, schemas.router, health.router)
+    for router in routers:
         app.include_router(router)
     return app

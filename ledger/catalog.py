@@ -20,14 +20,14 @@ TYPE_PREFIX = "arledger"
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic", "stamp"}
 
 
-def _snake(name: str) -> str:
+def snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def event_type(event: DomainEventProtocol[Any]) -> str:
     """``Invoice.PaymentAllocated`` is published as ``arledger.invoice.payment_allocated``."""
     aggregate, _, name = type(event).__qualname__.partition(".")
-    return f"{TYPE_PREFIX}.{_snake(aggregate)}.{_snake(name)}"
+    return f"{TYPE_PREFIX}.{snake(aggregate)}.{snake(name)}"
 
 
 def schema_version(event: DomainEventProtocol[Any]) -> int:

@@ -151,3 +151,42 @@ def test_two_consumers_sharing_partitions_build_what_one_builds(settings):
         with p.services.pool.connection() as conn:
             partitions = conn.execute("SELECT count(*) FROM projection_positions").fetchone()
         assert partitions[0] > 1
+
+
+def _relay_process(settings) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "ARLEDGER_TOPIC": settings.topic,
+        "ARLEDGER_LOG_LEVEL": "WARNING",
+        "ARLEDGER_RELAY_BATCH_SIZE": "20",
+    }
+    return subprocess.Popen([sys.executable, "-m", "api.cli", "relay"], cwd=ROOT, env=env)
+
+
+def _relayed(p) -> int:
+    with p.services.pool.connection() as conn:
+        row = conn.execute("SELECT position FROM relay_positions").fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_a_relay_killed_mid_stream_resumes_and_nothing_is_lost(settings):
+    with pipeline(settings, workers=False) as p, running_workers(settings, relay=False):
+        write_book(p.services.ledger, random.Random(5), 400, 8)
+        relay = _relay_process(settings)
+        deadline = time.monotonic() + 60
+        while _relayed(p) == 0:
+            assert time.monotonic() < deadline, "the relay never published"
+            time.sleep(0.01)
+        relay.send_signal(signal.SIGKILL)
+        relay.wait(10)
+        assert 0 < _relayed(p) < p.services.ledger.head_position(), "not killed mid-stream"
+        restarted = _relay_process(settings)
+        try:
+            projected, folded = p.projection_equals_store()
+        finally:
+            restarted.terminate()
+            restarted.wait(15)
+        assert projected == folded
+        assert _relayed(p) == p.services.ledger.head_position()

@@ -196,3 +196,79 @@ def test_a_pending_card_payment_succeeds_and_settles_the_invoice(settings):
         assert [e["subject"] for e in settled] == [invoice["id"]]
         balance = api.ok(api.get(f"/v1/accounts/{account['id']}/balance"))
         assert (balance["paid"]["amount"], balance["outstanding"]["amount"]) == (250_00, 0)
+
+
+def test_every_event_in_a_day_validates_against_its_published_schema(settings):
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    with pipeline(settings) as p:
+        api = p.api
+        account = api.open_account("Schema Checks Ltd", "KWD")
+        invoice = api.raise_invoice(
+            account["id"], "K-1", 1_500, "2026-01-01", "2026-01-31", currency="KWD"
+        )
+        failed = api.record_payment(
+            account["id"], 1_500, method="card", status="pending", currency="KWD"
+        )
+        api.ok(
+            api.post(
+                f"/v1/payments/{failed['id']}/outcome",
+                {"status": "failed", "failure_code": "insufficient_funds"},
+            )
+        )
+        paid = api.record_payment(account["id"], 1_500, currency="KWD")
+        done = api.allocate(
+            paid["id"],
+            {
+                "allocations": [
+                    {"invoice_id": invoice["id"], "amount": {"amount": 1_500, "currency": "KWD"}}
+                ]
+            },
+        )
+        events = api.ok(
+            api.get(f"/v1/accounts/{account['id']}/events", min_position=done["position"])
+        )["events"]
+        index = api.ok(api.get("/v1/schemas"))
+        seen = set()
+        for event in events:
+            schema = api.ok(api.get(index[event["type"]]))
+            Draft202012Validator(schema, format_checker=FormatChecker()).validate(event)
+            seen.add(event["type"])
+        assert {
+            "arledger.payment.failed",
+            "arledger.invoice.settled",
+            "arledger.payment.allocated",
+        } <= seen
+        assert api.get("/v1/schemas/arledger.nothing.happened").status_code == 404
+
+
+def test_concurrent_allocations_over_http_never_over_allocate(settings):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with pipeline(settings, workers=False) as p:
+        api = p.api
+        account = api.open_account("Race Conditions plc")
+        invoice = api.raise_invoice(account["id"], "RC-1", 100_00, "2026-01-01", "2026-01-31")
+        payments = [api.record_payment(account["id"], 40_00) for _ in range(8)]
+
+        def allocate(payment):
+            return api.post(
+                f"/v1/payments/{payment['id']}/allocations",
+                {
+                    "allocations": [
+                        {
+                            "invoice_id": invoice["id"],
+                            "amount": {"amount": 40_00, "currency": "GBP"},
+                        }
+                    ]
+                },
+            )
+
+        with ThreadPoolExecutor(8) as pool:
+            replies = list(pool.map(allocate, payments))
+        assert sorted(r.status_code for r in replies) == [201, 201] + [409] * 6
+        assert {r.json()["type"] for r in replies if r.status_code == 409} == {
+            "/v1/problems/over-allocation"
+        }
+        settled = p.services.ledger.get_invoice(uuid.UUID(invoice["id"]))
+        assert settled.outstanding.amount_minor == 20_00

@@ -1,0 +1,145 @@
+"""A JSON Schema for every event type, as published on Kafka: the CloudEvents envelope
+with this ledger's extensions, and the event's own ``data``. Derived from the event
+classes themselves, so a field added to an event appears in its schema."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from ledger import catalog
+from ledger.account import Account
+from ledger.invoice import Invoice
+from ledger.money import Money
+from ledger.payment import Payment
+
+_ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic", "stamp"}
+MONEY = {
+    "type": "object",
+    "required": ["amount", "currency"],
+    "additionalProperties": False,
+    "properties": {
+        "amount": {"type": "integer", "description": "minor units (pence, cents, yen)"},
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+    },
+}
+_SCALARS: dict[Any, dict[str, Any]] = {
+    str: {"type": "string"},
+    int: {"type": "integer"},
+    bool: {"type": "boolean"},
+    UUID: {"type": "string", "format": "uuid"},
+    date: {"type": "string", "format": "date"},
+    datetime: {"type": "string", "format": "date-time"},
+    Money: MONEY,
+}
+# Fields whose Python type says less than their shape.
+_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
+    ("Payment.Allocated", "allocations"): {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["invoice_id", "amount"],
+            "properties": {"invoice_id": {"type": "string", "format": "uuid"}, "amount": MONEY},
+        },
+    },
+}
+_LIBRARY_BASES = {"Event", "Created", "Snapshot"}  # the library's own, never stored as such
+_STRING = {"type": "string"}
+_INTEGER = {"type": "integer"}
+
+
+def event_classes() -> list[type[Aggregate.Event]]:
+    """Every event class of every aggregate, in a stable order."""
+    found = []
+    for aggregate in (Account, Invoice, Payment):
+        for value in vars(aggregate).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, Aggregate.Event)
+                and value.__name__ not in _LIBRARY_BASES
+            ):
+                found.append(value)
+    return sorted(found, key=lambda cls: cls.__qualname__)
+
+
+def type_name(cls: type[Aggregate.Event]) -> str:
+    aggregate, _, name = cls.__qualname__.partition(".")
+    return f"{catalog.TYPE_PREFIX}.{catalog.snake(aggregate)}.{catalog.snake(name)}"
+
+
+def _field_schema(owner: str, name: str, annotation: Any) -> dict[str, Any]:
+    if (owner, name) in _OVERRIDES:
+        return _OVERRIDES[(owner, name)]
+    args = typing.get_args(annotation)
+    if type(None) in args:
+        inner = next(a for a in args if a is not type(None))
+        return {"anyOf": [_field_schema(owner, name, inner), {"type": "null"}]}
+    if typing.get_origin(annotation) in (list, tuple):
+        return {"type": "array"}
+    return _SCALARS.get(annotation, {})
+
+
+def data_schema(cls: type[Aggregate.Event]) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in _ENVELOPE]
+    properties = {n: _field_schema(cls.__qualname__, n, hints[n]) for n in names}
+    properties["subject_id"] = {
+        "type": "string",
+        "format": "uuid",
+        "description": "the aggregate the event belongs to",
+    }
+    return {"type": "object", "required": sorted(properties), "properties": properties}
+
+
+def cloudevent_schema(cls: type[Aggregate.Event]) -> dict[str, Any]:
+    """The whole message as it appears on the topic and in an account's history."""
+    name = type_name(cls)
+    time = {"type": "string", "format": "date-time"}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"/v1/schemas/{name}",
+        "title": name,
+        "type": "object",
+        "required": [
+            "specversion",
+            "id",
+            "source",
+            "type",
+            "subject",
+            "time",
+            "position",
+            "accountid",
+            "actor",
+            "effectivetime",
+            "data",
+        ],
+        "properties": {
+            "specversion": {"const": "1.0"},
+            "id": _STRING,
+            "source": _STRING,
+            "type": {"const": name},
+            "subject": _STRING,
+            "time": time,
+            "datacontenttype": {"const": "application/json"},
+            "dataschema": _STRING,
+            "position": _INTEGER,
+            "accountid": _STRING,
+            "aggregateversion": _INTEGER,
+            "schemaversion": _INTEGER,
+            "actor": _STRING,
+            "effectivetime": time,
+            "correlationid": _STRING,
+            "causationid": _STRING,
+            "partitionprev": _INTEGER,
+            "data": data_schema(cls),
+        },
+    }
+
+
+def all_schemas() -> dict[str, dict[str, Any]]:
+    return {type_name(cls): cloudevent_schema(cls) for cls in event_classes()}
