@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="port for the embedded broker (default: a free one)",
     )
-    up.add_argument("--consumers", type=int, default=1, help="consumer threads per projection")
+    up.add_argument("--consumers", type=int, default=1, help="consumer processes")
     up.set_defaults(run=_up)
     api = sub.add_parser("api", help="run the HTTP API alone")
     api.add_argument("--host", default="127.0.0.1")
@@ -68,8 +68,8 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
         settings = stack.enter_context(_embedded_servers(settings, args.broker_port))
         generated_key = not settings.api_keys
         settings = _with_api_key(settings)
-        stop = threading.Event()
-        threads = workers.start(settings, stop, consumers=args.consumers)
+        children = workers.spawn(settings, args.consumers)
+        stack.callback(workers.stop_children, children)
         print(f"arledger API      http://{args.host}:{args.port}  (OpenAPI at /openapi.json)")
         print(f"Kafka broker      {settings.kafka_bootstrap_servers}  topic {settings.topic}")
         print(f"Database          {settings.database_url}")
@@ -81,12 +81,7 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
             )
         else:
             print("API keys          from ARLEDGER_API_KEYS", flush=True)
-        try:
-            _serve(settings, args.host, args.port)
-        finally:
-            stop.set()
-            for thread in threads:
-                thread.join(timeout=10)
+        _serve(settings, args.host, args.port)
     print("arledger stopped", flush=True)
     return 0
 

@@ -5,6 +5,10 @@ and ``arledger consume`` run them alone."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 
@@ -79,3 +83,42 @@ def start(
     for thread in threads:
         thread.start()
     return threads
+
+
+CHILD_STOP_SECONDS = 15
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process read the same settings."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        env[f"ARLEDGER_{name.upper()}"] = text
+    return env
+
+
+def spawn(settings: Settings, consumers: int) -> list[subprocess.Popen[bytes]]:
+    """The relay and ``consumers`` consumer processes, for ``arledger up``: separate
+    processes, as in a deployment, so that they neither share the API's interpreter lock
+    nor die with one another."""
+    env = {**os.environ, **settings_env(settings)}
+    commands = [["relay"]] + [["consume"]] * consumers
+    return [
+        subprocess.Popen([sys.executable, "-m", "api.cli", *command], env=env)  # noqa: S603 - our own CLI
+        for command in commands
+    ]
+
+
+def stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(CHILD_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            log.warning("worker did not stop; killing it", extra={"pid": child.pid})
+            child.kill()
+            child.wait()

@@ -28,7 +28,7 @@ from projections.writer import GapDetected, Projection, apply_batch
 log = logging.getLogger("arledger.consumer")
 
 POLL_TIMEOUT_MS = 200
-POLL_RECORDS_MAX = 1_000
+POLL_RECORDS_MAX = 250  # a batch must finish well within max_poll_interval_ms
 # The broker answers a fetch as soon as there is data or after this long.
 FETCH_WAIT_MS = 20
 # How long a partition may sit behind the relay with no message arriving before the
