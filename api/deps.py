@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID, uuid4
 
 from fastapi import Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from api.auth import Principal
-from api.idempotency import command_id, request_hash
+from api.idempotency import Reply, command_id, request_hash
 from api.problems import ApiProblem
 from api.services import Services
 from ledger.stamp import Stamp
@@ -88,6 +91,16 @@ class CommandContext:
 
     def fingerprint(self, body: object) -> str:
         return request_hash(self.request.method, self.request.url.path, body)
+
+    def run(self, body: BaseModel, command: Callable[[], Reply]) -> JSONResponse:
+        """Run ``command`` once for this Idempotency-Key and answer with its reply, or
+        with the reply it gave the first time."""
+        svc: Services = self.request.app.state.services
+        fingerprint = self.fingerprint(body.model_dump(mode="json"))
+        reply = svc.idempotency.run(
+            self.who.actor, self.key, fingerprint, self.request.url.path, command
+        )
+        return reply.response()
 
 
 async def command_context(

@@ -45,9 +45,13 @@ class BrokerProbe:
 
     def _probe(self) -> tuple[bool, str]:
         try:
+            # Bounded both ways: a broker that is down must make /healthz say so
+            # promptly, not hang it for the client library's 30 s default.
             admin = KafkaAdminClient(
                 bootstrap_servers=self.bootstrap,
+                client_id="arledger-health",
                 request_timeout_ms=BROKER_PROBE_TIMEOUT_MS,
+                bootstrap_timeout_ms=BROKER_PROBE_TIMEOUT_MS,
             )
         except KafkaError as e:
             return False, repr(e)

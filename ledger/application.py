@@ -72,6 +72,15 @@ def _new(kind: type[A], created: str, aggregate_id: UUID | None, **fields: Any) 
     return kind._create(event_class, id=aggregate_id or uuid4(), **fields)
 
 
+def _require_currency(account: Account, amount: Money, what: str) -> None:
+    if amount.currency != account.currency:
+        raise CurrencyMismatch(
+            f"account {account.id} is in {account.currency}; the {what} is in {amount.currency}",
+            expected=account.currency,
+            got=amount.currency,
+        )
+
+
 class Ledger(Application[UUID]):
     """Accounts, invoices and payments, in the PostgreSQL event store."""
 
@@ -116,13 +125,7 @@ class Ledger(Application[UUID]):
 
         def attempt() -> Saved:
             account = self.get_account(cmd.account_id)
-            if cmd.amount.currency != account.currency:
-                raise CurrencyMismatch(
-                    f"account {account.id} is in {account.currency}; the invoice is in "
-                    f"{cmd.amount.currency}",
-                    expected=account.currency,
-                    got=cmd.amount.currency,
-                )
+            _require_currency(account, cmd.amount, "invoice")
             stamp = cmd.stamp.effective_on(cmd.issued_on)
             # The account's claim on the number first, so that recorded times follow the
             # order in which the events are stored.
@@ -150,13 +153,7 @@ class Ledger(Application[UUID]):
     def record_payment(self, cmd: RecordPayment) -> Saved:
         rules.check_record_payment(cmd)
         account = self.get_account(cmd.account_id)
-        if cmd.amount.currency != account.currency:
-            raise CurrencyMismatch(
-                f"account {account.id} is in {account.currency}; the payment is in "
-                f"{cmd.amount.currency}",
-                expected=account.currency,
-                got=cmd.amount.currency,
-            )
+        _require_currency(account, cmd.amount, "payment")
         payment = _new(
             Payment,
             "Recorded",

@@ -190,3 +190,17 @@ def test_a_relay_killed_mid_stream_resumes_and_nothing_is_lost(settings):
             restarted.wait(15)
         assert projected == folded
         assert _relayed(p) == p.services.ledger.head_position()
+
+
+def test_healthz_is_503_while_the_broker_is_down_and_200_when_back(settings, private_broker):
+    settings = settings.model_copy(update={"kafka_bootstrap_servers": private_broker.bootstrap})
+    with pipeline(settings, workers=False) as p:
+        assert p.api.get("/healthz").status_code == 200
+        private_broker.stop()
+        time.sleep(2.5)  # past the probe's cache
+        down = p.api.get("/healthz")
+        assert down.status_code == 503
+        assert down.json()["broker"]["ok"] is False and down.json()["store"]["ok"] is True
+        private_broker.start(private_broker.port)
+        time.sleep(2.5)
+        assert p.api.get("/healthz").status_code == 200

@@ -42,10 +42,7 @@ def open_account(body: AccountCreate, svc: ServicesDep, ctx: CommandDep) -> JSON
         )
         return Reply(201, account_public(saved.aggregate, saved.position).model_dump(mode="json"))
 
-    body_json = body.model_dump(mode="json")
-    return svc.idempotency.run(
-        ctx.who.actor, ctx.key, ctx.fingerprint(body_json), ctx.request.url.path, command
-    ).response()
+    return ctx.run(body, command)
 
 
 @router.get("/{account_id}", response_model=AccountPublic)

@@ -36,10 +36,7 @@ def raise_invoice(body: InvoiceCreate, svc: ServicesDep, ctx: CommandDep) -> JSO
         )
         return Reply(201, invoice_public(saved.aggregate, saved.position).model_dump(mode="json"))
 
-    body_json = body.model_dump(mode="json")
-    return svc.idempotency.run(
-        ctx.who.actor, ctx.key, ctx.fingerprint(body_json), ctx.request.url.path, command
-    ).response()
+    return ctx.run(body, command)
 
 
 @router.get("/{invoice_id}", response_model=InvoicePublic)

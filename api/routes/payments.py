@@ -45,10 +45,7 @@ def record_payment(body: PaymentCreate, svc: ServicesDep, ctx: CommandDep) -> JS
         )
         return Reply(201, payment_public(saved.aggregate, saved.position).model_dump(mode="json"))
 
-    body_json = body.model_dump(mode="json")
-    return svc.idempotency.run(
-        ctx.who.actor, ctx.key, ctx.fingerprint(body_json), ctx.request.url.path, command
-    ).response()
+    return ctx.run(body, command)
 
 
 @router.post("/{payment_id}/outcome", status_code=200, response_model=PaymentPublic)
@@ -69,10 +66,7 @@ def record_outcome(
         )
         return Reply(200, payment_public(saved.aggregate, saved.position).model_dump(mode="json"))
 
-    body_json = body.model_dump(mode="json")
-    return svc.idempotency.run(
-        ctx.who.actor, ctx.key, ctx.fingerprint(body_json), ctx.request.url.path, command
-    ).response()
+    return ctx.run(body, command)
 
 
 @router.post("/{payment_id}/allocations", status_code=201, response_model=AllocationPublic)
@@ -102,7 +96,4 @@ def allocate_payment(
         )
         return Reply(201, reply.model_dump(mode="json"))
 
-    body_json = body.model_dump(mode="json")
-    return svc.idempotency.run(
-        ctx.who.actor, ctx.key, ctx.fingerprint(body_json), ctx.request.url.path, command
-    ).response()
+    return ctx.run(body, command)
