@@ -20,11 +20,12 @@ log = logging.getLogger("arledger.projection")
 
 @dataclass(frozen=True)
 class Projection:
-    """A read model: its tables and the function that applies one CloudEvent."""
+    """A read model: its tables and the function that applies a run of new CloudEvents
+    (in store order, none applied before) inside the caller's transaction."""
 
     name: str
     schema: str
-    apply: Callable[[Connection[Any], dict[str, Any]], None]
+    apply: Callable[[Connection[Any], Sequence[dict[str, Any]]], None]
 
     def ensure_schema(self, pool: ConnectionPool) -> None:
         create_schema(pool, tracking.SCHEMA, self.schema)
@@ -45,18 +46,17 @@ def apply_batch(
     """Apply ``events`` (all of one partition, in order) that are newer than the
     partition's position; return how many were applied. Raises :class:`GapDetected`,
     applying nothing, when an event says an earlier one of its partition never arrived."""
-    applied = 0
     with pool.connection() as conn, conn.transaction():
         position = tracking.lock_position(conn, projection.name, partition)
-        start = position
+        fresh = []
         for ce in events:
             if ce["position"] <= position:
                 continue  # a redelivery: already applied
             if ce.get("partitionprev", position) > position:
                 raise GapDetected(partition, position, ce["partitionprev"])
-            projection.apply(conn, ce)
+            fresh.append(ce)
             position = ce["position"]
-            applied += 1
-        if position != start:
+        if fresh:
+            projection.apply(conn, fresh)
             tracking.save_position(conn, projection.name, partition, position)
-    return applied
+    return len(fresh)
