@@ -89,7 +89,8 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
 @contextmanager
 def _embedded_servers(settings: Settings, broker_port: int | None) -> Iterator[Settings]:
     """Start the embedded PostgreSQL and broker for what is not configured."""
-    from api.embedded import EmbeddedBroker, EmbeddedPostgres
+    from api.embedded import EmbeddedPostgres
+    from api.embedded_broker import EmbeddedBroker
 
     home = settings.home.resolve()
     home.mkdir(parents=True, exist_ok=True)

@@ -131,7 +131,7 @@ def min_position(
 ) -> int:
     """Read-your-writes: hold the query until the projection has caught up, or 503."""
     if min_position and not tracking.wait_for(
-        svc.pool, BALANCES, svc.settings.topic, min_position, svc.settings.query_wait_seconds
+        svc.pool, BALANCES, svc.settings.topic, min_position, svc.settings.query_wait_ms / 1000
     ):
         raise ApiProblem(
             503,

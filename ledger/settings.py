@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     api_keys: str = ""
     snapshot_interval: int = 50
     # How long a query with min_position waits for its projection before a 503.
-    query_wait_seconds: float = 3.0
+    query_wait_ms: int = 3_000
     relay_batch_size: int = 500
     consumer_max_poll_interval_ms: int = 5_000
     # Apache Kafka refuses less than 6 s (group.min.session.timeout.ms); a new group's

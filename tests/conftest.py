@@ -26,7 +26,8 @@ from psycopg.conninfo import make_conninfo
 # The project is not necessarily installed: make the repository root importable.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.embedded import EmbeddedBroker, EmbeddedPostgres
+from api.embedded import EmbeddedPostgres
+from api.embedded_broker import EmbeddedBroker
 from ledger.settings import Settings
 
 log = logging.getLogger("arledger.tests")
@@ -150,7 +151,7 @@ def settings(database_url: str, kafka_bootstrap: str, topic: str, tmp_path: Path
         api_keys=TEST_API_KEYS,
         # A new consumer group needs a few seconds to join: reads with min_position made
         # right after start-up must outwait that, not fail.
-        query_wait_seconds=30.0,
+        query_wait_ms=30_000,
     )
 
 

@@ -125,7 +125,7 @@ def test_the_same_idempotency_key_returns_the_first_result_and_appends_nothing(s
 
 
 def test_min_position_waits_for_the_projection_then_gives_up_with_503(settings):
-    settings = settings.model_copy(update={"query_wait_seconds": 0.3})
+    settings = settings.model_copy(update={"query_wait_ms": 300})
     with pipeline(settings, workers=False) as p:  # nothing projects: the wait must time out
         account = p.api.open_account()
         reply = p.api.get(f"/v1/accounts/{account['id']}/balance", min_position=account["position"])
