@@ -81,9 +81,20 @@ class InvoicePublic(BaseModel):
     issued_on: date
     due_on: date
     description: str | None
-    status: Literal["open", "partially_paid", "paid"]
+    credited: MoneyModel
+    status: Literal["open", "partially_paid", "paid", "credited", "void"]
     overdue: bool
     position: int | None = None
+
+
+class CreditNoteCreate(Command):
+    amount: MoneyModel
+    reason: str = Field(min_length=1, max_length=2000)
+    issued_on: date
+
+
+class InvoiceVoid(Command):
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 PaymentMethod = Literal["card", "bacs", "ach", "direct_debit", "cheque", "cash", "other"]

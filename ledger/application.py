@@ -20,10 +20,12 @@ from ledger.account import Account
 from ledger.allocation import plan_allocation
 from ledger.commands import (
     AllocatePayment,
+    IssueCreditNote,
     OpenAccount,
     RaiseInvoice,
     RecordPayment,
     RecordPaymentOutcome,
+    VoidInvoice,
 )
 from ledger.errors import (
     ConcurrencyExhausted,
@@ -149,6 +151,32 @@ class Ledger(Application[UUID]):
                     f"invoice number {cmd.number!r} is already used on account {cmd.account_id}"
                 ) from None
             raise
+
+    def issue_credit_note(self, cmd: IssueCreditNote) -> Saved:
+        """Credit part or all of an invoice's outstanding amount, with a reason."""
+        rules.require_positive(cmd.amount, "amount")
+        rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
+
+        def attempt() -> Saved:
+            invoice = self.get_invoice(cmd.invoice_id)
+            stamp = cmd.stamp.effective_on(cmd.issued_on)
+            invoice.issue_credit_note(
+                cmd.credit_note_id, cmd.amount, cmd.reason, cmd.issued_on, stamp
+            )
+            return Saved(invoice, self._position(self.save(invoice)))
+
+        return self._retrying(attempt)
+
+    def void_invoice(self, cmd: VoidInvoice) -> Saved:
+        """Cancel an invoice raised in error."""
+        rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
+
+        def attempt() -> Saved:
+            invoice = self.get_invoice(cmd.invoice_id)
+            invoice.void(cmd.reason, cmd.stamp)
+            return Saved(invoice, self._position(self.save(invoice)))
+
+        return self._retrying(attempt)
 
     def record_payment(self, cmd: RecordPayment) -> Saved:
         rules.check_record_payment(cmd)

@@ -35,6 +35,27 @@ class RaiseInvoice:
 
 
 @dataclass(frozen=True)
+class IssueCreditNote:
+    """Reduce what an invoice's client owes, partly or fully, for a stated reason."""
+
+    invoice_id: UUID
+    amount: Money
+    reason: str
+    issued_on: date
+    stamp: Stamp
+    credit_note_id: UUID
+
+
+@dataclass(frozen=True)
+class VoidInvoice:
+    """Cancel an invoice raised in error (one with nothing allocated)."""
+
+    invoice_id: UUID
+    reason: str
+    stamp: Stamp
+
+
+@dataclass(frozen=True)
 class RecordPayment:
     account_id: UUID
     amount: Money

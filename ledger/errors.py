@@ -87,6 +87,21 @@ class PaymentNotAllocatable(RuleViolation):
     title = "The payment cannot be allocated"
 
 
+class CreditExceedsOutstanding(RuleViolation):
+    code = "credit-exceeds-outstanding"
+    title = "The credit note is larger than what is outstanding"
+
+
+class InvoiceHasAllocations(RuleViolation):
+    code = "invoice-has-allocations"
+    title = "The invoice has payments allocated to it"
+
+
+class InvoiceVoid(RuleViolation):
+    code = "invoice-void"
+    title = "The invoice is void"
+
+
 class PaymentNotPending(RuleViolation):
     code = "payment-not-pending"
     title = "The payment's outcome is already known"

@@ -8,7 +8,14 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.errors import CurrencyMismatch, OverAllocation
+from ledger.errors import (
+    BadDates,
+    CreditExceedsOutstanding,
+    CurrencyMismatch,
+    InvoiceHasAllocations,
+    InvoiceVoid,
+    OverAllocation,
+)
 from ledger.money import Money
 from ledger.stamp import Stamp
 
@@ -19,6 +26,17 @@ def invoice_id_for(account_id: UUID, number: str) -> UUID:
     """An invoice's id follows from its account and number, so a number cannot be used
     twice on one account even by two racing requests: the second insert conflicts."""
     return uuid5(_INVOICE_NAMESPACE, f"{account_id}/{number}")
+
+
+def invoice_status(allocated: int, credited: int, outstanding: int, voided: int) -> str:
+    """``open`` (nothing applied), ``partially_paid`` (something applied, something
+    outstanding), ``paid`` (settled, payments among what settled it), ``credited``
+    (settled by credit notes alone) or ``void``. Amounts in minor units."""
+    if voided:
+        return "void"
+    if outstanding == 0:
+        return "paid" if allocated else "credited"
+    return "partially_paid" if allocated or credited else "open"
 
 
 class Invoice(Aggregate):
@@ -46,6 +64,8 @@ class Invoice(Aggregate):
         self.due_on = due_on
         self.description = description
         self.allocated = Money.zero(amount.currency)
+        self.credited = Money.zero(amount.currency)
+        self.voided = Money.zero(amount.currency)
         self.allocations: list[tuple[UUID, Money]] = []
 
     @property
@@ -54,20 +74,28 @@ class Invoice(Aggregate):
 
     @property
     def outstanding(self) -> Money:
-        return self.amount - self.allocated
+        """The amount less allocations, credit notes and what a void cancelled."""
+        return self.amount - self.allocated - self.credited - self.voided
+
+    @property
+    def is_void(self) -> bool:
+        return self.voided.is_positive()
 
     @property
     def status(self) -> str:
-        """``open`` (nothing applied), ``partially_paid``, or ``paid`` (settled)."""
-        if self.outstanding.is_zero():
-            return "paid"
-        return "partially_paid" if self.allocated.is_positive() else "open"
+        return invoice_status(
+            self.allocated.amount_minor,
+            self.credited.amount_minor,
+            self.outstanding.amount_minor,
+            self.voided.amount_minor,
+        )
 
     def is_overdue(self, on: date) -> bool:
         return self.outstanding.is_positive() and self.due_on < on
 
     def apply_payment(self, payment_id: UUID, amount: Money, stamp: Stamp) -> None:
         """Apply ``amount`` of a payment; never more than is outstanding."""
+        self._require_not_void("allocate a payment to it")
         if amount.currency != self.currency:
             raise CurrencyMismatch(
                 f"invoice {self.number} is in {self.currency}; allocation is in {amount.currency}",
@@ -99,3 +127,72 @@ class Invoice(Aggregate):
     def _settled(self, account_id: UUID, stamp: Stamp) -> None:
         """Nothing is outstanding: the event a booking system waits for to release a
         booking. It changes no amount; it says the invoice is settled, and when."""
+
+    def issue_credit_note(
+        self, credit_note_id: UUID, amount: Money, reason: str, issued_on: date, stamp: Stamp
+    ) -> None:
+        """Reduce what is owed by ``amount``, for ``reason``: never below zero."""
+        self._require_not_void("credit it")
+        if amount.currency != self.currency:
+            raise CurrencyMismatch(
+                f"invoice {self.number} is in {self.currency}; the credit note is in "
+                f"{amount.currency}",
+                expected=self.currency,
+                got=amount.currency,
+            )
+        if issued_on < self.issued_on:
+            raise BadDates(
+                f"credit note dated {issued_on}, before invoice {self.number} "
+                f"was issued on {self.issued_on}"
+            )
+        if self.outstanding < amount:
+            raise CreditExceedsOutstanding(
+                f"invoice {self.number} has {self.outstanding} outstanding; a credit note "
+                f"of {amount} would take it below zero",
+                outstanding=self.outstanding.to_json(),
+                requested=amount.to_json(),
+            )
+        self._credit_note_issued(
+            account_id=self.account_id,
+            credit_note_id=credit_note_id,
+            amount=amount,
+            reason=reason,
+            issued_on=issued_on,
+            stamp=stamp,
+        )
+        if self.outstanding.is_zero():
+            self._settled(account_id=self.account_id, stamp=stamp)
+
+    @event("CreditNoteIssued")
+    def _credit_note_issued(
+        self,
+        account_id: UUID,
+        credit_note_id: UUID,
+        amount: Money,
+        reason: str,
+        issued_on: date,
+        stamp: Stamp,
+    ) -> None:
+        self.credited = self.credited + amount
+
+    def void(self, reason: str, stamp: Stamp) -> None:
+        """Cancel an invoice raised in error. Only one with nothing allocated: money
+        received against it must be un-allocated first. Credit notes already issued
+        stand; the void cancels what is left."""
+        self._require_not_void("void it again")
+        if self.allocated.is_positive():
+            raise InvoiceHasAllocations(
+                f"invoice {self.number} has {self.allocated} allocated; only an invoice "
+                "with nothing allocated can be voided (issue a credit note instead)"
+            )
+        self._voided(
+            account_id=self.account_id, amount=self.outstanding, reason=reason, stamp=stamp
+        )
+
+    @event("Voided")
+    def _voided(self, account_id: UUID, amount: Money, reason: str, stamp: Stamp) -> None:
+        self.voided = amount
+
+    def _require_not_void(self, what: str) -> None:
+        if self.is_void:
+            raise InvoiceVoid(f"invoice {self.number} is void; cannot {what}")

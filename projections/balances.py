@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS balance_invoices (
     raised_at timestamptz NOT NULL,
     position bigint NOT NULL
 );
+ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS voided_minor bigint NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS balance_invoices_account ON balance_invoices (account_id, due_on);
 CREATE TABLE IF NOT EXISTS balance_payments (
     payment_id uuid PRIMARY KEY,
@@ -127,6 +128,26 @@ def _invoice_payment_allocated(conn: Connection[Any], ce: dict[str, Any]) -> Non
     _add_to_account(conn, ce, "allocated_minor", amount)
 
 
+def _invoice_credit_note_issued(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    amount = ce["data"]["amount"]["amount"]
+    conn.execute(
+        "UPDATE balance_invoices SET credited_minor = credited_minor + %s, position = %s"
+        " WHERE invoice_id = %s",
+        (amount, ce["position"], ce["subject"]),
+    )
+    _add_to_account(conn, ce, "credited_minor", amount)
+
+
+def _invoice_voided(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    """A void takes the cancelled amount out of what the account was invoiced."""
+    amount = ce["data"]["amount"]["amount"]
+    conn.execute(
+        "UPDATE balance_invoices SET voided_minor = %s, position = %s WHERE invoice_id = %s",
+        (amount, ce["position"], ce["subject"]),
+    )
+    _add_to_account(conn, ce, "invoiced_minor", -amount)
+
+
 def _payment_recorded(conn: Connection[Any], ce: dict[str, Any]) -> None:
     d = ce["data"]
     conn.execute(
@@ -180,7 +201,7 @@ def _payment_allocated(conn: Connection[Any], ce: dict[str, Any]) -> None:
 
 
 def _add_to_account(conn: Connection[Any], ce: dict[str, Any], column: str, amount: int) -> None:
-    assert column in {"invoiced_minor", "paid_minor", "allocated_minor"}
+    assert column in {"invoiced_minor", "paid_minor", "allocated_minor", "credited_minor"}
     conn.execute(
         f"UPDATE balance_accounts SET {column} = {column} + %s WHERE account_id = %s",
         (amount, ce["accountid"]),
@@ -191,6 +212,8 @@ HANDLERS: dict[str, Handler] = {
     "arledger.account.opened": _account_opened,
     "arledger.invoice.raised": _invoice_raised,
     "arledger.invoice.payment_allocated": _invoice_payment_allocated,
+    "arledger.invoice.credit_note_issued": _invoice_credit_note_issued,
+    "arledger.invoice.voided": _invoice_voided,
     "arledger.payment.recorded": _payment_recorded,
     "arledger.payment.succeeded": _payment_succeeded,
     "arledger.payment.failed": _payment_failed,

@@ -13,7 +13,7 @@ BALANCE_SQL = """
 SELECT a.account_id, a.currency, a.invoiced_minor, a.paid_minor, a.allocated_minor,
        a.credited_minor, a.written_off_minor,
        COALESCE((SELECT SUM(i.amount_minor - i.allocated_minor - i.credited_minor
-                            - i.written_off_minor)
+                            - i.written_off_minor - i.voided_minor)
                    FROM balance_invoices i
                   WHERE i.account_id = a.account_id AND i.due_on < %(as_of)s), 0) AS overdue_minor
   FROM balance_accounts a

@@ -8,7 +8,14 @@ import random
 import uuid
 
 from ledger.application import Ledger
-from ledger.commands import AllocatePayment, OpenAccount, RaiseInvoice, RecordPayment
+from ledger.commands import (
+    AllocatePayment,
+    IssueCreditNote,
+    OpenAccount,
+    RaiseInvoice,
+    RecordPayment,
+    VoidInvoice,
+)
 from ledger.errors import LedgerError
 from ledger.money import Money
 from ledger.stamp import Stamp
@@ -66,7 +73,17 @@ def _one(
             )
         ).aggregate
         invoices[account].append(invoice.id)
-    elif roll < 0.7:
+    elif roll < 0.48:
+        invoice = rng.choice(invoices[account])
+        amount = Money(rng.randrange(1, 20_000), currency)  # sometimes too much: refused
+        ledger.issue_credit_note(
+            IssueCreditNote(invoice, amount, "goodwill", dt.date(2026, 4, 1), stamp(), uuid.uuid4())
+        )
+    elif roll < 0.52:
+        ledger.void_invoice(
+            VoidInvoice(rng.choice(invoices[account]), "raised in error", stamp())
+        )  # refused once anything is allocated
+    elif roll < 0.75:
         status = rng.choice(("succeeded", "succeeded", "succeeded", "failed", "pending"))
         payment = ledger.record_payment(
             RecordPayment(

@@ -13,7 +13,7 @@ from ledger.application import Ledger
 from ledger.invoice import Invoice
 from ledger.payment import Payment
 
-FIELDS = ("invoiced", "paid", "allocated")
+FIELDS = ("invoiced", "paid", "allocated", "credited")
 
 
 def fold_store(ledger: Ledger) -> dict[str, dict[str, int]]:
@@ -37,10 +37,21 @@ def _fold(event: Any, totals: dict[str, dict[str, int]], invoices: dict[str, Any
         totals[str(event.originator_id)]  # an account with nothing yet still has a balance
     elif isinstance(event, Invoice.Raised):  # type: ignore[attr-defined]
         totals[str(event.account_id)]["invoiced"] += event.amount.amount_minor
-        invoices[str(event.originator_id)] = {"amount": event.amount.amount_minor, "allocated": 0}
+        invoices[str(event.originator_id)] = {
+            "amount": event.amount.amount_minor,
+            "allocated": 0,
+            "credited": 0,
+            "voided": 0,
+        }
     elif isinstance(event, Invoice.PaymentAllocated):  # type: ignore[attr-defined]
         totals[str(event.account_id)]["allocated"] += event.amount.amount_minor
         invoices[str(event.originator_id)]["allocated"] += event.amount.amount_minor
+    elif isinstance(event, Invoice.CreditNoteIssued):  # type: ignore[attr-defined]
+        totals[str(event.account_id)]["credited"] += event.amount.amount_minor
+        invoices[str(event.originator_id)]["credited"] += event.amount.amount_minor
+    elif isinstance(event, Invoice.Voided):  # type: ignore[attr-defined]
+        totals[str(event.account_id)]["invoiced"] -= event.amount.amount_minor
+        invoices[str(event.originator_id)]["voided"] = event.amount.amount_minor
     elif isinstance(event, Payment.Recorded):  # type: ignore[attr-defined]
         invoices.setdefault("_payments", {})[str(event.originator_id)] = event.amount.amount_minor
         if event.status == "succeeded":
@@ -52,12 +63,17 @@ def _fold(event: Any, totals: dict[str, dict[str, int]], invoices: dict[str, Any
 def read_projection(pool: ConnectionPool) -> dict[str, dict[str, Any]]:
     with pool.connection() as conn:
         accounts = conn.execute(
-            "SELECT account_id, invoiced_minor, paid_minor, allocated_minor FROM balance_accounts"
+            "SELECT account_id, invoiced_minor, paid_minor, allocated_minor, credited_minor"
+            " FROM balance_accounts"
         ).fetchall()
         invoices = conn.execute(
-            "SELECT invoice_id, amount_minor, allocated_minor FROM balance_invoices"
+            "SELECT invoice_id, amount_minor, allocated_minor, credited_minor, voided_minor"
+            " FROM balance_invoices"
         ).fetchall()
     return {
         "accounts": {str(a): dict(zip(FIELDS, rest, strict=True)) for a, *rest in accounts},
-        "invoices": {str(i): {"amount": amt, "allocated": al} for i, amt, al in invoices},
+        "invoices": {
+            str(i): {"amount": amt, "allocated": al, "credited": cr, "voided": vo}
+            for i, amt, al, cr, vo in invoices
+        },
     }

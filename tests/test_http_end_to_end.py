@@ -272,3 +272,52 @@ def test_concurrent_allocations_over_http_never_over_allocate(settings):
         }
         settled = p.services.ledger.get_invoice(uuid.UUID(invoice["id"]))
         assert settled.outstanding.amount_minor == 20_00
+
+
+def test_credit_notes_and_a_void_reduce_what_is_owed_and_say_why(settings):
+    with pipeline(settings) as p:
+        api = p.api
+        account = api.open_account("Harbour View Apartments", "EUR", 45)
+        deposit = api.raise_invoice(account["id"], "HV-1", 1_000_00, "2026-03-01", "2026-04-15",
+                                    currency="EUR")
+        wrong = api.raise_invoice(account["id"], "HV-2", 300_00, "2026-03-02", "2026-04-16",
+                                  currency="EUR")
+        eur = {"currency": "EUR"}
+        credited = api.ok(api.post(f"/v1/invoices/{deposit['id']}/credit-notes", {
+            "amount": {"amount": 250_00, **eur}, "reason": "late handover discount",
+            "issued_on": "2026-03-10"}))
+        assert (credited["status"], credited["outstanding"]["amount"]) == ("partially_paid",
+                                                                          750_00)
+        too_much = api.post(f"/v1/invoices/{deposit['id']}/credit-notes", {
+            "amount": {"amount": 750_01, **eur}, "reason": "x", "issued_on": "2026-03-10"})
+        assert too_much.status_code == 409
+        assert too_much.json()["type"].endswith("/credit-exceeds-outstanding")
+
+        voided = api.ok(api.post(f"/v1/invoices/{wrong['id']}/void",
+                                 {"reason": "raised twice by mistake"}))
+        assert (voided["status"], voided["outstanding"]["amount"]) == ("void", 0)
+        again = api.post(f"/v1/invoices/{wrong['id']}/credit-notes", {
+            "amount": {"amount": 1, **eur}, "reason": "x", "issued_on": "2026-03-10"})
+        assert again.json()["type"].endswith("/invoice-void")
+
+        cash = api.record_payment(account["id"], 100_00, currency="EUR")
+        api.allocate(cash["id"], {"strategy": "oldest_first"})
+        paid_part = api.post(f"/v1/invoices/{deposit['id']}/void", {"reason": "x"})
+        assert paid_part.status_code == 409
+        assert paid_part.json()["type"].endswith("/invoice-has-allocations")
+        rest = api.ok(api.post(f"/v1/invoices/{deposit['id']}/credit-notes", {
+            "amount": {"amount": 650_00, **eur}, "reason": "settlement agreed",
+            "issued_on": "2026-03-20"}))
+        assert (rest["status"], rest["outstanding"]["amount"]) == ("paid", 0)
+
+        balance = api.ok(api.get(f"/v1/accounts/{account['id']}/balance",
+                                 min_position=rest["position"]))
+        assert {k: balance[k]["amount"] for k in ("invoiced", "allocated", "credited",
+                                                  "outstanding")} == {
+            "invoiced": 1_000_00, "allocated": 100_00, "credited": 900_00, "outstanding": 0}
+        history = api.ok(api.get(f"/v1/accounts/{account['id']}/events"))["events"]
+        reasons = [e["data"]["reason"] for e in history if "reason" in e["data"]]
+        assert reasons == ["late handover discount", "raised twice by mistake",
+                           "settlement agreed"]
+        row = api.ok(api.get(f"/v1/invoices/{wrong['id']}"))
+        assert row["status"] == "void" and row["outstanding"]["amount"] == 0

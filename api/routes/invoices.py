@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from api.deps import CommandDep, MinPositionDep, PrincipalDep, ServicesDep
 from api.idempotency import Reply
 from api.routes.shaping import invoice_public, invoice_row_public
-from api.schemas import InvoiceCreate, InvoicePublic
-from ledger.commands import RaiseInvoice
+from api.schemas import CreditNoteCreate, InvoiceCreate, InvoicePublic, InvoiceVoid
+from ledger.commands import IssueCreditNote, RaiseInvoice, VoidInvoice
 from ledger.errors import UnknownInvoice
 from projections import queries
 
@@ -52,3 +52,40 @@ def get_invoice(
             "(pass min_position to wait for a new invoice)"
         )
     return invoice_row_public(row)
+
+
+@router.post("/{invoice_id}/credit-notes", status_code=201, response_model=InvoicePublic)
+def issue_credit_note(
+    invoice_id: UUID, body: CreditNoteCreate, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """Credit part or all of what is outstanding, with a reason; replies with the invoice."""
+
+    def command() -> Reply:
+        saved = svc.ledger.issue_credit_note(
+            IssueCreditNote(
+                invoice_id=invoice_id,
+                amount=body.amount.to_money(),
+                reason=body.reason,
+                issued_on=body.issued_on,
+                stamp=ctx.stamp(),
+                credit_note_id=ctx.id_for("credit-note"),
+            )
+        )
+        return Reply(201, invoice_public(saved.aggregate, saved.position).model_dump(mode="json"))
+
+    return ctx.run(body, command)
+
+
+@router.post("/{invoice_id}/void", response_model=InvoicePublic)
+def void_invoice(
+    invoice_id: UUID, body: InvoiceVoid, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """Cancel an invoice raised in error (one with nothing allocated)."""
+
+    def command() -> Reply:
+        saved = svc.ledger.void_invoice(
+            VoidInvoice(invoice_id=invoice_id, reason=body.reason, stamp=ctx.stamp())
+        )
+        return Reply(200, invoice_public(saved.aggregate, saved.position).model_dump(mode="json"))
+
+    return ctx.run(body, command)

@@ -7,7 +7,7 @@ from typing import Any
 
 from api.schemas import AccountPublic, InvoicePublic, MoneyModel, PaymentPublic
 from ledger.account import Account
-from ledger.invoice import Invoice
+from ledger.invoice import Invoice, invoice_status
 from ledger.money import Money
 from ledger.payment import Payment
 
@@ -39,6 +39,7 @@ def invoice_public(invoice: Invoice, position: int | None = None) -> InvoicePubl
         number=invoice.number,
         amount=MoneyModel.of(invoice.amount),
         allocated=MoneyModel.of(invoice.allocated),
+        credited=MoneyModel.of(invoice.credited),
         outstanding=MoneyModel.of(invoice.outstanding),
         issued_on=invoice.issued_on,
         due_on=invoice.due_on,
@@ -52,14 +53,17 @@ def invoice_public(invoice: Invoice, position: int | None = None) -> InvoicePubl
 def invoice_row_public(row: dict[str, Any]) -> InvoicePublic:
     currency = row["currency"]
     applied = row["allocated_minor"] + row["credited_minor"] + row["written_off_minor"]
-    outstanding = row["amount_minor"] - applied
-    status = "paid" if outstanding == 0 else "partially_paid" if applied else "open"
+    outstanding = row["amount_minor"] - applied - row["voided_minor"]
+    status = invoice_status(
+        row["allocated_minor"], row["credited_minor"], outstanding, row["voided_minor"]
+    )
     return InvoicePublic(
         id=row["invoice_id"],
         account_id=row["account_id"],
         number=row["number"],
         amount=MoneyModel.of(Money(row["amount_minor"], currency)),
         allocated=MoneyModel.of(Money(row["allocated_minor"], currency)),
+        credited=MoneyModel.of(Money(row["credited_minor"], currency)),
         outstanding=MoneyModel.of(Money(outstanding, currency)),
         issued_on=row["issued_on"],
         due_on=row["due_on"],
