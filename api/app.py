@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
-from api.routes import accounts, health, invoices, payments, schemas
+from api.routes import accounts, health, invoices, payments, schemas, write_offs
 from api.services import Services
 from ledger.settings import Settings
 
@@ -35,7 +35,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     problems.install(app)
     problems.install_fallback(app)
-    routers = (accounts.router, invoices.router, payments.router, schemas.router, health.router)
+    routers = (
+        accounts.router,
+        invoices.router,
+        payments.router,
+        schemas.router,
+        write_offs.router,
+        health.router,
+    )
     for router in routers:
         app.include_router(router)
     return app

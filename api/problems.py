@@ -24,6 +24,7 @@ STATUS_BY_ERROR: dict[type[errors.LedgerError], int] = {
     errors.CurrencyMismatch: 422,
     errors.WrongAccount: 422,
     errors.ConcurrencyExhausted: 503,
+    errors.NotAuthorised: 403,
 }
 
 

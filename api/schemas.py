@@ -82,7 +82,8 @@ class InvoicePublic(BaseModel):
     due_on: date
     description: str | None
     credited: MoneyModel
-    status: Literal["open", "partially_paid", "paid", "credited", "void"]
+    written_off: MoneyModel
+    status: Literal["open", "partially_paid", "paid", "written_off", "credited", "void"]
     overdue: bool
     position: int | None = None
 
@@ -95,6 +96,28 @@ class CreditNoteCreate(Command):
 
 class InvoiceVoid(Command):
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class WriteOffCreate(Command):
+    amount: MoneyModel
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class WriteOffDecision(Command):
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class WriteOffPublic(BaseModel):
+    id: UUID
+    account_id: UUID
+    invoice_id: UUID
+    amount: MoneyModel
+    reason: str
+    requested_by: str
+    status: Literal["pending_approval", "applied", "rejected"]
+    decided_by: str | None
+    decision_reason: str | None
+    position: int | None = None
 
 
 PaymentMethod = Literal["card", "bacs", "ach", "direct_debit", "cheque", "cash", "other"]

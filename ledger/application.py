@@ -20,11 +20,13 @@ from ledger.account import Account
 from ledger.allocation import plan_allocation
 from ledger.commands import (
     AllocatePayment,
+    DecideWriteOff,
     IssueCreditNote,
     OpenAccount,
     RaiseInvoice,
     RecordPayment,
     RecordPaymentOutcome,
+    RequestWriteOff,
     VoidInvoice,
 )
 from ledger.errors import (
@@ -35,11 +37,13 @@ from ledger.errors import (
     UnknownAccount,
     UnknownInvoice,
     UnknownPayment,
+    UnknownWriteOff,
 )
 from ledger.invoice import Invoice, invoice_id_for
 from ledger.money import Money
 from ledger.payment import Payment
-from ledger.stamp import TRANSCODINGS
+from ledger.stamp import TRANSCODINGS, Stamp
+from ledger.write_off import DEFAULT_LIMITS_MAJOR, WriteOff, WriteOffPolicy
 
 log = logging.getLogger("arledger.ledger")
 
@@ -88,7 +92,13 @@ class Ledger(Application[UUID]):
 
     name = "Ledger"
 
-    def __init__(self, env: Mapping[str, str] | None = None, snapshot_interval: int = 0):
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        snapshot_interval: int = 0,
+        write_off_policy: WriteOffPolicy | None = None,
+    ):
+        self.write_off_policy = write_off_policy or WriteOffPolicy(dict(DEFAULT_LIMITS_MAJOR))
         if snapshot_interval:
             # Per instance, so that the interval is configuration rather than code.
             self.snapshotting_intervals = {  # type: ignore[misc]
@@ -177,6 +187,55 @@ class Ledger(Application[UUID]):
             return Saved(invoice, self._position(self.save(invoice)))
 
         return self._retrying(attempt)
+
+    def request_write_off(self, cmd: RequestWriteOff) -> Saved:
+        """Ask to write off bad debt; within the requester's own limit it is applied in
+        the same transaction, otherwise it waits for a second person's approval."""
+        rules.require_positive(cmd.amount, "amount")
+        rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
+
+        def attempt() -> Saved:
+            invoice = self.get_invoice(cmd.invoice_id)
+            invoice.check_write_off(cmd.amount)
+            write_off = _new(
+                WriteOff,
+                "Requested",
+                cmd.write_off_id,
+                account_id=invoice.account_id,
+                invoice_id=invoice.id,
+                amount=cmd.amount,
+                reason=cmd.reason,
+                requested_by=cmd.stamp.actor,
+                requester_role=cmd.role,
+                stamp=cmd.stamp,
+            )
+            limit = self.write_off_policy.limit(cmd.role, invoice.currency)
+            if not limit < cmd.amount:
+                self._apply_write_off(write_off, invoice, cmd.stamp, limit)
+            return Saved(write_off, self._position(self.save(write_off, invoice)))
+
+        return self._retrying(attempt)
+
+    def decide_write_off(self, cmd: DecideWriteOff) -> Saved:
+        def attempt() -> Saved:
+            write_off = self.get_write_off(cmd.write_off_id)
+            invoice = self.get_invoice(write_off.invoice_id)
+            if cmd.approve:
+                limit = self.write_off_policy.limit(cmd.role, invoice.currency)
+                self._apply_write_off(write_off, invoice, cmd.stamp, limit)
+            else:
+                write_off.reject(cmd.stamp.actor, cmd.reason or "", cmd.stamp)
+            return Saved(write_off, self._position(self.save(write_off, invoice)))
+
+        return self._retrying(attempt)
+
+    @staticmethod
+    def _apply_write_off(write_off: WriteOff, invoice: Invoice, stamp: Stamp, limit: Money) -> None:
+        write_off.approve(stamp.actor, limit, stamp)
+        invoice.write_off(write_off.id, write_off.amount, write_off.reason, stamp.actor, stamp)
+
+    def get_write_off(self, write_off_id: UUID) -> WriteOff:
+        return self._get(WriteOff, write_off_id, UnknownWriteOff(f"no write-off {write_off_id}"))
 
     def record_payment(self, cmd: RecordPayment) -> Saved:
         rules.check_record_payment(cmd)

@@ -56,6 +56,30 @@ class VoidInvoice:
 
 
 @dataclass(frozen=True)
+class RequestWriteOff:
+    """Write off bad debt on an invoice: applied at once within the requester's limit,
+    else left for approval."""
+
+    invoice_id: UUID
+    amount: Money
+    reason: str
+    role: str
+    stamp: Stamp
+    write_off_id: UUID
+
+
+@dataclass(frozen=True)
+class DecideWriteOff:
+    """Approve (``approve=True``) or reject a write-off waiting for approval."""
+
+    write_off_id: UUID
+    approve: bool
+    role: str
+    stamp: Stamp
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class RecordPayment:
     account_id: UUID
     amount: Money

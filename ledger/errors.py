@@ -102,6 +102,38 @@ class InvoiceVoid(RuleViolation):
     title = "The invoice is void"
 
 
+class WriteOffExceedsOutstanding(RuleViolation):
+    code = "write-off-exceeds-outstanding"
+    title = "The write-off is larger than what is outstanding"
+
+
+class WriteOffNotPending(RuleViolation):
+    code = "write-off-not-pending"
+    title = "The write-off has already been decided"
+
+
+class NotAuthorised(LedgerError):
+    """The caller's role or identity may not do this, however well formed the request."""
+
+    code = "not-authorised"
+    title = "Not authorised"
+
+
+class FourEyesRequired(NotAuthorised):
+    code = "four-eyes-required"
+    title = "A write-off is approved by someone other than its requester"
+
+
+class InsufficientAuthority(NotAuthorised):
+    code = "insufficient-authority"
+    title = "The amount is above the approver's write-off limit"
+
+
+class UnknownWriteOff(NotFound):
+    code = "unknown-write-off"
+    title = "Unknown write-off"
+
+
 class PaymentNotPending(RuleViolation):
     code = "payment-not-pending"
     title = "The payment's outcome is already known"

@@ -15,6 +15,7 @@ from ledger.errors import (
     InvoiceHasAllocations,
     InvoiceVoid,
     OverAllocation,
+    WriteOffExceedsOutstanding,
 )
 from ledger.money import Money
 from ledger.stamp import Stamp
@@ -28,15 +29,18 @@ def invoice_id_for(account_id: UUID, number: str) -> UUID:
     return uuid5(_INVOICE_NAMESPACE, f"{account_id}/{number}")
 
 
-def invoice_status(allocated: int, credited: int, outstanding: int, voided: int) -> str:
+def invoice_status(
+    allocated: int, credited: int, written_off: int, outstanding: int, voided: int
+) -> str:
     """``open`` (nothing applied), ``partially_paid`` (something applied, something
-    outstanding), ``paid`` (settled, payments among what settled it), ``credited``
-    (settled by credit notes alone) or ``void``. Amounts in minor units."""
+    outstanding), ``paid`` (settled, payments among what settled it), ``written_off``
+    (settled, a write-off and no payment among it), ``credited`` (settled by credit notes
+    alone) or ``void``. Amounts in minor units."""
     if voided:
         return "void"
     if outstanding == 0:
-        return "paid" if allocated else "credited"
-    return "partially_paid" if allocated or credited else "open"
+        return "paid" if allocated else "written_off" if written_off else "credited"
+    return "partially_paid" if allocated or credited or written_off else "open"
 
 
 class Invoice(Aggregate):
@@ -65,6 +69,7 @@ class Invoice(Aggregate):
         self.description = description
         self.allocated = Money.zero(amount.currency)
         self.credited = Money.zero(amount.currency)
+        self.written_off = Money.zero(amount.currency)
         self.voided = Money.zero(amount.currency)
         self.allocations: list[tuple[UUID, Money]] = []
 
@@ -75,7 +80,7 @@ class Invoice(Aggregate):
     @property
     def outstanding(self) -> Money:
         """The amount less allocations, credit notes and what a void cancelled."""
-        return self.amount - self.allocated - self.credited - self.voided
+        return self.amount - self.allocated - self.credited - self.written_off - self.voided
 
     @property
     def is_void(self) -> bool:
@@ -86,6 +91,7 @@ class Invoice(Aggregate):
         return invoice_status(
             self.allocated.amount_minor,
             self.credited.amount_minor,
+            self.written_off.amount_minor,
             self.outstanding.amount_minor,
             self.voided.amount_minor,
         )
@@ -192,6 +198,52 @@ class Invoice(Aggregate):
     @event("Voided")
     def _voided(self, account_id: UUID, amount: Money, reason: str, stamp: Stamp) -> None:
         self.voided = amount
+
+    def write_off(
+        self, write_off_id: UUID, amount: Money, reason: str, authorised_by: str, stamp: Stamp
+    ) -> None:
+        """Write ``amount`` off as bad debt, authorised by ``authorised_by`` (the
+        authority check is the write-off request's; this checks the amount)."""
+        self.check_write_off(amount)
+        self._written_off(
+            account_id=self.account_id,
+            write_off_id=write_off_id,
+            amount=amount,
+            reason=reason,
+            authorised_by=authorised_by,
+            stamp=stamp,
+        )
+        if self.outstanding.is_zero():
+            self._settled(account_id=self.account_id, stamp=stamp)
+
+    def check_write_off(self, amount: Money) -> None:
+        self._require_not_void("write it off")
+        if amount.currency != self.currency:
+            raise CurrencyMismatch(
+                f"invoice {self.number} is in {self.currency}; the write-off is in "
+                f"{amount.currency}",
+                expected=self.currency,
+                got=amount.currency,
+            )
+        if self.outstanding < amount:
+            raise WriteOffExceedsOutstanding(
+                f"invoice {self.number} has {self.outstanding} outstanding; cannot write "
+                f"off {amount}",
+                outstanding=self.outstanding.to_json(),
+                requested=amount.to_json(),
+            )
+
+    @event("WrittenOff")
+    def _written_off(
+        self,
+        account_id: UUID,
+        write_off_id: UUID,
+        amount: Money,
+        reason: str,
+        authorised_by: str,
+        stamp: Stamp,
+    ) -> None:
+        self.written_off = self.written_off + amount
 
     def _require_not_void(self, what: str) -> None:
         if self.is_void:

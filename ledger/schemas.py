@@ -17,6 +17,7 @@ from ledger.account import Account
 from ledger.invoice import Invoice
 from ledger.money import Money
 from ledger.payment import Payment
+from ledger.write_off import WriteOff
 
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic", "stamp"}
 MONEY = {
@@ -56,7 +57,7 @@ _INTEGER = {"type": "integer"}
 def event_classes() -> list[type[Aggregate.Event]]:
     """Every event class of every aggregate, in a stable order."""
     found = []
-    for aggregate in (Account, Invoice, Payment):
+    for aggregate in (Account, Invoice, Payment, WriteOff):
         for value in vars(aggregate).values():
             if (
                 isinstance(value, type)

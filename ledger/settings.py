@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # `key:role:actor`, comma separated. Empty: `arledger up` makes a development key.
     api_keys: str = ""
     snapshot_interval: int = 50
+    # Write-off authority per role, in major units of the account's currency: within it a
+    # write-off applies at once, above it a second person approves.
+    write_off_limits: str = "coordinator:250,manager:25000,admin:25000"
     # How long a query with min_position waits for its projection before a 503.
     query_wait_ms: int = 3_000
     relay_batch_size: int = 500

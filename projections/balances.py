@@ -138,6 +138,16 @@ def _invoice_credit_note_issued(conn: Connection[Any], ce: dict[str, Any]) -> No
     _add_to_account(conn, ce, "credited_minor", amount)
 
 
+def _invoice_written_off(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    amount = ce["data"]["amount"]["amount"]
+    conn.execute(
+        "UPDATE balance_invoices SET written_off_minor = written_off_minor + %s, position = %s"
+        " WHERE invoice_id = %s",
+        (amount, ce["position"], ce["subject"]),
+    )
+    _add_to_account(conn, ce, "written_off_minor", amount)
+
+
 def _invoice_voided(conn: Connection[Any], ce: dict[str, Any]) -> None:
     """A void takes the cancelled amount out of what the account was invoiced."""
     amount = ce["data"]["amount"]["amount"]
@@ -201,7 +211,13 @@ def _payment_allocated(conn: Connection[Any], ce: dict[str, Any]) -> None:
 
 
 def _add_to_account(conn: Connection[Any], ce: dict[str, Any], column: str, amount: int) -> None:
-    assert column in {"invoiced_minor", "paid_minor", "allocated_minor", "credited_minor"}
+    assert column in {
+        "invoiced_minor",
+        "paid_minor",
+        "allocated_minor",
+        "credited_minor",
+        "written_off_minor",
+    }
     conn.execute(
         f"UPDATE balance_accounts SET {column} = {column} + %s WHERE account_id = %s",
         (amount, ce["accountid"]),
@@ -214,6 +230,7 @@ HANDLERS: dict[str, Handler] = {
     "arledger.invoice.payment_allocated": _invoice_payment_allocated,
     "arledger.invoice.credit_note_issued": _invoice_credit_note_issued,
     "arledger.invoice.voided": _invoice_voided,
+    "arledger.invoice.written_off": _invoice_written_off,
     "arledger.payment.recorded": _payment_recorded,
     "arledger.payment.succeeded": _payment_succeeded,
     "arledger.payment.failed": _payment_failed,

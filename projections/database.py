@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 
 from ledger.application import Ledger
 from ledger.settings import Settings
+from ledger.write_off import WriteOffPolicy
 
 SCHEMA_LOCK_KEY = 0x41524C4544474552  # "ARLEDGER"
 AGGREGATE_CACHE_SIZE = 10_000
@@ -61,7 +62,11 @@ def open_ledger(settings: Settings) -> Ledger:
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set; run `arledger up` for the embedded default")
     with schema_lock(settings.database_url):
-        return Ledger(eventstore_env(settings.database_url), settings.snapshot_interval)
+        return Ledger(
+            eventstore_env(settings.database_url),
+            settings.snapshot_interval,
+            WriteOffPolicy.parse(settings.write_off_limits),
+        )
 
 
 def create_schema(pool: ConnectionPool, *statements: str) -> None:

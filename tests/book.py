@@ -10,10 +10,12 @@ import uuid
 from ledger.application import Ledger
 from ledger.commands import (
     AllocatePayment,
+    DecideWriteOff,
     IssueCreditNote,
     OpenAccount,
     RaiseInvoice,
     RecordPayment,
+    RequestWriteOff,
     VoidInvoice,
 )
 from ledger.errors import LedgerError
@@ -83,6 +85,28 @@ def _one(
         ledger.void_invoice(
             VoidInvoice(rng.choice(invoices[account]), "raised in error", stamp())
         )  # refused once anything is allocated
+    elif roll < 0.56:
+        amount = Money(rng.randrange(1, 40_000), currency)  # above 250: waits for approval
+        write_off = ledger.request_write_off(
+            RequestWriteOff(
+                rng.choice(invoices[account]),
+                amount,
+                "uncollectable",
+                "coordinator",
+                stamp(),
+                uuid.uuid4(),
+            )
+        ).aggregate
+        if write_off.status == "pending_approval":
+            ledger.decide_write_off(
+                DecideWriteOff(
+                    write_off.id,
+                    rng.random() < 0.7,
+                    "manager",
+                    Stamp("a-manager", "c", "c", dt.datetime.now(dt.UTC)),
+                    "checked",
+                )
+            )
     elif roll < 0.75:
         status = rng.choice(("succeeded", "succeeded", "succeeded", "failed", "pending"))
         payment = ledger.record_payment(

@@ -13,7 +13,7 @@ from ledger.application import Ledger
 from ledger.invoice import Invoice
 from ledger.payment import Payment
 
-FIELDS = ("invoiced", "paid", "allocated", "credited")
+FIELDS = ("invoiced", "paid", "allocated", "credited", "written_off")
 
 
 def fold_store(ledger: Ledger) -> dict[str, dict[str, int]]:
@@ -41,6 +41,7 @@ def _fold(event: Any, totals: dict[str, dict[str, int]], invoices: dict[str, Any
             "amount": event.amount.amount_minor,
             "allocated": 0,
             "credited": 0,
+            "written_off": 0,
             "voided": 0,
         }
     elif isinstance(event, Invoice.PaymentAllocated):  # type: ignore[attr-defined]
@@ -49,6 +50,9 @@ def _fold(event: Any, totals: dict[str, dict[str, int]], invoices: dict[str, Any
     elif isinstance(event, Invoice.CreditNoteIssued):  # type: ignore[attr-defined]
         totals[str(event.account_id)]["credited"] += event.amount.amount_minor
         invoices[str(event.originator_id)]["credited"] += event.amount.amount_minor
+    elif isinstance(event, Invoice.WrittenOff):  # type: ignore[attr-defined]
+        totals[str(event.account_id)]["written_off"] += event.amount.amount_minor
+        invoices[str(event.originator_id)]["written_off"] += event.amount.amount_minor
     elif isinstance(event, Invoice.Voided):  # type: ignore[attr-defined]
         totals[str(event.account_id)]["invoiced"] -= event.amount.amount_minor
         invoices[str(event.originator_id)]["voided"] = event.amount.amount_minor
@@ -63,17 +67,25 @@ def _fold(event: Any, totals: dict[str, dict[str, int]], invoices: dict[str, Any
 def read_projection(pool: ConnectionPool) -> dict[str, dict[str, Any]]:
     with pool.connection() as conn:
         accounts = conn.execute(
-            "SELECT account_id, invoiced_minor, paid_minor, allocated_minor, credited_minor"
+            "SELECT account_id, invoiced_minor, paid_minor, allocated_minor, credited_minor,"
+            " written_off_minor"
             " FROM balance_accounts"
         ).fetchall()
         invoices = conn.execute(
-            "SELECT invoice_id, amount_minor, allocated_minor, credited_minor, voided_minor"
+            "SELECT invoice_id, amount_minor, allocated_minor, credited_minor,"
+            " written_off_minor, voided_minor"
             " FROM balance_invoices"
         ).fetchall()
     return {
         "accounts": {str(a): dict(zip(FIELDS, rest, strict=True)) for a, *rest in accounts},
         "invoices": {
-            str(i): {"amount": amt, "allocated": al, "credited": cr, "voided": vo}
-            for i, amt, al, cr, vo in invoices
+            str(i): {
+                "amount": amt,
+                "allocated": al,
+                "credited": cr,
+                "written_off": wo,
+                "voided": vo,
+            }
+            for i, amt, al, cr, wo, vo in invoices
         },
     }

@@ -278,26 +278,39 @@ def test_credit_notes_and_a_void_reduce_what_is_owed_and_say_why(settings):
     with pipeline(settings) as p:
         api = p.api
         account = api.open_account("Harbour View Apartments", "EUR", 45)
-        deposit = api.raise_invoice(account["id"], "HV-1", 1_000_00, "2026-03-01", "2026-04-15",
-                                    currency="EUR")
-        wrong = api.raise_invoice(account["id"], "HV-2", 300_00, "2026-03-02", "2026-04-16",
-                                  currency="EUR")
+        deposit = api.raise_invoice(
+            account["id"], "HV-1", 1_000_00, "2026-03-01", "2026-04-15", currency="EUR"
+        )
+        wrong = api.raise_invoice(
+            account["id"], "HV-2", 300_00, "2026-03-02", "2026-04-16", currency="EUR"
+        )
         eur = {"currency": "EUR"}
-        credited = api.ok(api.post(f"/v1/invoices/{deposit['id']}/credit-notes", {
-            "amount": {"amount": 250_00, **eur}, "reason": "late handover discount",
-            "issued_on": "2026-03-10"}))
-        assert (credited["status"], credited["outstanding"]["amount"]) == ("partially_paid",
-                                                                          750_00)
-        too_much = api.post(f"/v1/invoices/{deposit['id']}/credit-notes", {
-            "amount": {"amount": 750_01, **eur}, "reason": "x", "issued_on": "2026-03-10"})
+        credited = api.ok(
+            api.post(
+                f"/v1/invoices/{deposit['id']}/credit-notes",
+                {
+                    "amount": {"amount": 250_00, **eur},
+                    "reason": "late handover discount",
+                    "issued_on": "2026-03-10",
+                },
+            )
+        )
+        assert (credited["status"], credited["outstanding"]["amount"]) == ("partially_paid", 750_00)
+        too_much = api.post(
+            f"/v1/invoices/{deposit['id']}/credit-notes",
+            {"amount": {"amount": 750_01, **eur}, "reason": "x", "issued_on": "2026-03-10"},
+        )
         assert too_much.status_code == 409
         assert too_much.json()["type"].endswith("/credit-exceeds-outstanding")
 
-        voided = api.ok(api.post(f"/v1/invoices/{wrong['id']}/void",
-                                 {"reason": "raised twice by mistake"}))
+        voided = api.ok(
+            api.post(f"/v1/invoices/{wrong['id']}/void", {"reason": "raised twice by mistake"})
+        )
         assert (voided["status"], voided["outstanding"]["amount"]) == ("void", 0)
-        again = api.post(f"/v1/invoices/{wrong['id']}/credit-notes", {
-            "amount": {"amount": 1, **eur}, "reason": "x", "issued_on": "2026-03-10"})
+        again = api.post(
+            f"/v1/invoices/{wrong['id']}/credit-notes",
+            {"amount": {"amount": 1, **eur}, "reason": "x", "issued_on": "2026-03-10"},
+        )
         assert again.json()["type"].endswith("/invoice-void")
 
         cash = api.record_payment(account["id"], 100_00, currency="EUR")
@@ -305,19 +318,73 @@ def test_credit_notes_and_a_void_reduce_what_is_owed_and_say_why(settings):
         paid_part = api.post(f"/v1/invoices/{deposit['id']}/void", {"reason": "x"})
         assert paid_part.status_code == 409
         assert paid_part.json()["type"].endswith("/invoice-has-allocations")
-        rest = api.ok(api.post(f"/v1/invoices/{deposit['id']}/credit-notes", {
-            "amount": {"amount": 650_00, **eur}, "reason": "settlement agreed",
-            "issued_on": "2026-03-20"}))
+        rest = api.ok(
+            api.post(
+                f"/v1/invoices/{deposit['id']}/credit-notes",
+                {
+                    "amount": {"amount": 650_00, **eur},
+                    "reason": "settlement agreed",
+                    "issued_on": "2026-03-20",
+                },
+            )
+        )
         assert (rest["status"], rest["outstanding"]["amount"]) == ("paid", 0)
 
-        balance = api.ok(api.get(f"/v1/accounts/{account['id']}/balance",
-                                 min_position=rest["position"]))
-        assert {k: balance[k]["amount"] for k in ("invoiced", "allocated", "credited",
-                                                  "outstanding")} == {
-            "invoiced": 1_000_00, "allocated": 100_00, "credited": 900_00, "outstanding": 0}
+        balance = api.ok(
+            api.get(f"/v1/accounts/{account['id']}/balance", min_position=rest["position"])
+        )
+        assert {
+            k: balance[k]["amount"] for k in ("invoiced", "allocated", "credited", "outstanding")
+        } == {"invoiced": 1_000_00, "allocated": 100_00, "credited": 900_00, "outstanding": 0}
         history = api.ok(api.get(f"/v1/accounts/{account['id']}/events"))["events"]
         reasons = [e["data"]["reason"] for e in history if "reason" in e["data"]]
-        assert reasons == ["late handover discount", "raised twice by mistake",
-                           "settlement agreed"]
+        assert reasons == ["late handover discount", "raised twice by mistake", "settlement agreed"]
         row = api.ok(api.get(f"/v1/invoices/{wrong['id']}"))
         assert row["status"] == "void" and row["outstanding"]["amount"] == 0
+
+
+def test_write_offs_within_authority_apply_at_once_and_above_it_need_a_second_person(settings):
+    from tests.support import Api
+
+    with pipeline(settings) as p:
+        alice = p.api  # a coordinator: may write off up to 250.00 alone
+        mo = Api(str(alice.http.base_url), "test-manager-key")
+        account = alice.open_account("Defunct Events Ltd")
+        invoice = alice.raise_invoice(account["id"], "DE-9", 1_000_00, "2026-01-01", "2026-01-31")
+        path = f"/v1/invoices/{invoice['id']}/write-offs"
+
+        def gbp(amount):
+            return {"amount": amount, "currency": "GBP"}
+
+        small = alice.post(path, {"amount": gbp(100_00), "reason": "small balance"})
+        assert (small.status_code, small.json()["status"]) == (201, "applied")
+
+        large = alice.post(path, {"amount": gbp(400_00), "reason": "company dissolved"})
+        assert (large.status_code, large.json()["status"]) == (202, "pending_approval")
+        pending = large.json()["id"]
+        own = alice.post(f"/v1/write-offs/{pending}/approve", {})
+        assert own.status_code == 403
+        assert own.json()["type"] == "/v1/problems/four-eyes-required"
+        approved = mo.ok(mo.post(f"/v1/write-offs/{pending}/approve", {}))
+        assert (approved["status"], approved["decided_by"]) == ("applied", "mo")
+
+        another = alice.ok(alice.post(path, {"amount": gbp(300_00), "reason": "dispute lost"}))
+        rejected = mo.ok(
+            mo.post(
+                f"/v1/write-offs/{another['id']}/reject",
+                {"reason": "client is paying by instalments"},
+            )
+        )
+        assert rejected["status"] == "rejected"
+        late = mo.post(f"/v1/write-offs/{another['id']}/approve", {})
+        assert late.json()["type"] == "/v1/problems/write-off-not-pending"
+        too_much = mo.post(path, {"amount": gbp(500_01), "reason": "x"})
+        assert too_much.json()["type"] == "/v1/problems/write-off-exceeds-outstanding"
+
+        state = alice.ok(
+            alice.get(f"/v1/invoices/{invoice['id']}", min_position=approved["position"])
+        )
+        assert (state["written_off"]["amount"], state["outstanding"]["amount"]) == (500_00, 500_00)
+        balance = alice.ok(alice.get(f"/v1/accounts/{account['id']}/balance"))
+        assert balance["written_off"]["amount"] == 500_00
+        assert alice.ok(alice.get(f"/v1/write-offs/{pending}"))["requested_by"] == "alice"

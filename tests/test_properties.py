@@ -51,8 +51,11 @@ def test_any_command_sequence_conserves_money_and_projects_to_the_store(store, s
         outstanding = sum(i.outstanding.amount_minor for i in invoices)
         allocated = sum(i.allocated.amount_minor for i in invoices)
         credited = sum(i.credited.amount_minor for i in invoices)
-        # Money is conserved: what was invoiced (less voids) is owed, paid or credited.
-        assert outstanding + allocated + credited == folded["accounts"][account_id]["invoiced"]
+        written_off = sum(i.written_off.amount_minor for i in invoices)
+        # Money is conserved: what was invoiced (less voids) is owed, paid, credited or
+        # written off.
+        applied = allocated + credited + written_off
+        assert outstanding + applied == folded["accounts"][account_id]["invoiced"]
         assert all(i.outstanding.amount_minor >= 0 for i in invoices)
 
     # The projection, fed from the store by the same code the Kafka consumer uses, agrees.

@@ -40,6 +40,7 @@ def invoice_public(invoice: Invoice, position: int | None = None) -> InvoicePubl
         amount=MoneyModel.of(invoice.amount),
         allocated=MoneyModel.of(invoice.allocated),
         credited=MoneyModel.of(invoice.credited),
+        written_off=MoneyModel.of(invoice.written_off),
         outstanding=MoneyModel.of(invoice.outstanding),
         issued_on=invoice.issued_on,
         due_on=invoice.due_on,
@@ -55,7 +56,11 @@ def invoice_row_public(row: dict[str, Any]) -> InvoicePublic:
     applied = row["allocated_minor"] + row["credited_minor"] + row["written_off_minor"]
     outstanding = row["amount_minor"] - applied - row["voided_minor"]
     status = invoice_status(
-        row["allocated_minor"], row["credited_minor"], outstanding, row["voided_minor"]
+        row["allocated_minor"],
+        row["credited_minor"],
+        row["written_off_minor"],
+        outstanding,
+        row["voided_minor"],
     )
     return InvoicePublic(
         id=row["invoice_id"],
@@ -64,6 +69,7 @@ def invoice_row_public(row: dict[str, Any]) -> InvoicePublic:
         amount=MoneyModel.of(Money(row["amount_minor"], currency)),
         allocated=MoneyModel.of(Money(row["allocated_minor"], currency)),
         credited=MoneyModel.of(Money(row["credited_minor"], currency)),
+        written_off=MoneyModel.of(Money(row["written_off_minor"], currency)),
         outstanding=MoneyModel.of(Money(outstanding, currency)),
         issued_on=row["issued_on"],
         due_on=row["due_on"],

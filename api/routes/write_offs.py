@@ -1,0 +1,108 @@
+"""Write-offs of bad debt: requested on an invoice, applied at once within the caller's
+authority, otherwise approved or rejected by a second person."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.deps import CommandDep, PrincipalDep, ServicesDep
+from api.idempotency import Reply
+from api.schemas import MoneyModel, WriteOffCreate, WriteOffDecision, WriteOffPublic
+from ledger.commands import DecideWriteOff, RequestWriteOff
+from ledger.write_off import WriteOff
+
+router = APIRouter(tags=["write-offs"])
+
+
+def write_off_public(write_off: WriteOff, position: int | None = None) -> WriteOffPublic:
+    return WriteOffPublic(
+        id=write_off.id,
+        account_id=write_off.account_id,
+        invoice_id=write_off.invoice_id,
+        amount=MoneyModel.of(write_off.amount),
+        reason=write_off.reason,
+        requested_by=write_off.requested_by,
+        status=write_off.status,  # type: ignore[arg-type]
+        decided_by=write_off.decided_by,
+        decision_reason=write_off.decision_reason,
+        position=position,
+    )
+
+
+@router.post(
+    "/v1/invoices/{invoice_id}/write-offs",
+    status_code=201,
+    response_model=WriteOffPublic,
+    responses={202: {"description": "above the caller's limit: awaiting approval"}},
+)
+def request_write_off(
+    invoice_id: UUID, body: WriteOffCreate, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """Write off bad debt: 201 when applied at once (within the caller's limit), 202 when
+    it waits for approval by someone else."""
+
+    def command() -> Reply:
+        saved = svc.ledger.request_write_off(
+            RequestWriteOff(
+                invoice_id=invoice_id,
+                amount=body.amount.to_money(),
+                reason=body.reason,
+                role=ctx.who.role,
+                stamp=ctx.stamp(),
+                write_off_id=ctx.id_for("write-off"),
+            )
+        )
+        status = 201 if saved.aggregate.status == "applied" else 202
+        return Reply(
+            status, write_off_public(saved.aggregate, saved.position).model_dump(mode="json")
+        )
+
+    return ctx.run(body, command)
+
+
+@router.post("/v1/write-offs/{write_off_id}/approve", response_model=WriteOffPublic)
+def approve_write_off(
+    write_off_id: UUID, body: WriteOffDecision, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """Approve a waiting write-off: not its requester, and within the approver's limit."""
+    return _decide(write_off_id, body, svc, ctx, approve=True)
+
+
+@router.post("/v1/write-offs/{write_off_id}/reject", response_model=WriteOffPublic)
+def reject_write_off(
+    write_off_id: UUID, body: WriteOffDecision, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """Reject a waiting write-off, with a reason; the debt stays to be collected."""
+    return _decide(write_off_id, body, svc, ctx, approve=False)
+
+
+def _decide(
+    write_off_id: UUID,
+    body: WriteOffDecision,
+    svc: ServicesDep,
+    ctx: CommandDep,
+    *,
+    approve: bool,
+) -> JSONResponse:
+    def command() -> Reply:
+        saved = svc.ledger.decide_write_off(
+            DecideWriteOff(
+                write_off_id=write_off_id,
+                approve=approve,
+                role=ctx.who.role,
+                stamp=ctx.stamp(),
+                reason=body.reason,
+            )
+        )
+        return Reply(200, write_off_public(saved.aggregate, saved.position).model_dump(mode="json"))
+
+    return ctx.run(body, command)
+
+
+@router.get("/v1/write-offs/{write_off_id}", response_model=WriteOffPublic)
+def get_write_off(write_off_id: UUID, svc: ServicesDep, _: PrincipalDep) -> WriteOffPublic:
+    """The write-off and its decision, from the store (always current)."""
+    return write_off_public(svc.ledger.get_write_off(write_off_id))

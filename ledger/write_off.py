@@ -1,0 +1,101 @@
+"""Writing off bad debt, with an authorised limit per role: within the requester's limit
+a write-off is applied at once; above it, it waits for a manager who is not the requester
+(four eyes), who may approve or reject it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.errors import FourEyesRequired, InsufficientAuthority, WriteOffNotPending
+from ledger.money import Money, exponent
+from ledger.stamp import Stamp
+
+# Limits are set in major units (pounds, euros, yen) so that one figure reads the same in
+# every currency of the book; a role not listed may write off nothing.
+DEFAULT_LIMITS_MAJOR = {"coordinator": 250, "manager": 25_000, "admin": 25_000}
+
+
+@dataclass(frozen=True)
+class WriteOffPolicy:
+    """How much each role may write off on its own authority."""
+
+    limits_major: dict[str, int]
+
+    @classmethod
+    def parse(cls, spec: str) -> WriteOffPolicy:
+        """``role:amount`` pairs, comma separated, amounts in major units."""
+        limits = {}
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            role, _, amount = item.partition(":")
+            limits[role.strip()] = int(amount)
+        return cls(limits or dict(DEFAULT_LIMITS_MAJOR))
+
+    def limit(self, role: str, currency: str) -> Money:
+        major = self.limits_major.get(role, 0)
+        return Money(major * 10 ** exponent(currency), currency)
+
+
+class WriteOff(Aggregate):
+    """One write-off decision: requested, then applied at once, approved, or rejected."""
+
+    @event("Requested")
+    def __init__(
+        self,
+        account_id: UUID,
+        invoice_id: UUID,
+        amount: Money,
+        reason: str,
+        requested_by: str,
+        requester_role: str,
+        stamp: Stamp,
+    ) -> None:
+        self.account_id = account_id
+        self.invoice_id = invoice_id
+        self.amount = amount
+        self.reason = reason
+        self.requested_by = requested_by
+        self.requester_role = requester_role
+        self.status = "pending_approval"
+        self.decided_by: str | None = None
+        self.decision_reason: str | None = None
+
+    def approve(self, approver: str, limit: Money, stamp: Stamp) -> None:
+        """Approve: by someone other than the requester (unless within the requester's
+        own limit, which is how a small write-off is applied at once), within the
+        approver's own limit."""
+        self._require_pending()
+        if approver == self.requested_by and limit < self.amount:
+            raise FourEyesRequired(
+                f"{approver} requested this write-off of {self.amount}; another manager "
+                "must approve it"
+            )
+        if limit < self.amount:
+            raise InsufficientAuthority(
+                f"{approver} may write off up to {limit}; this write-off is {self.amount}",
+                limit=limit.to_json(),
+            )
+        self._approved(account_id=self.account_id, approved_by=approver, stamp=stamp)
+
+    @event("Approved")
+    def _approved(self, account_id: UUID, approved_by: str, stamp: Stamp) -> None:
+        self.status = "applied"
+        self.decided_by = approved_by
+
+    def reject(self, rejecter: str, reason: str, stamp: Stamp) -> None:
+        self._require_pending()
+        if rejecter == self.requested_by:
+            raise FourEyesRequired("a write-off is rejected by someone other than its requester")
+        self._rejected(account_id=self.account_id, rejected_by=rejecter, reason=reason, stamp=stamp)
+
+    @event("Rejected")
+    def _rejected(self, account_id: UUID, rejected_by: str, reason: str, stamp: Stamp) -> None:
+        self.status = "rejected"
+        self.decided_by = rejected_by
+        self.decision_reason = reason
+
+    def _require_pending(self) -> None:
+        if self.status != "pending_approval":
+            raise WriteOffNotPending(f"write-off {self.id} is already {self.status}")
