@@ -49,6 +49,29 @@ class AccountCreate(Command):
     credit_limit: MoneyModel | None = None
 
 
+class AccountUpdate(Command):
+    """Only the fields given change; ``clear`` removes email, external_ref or credit_limit."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=200)
+    external_ref: str | None = Field(default=None, max_length=200)
+    payment_terms_days: int | None = Field(default=None, ge=0, le=365)
+    credit_limit: MoneyModel | None = None
+    clear: list[Literal["email", "external_ref", "credit_limit"]] = Field(default_factory=list)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class ContactCreate(Command):
+    """A call, email, letter or meeting with the client."""
+
+    channel: Literal["call", "email", "letter", "sms", "meeting", "portal"]
+    direction: Literal["outbound", "inbound"] = "outbound"
+    outcome: str = Field(min_length=1, max_length=200, examples=["promised to pay Friday"])
+    notes: str | None = Field(default=None, max_length=2000)
+    contact_name: str | None = Field(default=None, max_length=200)
+    contacted_at: datetime | None = Field(default=None, description="default: now")
+
+
 class AccountPublic(BaseModel):
     id: UUID
     name: str
@@ -59,6 +82,7 @@ class AccountPublic(BaseModel):
     credit_limit: MoneyModel | None
     status: str
     opened_at: datetime
+    last_contact_at: datetime | None = None
     position: int | None = None
 
 

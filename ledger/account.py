@@ -4,13 +4,18 @@ for oldest-first allocation without asking a read model."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.errors import DuplicateInvoiceNumber
+from ledger.errors import DuplicateInvoiceNumber, InvalidRequest
 from ledger.money import Money
 from ledger.stamp import Stamp
+
+UPDATABLE = frozenset({"name", "email", "external_ref", "payment_terms_days", "credit_limit"})
+CONTACT_CHANNELS = ("call", "email", "letter", "sms", "meeting", "portal")
 
 
 class Account(Aggregate):
@@ -34,6 +39,7 @@ class Account(Aggregate):
         self.external_ref = external_ref
         self.credit_limit = credit_limit
         self.status = "active"
+        self.last_contact_at: datetime | None = None
         self.opened_stamp = stamp
         self.invoice_ids_by_number: dict[str, UUID] = {}
 
@@ -57,3 +63,54 @@ class Account(Aggregate):
     def invoice_ids(self) -> list[UUID]:
         """Every invoice ever raised on the account, in the order raised."""
         return list(self.invoice_ids_by_number.values())
+
+    def update_details(self, changes: dict[str, Any], reason: str | None, stamp: Stamp) -> None:
+        """Change contact details, payment terms or credit limit. Only what differs is
+        recorded; a change to nothing is refused rather than recorded as noise."""
+        unknown = set(changes) - UPDATABLE
+        if unknown:
+            raise InvalidRequest(f"cannot update {', '.join(sorted(unknown))}")
+        changed = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        if not changed:
+            raise InvalidRequest("nothing to change: every value given is already current")
+        self._details_updated(changes=changed, reason=reason, stamp=stamp)
+
+    @event("DetailsUpdated")
+    def _details_updated(self, changes: dict[str, Any], reason: str | None, stamp: Stamp) -> None:
+        for name, value in changes.items():
+            setattr(self, name, value)
+
+    def log_contact(
+        self,
+        channel: str,
+        direction: str,
+        outcome: str,
+        notes: str | None,
+        contact_name: str | None,
+        stamp: Stamp,
+    ) -> None:
+        """A call, email, letter or meeting with the client, and how it went."""
+        if channel not in CONTACT_CHANNELS:
+            raise InvalidRequest(f"channel must be one of {', '.join(CONTACT_CHANNELS)}")
+        if direction not in ("outbound", "inbound"):
+            raise InvalidRequest("direction must be outbound or inbound")
+        self._contact_logged(
+            channel=channel,
+            direction=direction,
+            outcome=outcome,
+            notes=notes,
+            contact_name=contact_name,
+            stamp=stamp,
+        )
+
+    @event("ContactLogged")
+    def _contact_logged(
+        self,
+        channel: str,
+        direction: str,
+        outcome: str,
+        notes: str | None,
+        contact_name: str | None,
+        stamp: Stamp,
+    ) -> None:
+        self.last_contact_at = stamp.effective_at

@@ -3,118 +3,31 @@ the event store, runs their rules, and saves what changed atomically."""
 
 from __future__ import annotations
 
-import logging
-import random
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
-from uuid import UUID, uuid4
-
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate, DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Notification, Recording
-
 from ledger import limits, rules
 from ledger.account import Account
+from ledger.adjustments import InvoiceAdjustments
 from ledger.allocation import plan_allocation
 from ledger.commands import (
     AllocatePayment,
-    DecideWriteOff,
-    IssueCreditNote,
+    LogContact,
     OpenAccount,
     RaiseInvoice,
     RecordPayment,
     RecordPaymentOutcome,
-    RequestWriteOff,
-    VoidInvoice,
+    UpdateAccount,
 )
 from ledger.errors import (
     ConcurrencyExhausted,
-    CurrencyMismatch,
     DuplicateInvoiceNumber,
     InvalidRequest,
-    UnknownAccount,
-    UnknownInvoice,
-    UnknownPayment,
-    UnknownWriteOff,
 )
 from ledger.invoice import Invoice, invoice_id_for
-from ledger.money import Money
 from ledger.payment import Payment
-from ledger.stamp import TRANSCODINGS, Stamp
-from ledger.write_off import DEFAULT_LIMITS_MAJOR, WriteOff, WriteOffPolicy
-
-log = logging.getLogger("arledger.ledger")
-
-A = TypeVar("A", bound=Aggregate)
-R = TypeVar("R")
+from ledger.store import AllocationResult, Saved, _new, _require_currency
 
 
-@dataclass(frozen=True)
-class Saved:
-    """What a command did: the aggregate it concerns and the store position of the last
-    event it appended (or, when it appended nothing because it was a replay, the
-    position the store had reached)."""
-
-    aggregate: Any
-    position: int
-    replayed: bool = False
-
-
-@dataclass(frozen=True)
-class AllocationResult:
-    payment: Payment
-    allocations: list[tuple[UUID, Money]]
-    position: int
-    replayed: bool = False
-
-
-def _new(kind: type[A], created: str, aggregate_id: UUID | None, **fields: Any) -> A:
-    """Create an aggregate, with a client-chosen id when one is given: the API derives it
-    from the Idempotency-Key, so a command retried after a lost reply conflicts with
-    itself in the store instead of creating a twin."""
-    event_class = getattr(kind, created)
-    return kind._create(event_class, id=aggregate_id or uuid4(), **fields)
-
-
-def _require_currency(account: Account, amount: Money, what: str) -> None:
-    if amount.currency != account.currency:
-        raise CurrencyMismatch(
-            f"account {account.id} is in {account.currency}; the {what} is in {amount.currency}",
-            expected=account.currency,
-            got=amount.currency,
-        )
-
-
-class Ledger(Application[UUID]):
+class Ledger(InvoiceAdjustments):
     """Accounts, invoices and payments, in the PostgreSQL event store."""
-
-    name = "Ledger"
-
-    def __init__(
-        self,
-        env: Mapping[str, str] | None = None,
-        snapshot_interval: int = 0,
-        write_off_policy: WriteOffPolicy | None = None,
-    ):
-        self.write_off_policy = write_off_policy or WriteOffPolicy(dict(DEFAULT_LIMITS_MAJOR))
-        if snapshot_interval:
-            # Per instance, so that the interval is configuration rather than code.
-            self.snapshotting_intervals = {  # type: ignore[misc]
-                Account: snapshot_interval,
-                Invoice: snapshot_interval,
-                Payment: snapshot_interval,
-            }
-            env = {**(env or {}), "IS_SNAPSHOTTING_ENABLED": "y"}
-        super().__init__(env)
-
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        for transcoding in TRANSCODINGS:
-            transcoder.register(transcoding)
-
-    # --- commands ---------------------------------------------------------------
 
     def open_account(self, cmd: OpenAccount) -> Saved:
         rules.check_open_account(cmd)
@@ -131,6 +44,31 @@ class Ledger(Application[UUID]):
             stamp=cmd.stamp,
         )
         return self._create(account, lambda: self.get_account(account.id))
+
+    def update_account(self, cmd: UpdateAccount) -> Saved:
+        """Change contact details, payment terms or the credit limit."""
+
+        def attempt() -> Saved:
+            account = self.get_account(cmd.account_id)
+            changes = rules.account_changes(cmd, account.currency)
+            account.update_details(changes, cmd.reason, cmd.stamp)
+            return Saved(account, self._position(self.save(account)))
+
+        return self._retrying(attempt)
+
+    def log_contact(self, cmd: LogContact) -> Saved:
+        """Record a call, email, letter or meeting with the client and its outcome."""
+        rules.require_text(cmd.outcome, "outcome", limits.NAME_LENGTH_MAX, optional=False)
+        rules.require_text(cmd.notes, "notes", limits.DESCRIPTION_LENGTH_MAX, optional=True)
+
+        def attempt() -> Saved:
+            account = self.get_account(cmd.account_id)
+            account.log_contact(
+                cmd.channel, cmd.direction, cmd.outcome, cmd.notes, cmd.contact_name, cmd.stamp
+            )
+            return Saved(account, self._position(self.save(account)))
+
+        return self._retrying(attempt)
 
     def raise_invoice(self, cmd: RaiseInvoice) -> Saved:
         rules.check_raise_invoice(cmd)
@@ -161,81 +99,6 @@ class Ledger(Application[UUID]):
                     f"invoice number {cmd.number!r} is already used on account {cmd.account_id}"
                 ) from None
             raise
-
-    def issue_credit_note(self, cmd: IssueCreditNote) -> Saved:
-        """Credit part or all of an invoice's outstanding amount, with a reason."""
-        rules.require_positive(cmd.amount, "amount")
-        rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
-
-        def attempt() -> Saved:
-            invoice = self.get_invoice(cmd.invoice_id)
-            stamp = cmd.stamp.effective_on(cmd.issued_on)
-            invoice.issue_credit_note(
-                cmd.credit_note_id, cmd.amount, cmd.reason, cmd.issued_on, stamp
-            )
-            return Saved(invoice, self._position(self.save(invoice)))
-
-        return self._retrying(attempt)
-
-    def void_invoice(self, cmd: VoidInvoice) -> Saved:
-        """Cancel an invoice raised in error."""
-        rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
-
-        def attempt() -> Saved:
-            invoice = self.get_invoice(cmd.invoice_id)
-            invoice.void(cmd.reason, cmd.stamp)
-            return Saved(invoice, self._position(self.save(invoice)))
-
-        return self._retrying(attempt)
-
-    def request_write_off(self, cmd: RequestWriteOff) -> Saved:
-        """Ask to write off bad debt; within the requester's own limit it is applied in
-        the same transaction, otherwise it waits for a second person's approval."""
-        rules.require_positive(cmd.amount, "amount")
-        rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
-
-        def attempt() -> Saved:
-            invoice = self.get_invoice(cmd.invoice_id)
-            invoice.check_write_off(cmd.amount)
-            write_off = _new(
-                WriteOff,
-                "Requested",
-                cmd.write_off_id,
-                account_id=invoice.account_id,
-                invoice_id=invoice.id,
-                amount=cmd.amount,
-                reason=cmd.reason,
-                requested_by=cmd.stamp.actor,
-                requester_role=cmd.role,
-                stamp=cmd.stamp,
-            )
-            limit = self.write_off_policy.limit(cmd.role, invoice.currency)
-            if not limit < cmd.amount:
-                self._apply_write_off(write_off, invoice, cmd.stamp, limit)
-            return Saved(write_off, self._position(self.save(write_off, invoice)))
-
-        return self._retrying(attempt)
-
-    def decide_write_off(self, cmd: DecideWriteOff) -> Saved:
-        def attempt() -> Saved:
-            write_off = self.get_write_off(cmd.write_off_id)
-            invoice = self.get_invoice(write_off.invoice_id)
-            if cmd.approve:
-                limit = self.write_off_policy.limit(cmd.role, invoice.currency)
-                self._apply_write_off(write_off, invoice, cmd.stamp, limit)
-            else:
-                write_off.reject(cmd.stamp.actor, cmd.reason or "", cmd.stamp)
-            return Saved(write_off, self._position(self.save(write_off, invoice)))
-
-        return self._retrying(attempt)
-
-    @staticmethod
-    def _apply_write_off(write_off: WriteOff, invoice: Invoice, stamp: Stamp, limit: Money) -> None:
-        write_off.approve(stamp.actor, limit, stamp)
-        invoice.write_off(write_off.id, write_off.amount, write_off.reason, stamp.actor, stamp)
-
-    def get_write_off(self, write_off_id: UUID) -> WriteOff:
-        return self._get(WriteOff, write_off_id, UnknownWriteOff(f"no write-off {write_off_id}"))
 
     def record_payment(self, cmd: RecordPayment) -> Saved:
         rules.check_record_payment(cmd)
@@ -304,67 +167,3 @@ class Ledger(Application[UUID]):
         return self._retrying(attempt)
 
     # --- queries on the write model --------------------------------------------
-
-    def get_account(self, account_id: UUID) -> Account:
-        return self._get(Account, account_id, UnknownAccount(f"no account {account_id}"))
-
-    def get_invoice(self, invoice_id: UUID) -> Invoice:
-        return self._get(Invoice, invoice_id, UnknownInvoice(f"no invoice {invoice_id}"))
-
-    def get_payment(self, payment_id: UUID) -> Payment:
-        return self._get(Payment, payment_id, UnknownPayment(f"no payment {payment_id}"))
-
-    def read_log(self, after: int, limit: int) -> Sequence[Notification]:
-        """Stored events after position ``after``, oldest first, for the relay and for
-        projections catching up from the store."""
-        return self.recorder.select_notifications(
-            start=after, limit=limit, inclusive_of_start=False
-        )
-
-    def decode(self, notification: Notification) -> DomainEventProtocol[UUID]:
-        return self.mapper.to_domain_event(notification)
-
-    def notify_channel(self) -> str:
-        """The PostgreSQL channel the store NOTIFYs on each insert: the relay's wake-up."""
-        return str(getattr(self.recorder, "channel_name", self.recorder.__class__.__name__))
-
-    def head_position(self) -> int:
-        """The store's last notification id: the newest position there is."""
-        return self.recorder.max_notification_id() or 0
-
-    # --- plumbing ----------------------------------------------------------------
-
-    def _get(self, kind: type[A], aggregate_id: UUID, missing: Exception) -> A:
-        try:
-            aggregate: Aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise missing from None
-        if not isinstance(aggregate, kind):
-            raise missing
-        return aggregate
-
-    def _exists(self, kind: type[Invoice], account_id: UUID, number: str) -> bool:
-        return kind.create_id(account_id, number) in self.repository
-
-    def _create(self, aggregate: Aggregate, existing: Callable[[], Any]) -> Saved:
-        try:
-            return Saved(aggregate, self._position(self.save(aggregate)))
-        except IntegrityError:
-            # The client-chosen id exists: this command already ran (a retry after a
-            # lost reply). Answer with what it made, appending nothing.
-            return Saved(existing(), self.head_position(), replayed=True)
-
-    def _retrying(self, attempt: Callable[[], R]) -> R:
-        for n in range(limits.COMMAND_RETRIES_MAX):
-            try:
-                return attempt()
-            except IntegrityError:
-                log.info("optimistic concurrency conflict", extra={"attempt": n + 1})
-                time.sleep(random.uniform(0, 0.005 * 2**n))
-        raise ConcurrencyExhausted(
-            f"gave up after {limits.COMMAND_RETRIES_MAX} concurrent-modification retries"
-        )
-
-    @staticmethod
-    def _position(recordings: Sequence[Recording[UUID]]) -> int:
-        return max(r.notification.id for r in recordings)

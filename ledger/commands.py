@@ -24,6 +24,33 @@ class OpenAccount:
 
 
 @dataclass(frozen=True)
+class UpdateAccount:
+    """Change some of an account's details; fields left as None are not changed, except
+    those named in ``clear`` (email, external_ref, credit_limit), which are removed."""
+
+    account_id: UUID
+    stamp: Stamp
+    name: str | None = None
+    email: str | None = None
+    external_ref: str | None = None
+    payment_terms_days: int | None = None
+    credit_limit: Money | None = None
+    clear: tuple[str, ...] = ()
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class LogContact:
+    account_id: UUID
+    channel: str
+    direction: str
+    outcome: str
+    stamp: Stamp
+    notes: str | None = None
+    contact_name: str | None = None
+
+
+@dataclass(frozen=True)
 class RaiseInvoice:
     account_id: UUID
     number: str

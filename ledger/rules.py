@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ledger import limits
-from ledger.commands import OpenAccount, RaiseInvoice, RecordPayment
+from ledger.commands import OpenAccount, RaiseInvoice, RecordPayment, UpdateAccount
 from ledger.errors import BadDates, InvalidRequest, MalformedMoney
 from ledger.money import Money, check_currency
 from ledger.payment import PAYMENT_METHODS, PAYMENT_STATUSES
@@ -62,3 +64,29 @@ def check_record_payment(cmd: RecordPayment) -> None:
         raise InvalidRequest(f"status must be one of {', '.join(PAYMENT_STATUSES)}")
     require_text(cmd.reference, "reference", limits.REFERENCE_LENGTH_MAX, optional=True)
     require_text(cmd.failure_code, "failure_code", limits.REFERENCE_LENGTH_MAX, optional=True)
+
+
+CLEARABLE = ("email", "external_ref", "credit_limit")
+
+
+def account_changes(cmd: UpdateAccount, currency: str) -> dict[str, Any]:
+    """The fields an account update sets, checked as when an account is opened."""
+    bad = set(cmd.clear) - set(CLEARABLE)
+    if bad:
+        raise InvalidRequest(f"only {', '.join(CLEARABLE)} can be cleared, not {sorted(bad)}")
+    changes: dict[str, Any] = {name: None for name in cmd.clear}
+    for name in ("name", "email", "external_ref", "payment_terms_days", "credit_limit"):
+        value = getattr(cmd, name)
+        if value is not None:
+            changes[name] = value
+    probe = OpenAccount(
+        name=changes.get("name") or "unchanged",
+        currency=currency,
+        payment_terms_days=changes.get("payment_terms_days") or 0,
+        stamp=cmd.stamp,
+        email=changes.get("email"),
+        external_ref=changes.get("external_ref"),
+        credit_limit=changes.get("credit_limit"),
+    )
+    check_open_account(probe)
+    return changes

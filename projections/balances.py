@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS balance_invoices (
     position bigint NOT NULL
 );
 ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS voided_minor bigint NOT NULL DEFAULT 0;
+ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS last_contact_at timestamptz;
 CREATE INDEX IF NOT EXISTS balance_invoices_account ON balance_invoices (account_id, due_on);
 CREATE TABLE IF NOT EXISTS balance_payments (
     payment_id uuid PRIMARY KEY,
@@ -93,6 +94,34 @@ def _account_opened(conn: Connection[Any], ce: dict[str, Any]) -> None:
             ce["time"],
             ce["position"],
         ),
+    )
+
+
+_DETAIL_COLUMNS = {
+    "name": "name",
+    "email": "email",
+    "external_ref": "external_ref",
+    "payment_terms_days": "payment_terms_days",
+    "credit_limit": "credit_limit_minor",
+}
+
+
+def _account_details_updated(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    for field, value in ce["data"]["changes"].items():
+        column = _DETAIL_COLUMNS[field]
+        if field == "credit_limit" and value is not None:
+            value = value["amount"]
+        conn.execute(
+            f"UPDATE balance_accounts SET {column} = %s WHERE account_id = %s",
+            (value, ce["accountid"]),
+        )
+
+
+def _account_contact_logged(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    conn.execute(
+        "UPDATE balance_accounts SET last_contact_at = GREATEST(last_contact_at, %s)"
+        " WHERE account_id = %s",
+        (ce["effectivetime"], ce["accountid"]),
     )
 
 
@@ -226,6 +255,8 @@ def _add_to_account(conn: Connection[Any], ce: dict[str, Any], column: str, amou
 
 HANDLERS: dict[str, Handler] = {
     "arledger.account.opened": _account_opened,
+    "arledger.account.details_updated": _account_details_updated,
+    "arledger.account.contact_logged": _account_contact_logged,
     "arledger.invoice.raised": _invoice_raised,
     "arledger.invoice.payment_allocated": _invoice_payment_allocated,
     "arledger.invoice.credit_note_issued": _invoice_credit_note_issued,

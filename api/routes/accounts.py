@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
@@ -12,8 +13,16 @@ from fastapi.responses import JSONResponse
 from api.deps import CommandDep, MinPositionDep, PrincipalDep, ServicesDep
 from api.idempotency import Reply
 from api.routes.shaping import account_public, today
-from api.schemas import AccountCreate, AccountPublic, BalancePublic, EventPage, MoneyModel
-from ledger.commands import OpenAccount
+from api.schemas import (
+    AccountCreate,
+    AccountPublic,
+    AccountUpdate,
+    BalancePublic,
+    ContactCreate,
+    EventPage,
+    MoneyModel,
+)
+from ledger.commands import LogContact, OpenAccount, UpdateAccount
 from ledger.errors import UnknownAccount
 from ledger.money import Money
 from projections import queries
@@ -38,6 +47,57 @@ def open_account(body: AccountCreate, svc: ServicesDep, ctx: CommandDep) -> JSON
                 credit_limit=body.credit_limit.to_money() if body.credit_limit else None,
                 stamp=ctx.stamp(),
                 account_id=ctx.id_for("account"),
+            )
+        )
+        return Reply(201, account_public(saved.aggregate, saved.position).model_dump(mode="json"))
+
+    return ctx.run(body, command)
+
+
+@router.patch("/{account_id}", response_model=AccountPublic)
+def update_account(
+    account_id: UUID, body: AccountUpdate, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """Change contact details, payment terms or the credit limit (Idempotency-Key too)."""
+
+    def command() -> Reply:
+        saved = svc.ledger.update_account(
+            UpdateAccount(
+                account_id=account_id,
+                stamp=ctx.stamp(),
+                name=body.name,
+                email=body.email,
+                external_ref=body.external_ref,
+                payment_terms_days=body.payment_terms_days,
+                credit_limit=body.credit_limit.to_money() if body.credit_limit else None,
+                clear=tuple(body.clear),
+                reason=body.reason,
+            )
+        )
+        return Reply(200, account_public(saved.aggregate, saved.position).model_dump(mode="json"))
+
+    return ctx.run(body, command)
+
+
+@router.post("/{account_id}/contacts", status_code=201, response_model=AccountPublic)
+def log_contact(
+    account_id: UUID, body: ContactCreate, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """Log a call, email, letter or meeting with the client and its outcome."""
+
+    def command() -> Reply:
+        stamp = ctx.stamp()
+        if body.contacted_at is not None:
+            stamp = replace(stamp, effective_at=body.contacted_at)
+        saved = svc.ledger.log_contact(
+            LogContact(
+                account_id=account_id,
+                channel=body.channel,
+                direction=body.direction,
+                outcome=body.outcome,
+                notes=body.notes,
+                contact_name=body.contact_name,
+                stamp=stamp,
             )
         )
         return Reply(201, account_public(saved.aggregate, saved.position).model_dump(mode="json"))

@@ -28,6 +28,7 @@ def account_public(account: Account, position: int | None = None) -> AccountPubl
         credit_limit=limit,
         status=account.status,
         opened_at=account.created_on,
+        last_contact_at=account.last_contact_at,
         position=position,
     )
 

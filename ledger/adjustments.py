@@ -1,0 +1,92 @@
+"""Commands that adjust what an invoice asks for: credit notes, voids and write-offs."""
+
+from __future__ import annotations
+
+from ledger import limits, rules
+from ledger.commands import (
+    DecideWriteOff,
+    IssueCreditNote,
+    RequestWriteOff,
+    VoidInvoice,
+)
+from ledger.invoice import Invoice
+from ledger.money import Money
+from ledger.stamp import Stamp
+from ledger.store import LedgerStore, Saved, _new
+from ledger.write_off import WriteOff
+
+
+class InvoiceAdjustments(LedgerStore):
+    """Credit notes, voids, and write-offs with their authority rules."""
+
+    def issue_credit_note(self, cmd: IssueCreditNote) -> Saved:
+        """Credit part or all of an invoice's outstanding amount, with a reason."""
+        rules.require_positive(cmd.amount, "amount")
+        rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
+
+        def attempt() -> Saved:
+            invoice = self.get_invoice(cmd.invoice_id)
+            stamp = cmd.stamp.effective_on(cmd.issued_on)
+            invoice.issue_credit_note(
+                cmd.credit_note_id, cmd.amount, cmd.reason, cmd.issued_on, stamp
+            )
+            return Saved(invoice, self._position(self.save(invoice)))
+
+        return self._retrying(attempt)
+
+    def void_invoice(self, cmd: VoidInvoice) -> Saved:
+        """Cancel an invoice raised in error."""
+        rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
+
+        def attempt() -> Saved:
+            invoice = self.get_invoice(cmd.invoice_id)
+            invoice.void(cmd.reason, cmd.stamp)
+            return Saved(invoice, self._position(self.save(invoice)))
+
+        return self._retrying(attempt)
+
+    def request_write_off(self, cmd: RequestWriteOff) -> Saved:
+        """Ask to write off bad debt; within the requester's own limit it is applied in
+        the same transaction, otherwise it waits for a second person's approval."""
+        rules.require_positive(cmd.amount, "amount")
+        rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
+
+        def attempt() -> Saved:
+            invoice = self.get_invoice(cmd.invoice_id)
+            invoice.check_write_off(cmd.amount)
+            write_off = _new(
+                WriteOff,
+                "Requested",
+                cmd.write_off_id,
+                account_id=invoice.account_id,
+                invoice_id=invoice.id,
+                amount=cmd.amount,
+                reason=cmd.reason,
+                requested_by=cmd.stamp.actor,
+                requester_role=cmd.role,
+                stamp=cmd.stamp,
+            )
+            limit = self.write_off_policy.limit(cmd.role, invoice.currency)
+            if not limit < cmd.amount:
+                self._apply_write_off(write_off, invoice, cmd.stamp, limit)
+            return Saved(write_off, self._position(self.save(write_off, invoice)))
+
+        return self._retrying(attempt)
+
+    def decide_write_off(self, cmd: DecideWriteOff) -> Saved:
+        def attempt() -> Saved:
+            write_off = self.get_write_off(cmd.write_off_id)
+            invoice = self.get_invoice(write_off.invoice_id)
+            if cmd.approve:
+                limit = self.write_off_policy.limit(cmd.role, invoice.currency)
+                self._apply_write_off(write_off, invoice, cmd.stamp, limit)
+            else:
+                write_off.reject(cmd.stamp.actor, cmd.reason or "", cmd.stamp)
+            return Saved(write_off, self._position(self.save(write_off, invoice)))
+
+        return self._retrying(attempt)
+
+    @staticmethod
+    def _apply_write_off(write_off: WriteOff, invoice: Invoice, stamp: Stamp, limit: Money) -> None:
+        write_off.approve(stamp.actor, limit, stamp)
+        invoice.write_off(write_off.id, write_off.amount, write_off.reason, stamp.actor, stamp)
