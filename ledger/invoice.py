@@ -102,12 +102,7 @@ class Invoice(Aggregate):
     def apply_payment(self, payment_id: UUID, amount: Money, stamp: Stamp) -> None:
         """Apply ``amount`` of a payment; never more than is outstanding."""
         self._require_not_void("allocate a payment to it")
-        if amount.currency != self.currency:
-            raise CurrencyMismatch(
-                f"invoice {self.number} is in {self.currency}; allocation is in {amount.currency}",
-                expected=self.currency,
-                got=amount.currency,
-            )
+        self._require_currency(amount, "allocation")
         if self.outstanding < amount:
             raise OverAllocation(
                 f"invoice {self.number} has {self.outstanding} outstanding; "
@@ -139,13 +134,7 @@ class Invoice(Aggregate):
     ) -> None:
         """Reduce what is owed by ``amount``, for ``reason``: never below zero."""
         self._require_not_void("credit it")
-        if amount.currency != self.currency:
-            raise CurrencyMismatch(
-                f"invoice {self.number} is in {self.currency}; the credit note is in "
-                f"{amount.currency}",
-                expected=self.currency,
-                got=amount.currency,
-            )
+        self._require_currency(amount, "credit note")
         if issued_on < self.issued_on:
             raise BadDates(
                 f"credit note dated {issued_on}, before invoice {self.number} "
@@ -218,13 +207,7 @@ class Invoice(Aggregate):
 
     def check_write_off(self, amount: Money) -> None:
         self._require_not_void("write it off")
-        if amount.currency != self.currency:
-            raise CurrencyMismatch(
-                f"invoice {self.number} is in {self.currency}; the write-off is in "
-                f"{amount.currency}",
-                expected=self.currency,
-                got=amount.currency,
-            )
+        self._require_currency(amount, "write-off")
         if self.outstanding < amount:
             raise WriteOffExceedsOutstanding(
                 f"invoice {self.number} has {self.outstanding} outstanding; cannot write "
@@ -244,6 +227,14 @@ class Invoice(Aggregate):
         stamp: Stamp,
     ) -> None:
         self.written_off = self.written_off + amount
+
+    def _require_currency(self, amount: Money, what: str) -> None:
+        if amount.currency != self.currency:
+            raise CurrencyMismatch(
+                f"invoice {self.number} is in {self.currency}; the {what} is in {amount.currency}",
+                expected=self.currency,
+                got=amount.currency,
+            )
 
     def _require_not_void(self, what: str) -> None:
         if self.is_void:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
+from dataclasses import dataclass
 
 from ledger.application import Ledger
 from ledger.commands import (
@@ -39,97 +40,94 @@ def write_book(ledger: Ledger, rng: random.Random, commands: int, accounts: int 
         ).aggregate
         for n in range(accounts)
     ]
-    invoices: dict[uuid.UUID, list[uuid.UUID]] = {a.id: [] for a in ids}
-    payments: dict[uuid.UUID, list[uuid.UUID]] = {a.id: [] for a in ids}
+    book = _Book(ledger, rng, {a.id: [] for a in ids}, {a.id: [] for a in ids})
     refused = 0
     for n in range(commands):
         account = rng.choice(ids)
         try:
-            _one(ledger, rng, account.id, account.currency, n, invoices, payments)
+            _one(book, account.id, account.currency, n)
         except LedgerError:
             refused += 1
     return refused
 
 
-def _one(
-    ledger: Ledger,
-    rng: random.Random,
-    account: uuid.UUID,
-    currency: str,
-    n: int,
-    invoices: dict[uuid.UUID, list[uuid.UUID]],
-    payments: dict[uuid.UUID, list[uuid.UUID]],
-) -> None:
-    roll = rng.random()
-    if roll < 0.4 or not invoices[account]:
-        issued = dt.date(2026, 1, 1) + dt.timedelta(days=rng.randrange(90))
-        number = f"INV-{rng.randrange(n + 1)}"  # sometimes a duplicate: refused
-        invoice = ledger.raise_invoice(
-            RaiseInvoice(
-                account,
-                number,
-                Money(rng.randrange(1, 50_000), currency),
-                issued,
-                issued + dt.timedelta(days=rng.choice((0, 14, 30))),
-                stamp(),
-            )
-        ).aggregate
-        invoices[account].append(invoice.id)
-    elif roll < 0.48:
-        invoice = rng.choice(invoices[account])
-        amount = Money(rng.randrange(1, 20_000), currency)  # sometimes too much: refused
-        ledger.issue_credit_note(
+@dataclass
+class _Book:
+    ledger: Ledger
+    rng: random.Random
+    invoices: dict[uuid.UUID, list[uuid.UUID]]
+    payments: dict[uuid.UUID, list[uuid.UUID]]
+
+    def money(self, currency: str, most: int) -> Money:
+        return Money(self.rng.randrange(1, most), currency)
+
+    def raise_invoice(self, account: uuid.UUID, currency: str, n: int) -> None:
+        issued = dt.date(2026, 1, 1) + dt.timedelta(days=self.rng.randrange(90))
+        number = f"INV-{self.rng.randrange(n + 1)}"  # sometimes a duplicate: refused
+        due = issued + dt.timedelta(days=self.rng.choice((0, 14, 30)))
+        cmd = RaiseInvoice(account, number, self.money(currency, 50_000), issued, due, stamp())
+        self.invoices[account].append(self.ledger.raise_invoice(cmd).aggregate.id)
+
+    def credit(self, account: uuid.UUID, currency: str) -> None:
+        invoice = self.rng.choice(self.invoices[account])
+        amount = self.money(currency, 20_000)  # sometimes too much: refused
+        self.ledger.issue_credit_note(
             IssueCreditNote(invoice, amount, "goodwill", dt.date(2026, 4, 1), stamp(), uuid.uuid4())
         )
-    elif roll < 0.52:
-        ledger.void_invoice(
-            VoidInvoice(rng.choice(invoices[account]), "raised in error", stamp())
-        )  # refused once anything is allocated
-    elif roll < 0.56:
-        amount = Money(rng.randrange(1, 40_000), currency)  # above 250: waits for approval
-        write_off = ledger.request_write_off(
-            RequestWriteOff(
-                rng.choice(invoices[account]),
-                amount,
-                "uncollectable",
-                "coordinator",
-                stamp(),
-                uuid.uuid4(),
-            )
-        ).aggregate
+
+    def void(self, account: uuid.UUID) -> None:  # refused once anything is allocated
+        invoice = self.rng.choice(self.invoices[account])
+        self.ledger.void_invoice(VoidInvoice(invoice, "raised in error", stamp()))
+
+    def write_off(self, account: uuid.UUID, currency: str) -> None:
+        amount = self.money(currency, 40_000)  # above the coordinator's 250: needs approval
+        invoice = self.rng.choice(self.invoices[account])
+        cmd = RequestWriteOff(
+            invoice, amount, "uncollectable", "coordinator", stamp(), uuid.uuid4()
+        )
+        write_off = self.ledger.request_write_off(cmd).aggregate
         if write_off.status == "pending_approval":
-            ledger.decide_write_off(
-                DecideWriteOff(
-                    write_off.id,
-                    rng.random() < 0.7,
-                    "manager",
-                    Stamp("a-manager", "c", "c", dt.datetime.now(dt.UTC)),
-                    "checked",
-                )
+            manager = Stamp("a-manager", "c", "c", dt.datetime.now(dt.UTC))
+            approve = self.rng.random() < 0.7
+            self.ledger.decide_write_off(
+                DecideWriteOff(write_off.id, approve, "manager", manager, "checked")
             )
-    elif roll < 0.75:
-        status = rng.choice(("succeeded", "succeeded", "succeeded", "failed", "pending"))
-        payment = ledger.record_payment(
-            RecordPayment(
-                account,
-                Money(rng.randrange(1, 60_000), currency),
-                rng.choice(("card", "bacs")),
-                dt.date(2026, 4, 1),
-                stamp(),
-                status=status,
-                failure_code="card_declined" if status == "failed" else None,
-            )
-        ).aggregate
-        payments[account].append(payment.id)
-    elif payments[account]:
-        payment = rng.choice(payments[account])
-        if rng.random() < 0.5:
-            ledger.allocate_payment(
-                AllocatePayment(payment, str(uuid.uuid4()), stamp(), strategy="oldest_first")
-            )
+
+    def pay(self, account: uuid.UUID, currency: str) -> None:
+        status = self.rng.choice(("succeeded", "succeeded", "succeeded", "failed", "pending"))
+        cmd = RecordPayment(
+            account,
+            self.money(currency, 60_000),
+            self.rng.choice(("card", "bacs")),
+            dt.date(2026, 4, 1),
+            stamp(),
+            status=status,
+            failure_code="card_declined" if status == "failed" else None,
+        )
+        self.payments[account].append(self.ledger.record_payment(cmd).aggregate.id)
+
+    def allocate(self, account: uuid.UUID, currency: str) -> None:
+        payment = self.rng.choice(self.payments[account])
+        if self.rng.random() < 0.5:
+            cmd = AllocatePayment(payment, str(uuid.uuid4()), stamp(), strategy="oldest_first")
         else:
-            invoice = rng.choice(invoices[account])
-            amount = Money(rng.randrange(1, 30_000), currency)  # sometimes too much: refused
-            ledger.allocate_payment(
-                AllocatePayment(payment, str(uuid.uuid4()), stamp(), ((invoice, amount),))
-            )
+            invoice = self.rng.choice(self.invoices[account])
+            amount = self.money(currency, 30_000)  # sometimes too much: refused
+            cmd = AllocatePayment(payment, str(uuid.uuid4()), stamp(), ((invoice, amount),))
+        self.ledger.allocate_payment(cmd)
+
+
+def _one(book: _Book, account: uuid.UUID, currency: str, n: int) -> None:
+    roll = book.rng.random()
+    if roll < 0.4 or not book.invoices[account]:
+        book.raise_invoice(account, currency, n)
+    elif roll < 0.48:
+        book.credit(account, currency)
+    elif roll < 0.52:
+        book.void(account)
+    elif roll < 0.56:
+        book.write_off(account, currency)
+    elif roll < 0.75:
+        book.pay(account, currency)
+    elif book.payments[account]:
+        book.allocate(account, currency)

@@ -395,31 +395,56 @@ def test_a_collections_specialist_updates_terms_and_logs_a_call(settings):
         api = p.api
         account = api.open_account("Keystone Builders", "GBP", 30)
         path = f"/v1/accounts/{account['id']}"
-        updated = api.ok(api.http.patch(path, headers={"Idempotency-Key": "terms-1"}, json={
-            "payment_terms_days": 14, "email": "ap@keystone.example",
-            "credit_limit": {"amount": 5_000_00, "currency": "GBP"},
-            "reason": "repeated late payment"}))
+        updated = api.ok(
+            api.http.patch(
+                path,
+                headers={"Idempotency-Key": "terms-1"},
+                json={
+                    "payment_terms_days": 14,
+                    "email": "ap@keystone.example",
+                    "credit_limit": {"amount": 5_000_00, "currency": "GBP"},
+                    "reason": "repeated late payment",
+                },
+            )
+        )
         assert (updated["payment_terms_days"], updated["email"]) == (14, "ap@keystone.example")
-        unchanged = api.http.patch(path, headers={"Idempotency-Key": "terms-2"},
-                                   json={"payment_terms_days": 14})
+        unchanged = api.http.patch(
+            path, headers={"Idempotency-Key": "terms-2"}, json={"payment_terms_days": 14}
+        )
         assert unchanged.status_code == 422 and "nothing to change" in unchanged.json()["detail"]
-        wrong = api.http.patch(path, headers={"Idempotency-Key": "terms-3"},
-                               json={"credit_limit": {"amount": 1, "currency": "EUR"}})
+        wrong = api.http.patch(
+            path,
+            headers={"Idempotency-Key": "terms-3"},
+            json={"credit_limit": {"amount": 1, "currency": "EUR"}},
+        )
         assert wrong.json()["type"] == "/v1/problems/malformed-money"
 
-        call = api.ok(api.post(f"{path}/contacts", {
-            "channel": "call", "outcome": "promised to pay by Friday", "contact_name": "Dee",
-            "contacted_at": "2026-03-02T10:15:00Z", "notes": "cash flow tight this month"}))
+        call = api.ok(
+            api.post(
+                f"{path}/contacts",
+                {
+                    "channel": "call",
+                    "outcome": "promised to pay by Friday",
+                    "contact_name": "Dee",
+                    "contacted_at": "2026-03-02T10:15:00Z",
+                    "notes": "cash flow tight this month",
+                },
+            )
+        )
         assert call["last_contact_at"].startswith("2026-03-02T10:15")
         history = api.ok(api.get(f"{path}/events", min_position=call["position"]))["events"]
         logged = [e for e in history if e["type"] == "arledger.account.contact_logged"]
         assert logged[0]["data"]["outcome"] == "promised to pay by Friday"
         assert logged[0]["effectivetime"].startswith("2026-03-02T10:15")
         changes = [e for e in history if e["type"] == "arledger.account.details_updated"]
-        assert changes[0]["data"]["changes"]["credit_limit"] == {"amount": 5_000_00,
-                                                                 "currency": "GBP"}
+        assert changes[0]["data"]["changes"]["credit_limit"] == {
+            "amount": 5_000_00,
+            "currency": "GBP",
+        }
         with p.services.pool.connection() as conn:
-            row = conn.execute("SELECT payment_terms_days, credit_limit_minor, last_contact_at"
-                               " FROM balance_accounts WHERE account_id = %s",
-                               (account["id"],)).fetchone()
+            row = conn.execute(
+                "SELECT payment_terms_days, credit_limit_minor, last_contact_at"
+                " FROM balance_accounts WHERE account_id = %s",
+                (account["id"],),
+            ).fetchone()
         assert row[0] == 14 and row[1] == 5_000_00 and row[2] is not None
