@@ -72,6 +72,21 @@ class ContactCreate(Command):
     contacted_at: datetime | None = Field(default=None, description="default: now")
 
 
+class StandingChange(Command):
+    action: Literal["hold", "recommend_suspension", "suspend", "reinstate", "terminate"]
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class EscalationCreate(Command):
+    manager: str = Field(min_length=1, max_length=200, description="who takes the account")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class InsolvencyCaseCreate(Command):
+    kind: Literal["administration", "insolvency", "liquidation", "iva"]
+    reference: str | None = Field(default=None, max_length=200)
+
+
 class AccountPublic(BaseModel):
     id: UUID
     name: str
@@ -83,6 +98,9 @@ class AccountPublic(BaseModel):
     status: str
     opened_at: datetime
     last_contact_at: datetime | None = None
+    suspension_recommended: bool = False
+    escalated_to: str | None = None
+    insolvency: str | None = None
     position: int | None = None
 
 

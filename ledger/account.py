@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate, event
 from ledger.errors import DuplicateInvoiceNumber, InvalidRequest
 from ledger.money import Money
 from ledger.stamp import Stamp
+from ledger.standing import INSOLVENCY_KINDS, StandingNotAllowed, next_status
 
 UPDATABLE = frozenset({"name", "email", "external_ref", "payment_terms_days", "credit_limit"})
 CONTACT_CHANNELS = ("call", "email", "letter", "sms", "meeting", "portal")
@@ -40,6 +41,9 @@ class Account(Aggregate):
         self.credit_limit = credit_limit
         self.status = "active"
         self.last_contact_at: datetime | None = None
+        self.suspension_recommended = False
+        self.escalated_to: str | None = None
+        self.insolvency: str | None = None
         self.opened_stamp = stamp
         self.invoice_ids_by_number: dict[str, UUID] = {}
 
@@ -114,3 +118,40 @@ class Account(Aggregate):
         stamp: Stamp,
     ) -> None:
         self.last_contact_at = stamp.effective_at
+
+    def change_standing(self, action: str, reason: str, stamp: Stamp) -> None:
+        """Hold, recommend suspension, suspend, reinstate or terminate (see
+        ``ledger.standing`` for which move is allowed from where)."""
+        to = next_status(action, self.status)
+        self._standing_changed(action=action, status=to, reason=reason, stamp=stamp)
+
+    @event("StandingChanged")
+    def _standing_changed(self, action: str, status: str, reason: str, stamp: Stamp) -> None:
+        self.status = status
+        if action == "recommend_suspension":
+            self.suspension_recommended = True
+        elif status in ("suspended", "active"):
+            self.suspension_recommended = False
+
+    def escalate(self, manager: str, reason: str, stamp: Stamp) -> None:
+        """Hand the account to a named manager (a key-account controller, say)."""
+        if self.status == "terminated":
+            raise StandingNotAllowed("cannot escalate a terminated account")
+        self._escalated(manager=manager, reason=reason, stamp=stamp)
+
+    @event("Escalated")
+    def _escalated(self, manager: str, reason: str, stamp: Stamp) -> None:
+        self.escalated_to = manager
+
+    def open_insolvency_case(self, kind: str, reference: str | None, stamp: Stamp) -> None:
+        """Administration or insolvency: all dunning stops; the debt is claimed through
+        the case instead."""
+        if kind not in INSOLVENCY_KINDS:
+            raise InvalidRequest(f"kind must be one of {', '.join(INSOLVENCY_KINDS)}")
+        if self.insolvency is not None:
+            raise StandingNotAllowed(f"an insolvency case ({self.insolvency}) is already open")
+        self._insolvency_opened(kind=kind, reference=reference, stamp=stamp)
+
+    @event("InsolvencyCaseOpened")
+    def _insolvency_opened(self, kind: str, reference: str | None, stamp: Stamp) -> None:
+        self.insolvency = kind

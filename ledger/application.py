@@ -3,14 +3,20 @@ the event store, runs their rules, and saves what changed atomically."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from uuid import UUID
+
 from ledger import limits, rules
 from ledger.account import Account
 from ledger.adjustments import InvoiceAdjustments
 from ledger.allocation import plan_allocation
 from ledger.commands import (
     AllocatePayment,
+    ChangeStanding,
+    Escalate,
     LogContact,
     OpenAccount,
+    OpenInsolvencyCase,
     RaiseInvoice,
     RecordPayment,
     RecordPaymentOutcome,
@@ -48,24 +54,49 @@ class Ledger(InvoiceAdjustments):
     def update_account(self, cmd: UpdateAccount) -> Saved:
         """Change contact details, payment terms or the credit limit."""
 
-        def attempt() -> Saved:
-            account = self.get_account(cmd.account_id)
+        def change(account: Account) -> None:
             changes = rules.account_changes(cmd, account.currency)
             account.update_details(changes, cmd.reason, cmd.stamp)
-            return Saved(account, self._position(self.save(account)))
 
-        return self._retrying(attempt)
+        return self._on_account(cmd.account_id, change)
 
     def log_contact(self, cmd: LogContact) -> Saved:
         """Record a call, email, letter or meeting with the client and its outcome."""
         rules.require_text(cmd.outcome, "outcome", limits.NAME_LENGTH_MAX, optional=False)
         rules.require_text(cmd.notes, "notes", limits.DESCRIPTION_LENGTH_MAX, optional=True)
+        return self._on_account(
+            cmd.account_id,
+            lambda a: a.log_contact(
+                cmd.channel, cmd.direction, cmd.outcome, cmd.notes, cmd.contact_name, cmd.stamp
+            ),
+        )
+
+    def change_standing(self, cmd: ChangeStanding) -> Saved:
+        rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
+        return self._on_account(
+            cmd.account_id, lambda a: a.change_standing(cmd.action, cmd.reason, cmd.stamp)
+        )
+
+    def escalate(self, cmd: Escalate) -> Saved:
+        rules.require_text(cmd.manager, "manager", limits.NAME_LENGTH_MAX, optional=False)
+        rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
+        return self._on_account(
+            cmd.account_id, lambda a: a.escalate(cmd.manager, cmd.reason, cmd.stamp)
+        )
+
+    def open_insolvency_case(self, cmd: OpenInsolvencyCase) -> Saved:
+        rules.require_text(cmd.reference, "reference", limits.REFERENCE_LENGTH_MAX, optional=True)
+        return self._on_account(
+            cmd.account_id, lambda a: a.open_insolvency_case(cmd.kind, cmd.reference, cmd.stamp)
+        )
+
+    def _on_account(self, account_id: UUID, change: Callable[[Account], None]) -> Saved:
+        """Load the account, apply ``change`` (which checks its own rules), save; again
+        from the top if another writer got there first."""
 
         def attempt() -> Saved:
-            account = self.get_account(cmd.account_id)
-            account.log_contact(
-                cmd.channel, cmd.direction, cmd.outcome, cmd.notes, cmd.contact_name, cmd.stamp
-            )
+            account = self.get_account(account_id)
+            change(account)
             return Saved(account, self._position(self.save(account)))
 
         return self._retrying(attempt)

@@ -51,6 +51,32 @@ class LogContact:
 
 
 @dataclass(frozen=True)
+class ChangeStanding:
+    """hold, recommend_suspension, suspend, reinstate or terminate, with a reason."""
+
+    account_id: UUID
+    action: str
+    reason: str
+    stamp: Stamp
+
+
+@dataclass(frozen=True)
+class Escalate:
+    account_id: UUID
+    manager: str
+    reason: str
+    stamp: Stamp
+
+
+@dataclass(frozen=True)
+class OpenInsolvencyCase:
+    account_id: UUID
+    kind: str
+    stamp: Stamp
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
 class RaiseInvoice:
     account_id: UUID
     number: str

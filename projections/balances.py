@@ -47,6 +47,8 @@ CREATE TABLE IF NOT EXISTS balance_invoices (
 );
 ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS voided_minor bigint NOT NULL DEFAULT 0;
 ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS last_contact_at timestamptz;
+ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS escalated_to text;
+ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS insolvency text;
 CREATE INDEX IF NOT EXISTS balance_invoices_account ON balance_invoices (account_id, due_on);
 CREATE TABLE IF NOT EXISTS balance_payments (
     payment_id uuid PRIMARY KEY,
@@ -122,6 +124,27 @@ def _account_contact_logged(conn: Connection[Any], ce: dict[str, Any]) -> None:
         "UPDATE balance_accounts SET last_contact_at = GREATEST(last_contact_at, %s)"
         " WHERE account_id = %s",
         (ce["effectivetime"], ce["accountid"]),
+    )
+
+
+def _account_standing_changed(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    conn.execute(
+        "UPDATE balance_accounts SET status = %s WHERE account_id = %s",
+        (ce["data"]["status"], ce["accountid"]),
+    )
+
+
+def _account_escalated(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    conn.execute(
+        "UPDATE balance_accounts SET escalated_to = %s WHERE account_id = %s",
+        (ce["data"]["manager"], ce["accountid"]),
+    )
+
+
+def _account_insolvency_case_opened(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    conn.execute(
+        "UPDATE balance_accounts SET insolvency = %s WHERE account_id = %s",
+        (ce["data"]["kind"], ce["accountid"]),
     )
 
 
@@ -257,6 +280,9 @@ HANDLERS: dict[str, Handler] = {
     "arledger.account.opened": _account_opened,
     "arledger.account.details_updated": _account_details_updated,
     "arledger.account.contact_logged": _account_contact_logged,
+    "arledger.account.standing_changed": _account_standing_changed,
+    "arledger.account.escalated": _account_escalated,
+    "arledger.account.insolvency_case_opened": _account_insolvency_case_opened,
     "arledger.invoice.raised": _invoice_raised,
     "arledger.invoice.payment_allocated": _invoice_payment_allocated,
     "arledger.invoice.credit_note_issued": _invoice_credit_note_issued,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Annotated
@@ -9,6 +10,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from api.deps import CommandDep, MinPositionDep, PrincipalDep, ServicesDep
 from api.idempotency import Reply
@@ -19,12 +21,23 @@ from api.schemas import (
     AccountUpdate,
     BalancePublic,
     ContactCreate,
+    EscalationCreate,
     EventPage,
+    InsolvencyCaseCreate,
     MoneyModel,
+    StandingChange,
 )
-from ledger.commands import LogContact, OpenAccount, UpdateAccount
+from ledger.commands import (
+    ChangeStanding,
+    Escalate,
+    LogContact,
+    OpenAccount,
+    OpenInsolvencyCase,
+    UpdateAccount,
+)
 from ledger.errors import UnknownAccount
 from ledger.money import Money
+from ledger.store import Saved
 from projections import queries
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
@@ -101,6 +114,62 @@ def log_contact(
             )
         )
         return Reply(201, account_public(saved.aggregate, saved.position).model_dump(mode="json"))
+
+    return ctx.run(body, command)
+
+
+@router.post("/{account_id}/standing", response_model=AccountPublic)
+def change_standing(
+    account_id: UUID, body: StandingChange, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """Hold, recommend suspension, suspend, reinstate or terminate, with a reason."""
+    return _account_command(
+        ctx,
+        body,
+        lambda: svc.ledger.change_standing(
+            ChangeStanding(
+                account_id=account_id, action=body.action, reason=body.reason, stamp=ctx.stamp()
+            )
+        ),
+    )
+
+
+@router.post("/{account_id}/escalations", response_model=AccountPublic)
+def escalate(
+    account_id: UUID, body: EscalationCreate, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """Hand the account to a named manager."""
+    return _account_command(
+        ctx,
+        body,
+        lambda: svc.ledger.escalate(
+            Escalate(
+                account_id=account_id, manager=body.manager, reason=body.reason, stamp=ctx.stamp()
+            )
+        ),
+    )
+
+
+@router.post("/{account_id}/insolvency-cases", response_model=AccountPublic)
+def open_insolvency_case(
+    account_id: UUID, body: InsolvencyCaseCreate, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """Administration or insolvency: dunning stops; the debt is claimed in the case."""
+    return _account_command(
+        ctx,
+        body,
+        lambda: svc.ledger.open_insolvency_case(
+            OpenInsolvencyCase(
+                account_id=account_id, kind=body.kind, reference=body.reference, stamp=ctx.stamp()
+            )
+        ),
+    )
+
+
+def _account_command(ctx: CommandDep, body: BaseModel, run: Callable[[], Saved]) -> JSONResponse:
+    def command() -> Reply:
+        saved = run()
+        return Reply(200, account_public(saved.aggregate, saved.position).model_dump(mode="json"))
 
     return ctx.run(body, command)
 

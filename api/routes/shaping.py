@@ -29,6 +29,9 @@ def account_public(account: Account, position: int | None = None) -> AccountPubl
         status=account.status,
         opened_at=account.created_on,
         last_contact_at=account.last_contact_at,
+        suspension_recommended=account.suspension_recommended,
+        escalated_to=account.escalated_to,
+        insolvency=account.insolvency,
         position=position,
     )
 
