@@ -26,6 +26,9 @@ class InvoiceAdjustments(LedgerStore):
 
         def attempt() -> Saved:
             invoice = self.get_invoice(cmd.invoice_id)
+            if cmd.credit_note_id in invoice.credit_note_ids:
+                # This command already ran (a retry after a lost reply): append nothing.
+                return Saved(invoice, self.head_position(), replayed=True)
             stamp = cmd.stamp.effective_on(cmd.issued_on)
             invoice.issue_credit_note(
                 cmd.credit_note_id, cmd.amount, cmd.reason, cmd.issued_on, stamp
@@ -52,6 +55,10 @@ class InvoiceAdjustments(LedgerStore):
         rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
 
         def attempt() -> Saved:
+            if cmd.write_off_id in self.repository:
+                # This command already ran (a retry after a lost reply): append nothing.
+                existing = self.get_write_off(cmd.write_off_id)
+                return Saved(existing, self.head_position(), replayed=True)
             invoice = self.get_invoice(cmd.invoice_id)
             invoice.check_write_off(cmd.amount)
             write_off = _new(

@@ -72,6 +72,7 @@ class Invoice(Aggregate):
         self.written_off = Money.zero(amount.currency)
         self.voided = Money.zero(amount.currency)
         self.allocations: list[tuple[UUID, Money]] = []
+        self.credit_note_ids: list[UUID] = []  # a list: snapshots are JSON
 
     @property
     def currency(self) -> str:
@@ -169,6 +170,7 @@ class Invoice(Aggregate):
         stamp: Stamp,
     ) -> None:
         self.credited = self.credited + amount
+        self.credit_note_ids.append(credit_note_id)
 
     def void(self, reason: str, stamp: Stamp) -> None:
         """Cancel an invoice raised in error. Only one with nothing allocated: money

@@ -462,25 +462,36 @@ def test_an_account_is_held_suspended_reinstated_escalated_and_terminated(settin
         assert api.ok(standing("hold", "query on invoice MR-4"))["status"] == "on_hold"
         assert standing("hold").json()["type"] == "/v1/problems/standing-not-allowed"
         recommended = api.ok(standing("recommend_suspension", "90 days overdue"))
-        assert (recommended["status"], recommended["suspension_recommended"]) == (
-            "on_hold", True)
+        assert (recommended["status"], recommended["suspension_recommended"]) == ("on_hold", True)
         assert api.ok(standing("suspend", "no reply to final demand"))["status"] == "suspended"
         assert api.ok(standing("reinstate", "paid in full"))["status"] == "active"
-        escalated = api.ok(api.post(f"{path}/escalations",
-                                    {"manager": "Priya (key accounts)", "reason": "high value"}))
+        escalated = api.ok(
+            api.post(
+                f"{path}/escalations", {"manager": "Priya (key accounts)", "reason": "high value"}
+            )
+        )
         assert escalated["escalated_to"] == "Priya (key accounts)"
-        case = api.ok(api.post(f"{path}/insolvency-cases",
-                               {"kind": "administration", "reference": "CR-2026-0042"}))
+        case = api.ok(
+            api.post(
+                f"{path}/insolvency-cases", {"kind": "administration", "reference": "CR-2026-0042"}
+            )
+        )
         assert case["insolvency"] == "administration"
         ended = api.ok(standing("terminate", "contract ended"))
         refused = standing("reinstate")
         assert refused.status_code == 409 and "terminated" in refused.json()["detail"]
 
         events = api.ok(api.get(f"{path}/events", min_position=ended["position"]))["events"]
-        moves = [(e["data"]["action"], e["data"]["reason"]) for e in events
-                 if e["type"] == "arledger.account.standing_changed"]
+        moves = [
+            (e["data"]["action"], e["data"]["reason"])
+            for e in events
+            if e["type"] == "arledger.account.standing_changed"
+        ]
         assert moves[0] == ("hold", "query on invoice MR-4") and moves[-1][0] == "terminate"
         with p.services.pool.connection() as conn:
-            row = conn.execute("SELECT status, escalated_to, insolvency FROM balance_accounts"
-                               " WHERE account_id = %s", (account["id"],)).fetchone()
+            row = conn.execute(
+                "SELECT status, escalated_to, insolvency FROM balance_accounts"
+                " WHERE account_id = %s",
+                (account["id"],),
+            ).fetchone()
         assert row == ("terminated", "Priya (key accounts)", "administration")

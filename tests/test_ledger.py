@@ -212,3 +212,19 @@ def test_state_replays_from_snapshots_and_events_alike(ledger):
     fresh = Ledger(ledger.env.copy(), snapshot_interval=0)
     assert fresh.get_invoice(inv).outstanding == ledger.get_invoice(inv).outstanding == gbp(30_00)
     fresh.close()
+
+
+def test_credit_notes_and_write_offs_retried_with_the_same_id_apply_once(ledger):
+    from ledger.commands import IssueCreditNote, RequestWriteOff
+
+    account = open_account(ledger)
+    inv = invoice(ledger, account, "INV-1", 100_00)
+    note = IssueCreditNote(inv, gbp(10_00), "goodwill", dt.date(2026, 2, 1), stamp(), uuid.uuid4())
+    ledger.issue_credit_note(note)
+    assert ledger.issue_credit_note(note).replayed
+    write_off = RequestWriteOff(
+        inv, gbp(5_00), "small balance", "coordinator", stamp(), uuid.uuid4()
+    )
+    ledger.request_write_off(write_off)
+    assert ledger.request_write_off(write_off).replayed
+    assert ledger.get_invoice(inv).outstanding == gbp(85_00)
