@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import Depends, Header, Query, Request
@@ -16,6 +16,7 @@ from api.idempotency import Reply, command_id, request_hash
 from api.problems import ApiProblem
 from api.services import Services
 from ledger.stamp import Stamp
+from ledger.store import Saved
 from projections import tracking
 from projections.balances import NAME as BALANCES
 
@@ -101,6 +102,22 @@ class CommandContext:
             self.who.actor, self.key, fingerprint, self.request.url.path, command
         )
         return reply.response()
+
+    def save(
+        self,
+        body: BaseModel,
+        command: Callable[[], Saved],
+        shape: Callable[[Any, int], BaseModel],
+        status: int = 200,
+    ) -> JSONResponse:
+        """Run a command that saves one aggregate, once for this Idempotency-Key, and
+        answer with ``shape`` of the aggregate and the position it reached."""
+
+        def reply() -> Reply:
+            saved = command()
+            return Reply(status, shape(saved.aggregate, saved.position).model_dump(mode="json"))
+
+        return self.run(body, reply)
 
 
 async def command_context(

@@ -108,15 +108,22 @@ _DETAIL_COLUMNS = {
 }
 
 
+def _set_account(conn: Connection[Any], ce: dict[str, Any], column: str, value: Any) -> None:
+    assert column in _ACCOUNT_COLUMNS, column  # names come from this module, never a message
+    conn.execute(
+        f"UPDATE balance_accounts SET {column} = %s WHERE account_id = %s",
+        (value, ce["accountid"]),
+    )
+
+
+_ACCOUNT_COLUMNS = {*_DETAIL_COLUMNS.values(), "status", "escalated_to", "insolvency"}
+
+
 def _account_details_updated(conn: Connection[Any], ce: dict[str, Any]) -> None:
     for field, value in ce["data"]["changes"].items():
-        column = _DETAIL_COLUMNS[field]
         if field == "credit_limit" and value is not None:
             value = value["amount"]
-        conn.execute(
-            f"UPDATE balance_accounts SET {column} = %s WHERE account_id = %s",
-            (value, ce["accountid"]),
-        )
+        _set_account(conn, ce, _DETAIL_COLUMNS[field], value)
 
 
 def _account_contact_logged(conn: Connection[Any], ce: dict[str, Any]) -> None:
@@ -127,25 +134,9 @@ def _account_contact_logged(conn: Connection[Any], ce: dict[str, Any]) -> None:
     )
 
 
-def _account_standing_changed(conn: Connection[Any], ce: dict[str, Any]) -> None:
-    conn.execute(
-        "UPDATE balance_accounts SET status = %s WHERE account_id = %s",
-        (ce["data"]["status"], ce["accountid"]),
-    )
-
-
-def _account_escalated(conn: Connection[Any], ce: dict[str, Any]) -> None:
-    conn.execute(
-        "UPDATE balance_accounts SET escalated_to = %s WHERE account_id = %s",
-        (ce["data"]["manager"], ce["accountid"]),
-    )
-
-
-def _account_insolvency_case_opened(conn: Connection[Any], ce: dict[str, Any]) -> None:
-    conn.execute(
-        "UPDATE balance_accounts SET insolvency = %s WHERE account_id = %s",
-        (ce["data"]["kind"], ce["accountid"]),
-    )
+def _account_field(column: str, field: str) -> Handler:
+    """A handler that copies ``data[field]`` of the event onto the account row."""
+    return lambda conn, ce: _set_account(conn, ce, column, ce["data"][field])
 
 
 def _invoice_raised(conn: Connection[Any], ce: dict[str, Any]) -> None:
@@ -170,34 +161,20 @@ def _invoice_raised(conn: Connection[Any], ce: dict[str, Any]) -> None:
     _add_to_account(conn, ce, "invoiced_minor", d["amount"]["amount"])
 
 
-def _invoice_payment_allocated(conn: Connection[Any], ce: dict[str, Any]) -> None:
-    amount = ce["data"]["amount"]["amount"]
-    conn.execute(
-        "UPDATE balance_invoices SET allocated_minor = allocated_minor + %s, position = %s"
-        " WHERE invoice_id = %s",
-        (amount, ce["position"], ce["subject"]),
-    )
-    _add_to_account(conn, ce, "allocated_minor", amount)
+def _applied_to_invoice(invoice_column: str, account_column: str) -> Handler:
+    """A handler that adds ``data.amount`` to an invoice's column and its account's."""
+    assert invoice_column in {"allocated_minor", "credited_minor", "written_off_minor"}
 
+    def handle(conn: Connection[Any], ce: dict[str, Any]) -> None:
+        amount = ce["data"]["amount"]["amount"]
+        conn.execute(
+            f"UPDATE balance_invoices SET {invoice_column} = {invoice_column} + %s,"
+            " position = %s WHERE invoice_id = %s",
+            (amount, ce["position"], ce["subject"]),
+        )
+        _add_to_account(conn, ce, account_column, amount)
 
-def _invoice_credit_note_issued(conn: Connection[Any], ce: dict[str, Any]) -> None:
-    amount = ce["data"]["amount"]["amount"]
-    conn.execute(
-        "UPDATE balance_invoices SET credited_minor = credited_minor + %s, position = %s"
-        " WHERE invoice_id = %s",
-        (amount, ce["position"], ce["subject"]),
-    )
-    _add_to_account(conn, ce, "credited_minor", amount)
-
-
-def _invoice_written_off(conn: Connection[Any], ce: dict[str, Any]) -> None:
-    amount = ce["data"]["amount"]["amount"]
-    conn.execute(
-        "UPDATE balance_invoices SET written_off_minor = written_off_minor + %s, position = %s"
-        " WHERE invoice_id = %s",
-        (amount, ce["position"], ce["subject"]),
-    )
-    _add_to_account(conn, ce, "written_off_minor", amount)
+    return handle
 
 
 def _invoice_voided(conn: Connection[Any], ce: dict[str, Any]) -> None:
@@ -280,14 +257,14 @@ HANDLERS: dict[str, Handler] = {
     "arledger.account.opened": _account_opened,
     "arledger.account.details_updated": _account_details_updated,
     "arledger.account.contact_logged": _account_contact_logged,
-    "arledger.account.standing_changed": _account_standing_changed,
-    "arledger.account.escalated": _account_escalated,
-    "arledger.account.insolvency_case_opened": _account_insolvency_case_opened,
+    "arledger.account.standing_changed": _account_field("status", "status"),
+    "arledger.account.escalated": _account_field("escalated_to", "manager"),
+    "arledger.account.insolvency_case_opened": _account_field("insolvency", "kind"),
     "arledger.invoice.raised": _invoice_raised,
-    "arledger.invoice.payment_allocated": _invoice_payment_allocated,
-    "arledger.invoice.credit_note_issued": _invoice_credit_note_issued,
+    "arledger.invoice.payment_allocated": _applied_to_invoice("allocated_minor", "allocated_minor"),
+    "arledger.invoice.credit_note_issued": _applied_to_invoice("credited_minor", "credited_minor"),
     "arledger.invoice.voided": _invoice_voided,
-    "arledger.invoice.written_off": _invoice_written_off,
+    "arledger.invoice.written_off": _applied_to_invoice("written_off_minor", "written_off_minor"),
     "arledger.payment.recorded": _payment_recorded,
     "arledger.payment.succeeded": _payment_succeeded,
     "arledger.payment.failed": _payment_failed,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Annotated
@@ -10,7 +9,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from api.deps import CommandDep, MinPositionDep, PrincipalDep, ServicesDep
 from api.idempotency import Reply
@@ -37,7 +35,6 @@ from ledger.commands import (
 )
 from ledger.errors import UnknownAccount
 from ledger.money import Money
-from ledger.store import Saved
 from projections import queries
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
@@ -49,8 +46,9 @@ EVENTS_PAGE_MAX = 1_000
 def open_account(body: AccountCreate, svc: ServicesDep, ctx: CommandDep) -> JSONResponse:
     """Open a debtor account in one currency."""
 
-    def command() -> Reply:
-        saved = svc.ledger.open_account(
+    return ctx.save(
+        body,
+        lambda: svc.ledger.open_account(
             OpenAccount(
                 name=body.name,
                 currency=body.currency,
@@ -61,10 +59,10 @@ def open_account(body: AccountCreate, svc: ServicesDep, ctx: CommandDep) -> JSON
                 stamp=ctx.stamp(),
                 account_id=ctx.id_for("account"),
             )
-        )
-        return Reply(201, account_public(saved.aggregate, saved.position).model_dump(mode="json"))
-
-    return ctx.run(body, command)
+        ),
+        account_public,
+        status=201,
+    )
 
 
 @router.patch("/{account_id}", response_model=AccountPublic)
@@ -73,8 +71,9 @@ def update_account(
 ) -> JSONResponse:
     """Change contact details, payment terms or the credit limit (Idempotency-Key too)."""
 
-    def command() -> Reply:
-        saved = svc.ledger.update_account(
+    return ctx.save(
+        body,
+        lambda: svc.ledger.update_account(
             UpdateAccount(
                 account_id=account_id,
                 stamp=ctx.stamp(),
@@ -86,10 +85,9 @@ def update_account(
                 clear=tuple(body.clear),
                 reason=body.reason,
             )
-        )
-        return Reply(200, account_public(saved.aggregate, saved.position).model_dump(mode="json"))
-
-    return ctx.run(body, command)
+        ),
+        account_public,
+    )
 
 
 @router.post("/{account_id}/contacts", status_code=201, response_model=AccountPublic)
@@ -123,14 +121,14 @@ def change_standing(
     account_id: UUID, body: StandingChange, svc: ServicesDep, ctx: CommandDep
 ) -> JSONResponse:
     """Hold, recommend suspension, suspend, reinstate or terminate, with a reason."""
-    return _account_command(
-        ctx,
+    return ctx.save(
         body,
         lambda: svc.ledger.change_standing(
             ChangeStanding(
                 account_id=account_id, action=body.action, reason=body.reason, stamp=ctx.stamp()
             )
         ),
+        account_public,
     )
 
 
@@ -139,14 +137,14 @@ def escalate(
     account_id: UUID, body: EscalationCreate, svc: ServicesDep, ctx: CommandDep
 ) -> JSONResponse:
     """Hand the account to a named manager."""
-    return _account_command(
-        ctx,
+    return ctx.save(
         body,
         lambda: svc.ledger.escalate(
             Escalate(
                 account_id=account_id, manager=body.manager, reason=body.reason, stamp=ctx.stamp()
             )
         ),
+        account_public,
     )
 
 
@@ -155,23 +153,15 @@ def open_insolvency_case(
     account_id: UUID, body: InsolvencyCaseCreate, svc: ServicesDep, ctx: CommandDep
 ) -> JSONResponse:
     """Administration or insolvency: dunning stops; the debt is claimed in the case."""
-    return _account_command(
-        ctx,
+    return ctx.save(
         body,
         lambda: svc.ledger.open_insolvency_case(
             OpenInsolvencyCase(
                 account_id=account_id, kind=body.kind, reference=body.reference, stamp=ctx.stamp()
             )
         ),
+        account_public,
     )
-
-
-def _account_command(ctx: CommandDep, body: BaseModel, run: Callable[[], Saved]) -> JSONResponse:
-    def command() -> Reply:
-        saved = run()
-        return Reply(200, account_public(saved.aggregate, saved.position).model_dump(mode="json"))
-
-    return ctx.run(body, command)
 
 
 @router.get("/{account_id}", response_model=AccountPublic)

@@ -8,7 +8,6 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import CommandDep, MinPositionDep, PrincipalDep, ServicesDep
-from api.idempotency import Reply
 from api.routes.shaping import invoice_public, invoice_row_public
 from api.schemas import CreditNoteCreate, InvoiceCreate, InvoicePublic, InvoiceVoid
 from ledger.commands import IssueCreditNote, RaiseInvoice, VoidInvoice
@@ -22,8 +21,9 @@ router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
 def raise_invoice(body: InvoiceCreate, svc: ServicesDep, ctx: CommandDep) -> JSONResponse:
     """Raise an invoice on an account; its number is unique on that account."""
 
-    def command() -> Reply:
-        saved = svc.ledger.raise_invoice(
+    return ctx.save(
+        body,
+        lambda: svc.ledger.raise_invoice(
             RaiseInvoice(
                 account_id=body.account_id,
                 number=body.number,
@@ -33,10 +33,10 @@ def raise_invoice(body: InvoiceCreate, svc: ServicesDep, ctx: CommandDep) -> JSO
                 description=body.description,
                 stamp=ctx.stamp(),
             )
-        )
-        return Reply(201, invoice_public(saved.aggregate, saved.position).model_dump(mode="json"))
-
-    return ctx.run(body, command)
+        ),
+        invoice_public,
+        status=201,
+    )
 
 
 @router.get("/{invoice_id}", response_model=InvoicePublic)
@@ -60,8 +60,9 @@ def issue_credit_note(
 ) -> JSONResponse:
     """Credit part or all of what is outstanding, with a reason; replies with the invoice."""
 
-    def command() -> Reply:
-        saved = svc.ledger.issue_credit_note(
+    return ctx.save(
+        body,
+        lambda: svc.ledger.issue_credit_note(
             IssueCreditNote(
                 invoice_id=invoice_id,
                 amount=body.amount.to_money(),
@@ -70,10 +71,10 @@ def issue_credit_note(
                 stamp=ctx.stamp(),
                 credit_note_id=ctx.id_for("credit-note"),
             )
-        )
-        return Reply(201, invoice_public(saved.aggregate, saved.position).model_dump(mode="json"))
-
-    return ctx.run(body, command)
+        ),
+        invoice_public,
+        status=201,
+    )
 
 
 @router.post("/{invoice_id}/void", response_model=InvoicePublic)
@@ -82,10 +83,10 @@ def void_invoice(
 ) -> JSONResponse:
     """Cancel an invoice raised in error (one with nothing allocated)."""
 
-    def command() -> Reply:
-        saved = svc.ledger.void_invoice(
+    return ctx.save(
+        body,
+        lambda: svc.ledger.void_invoice(
             VoidInvoice(invoice_id=invoice_id, reason=body.reason, stamp=ctx.stamp())
-        )
-        return Reply(200, invoice_public(saved.aggregate, saved.position).model_dump(mode="json"))
-
-    return ctx.run(body, command)
+        ),
+        invoice_public,
+    )

@@ -28,8 +28,9 @@ router = APIRouter(prefix="/v1/payments", tags=["payments"])
 def record_payment(body: PaymentCreate, svc: ServicesDep, ctx: CommandDep) -> JSONResponse:
     """Record a payment received (or attempted) from a client."""
 
-    def command() -> Reply:
-        saved = svc.ledger.record_payment(
+    return ctx.save(
+        body,
+        lambda: svc.ledger.record_payment(
             RecordPayment(
                 account_id=body.account_id,
                 amount=body.amount.to_money(),
@@ -42,10 +43,10 @@ def record_payment(body: PaymentCreate, svc: ServicesDep, ctx: CommandDep) -> JS
                 stamp=ctx.stamp(),
                 payment_id=ctx.id_for("payment"),
             )
-        )
-        return Reply(201, payment_public(saved.aggregate, saved.position).model_dump(mode="json"))
-
-    return ctx.run(body, command)
+        ),
+        payment_public,
+        status=201,
+    )
 
 
 @router.post("/{payment_id}/outcome", status_code=200, response_model=PaymentPublic)
@@ -54,8 +55,9 @@ def record_outcome(
 ) -> JSONResponse:
     """A pending payment succeeded (its cash can then be allocated) or failed."""
 
-    def command() -> Reply:
-        saved = svc.ledger.record_payment_outcome(
+    return ctx.save(
+        body,
+        lambda: svc.ledger.record_payment_outcome(
             RecordPaymentOutcome(
                 payment_id=payment_id,
                 status=body.status,
@@ -63,10 +65,9 @@ def record_outcome(
                 failure_message=body.failure_message,
                 stamp=ctx.stamp(),
             )
-        )
-        return Reply(200, payment_public(saved.aggregate, saved.position).model_dump(mode="json"))
-
-    return ctx.run(body, command)
+        ),
+        payment_public,
+    )
 
 
 @router.post("/{payment_id}/allocations", status_code=201, response_model=AllocationPublic)

@@ -87,8 +87,9 @@ def _decide(
     *,
     approve: bool,
 ) -> JSONResponse:
-    def command() -> Reply:
-        saved = svc.ledger.decide_write_off(
+    return ctx.save(
+        body,
+        lambda: svc.ledger.decide_write_off(
             DecideWriteOff(
                 write_off_id=write_off_id,
                 approve=approve,
@@ -96,10 +97,9 @@ def _decide(
                 stamp=ctx.stamp(),
                 reason=body.reason,
             )
-        )
-        return Reply(200, write_off_public(saved.aggregate, saved.position).model_dump(mode="json"))
-
-    return ctx.run(body, command)
+        ),
+        write_off_public,
+    )
 
 
 @router.get("/v1/write-offs/{write_off_id}", response_model=WriteOffPublic)
