@@ -87,6 +87,15 @@ class InsolvencyCaseCreate(Command):
     reference: str | None = Field(default=None, max_length=200)
 
 
+class ReferralCreate(Command):
+    """Refer the debt to enforcement, an outside agency or a solicitor."""
+
+    kind: Literal["enforcement", "outside_agency", "solicitor"]
+    agency: str = Field(min_length=1, max_length=200, description="who takes the debt")
+    collection_value: MoneyModel = Field(description="what the referral expects to collect")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 class AccountPublic(BaseModel):
     id: UUID
     name: str
@@ -101,6 +110,7 @@ class AccountPublic(BaseModel):
     suspension_recommended: bool = False
     escalated_to: str | None = None
     insolvency: str | None = None
+    referred_to: str | None = None
     position: int | None = None
 
 

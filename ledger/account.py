@@ -10,13 +10,19 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.errors import DuplicateInvoiceNumber, InvalidRequest
+from ledger.errors import DuplicateInvoiceNumber, InvalidRequest, RuleViolation
 from ledger.money import Money
 from ledger.stamp import Stamp
 from ledger.standing import INSOLVENCY_KINDS, StandingNotAllowed, next_status
 
 UPDATABLE = frozenset({"name", "email", "external_ref", "payment_terms_days", "credit_limit"})
 CONTACT_CHANNELS = ("call", "email", "letter", "sms", "meeting", "portal")
+REFERRAL_KINDS = ("enforcement", "outside_agency", "solicitor")
+
+
+class NothingToCollect(RuleViolation):
+    code = "nothing-to-collect"
+    title = "The account owes less than the referral would collect"
 
 
 class Account(Aggregate):
@@ -44,6 +50,7 @@ class Account(Aggregate):
         self.suspension_recommended = False
         self.escalated_to: str | None = None
         self.insolvency: str | None = None
+        self.referred_to: str | None = None
         self.opened_stamp = stamp
         self.invoice_ids_by_number: dict[str, UUID] = {}
 
@@ -155,3 +162,51 @@ class Account(Aggregate):
     @event("InsolvencyCaseOpened")
     def _insolvency_opened(self, kind: str, reference: str | None, stamp: Stamp) -> None:
         self.insolvency = kind
+
+    def refer_for_collection(
+        self,
+        kind: str,
+        agency: str,
+        collection_value: Money,
+        outstanding: Money,
+        reason: str,
+        stamp: Stamp,
+    ) -> None:
+        """Refer the debt to enforcement or an outside collection agency, with the value
+        expected to be collected; ``outstanding`` is what the account owed at referral,
+        recorded as the evidence the referral rested on."""
+        if kind not in REFERRAL_KINDS:
+            raise InvalidRequest(f"kind must be one of {', '.join(REFERRAL_KINDS)}")
+        if collection_value.currency != self.currency:
+            raise InvalidRequest(
+                f"collection_value is in {collection_value.currency}; the account is in "
+                f"{self.currency}"
+            )
+        if not outstanding.is_positive():
+            raise NothingToCollect(f"account {self.id} owes nothing; there is nothing to refer")
+        if outstanding < collection_value:
+            raise NothingToCollect(
+                f"collection value {collection_value} is more than the {outstanding} "
+                "the account owes",
+                outstanding=outstanding.to_json(),
+            )
+        self._referred(
+            kind=kind,
+            agency=agency,
+            collection_value=collection_value,
+            outstanding=outstanding,
+            reason=reason,
+            stamp=stamp,
+        )
+
+    @event("ReferredForCollection")
+    def _referred(
+        self,
+        kind: str,
+        agency: str,
+        collection_value: Money,
+        outstanding: Money,
+        reason: str,
+        stamp: Stamp,
+    ) -> None:
+        self.referred_to = agency

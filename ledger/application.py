@@ -20,6 +20,7 @@ from ledger.commands import (
     RaiseInvoice,
     RecordPayment,
     RecordPaymentOutcome,
+    ReferForCollection,
     UpdateAccount,
 )
 from ledger.errors import (
@@ -28,6 +29,7 @@ from ledger.errors import (
     InvalidRequest,
 )
 from ledger.invoice import Invoice, invoice_id_for
+from ledger.money import Money
 from ledger.payment import Payment
 from ledger.store import AllocationResult, Saved, _new, _require_currency
 
@@ -89,6 +91,22 @@ class Ledger(InvoiceAdjustments):
         return self._on_account(
             cmd.account_id, lambda a: a.open_insolvency_case(cmd.kind, cmd.reference, cmd.stamp)
         )
+
+    def refer_for_collection(self, cmd: ReferForCollection) -> Saved:
+        """Refer the debt out; the event records what the account owed at the time."""
+        rules.require_text(cmd.agency, "agency", limits.NAME_LENGTH_MAX, optional=False)
+        rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
+        rules.require_positive(cmd.collection_value, "collection_value")
+
+        def change(account: Account) -> None:
+            owed = Money.zero(account.currency)
+            for invoice in map(self.get_invoice, account.invoice_ids()):
+                owed = owed + invoice.outstanding
+            account.refer_for_collection(
+                cmd.kind, cmd.agency, cmd.collection_value, owed, cmd.reason, cmd.stamp
+            )
+
+        return self._on_account(cmd.account_id, change)
 
     def _on_account(self, account_id: UUID, change: Callable[[Account], None]) -> Saved:
         """Load the account, apply ``change`` (which checks its own rules), save; again

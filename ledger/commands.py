@@ -77,6 +77,19 @@ class OpenInsolvencyCase:
 
 
 @dataclass(frozen=True)
+class ReferForCollection:
+    """Refer an account's debt to enforcement or an outside agency, with the value the
+    referral is expected to collect."""
+
+    account_id: UUID
+    kind: str
+    agency: str
+    collection_value: Money
+    reason: str
+    stamp: Stamp
+
+
+@dataclass(frozen=True)
 class RaiseInvoice:
     account_id: UUID
     number: str

@@ -49,6 +49,7 @@ ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS voided_minor bigint NOT NU
 ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS last_contact_at timestamptz;
 ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS escalated_to text;
 ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS insolvency text;
+ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS referred_to text;
 CREATE INDEX IF NOT EXISTS balance_invoices_account ON balance_invoices (account_id, due_on);
 CREATE TABLE IF NOT EXISTS balance_payments (
     payment_id uuid PRIMARY KEY,
@@ -116,7 +117,13 @@ def _set_account(conn: Connection[Any], ce: dict[str, Any], column: str, value: 
     )
 
 
-_ACCOUNT_COLUMNS = {*_DETAIL_COLUMNS.values(), "status", "escalated_to", "insolvency"}
+_ACCOUNT_COLUMNS = {
+    *_DETAIL_COLUMNS.values(),
+    "status",
+    "escalated_to",
+    "insolvency",
+    "referred_to",
+}
 
 
 def _account_details_updated(conn: Connection[Any], ce: dict[str, Any]) -> None:
@@ -260,6 +267,7 @@ HANDLERS: dict[str, Handler] = {
     "arledger.account.standing_changed": _account_field("status", "status"),
     "arledger.account.escalated": _account_field("escalated_to", "manager"),
     "arledger.account.insolvency_case_opened": _account_field("insolvency", "kind"),
+    "arledger.account.referred_for_collection": _account_field("referred_to", "agency"),
     "arledger.invoice.raised": _invoice_raised,
     "arledger.invoice.payment_allocated": _applied_to_invoice("allocated_minor", "allocated_minor"),
     "arledger.invoice.credit_note_issued": _applied_to_invoice("credited_minor", "credited_minor"),

@@ -23,6 +23,7 @@ from api.schemas import (
     EventPage,
     InsolvencyCaseCreate,
     MoneyModel,
+    ReferralCreate,
     StandingChange,
 )
 from ledger.commands import (
@@ -31,6 +32,7 @@ from ledger.commands import (
     LogContact,
     OpenAccount,
     OpenInsolvencyCase,
+    ReferForCollection,
     UpdateAccount,
 )
 from ledger.errors import UnknownAccount
@@ -161,6 +163,29 @@ def open_insolvency_case(
             )
         ),
         account_public,
+    )
+
+
+@router.post("/{account_id}/referrals", status_code=201, response_model=AccountPublic)
+def refer_for_collection(
+    account_id: UUID, body: ReferralCreate, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """Refer the debt to enforcement or an outside agency with its collection value; the
+    event records what the account owed at the time."""
+    return ctx.save(
+        body,
+        lambda: svc.ledger.refer_for_collection(
+            ReferForCollection(
+                account_id=account_id,
+                kind=body.kind,
+                agency=body.agency,
+                collection_value=body.collection_value.to_money(),
+                reason=body.reason,
+                stamp=ctx.stamp(),
+            )
+        ),
+        account_public,
+        status=201,
     )
 
 

@@ -32,6 +32,7 @@ def account_public(account: Account, position: int | None = None) -> AccountPubl
         suspension_recommended=account.suspension_recommended,
         escalated_to=account.escalated_to,
         insolvency=account.insolvency,
+        referred_to=account.referred_to,
         position=position,
     )
 
