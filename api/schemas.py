@@ -96,6 +96,20 @@ class ReferralCreate(Command):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class PaymentMethodSetUp(Command):
+    """How the client pays from now on; a direct-debit or ACH mandate needs its reference."""
+
+    method: Literal["card", "direct_debit", "ach", "bacs", "cheque"]
+    reference: str | None = Field(default=None, max_length=200, description="the mandate")
+
+
+class DoubtfulDebtFlag(Command):
+    """A concern that part of what the account owes may never be paid."""
+
+    amount: MoneyModel
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 class AccountPublic(BaseModel):
     id: UUID
     name: str
@@ -111,6 +125,8 @@ class AccountPublic(BaseModel):
     escalated_to: str | None = None
     insolvency: str | None = None
     referred_to: str | None = None
+    payment_method: str | None = None
+    doubtful_debt: MoneyModel | None = None
     position: int | None = None
 
 

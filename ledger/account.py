@@ -18,6 +18,9 @@ from ledger.standing import INSOLVENCY_KINDS, StandingNotAllowed, next_status
 UPDATABLE = frozenset({"name", "email", "external_ref", "payment_terms_days", "credit_limit"})
 CONTACT_CHANNELS = ("call", "email", "letter", "sms", "meeting", "portal")
 REFERRAL_KINDS = ("enforcement", "outside_agency", "solicitor")
+# How the client pays from now on: a card on file, a direct-debit or ACH mandate, or
+# transfers (BACS) and cheques they send themselves.
+PAYMENT_SETUPS = ("card", "direct_debit", "ach", "bacs", "cheque")
 
 
 class NothingToCollect(RuleViolation):
@@ -51,6 +54,8 @@ class Account(Aggregate):
         self.escalated_to: str | None = None
         self.insolvency: str | None = None
         self.referred_to: str | None = None
+        self.payment_method: str | None = None
+        self.doubtful_debt: Money | None = None
         self.opened_stamp = stamp
         self.invoice_ids_by_number: dict[str, UUID] = {}
 
@@ -210,3 +215,43 @@ class Account(Aggregate):
         stamp: Stamp,
     ) -> None:
         self.referred_to = agency
+
+    def set_up_payment_method(self, method: str, reference: str | None, stamp: Stamp) -> None:
+        """Record how the client pays from now on: a card taken over the phone and kept, a
+        direct-debit or ACH mandate (``reference`` is the mandate), or their own transfers."""
+        if method not in PAYMENT_SETUPS:
+            raise InvalidRequest(f"method must be one of {', '.join(PAYMENT_SETUPS)}")
+        if method in ("direct_debit", "ach") and not reference:
+            raise InvalidRequest(f"a {method} mandate needs its reference")
+        if self.status == "terminated":
+            raise StandingNotAllowed("cannot set up payments on a terminated account")
+        self._payment_method_set_up(method=method, reference=reference, stamp=stamp)
+
+    @event("PaymentMethodSetUp")
+    def _payment_method_set_up(self, method: str, reference: str | None, stamp: Stamp) -> None:
+        self.payment_method = method
+
+    def flag_doubtful_debt(
+        self, amount: Money, outstanding: Money, reason: str, stamp: Stamp
+    ) -> None:
+        """Raise a concern that ``amount`` of what the account owes may never be paid: a
+        provision for the accounts, and the first step before a write-off. ``outstanding``
+        is what it owed at the time, recorded as evidence."""
+        if amount.currency != self.currency:
+            raise InvalidRequest(
+                f"amount is in {amount.currency}; the account is in {self.currency}"
+            )
+        if outstanding < amount:
+            raise NothingToCollect(
+                f"{amount} is more than the {outstanding} the account owes",
+                outstanding=outstanding.to_json(),
+            )
+        self._debt_flagged_doubtful(
+            amount=amount, outstanding=outstanding, reason=reason, stamp=stamp
+        )
+
+    @event("DebtFlaggedDoubtful")
+    def _debt_flagged_doubtful(
+        self, amount: Money, outstanding: Money, reason: str, stamp: Stamp
+    ) -> None:
+        self.doubtful_debt = amount

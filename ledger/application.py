@@ -14,6 +14,7 @@ from ledger.commands import (
     AllocatePayment,
     ChangeStanding,
     Escalate,
+    FlagDoubtfulDebt,
     LogContact,
     OpenAccount,
     OpenInsolvencyCase,
@@ -21,6 +22,7 @@ from ledger.commands import (
     RecordPayment,
     RecordPaymentOutcome,
     ReferForCollection,
+    SetUpPaymentMethod,
     UpdateAccount,
 )
 from ledger.errors import (
@@ -99,14 +101,40 @@ class Ledger(InvoiceAdjustments):
         rules.require_positive(cmd.collection_value, "collection_value")
 
         def change(account: Account) -> None:
-            owed = Money.zero(account.currency)
-            for invoice in map(self.get_invoice, account.invoice_ids()):
-                owed = owed + invoice.outstanding
             account.refer_for_collection(
-                cmd.kind, cmd.agency, cmd.collection_value, owed, cmd.reason, cmd.stamp
+                cmd.kind,
+                cmd.agency,
+                cmd.collection_value,
+                self.outstanding_of(account),
+                cmd.reason,
+                cmd.stamp,
             )
 
         return self._on_account(cmd.account_id, change)
+
+    def set_up_payment_method(self, cmd: SetUpPaymentMethod) -> Saved:
+        rules.require_text(cmd.reference, "reference", limits.REFERENCE_LENGTH_MAX, optional=True)
+        return self._on_account(
+            cmd.account_id,
+            lambda a: a.set_up_payment_method(cmd.method, cmd.reference, cmd.stamp),
+        )
+
+    def flag_doubtful_debt(self, cmd: FlagDoubtfulDebt) -> Saved:
+        rules.require_positive(cmd.amount, "amount")
+        rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
+        return self._on_account(
+            cmd.account_id,
+            lambda a: a.flag_doubtful_debt(
+                cmd.amount, self.outstanding_of(a), cmd.reason, cmd.stamp
+            ),
+        )
+
+    def outstanding_of(self, account: Account) -> Money:
+        """What the account owes now, from its invoices in the store."""
+        owed = Money.zero(account.currency)
+        for invoice in map(self.get_invoice, account.invoice_ids()):
+            owed = owed + invoice.outstanding
+        return owed
 
     def _on_account(self, account_id: UUID, change: Callable[[Account], None]) -> Saved:
         """Load the account, apply ``change`` (which checks its own rules), save; again

@@ -90,6 +90,26 @@ class ReferForCollection:
 
 
 @dataclass(frozen=True)
+class SetUpPaymentMethod:
+    """How the client pays from now on (a mandate's reference for direct debit and ACH)."""
+
+    account_id: UUID
+    method: str
+    stamp: Stamp
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class FlagDoubtfulDebt:
+    """Raise a concern that part of what an account owes may never be paid."""
+
+    account_id: UUID
+    amount: Money
+    reason: str
+    stamp: Stamp
+
+
+@dataclass(frozen=True)
 class RaiseInvoice:
     account_id: UUID
     number: str

@@ -19,20 +19,24 @@ from api.schemas import (
     AccountUpdate,
     BalancePublic,
     ContactCreate,
+    DoubtfulDebtFlag,
     EscalationCreate,
     EventPage,
     InsolvencyCaseCreate,
     MoneyModel,
+    PaymentMethodSetUp,
     ReferralCreate,
     StandingChange,
 )
 from ledger.commands import (
     ChangeStanding,
     Escalate,
+    FlagDoubtfulDebt,
     LogContact,
     OpenAccount,
     OpenInsolvencyCase,
     ReferForCollection,
+    SetUpPaymentMethod,
     UpdateAccount,
 )
 from ledger.errors import UnknownAccount
@@ -180,6 +184,46 @@ def refer_for_collection(
                 kind=body.kind,
                 agency=body.agency,
                 collection_value=body.collection_value.to_money(),
+                reason=body.reason,
+                stamp=ctx.stamp(),
+            )
+        ),
+        account_public,
+        status=201,
+    )
+
+
+@router.post("/{account_id}/payment-methods", status_code=201, response_model=AccountPublic)
+def set_up_payment_method(
+    account_id: UUID, body: PaymentMethodSetUp, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """Record how the client pays from now on (a card kept, a direct-debit mandate)."""
+    return ctx.save(
+        body,
+        lambda: svc.ledger.set_up_payment_method(
+            SetUpPaymentMethod(
+                account_id=account_id,
+                method=body.method,
+                reference=body.reference,
+                stamp=ctx.stamp(),
+            )
+        ),
+        account_public,
+        status=201,
+    )
+
+
+@router.post("/{account_id}/doubtful-debt", status_code=201, response_model=AccountPublic)
+def flag_doubtful_debt(
+    account_id: UUID, body: DoubtfulDebtFlag, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """Raise a concern that part of the debt may never be paid (never more than is owed)."""
+    return ctx.save(
+        body,
+        lambda: svc.ledger.flag_doubtful_debt(
+            FlagDoubtfulDebt(
+                account_id=account_id,
+                amount=body.amount.to_money(),
                 reason=body.reason,
                 stamp=ctx.stamp(),
             )

@@ -33,6 +33,8 @@ def account_public(account: Account, position: int | None = None) -> AccountPubl
         escalated_to=account.escalated_to,
         insolvency=account.insolvency,
         referred_to=account.referred_to,
+        payment_method=account.payment_method,
+        doubtful_debt=MoneyModel.of(account.doubtful_debt) if account.doubtful_debt else None,
         position=position,
     )
 
