@@ -8,7 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
-from api.routes import accounts, health, invoices, payments, schemas, write_offs
+from api.routes import (
+    accounts,
+    health,
+    invoices,
+    payment_reversals,
+    payments,
+    schemas,
+    write_offs,
+)
 from api.services import Services
 from ledger.settings import Settings
 
@@ -39,6 +47,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         accounts.router,
         invoices.router,
         payments.router,
+        payment_reversals.router,
         schemas.router,
         write_offs.router,
         health.router,

@@ -208,8 +208,13 @@ class PaymentPublic(BaseModel):
     amount: MoneyModel
     allocated: MoneyModel
     unallocated: MoneyModel
+    refunded: MoneyModel | None = None
+    taken_back: MoneyModel | None = Field(
+        default=None, description="returned by the bank or charged back"
+    )
+    open_chargebacks: list[str] = Field(default_factory=list)
     method: str
-    status: str
+    status: Literal["pending", "succeeded", "failed", "returned"]
     received_on: date
     reference: str | None
     failure_code: str | None
@@ -260,6 +265,7 @@ class BalancePublic(BaseModel):
     unallocated: MoneyModel
     credited: MoneyModel
     written_off: MoneyModel
+    refunded: MoneyModel = Field(description="cash paid back to the client")
     outstanding: MoneyModel
     overdue: MoneyModel
     position: int
@@ -270,3 +276,47 @@ class EventPage(BaseModel):
     events: list[dict[str, Any]]
     next_after: int | None = Field(description="pass as `after` for the next page")
     position: int
+
+
+class UnallocationCreate(Command):
+    """Take back allocations: the rows given, or every allocation of the payment when
+    ``allocations`` is left out."""
+
+    allocations: list[AllocationRow] | None = Field(default=None, min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class RefundCreate(Command):
+    amount: MoneyModel
+    reason: str = Field(min_length=1, max_length=2000)
+    refunded_on: date
+    reverse_allocations: bool = Field(
+        default=False,
+        description="take allocations back, newest first, for what unallocated cash lacks",
+    )
+    external_id: str | None = Field(
+        default=None, max_length=200, description="e.g. Stripe's refund id: a repeat is a no-op"
+    )
+
+
+class PaymentReturn(Command):
+    """A bank payment came back: a late direct-debit failure, a bounced cheque."""
+
+    return_code: str = Field(min_length=1, max_length=200, examples=["ARUDD-0", "R01"])
+    returned_on: date
+    reason: str | None = Field(default=None, max_length=2000)
+    external_id: str | None = Field(default=None, max_length=200)
+
+
+class ChargebackCreate(Command):
+    amount: MoneyModel
+    reason: str = Field(min_length=1, max_length=2000)
+    opened_on: date
+    external_id: str | None = Field(
+        default=None, max_length=200, description="e.g. Stripe's dispute id"
+    )
+
+
+class ChargebackClose(Command):
+    outcome: Literal["won", "lost"]
+    reason: str = Field(min_length=1, max_length=2000)

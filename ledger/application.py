@@ -33,10 +33,11 @@ from ledger.errors import (
 from ledger.invoice import Invoice, invoice_id_for
 from ledger.money import Money
 from ledger.payment import Payment
+from ledger.reversals import PaymentReversals
 from ledger.store import AllocationResult, Saved, _new, _require_currency
 
 
-class Ledger(InvoiceAdjustments):
+class Ledger(InvoiceAdjustments, PaymentReversals):
     """Accounts, invoices and payments, in the PostgreSQL event store."""
 
     def open_account(self, cmd: OpenAccount) -> Saved:

@@ -200,3 +200,60 @@ class AllocatePayment:
     stamp: Stamp
     allocations: tuple[tuple[UUID, Money], ...] = ()
     strategy: str = "explicit"
+
+
+@dataclass(frozen=True)
+class UnallocatePayment:
+    """Take back a payment's allocations: the given (invoice, amount) rows, or all of
+    them when ``allocations`` is empty. The freed cash can then be allocated again."""
+
+    payment_id: UUID
+    request_id: str
+    reason: str
+    stamp: Stamp
+    allocations: tuple[tuple[UUID, Money], ...] = ()
+
+
+@dataclass(frozen=True)
+class RefundPayment:
+    """Pay cash back to the client. With ``reverse_allocations``, allocations are taken
+    back newest first for whatever the unallocated cash does not cover."""
+
+    payment_id: UUID
+    request_id: str
+    amount: Money
+    reason: str
+    refunded_on: date
+    stamp: Stamp
+    reverse_allocations: bool = False
+
+
+@dataclass(frozen=True)
+class ReturnPayment:
+    """A succeeded bank payment came back (late direct-debit failure, bounced cheque)."""
+
+    payment_id: UUID
+    request_id: str
+    return_code: str
+    returned_on: date
+    stamp: Stamp
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenChargeback:
+    payment_id: UUID
+    chargeback_id: str
+    amount: Money
+    reason: str
+    opened_on: date
+    stamp: Stamp
+
+
+@dataclass(frozen=True)
+class CloseChargeback:
+    payment_id: UUID
+    chargeback_id: str
+    won: bool
+    reason: str
+    stamp: Stamp

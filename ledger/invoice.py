@@ -130,6 +130,42 @@ class Invoice(Aggregate):
         """Nothing is outstanding: the event a booking system waits for to release a
         booking. It changes no amount; it says the invoice is settled, and when."""
 
+    def reverse_payment(
+        self, payment_id: UUID, amount: Money, rule: str, reason: str, stamp: Stamp
+    ) -> None:
+        """Take back ``amount`` of a payment's allocation (the payment checks it has that
+        much here). A settled invoice that owes again is reopened, so that a service which
+        released a booking on ``Settled`` hears of it."""
+        self._require_currency(amount, "un-allocation")
+        was_settled = self.outstanding.is_zero()
+        self._payment_unallocated(
+            account_id=self.account_id,
+            payment_id=payment_id,
+            amount=amount,
+            rule=rule,
+            reason=reason,
+            stamp=stamp,
+        )
+        if was_settled and self.outstanding.is_positive():
+            self._reopened(account_id=self.account_id, outstanding=self.outstanding, stamp=stamp)
+
+    @event("PaymentUnallocated")
+    def _payment_unallocated(
+        self,
+        account_id: UUID,
+        payment_id: UUID,
+        amount: Money,
+        rule: str,
+        reason: str,
+        stamp: Stamp,
+    ) -> None:
+        self.allocated = self.allocated - amount
+
+    @event("Reopened")
+    def _reopened(self, account_id: UUID, outstanding: Money, stamp: Stamp) -> None:
+        """A settled invoice owes again (its payment was returned, refunded or charged
+        back)."""
+
     def issue_credit_note(
         self, credit_note_id: UUID, amount: Money, reason: str, issued_on: date, stamp: Stamp
     ) -> None:

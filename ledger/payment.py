@@ -8,12 +8,42 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.errors import CurrencyMismatch, OverAllocation, PaymentNotAllocatable, PaymentNotPending
+from ledger.errors import (
+    CurrencyMismatch,
+    OverAllocation,
+    PaymentNotAllocatable,
+    PaymentNotPending,
+    RuleViolation,
+)
 from ledger.money import Money
 from ledger.stamp import Stamp
 
 PAYMENT_METHODS = ("card", "bacs", "ach", "direct_debit", "cheque", "cash", "other")
 PAYMENT_STATUSES = ("pending", "succeeded", "failed")
+# Methods whose money can come back days after it arrived (a direct debit the payer's bank
+# returns, a cheque that bounces): a returned payment reverses everything it paid.
+RETURNABLE_METHODS = ("bacs", "ach", "direct_debit", "cheque")
+CHARGEBACK_METHODS = ("card",)
+
+
+class OverUnallocation(RuleViolation):
+    code = "over-unallocation"
+    title = "More would be un-allocated than was allocated"
+
+
+class RefundExceedsUnallocated(RuleViolation):
+    code = "refund-exceeds-unallocated"
+    title = "The refund is larger than the payment's unallocated cash"
+
+
+class PaymentNotReversible(RuleViolation):
+    code = "payment-not-reversible"
+    title = "The payment cannot be refunded, returned or charged back"
+
+
+class ChargebackNotOpen(RuleViolation):
+    code = "chargeback-not-open"
+    title = "No open chargeback with that id"
 
 
 class Payment(Aggregate):
@@ -42,17 +72,32 @@ class Payment(Aggregate):
         self.failure_message = failure_message
         self.allocated = Money.zero(amount.currency)
         self.allocation_requests: dict[str, list[tuple[UUID, Money]]] = {}
+        # What is applied to each invoice now, newest allocation last (str keys: snapshots
+        # are JSON), so reversals can take back the newest first.
+        self.applied: dict[str, Money] = {}
+        self.refunded = Money.zero(amount.currency)
+        self.taken_back = Money.zero(amount.currency)  # returned or charged back
+        self.chargebacks: dict[str, Money] = {}  # open chargebacks by id
+        self.request_ids: list[str] = []  # reversals and refunds already done
 
     @property
     def currency(self) -> str:
         return self.amount.currency
 
     @property
+    def held(self) -> Money:
+        """The cash this payment still holds: received, less refunds and what the bank or
+        card scheme took back."""
+        if self.status != "succeeded":
+            return Money.zero(self.currency)
+        return self.amount - self.refunded - self.taken_back
+
+    @property
     def unallocated(self) -> Money:
         """Cash held on the account from this payment and not yet applied to invoices."""
         if self.status != "succeeded":
             return Money.zero(self.currency)
-        return self.amount - self.allocated
+        return self.held - self.allocated
 
     def succeed(self, stamp: Stamp) -> None:
         self._require_pending("succeed")
@@ -133,6 +178,203 @@ class Payment(Aggregate):
         stamp: Stamp,
     ) -> None:
         applied = [(row["invoice_id"], row["amount"]) for row in allocations]
-        for _, amount in applied:
+        for invoice_id, amount in applied:
             self.allocated = self.allocated + amount
+            key = str(invoice_id)
+            self.applied[key] = self.applied.pop(key, Money.zero(self.currency)) + amount
         self.allocation_requests[request_id] = applied
+
+    # --- reversals -----------------------------------------------------------------
+
+    def applied_to(self, invoice_id: UUID) -> Money:
+        return self.applied.get(str(invoice_id), Money.zero(self.currency))
+
+    def newest_first(self, amount: Money) -> list[tuple[UUID, Money]]:
+        """Which allocations to take back to free ``amount``: the newest first."""
+        plan: list[tuple[UUID, Money]] = []
+        left = amount
+        for key in reversed(list(self.applied)):
+            if not left.is_positive():
+                break
+            take = min(self.applied[key].amount_minor, left.amount_minor)
+            if take:
+                plan.append((UUID(key), Money(take, self.currency)))
+                left = Money(left.amount_minor - take, self.currency)
+        return plan
+
+    def unallocate(
+        self,
+        request_id: str,
+        rule: str,
+        reason: str,
+        rows: list[tuple[UUID, Money]],
+        stamp: Stamp,
+    ) -> None:
+        """Take back allocations (never more than is applied to each invoice), recording
+        the rule that produced the reversal: manual, refund, chargeback or return."""
+        for invoice_id, amount in rows:
+            if self.applied_to(invoice_id) < amount:
+                raise OverUnallocation(
+                    f"payment {self.id} has {self.applied_to(invoice_id)} allocated to invoice "
+                    f"{invoice_id}; cannot un-allocate {amount}",
+                    allocated=self.applied_to(invoice_id).to_json(),
+                    requested=amount.to_json(),
+                )
+        self._unallocated(
+            account_id=self.account_id,
+            request_id=request_id,
+            rule=rule,
+            reason=reason,
+            allocations=[{"invoice_id": i, "amount": a} for i, a in rows],
+            stamp=stamp,
+        )
+
+    @event("Unallocated")
+    def _unallocated(
+        self,
+        account_id: UUID,
+        request_id: str,
+        rule: str,
+        reason: str,
+        allocations: list[dict[str, Any]],
+        stamp: Stamp,
+    ) -> None:
+        for row in allocations:
+            key, amount = str(row["invoice_id"]), row["amount"]
+            self.allocated = self.allocated - amount
+            left = self.applied[key] - amount
+            if left.is_zero():
+                del self.applied[key]
+            else:
+                self.applied[key] = left
+        self.request_ids.append(request_id)
+
+    def refund(
+        self, request_id: str, amount: Money, reason: str, refunded_on: date, stamp: Stamp
+    ) -> None:
+        """Pay cash back to the client: only unallocated cash (reverse allocations first)."""
+        self._require_reversible("refund")
+        if self.unallocated < amount:
+            raise RefundExceedsUnallocated(
+                f"payment {self.id} has {self.unallocated} unallocated; cannot refund {amount} "
+                "(reverse allocations first, or pass reverse_allocations)",
+                unallocated=self.unallocated.to_json(),
+                requested=amount.to_json(),
+            )
+        self._refunded(
+            account_id=self.account_id,
+            request_id=request_id,
+            amount=amount,
+            reason=reason,
+            refunded_on=refunded_on,
+            stamp=stamp,
+        )
+
+    @event("Refunded")
+    def _refunded(
+        self,
+        account_id: UUID,
+        request_id: str,
+        amount: Money,
+        reason: str,
+        refunded_on: date,
+        stamp: Stamp,
+    ) -> None:
+        self.refunded = self.refunded + amount
+        self.request_ids.append(request_id)
+
+    def mark_returned(
+        self, request_id: str, return_code: str, reason: str | None, stamp: Stamp
+    ) -> None:
+        """The bank took the money back (a late direct-debit failure, a bounced cheque).
+        Every allocation must have been reversed first; the payment then holds nothing."""
+        self._require_reversible("return")
+        if self.method not in RETURNABLE_METHODS:
+            raise PaymentNotReversible(
+                f"a {self.method} payment is not returned by a bank "
+                f"(only {', '.join(RETURNABLE_METHODS)}); a card payment is charged back"
+            )
+        self._returned(
+            account_id=self.account_id,
+            request_id=request_id,
+            amount=self.unallocated,
+            return_code=return_code,
+            reason=reason,
+            stamp=stamp,
+        )
+
+    @event("Returned")
+    def _returned(
+        self,
+        account_id: UUID,
+        request_id: str,
+        amount: Money,
+        return_code: str,
+        reason: str | None,
+        stamp: Stamp,
+    ) -> None:
+        self.taken_back = self.taken_back + amount
+        self.status = "returned"
+        self.request_ids.append(request_id)
+
+    def open_chargeback(self, chargeback_id: str, amount: Money, reason: str, stamp: Stamp) -> None:
+        """The card scheme took ``amount`` back pending the dispute; allocations covering
+        it must have been reversed first."""
+        self._require_reversible("charge back")
+        if self.method not in CHARGEBACK_METHODS:
+            raise PaymentNotReversible(f"only a card payment is charged back, not {self.method}")
+        if self.unallocated < amount:
+            raise RefundExceedsUnallocated(
+                f"payment {self.id} has {self.unallocated} unallocated; a chargeback of "
+                f"{amount} needs its allocations reversed first",
+                unallocated=self.unallocated.to_json(),
+                requested=amount.to_json(),
+            )
+        self._chargeback_opened(
+            account_id=self.account_id,
+            chargeback_id=chargeback_id,
+            amount=amount,
+            reason=reason,
+            stamp=stamp,
+        )
+
+    @event("ChargebackOpened")
+    def _chargeback_opened(
+        self, account_id: UUID, chargeback_id: str, amount: Money, reason: str, stamp: Stamp
+    ) -> None:
+        self.taken_back = self.taken_back + amount
+        self.chargebacks[chargeback_id] = amount
+        self.request_ids.append(chargeback_id)
+
+    def close_chargeback(self, chargeback_id: str, won: bool, reason: str, stamp: Stamp) -> None:
+        """Won: the money comes back to the payment, unallocated. Lost: it stays gone."""
+        if chargeback_id not in self.chargebacks:
+            raise ChargebackNotOpen(f"payment {self.id} has no open chargeback {chargeback_id}")
+        self._chargeback_closed(
+            account_id=self.account_id,
+            chargeback_id=chargeback_id,
+            outcome="won" if won else "lost",
+            amount=self.chargebacks[chargeback_id],
+            reason=reason,
+            stamp=stamp,
+        )
+
+    @event("ChargebackClosed")
+    def _chargeback_closed(
+        self,
+        account_id: UUID,
+        chargeback_id: str,
+        outcome: str,
+        amount: Money,
+        reason: str,
+        stamp: Stamp,
+    ) -> None:
+        del self.chargebacks[chargeback_id]
+        if outcome == "won":
+            self.taken_back = self.taken_back - amount
+
+    def _require_reversible(self, what: str) -> None:
+        if self.status != "succeeded":
+            raise PaymentNotReversible(
+                f"payment {self.id} is {self.status}; only a succeeded payment can {what}"
+            )

@@ -39,15 +39,17 @@ _SCALARS: dict[Any, dict[str, Any]] = {
     Money: MONEY,
 }
 # Fields whose Python type says less than their shape.
-_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
-    ("Payment.Allocated", "allocations"): {
-        "type": "array",
-        "items": {
-            "type": "object",
-            "required": ["invoice_id", "amount"],
-            "properties": {"invoice_id": {"type": "string", "format": "uuid"}, "amount": MONEY},
-        },
+_ALLOCATION_ROWS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["invoice_id", "amount"],
+        "properties": {"invoice_id": {"type": "string", "format": "uuid"}, "amount": MONEY},
     },
+}
+_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
+    ("Payment.Allocated", "allocations"): _ALLOCATION_ROWS,
+    ("Payment.Unallocated", "allocations"): _ALLOCATION_ROWS,
 }
 _LIBRARY_BASES = {"Event", "Created", "Snapshot"}  # the library's own, never stored as such
 _STRING = {"type": "string"}

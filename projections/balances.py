@@ -50,6 +50,7 @@ ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS last_contact_at timestampt
 ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS escalated_to text;
 ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS insolvency text;
 ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS referred_to text;
+ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS refunded_minor bigint NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS balance_invoices_account ON balance_invoices (account_id, due_on);
 CREATE TABLE IF NOT EXISTS balance_payments (
     payment_id uuid PRIMARY KEY,
@@ -66,6 +67,8 @@ CREATE TABLE IF NOT EXISTS balance_payments (
     position bigint NOT NULL
 );
 CREATE INDEX IF NOT EXISTS balance_payments_account ON balance_payments (account_id);
+ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS refunded_minor bigint NOT NULL DEFAULT 0;
+ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS taken_back_minor bigint NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS account_events (
     position bigint PRIMARY KEY,
     account_id uuid NOT NULL,
@@ -168,12 +171,13 @@ def _invoice_raised(conn: Connection[Any], ce: dict[str, Any]) -> None:
     _add_to_account(conn, ce, "invoiced_minor", d["amount"]["amount"])
 
 
-def _applied_to_invoice(invoice_column: str, account_column: str) -> Handler:
-    """A handler that adds ``data.amount`` to an invoice's column and its account's."""
+def _applied_to_invoice(invoice_column: str, account_column: str, sign: int = 1) -> Handler:
+    """A handler that adds ``data.amount`` (times ``sign``: -1 takes it back) to an
+    invoice's column and its account's."""
     assert invoice_column in {"allocated_minor", "credited_minor", "written_off_minor"}
 
     def handle(conn: Connection[Any], ce: dict[str, Any]) -> None:
-        amount = ce["data"]["amount"]["amount"]
+        amount = sign * ce["data"]["amount"]["amount"]
         conn.execute(
             f"UPDATE balance_invoices SET {invoice_column} = {invoice_column} + %s,"
             " position = %s WHERE invoice_id = %s",
@@ -237,13 +241,43 @@ def _payment_failed(conn: Connection[Any], ce: dict[str, Any]) -> None:
     )
 
 
-def _payment_allocated(conn: Connection[Any], ce: dict[str, Any]) -> None:
-    total = sum(row["amount"]["amount"] for row in ce["data"]["allocations"])
-    conn.execute(
-        "UPDATE balance_payments SET allocated_minor = allocated_minor + %s, position = %s"
-        " WHERE payment_id = %s",
-        (total, ce["position"], ce["subject"]),
-    )
+def _payment_allocations(sign: int) -> Handler:
+    """A handler for a payment's allocation (+1) or un-allocation (-1) of several rows."""
+
+    def handle(conn: Connection[Any], ce: dict[str, Any]) -> None:
+        total = sign * sum(row["amount"]["amount"] for row in ce["data"]["allocations"])
+        conn.execute(
+            "UPDATE balance_payments SET allocated_minor = allocated_minor + %s, position = %s"
+            " WHERE payment_id = %s",
+            (total, ce["position"], ce["subject"]),
+        )
+
+    return handle
+
+
+def _cash_leaves(payment_column: str, status: str | None = None, sign: int = 1) -> Handler:
+    """A handler for cash that leaves a payment (a refund, a bank return, a chargeback;
+    ``sign`` -1 brings it back, a chargeback won): the payment's column grows, the
+    account's cash held shrinks, by ``data.amount``."""
+    assert payment_column in {"refunded_minor", "taken_back_minor"}
+
+    def handle(conn: Connection[Any], ce: dict[str, Any]) -> None:
+        amount = sign * ce["data"]["amount"]["amount"]
+        conn.execute(
+            f"UPDATE balance_payments SET {payment_column} = {payment_column} + %s,"
+            " status = COALESCE(%s, status), position = %s WHERE payment_id = %s",
+            (amount, status, ce["position"], ce["subject"]),
+        )
+        _add_to_account(conn, ce, "paid_minor", -amount)
+        if payment_column == "refunded_minor":
+            _add_to_account(conn, ce, "refunded_minor", amount)
+
+    return handle
+
+
+def _chargeback_closed(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    if ce["data"]["outcome"] == "won":
+        _cash_leaves("taken_back_minor", sign=-1)(conn, ce)
 
 
 def _add_to_account(conn: Connection[Any], ce: dict[str, Any], column: str, amount: int) -> None:
@@ -253,6 +287,7 @@ def _add_to_account(conn: Connection[Any], ce: dict[str, Any], column: str, amou
         "allocated_minor",
         "credited_minor",
         "written_off_minor",
+        "refunded_minor",
     }
     conn.execute(
         f"UPDATE balance_accounts SET {column} = {column} + %s WHERE account_id = %s",
@@ -276,7 +311,15 @@ HANDLERS: dict[str, Handler] = {
     "arledger.payment.recorded": _payment_recorded,
     "arledger.payment.succeeded": _payment_succeeded,
     "arledger.payment.failed": _payment_failed,
-    "arledger.payment.allocated": _payment_allocated,
+    "arledger.payment.allocated": _payment_allocations(+1),
+    "arledger.invoice.payment_unallocated": _applied_to_invoice(
+        "allocated_minor", "allocated_minor", sign=-1
+    ),
+    "arledger.payment.unallocated": _payment_allocations(-1),
+    "arledger.payment.refunded": _cash_leaves("refunded_minor"),
+    "arledger.payment.returned": _cash_leaves("taken_back_minor", status="returned"),
+    "arledger.payment.chargeback_opened": _cash_leaves("taken_back_minor"),
+    "arledger.payment.chargeback_closed": _chargeback_closed,
 }
 
 

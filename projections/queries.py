@@ -11,7 +11,7 @@ from psycopg.rows import dict_row
 
 BALANCE_SQL = """
 SELECT a.account_id, a.currency, a.invoiced_minor, a.paid_minor, a.allocated_minor,
-       a.credited_minor, a.written_off_minor,
+       a.credited_minor, a.written_off_minor, a.refunded_minor,
        COALESCE((SELECT SUM(i.amount_minor - i.allocated_minor - i.credited_minor
                             - i.written_off_minor - i.voided_minor)
                    FROM balance_invoices i

@@ -11,12 +11,17 @@ from dataclasses import dataclass
 from ledger.application import Ledger
 from ledger.commands import (
     AllocatePayment,
+    CloseChargeback,
     DecideWriteOff,
     IssueCreditNote,
     OpenAccount,
+    OpenChargeback,
     RaiseInvoice,
     RecordPayment,
+    RefundPayment,
     RequestWriteOff,
+    ReturnPayment,
+    UnallocatePayment,
     VoidInvoice,
 )
 from ledger.errors import LedgerError
@@ -116,6 +121,37 @@ class _Book:
             cmd = AllocatePayment(payment, str(uuid.uuid4()), stamp(), ((invoice, amount),))
         self.ledger.allocate_payment(cmd)
 
+    def take_back(self, account: uuid.UUID, currency: str) -> None:
+        """Un-allocate, refund, return or charge back one of the account's payments (often
+        refused: a failed payment, a card returned by a bank, too much asked)."""
+        payment = self.rng.choice(self.payments[account])
+        request = str(uuid.uuid4())
+        kind = self.rng.choice(("unallocate", "refund", "return", "chargeback"))
+        if kind == "unallocate":
+            self.ledger.unallocate_payment(
+                UnallocatePayment(payment, request, "misapplied", stamp())
+            )
+        elif kind == "refund":
+            amount = self.money(currency, 30_000)
+            reverse = self.rng.random() < 0.5
+            cmd = RefundPayment(
+                payment, request, amount, "overpaid", dt.date(2026, 4, 2), stamp(), reverse
+            )
+            self.ledger.refund_payment(cmd)
+        elif kind == "return":
+            cmd = ReturnPayment(payment, request, "ARUDD-0", dt.date(2026, 4, 5), stamp())
+            self.ledger.return_payment(cmd)
+        else:
+            amount = self.money(currency, 30_000)
+            self.ledger.open_chargeback(
+                OpenChargeback(payment, request, amount, "fraud", dt.date(2026, 4, 6), stamp())
+            )
+            if self.rng.random() < 0.6:
+                won = self.rng.random() < 0.5
+                self.ledger.close_chargeback(
+                    CloseChargeback(payment, request, won, "scheme decided", stamp())
+                )
+
 
 def _one(book: _Book, account: uuid.UUID, currency: str, n: int) -> None:
     roll = book.rng.random()
@@ -127,7 +163,9 @@ def _one(book: _Book, account: uuid.UUID, currency: str, n: int) -> None:
         book.void(account)
     elif roll < 0.56:
         book.write_off(account, currency)
-    elif roll < 0.75:
+    elif roll < 0.72:
         book.pay(account, currency)
+    elif roll < 0.8 and book.payments[account]:
+        book.take_back(account, currency)
     elif book.payments[account]:
         book.allocate(account, currency)

@@ -13,7 +13,7 @@ from ledger.application import Ledger
 from ledger.invoice import Invoice
 from ledger.payment import Payment
 
-FIELDS = ("invoiced", "paid", "allocated", "credited", "written_off")
+FIELDS = ("invoiced", "paid", "allocated", "credited", "written_off", "refunded")
 
 
 def fold_store(ledger: Ledger) -> dict[str, dict[str, int]]:
@@ -62,13 +62,34 @@ def _fold(event: Any, totals: dict[str, dict[str, int]], invoices: dict[str, Any
             totals[str(event.account_id)]["paid"] += event.amount.amount_minor
     elif isinstance(event, Payment.Succeeded):  # type: ignore[attr-defined]
         totals[str(event.account_id)]["paid"] += invoices["_payments"][str(event.originator_id)]
+    else:
+        _fold_reversal(event, totals, invoices)
+
+
+def _fold_reversal(event: Any, totals: dict[str, dict[str, int]], invoices: dict[str, Any]) -> None:
+    """Money taken back: un-allocations, refunds, returns and chargebacks."""
+    account = totals[str(event.account_id)] if hasattr(event, "account_id") else None
+    if isinstance(event, Invoice.PaymentUnallocated):  # type: ignore[attr-defined]
+        assert account is not None
+        account["allocated"] -= event.amount.amount_minor
+        invoices[str(event.originator_id)]["allocated"] -= event.amount.amount_minor
+    elif isinstance(event, Payment.Refunded):  # type: ignore[attr-defined]
+        assert account is not None
+        account["paid"] -= event.amount.amount_minor
+        account["refunded"] += event.amount.amount_minor
+    elif isinstance(event, Payment.Returned | Payment.ChargebackOpened):  # type: ignore[attr-defined]
+        assert account is not None
+        account["paid"] -= event.amount.amount_minor
+    elif isinstance(event, Payment.ChargebackClosed) and event.outcome == "won":  # type: ignore[attr-defined]
+        assert account is not None
+        account["paid"] += event.amount.amount_minor
 
 
 def read_projection(pool: ConnectionPool) -> dict[str, dict[str, Any]]:
     with pool.connection() as conn:
         accounts = conn.execute(
             "SELECT account_id, invoiced_minor, paid_minor, allocated_minor, credited_minor,"
-            " written_off_minor"
+            " written_off_minor, refunded_minor"
             " FROM balance_accounts"
         ).fetchall()
         invoices = conn.execute(

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from consumers.catchup import catch_up
 from ledger.account import Account
 from ledger.application import Ledger
+from ledger.payment import Payment
 from projections.database import eventstore_env, open_pool
 from projections.registry import BALANCES
 from tests.book import write_book
@@ -58,6 +59,31 @@ def test_any_command_sequence_conserves_money_and_projects_to_the_store(store, s
         assert outstanding + applied == folded["accounts"][account_id]["invoiced"]
         assert all(i.outstanding.amount_minor >= 0 for i in invoices)
 
+    _payments_agree_with_invoices(ledger)
+
     # The projection, fed from the store by the same code the Kafka consumer uses, agrees.
     catch_up(ledger, pool, BALANCES, set(range(PARTITIONS)), PARTITIONS)
     assert read_projection(pool) == folded
+
+
+def _payments_agree_with_invoices(ledger: Ledger) -> None:
+    """Every payment holds no less than it has allocated, and what payments say they
+    applied to each invoice is exactly what each invoice says it received."""
+    applied_to: dict[uuid.UUID, int] = {}
+    after = 0
+    while batch := ledger.read_log(after, 1000):
+        for notification in batch:
+            event = ledger.decode(notification)
+            if isinstance(event, Payment.Recorded):  # type: ignore[attr-defined]
+                payment = ledger.get_payment(event.originator_id)
+                assert 0 <= payment.allocated.amount_minor <= payment.held.amount_minor
+                assert payment.held.amount_minor <= payment.amount.amount_minor
+                assert payment.unallocated.amount_minor >= 0
+                for key, amount in payment.applied.items():
+                    assert amount.amount_minor > 0
+                    applied_to[uuid.UUID(key)] = (
+                        applied_to.get(uuid.UUID(key), 0) + amount.amount_minor
+                    )
+        after = batch[-1].id
+    for invoice_id, amount in applied_to.items():
+        assert ledger.get_invoice(invoice_id).allocated.amount_minor == amount

@@ -277,6 +277,7 @@ def get_balance(
         unallocated=m(row["paid_minor"] - row["allocated_minor"]),
         credited=m(row["credited_minor"]),
         written_off=m(row["written_off_minor"]),
+        refunded=m(row["refunded_minor"]),
         outstanding=m(outstanding),
         overdue=m(int(row["overdue_minor"])),
         position=position,
