@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from api import problems
 from api.routes import (
     accounts,
+    chasing,
     health,
     invoices,
     payment_reversals,
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     routers = (
         accounts.router,
         invoices.router,
+        chasing.router,
         payments.router,
         payment_reversals.router,
         schemas.router,

@@ -151,6 +151,7 @@ class InvoicePublic(BaseModel):
     description: str | None
     credited: MoneyModel
     written_off: MoneyModel
+    disputed: MoneyModel | None = Field(default=None, description="not chased while disputed")
     status: Literal["open", "partially_paid", "paid", "written_off", "credited", "void"]
     overdue: bool
     position: int | None = None
@@ -320,3 +321,61 @@ class ChargebackCreate(Command):
 class ChargebackClose(Command):
     outcome: Literal["won", "lost"]
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class DisputeCreate(Command):
+    amount: MoneyModel = Field(description="what the client disputes: part or all")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class DisputeResolution(Command):
+    outcome: Literal["upheld", "rejected"]
+    reason: str = Field(min_length=1, max_length=2000)
+    resolved_on: date
+    credit: MoneyModel | None = Field(
+        default=None, description="upheld only: credit less than the disputed amount"
+    )
+
+
+class DisputePublic(BaseModel):
+    id: str
+    invoice: InvoicePublic
+    position: int
+
+
+class NoticeCreate(Command):
+    """A dunning notice on the named overdue invoices, or every eligible one."""
+
+    stage: Literal["reminder", "final_demand", "default_notice"]
+    channel: Literal["email", "post", "portal"]
+    notice_on: date | None = Field(default=None, description="default: today (UTC)")
+    invoice_ids: list[UUID] | None = Field(default=None, min_length=1, max_length=100)
+    all_eligible: bool = False
+
+    @model_validator(mode="after")
+    def _one_of(self) -> NoticeCreate:
+        if (self.invoice_ids is None) == (not self.all_eligible):
+            raise ValueError("give either 'invoice_ids' or 'all_eligible': true, exactly one")
+        return self
+
+
+class NoticeInvoice(BaseModel):
+    invoice_id: UUID
+    number: str
+    due_on: date
+    days_overdue: int
+    outstanding: MoneyModel
+    disputed: MoneyModel
+    chased: MoneyModel
+    reissue: bool
+
+
+class NoticePublic(BaseModel):
+    id: str
+    account_id: UUID
+    stage: str
+    channel: str
+    notice_on: date
+    invoices: list[NoticeInvoice] = Field(description="what the notice rested on, and why")
+    total_chased: MoneyModel
+    position: int

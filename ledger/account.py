@@ -4,7 +4,7 @@ for oldest-first allocation without asking a read model."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -55,6 +55,8 @@ class Account(Aggregate):
         self.insolvency: str | None = None
         self.referred_to: str | None = None
         self.payment_method: str | None = None
+        self.notice_stages: dict[str, str] = {}  # the last notice stage each invoice had
+        self.notice_ids: list[str] = []
         self.doubtful_debt: Money | None = None
         self.opened_stamp = stamp
         self.invoice_ids_by_number: dict[str, UUID] = {}
@@ -255,3 +257,42 @@ class Account(Aggregate):
         self, amount: Money, outstanding: Money, reason: str, stamp: Stamp
     ) -> None:
         self.doubtful_debt = amount
+
+    def issue_notice(
+        self,
+        notice_id: str,
+        stage: str,
+        channel: str,
+        notice_on: date,
+        invoices: list[dict[str, Any]],
+        total_chased: Money,
+        stamp: Stamp,
+    ) -> None:
+        """Record a reminder, final demand or default notice and the invoices it rested
+        on, with the figures that made each eligible (see ``ledger.dunning``)."""
+        if channel not in ("email", "post", "portal"):
+            raise InvalidRequest("channel must be one of email, post, portal")
+        self._notice_issued(
+            notice_id=notice_id,
+            stage=stage,
+            channel=channel,
+            notice_on=notice_on,
+            invoices=invoices,
+            total_chased=total_chased,
+            stamp=stamp,
+        )
+
+    @event("NoticeIssued")
+    def _notice_issued(
+        self,
+        notice_id: str,
+        stage: str,
+        channel: str,
+        notice_on: date,
+        invoices: list[dict[str, Any]],
+        total_chased: Money,
+        stamp: Stamp,
+    ) -> None:
+        for row in invoices:
+            self.notice_stages[str(row["invoice_id"])] = stage
+        self.notice_ids.append(notice_id)

@@ -257,3 +257,40 @@ class CloseChargeback:
     won: bool
     reason: str
     stamp: Stamp
+
+
+@dataclass(frozen=True)
+class DisputeInvoice:
+    invoice_id: UUID
+    dispute_id: str
+    amount: Money
+    reason: str
+    stamp: Stamp
+
+
+@dataclass(frozen=True)
+class ResolveDispute:
+    """Upheld (a credit note for the disputed amount, or the smaller ``credit``) or
+    rejected (collection resumes)."""
+
+    invoice_id: UUID
+    dispute_id: str
+    upheld: bool
+    reason: str
+    resolved_on: date
+    stamp: Stamp
+    credit: Money | None = None
+
+
+@dataclass(frozen=True)
+class IssueNotice:
+    """A reminder, final demand or default notice on the named invoices, or on every
+    eligible one when ``invoice_ids`` is empty."""
+
+    account_id: UUID
+    notice_id: str
+    stage: str
+    channel: str
+    notice_on: date
+    stamp: Stamp
+    invoice_ids: tuple[UUID, ...] = ()

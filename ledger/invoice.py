@@ -15,6 +15,7 @@ from ledger.errors import (
     InvoiceHasAllocations,
     InvoiceVoid,
     OverAllocation,
+    RuleViolation,
     WriteOffExceedsOutstanding,
 )
 from ledger.money import Money
@@ -73,6 +74,8 @@ class Invoice(Aggregate):
         self.voided = Money.zero(amount.currency)
         self.allocations: list[tuple[UUID, Money]] = []
         self.credit_note_ids: list[UUID] = []  # a list: snapshots are JSON
+        self.disputes: dict[str, Money] = {}  # open disputes by id
+        self.resolved_dispute_ids: list[str] = []
 
     @property
     def currency(self) -> str:
@@ -82,6 +85,21 @@ class Invoice(Aggregate):
     def outstanding(self) -> Money:
         """The amount less allocations, credit notes and what a void cancelled."""
         return self.amount - self.allocated - self.credited - self.written_off - self.voided
+
+    @property
+    def disputed(self) -> Money:
+        """What the client disputes and is not chased for while the disputes are open."""
+        total = Money.zero(self.currency)
+        for amount in self.disputes.values():
+            total = total + amount
+        return total
+
+    @property
+    def undisputed(self) -> Money:
+        """What can be chased: the outstanding amount less what is disputed (never below
+        zero: payments may have reduced what is owed below the disputed amount)."""
+        left = self.outstanding.amount_minor - self.disputed.amount_minor
+        return Money(max(0, left), self.currency)
 
     @property
     def is_void(self) -> bool:
@@ -277,3 +295,90 @@ class Invoice(Aggregate):
     def _require_not_void(self, what: str) -> None:
         if self.is_void:
             raise InvoiceVoid(f"invoice {self.number} is void; cannot {what}")
+
+    # --- disputes ----------------------------------------------------------------------
+
+    def dispute(self, dispute_id: str, amount: Money, reason: str, stamp: Stamp) -> None:
+        """The client disputes ``amount`` of the invoice: it stays owed (in the balance)
+        but is not chased until the dispute is resolved."""
+        self._require_not_void("dispute it")
+        self._require_currency(amount, "dispute")
+        if self.undisputed < amount:
+            raise DisputeExceedsUndisputed(
+                f"invoice {self.number} has {self.undisputed} outstanding and not yet "
+                f"disputed; cannot dispute {amount}",
+                undisputed=self.undisputed.to_json(),
+                requested=amount.to_json(),
+            )
+        self._disputed(
+            account_id=self.account_id,
+            dispute_id=dispute_id,
+            amount=amount,
+            reason=reason,
+            stamp=stamp,
+        )
+
+    @event("Disputed")
+    def _disputed(
+        self, account_id: UUID, dispute_id: str, amount: Money, reason: str, stamp: Stamp
+    ) -> None:
+        self.disputes[dispute_id] = amount
+
+    def resolve_dispute(
+        self,
+        dispute_id: str,
+        upheld: bool,
+        credit: Money | None,
+        reason: str,
+        issued_on: date,
+        stamp: Stamp,
+    ) -> None:
+        """Upheld: the client was right, and a credit note for the disputed amount (or
+        the smaller ``credit`` given) reduces what is owed. Rejected: collection resumes."""
+        if dispute_id not in self.disputes:
+            raise DisputeNotOpen(f"invoice {self.number} has no open dispute {dispute_id}")
+        disputed = self.disputes[dispute_id]
+        credit = (credit or disputed) if upheld else Money.zero(self.currency)
+        self._require_currency(credit, "credit")
+        if disputed < credit:
+            raise CreditExceedsOutstanding(
+                f"the dispute is for {disputed}; an upheld dispute credits at most that, "
+                f"not {credit}",
+                disputed=disputed.to_json(),
+                requested=credit.to_json(),
+            )
+        self._dispute_resolved(
+            account_id=self.account_id,
+            dispute_id=dispute_id,
+            outcome="upheld" if upheld else "rejected",
+            disputed=disputed,
+            reason=reason,
+            stamp=stamp,
+        )
+        if credit.is_positive():
+            credit_note_id = uuid5(_INVOICE_NAMESPACE, f"{self.id}/dispute/{dispute_id}")
+            reason = f"dispute upheld: {reason}"
+            self.issue_credit_note(credit_note_id, credit, reason, issued_on, stamp)
+
+    @event("DisputeResolved")
+    def _dispute_resolved(
+        self,
+        account_id: UUID,
+        dispute_id: str,
+        outcome: str,
+        disputed: Money,
+        reason: str,
+        stamp: Stamp,
+    ) -> None:
+        del self.disputes[dispute_id]
+        self.resolved_dispute_ids.append(dispute_id)
+
+
+class DisputeExceedsUndisputed(RuleViolation):
+    code = "dispute-exceeds-undisputed"
+    title = "More would be disputed than is outstanding and undisputed"
+
+
+class DisputeNotOpen(RuleViolation):
+    code = "dispute-not-open"
+    title = "No open dispute with that id on the invoice"

@@ -50,6 +50,24 @@ _ALLOCATION_ROWS = {
 _OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("Payment.Allocated", "allocations"): _ALLOCATION_ROWS,
     ("Payment.Unallocated", "allocations"): _ALLOCATION_ROWS,
+    ("Account.NoticeIssued", "invoices"): {
+        "type": "array",
+        "description": "the invoices the notice rested on, with why each was eligible",
+        "items": {
+            "type": "object",
+            "required": ["invoice_id", "number", "days_overdue", "outstanding", "chased"],
+            "properties": {
+                "invoice_id": {"type": "string", "format": "uuid"},
+                "number": {"type": "string"},
+                "due_on": {"type": "string", "format": "date"},
+                "days_overdue": {"type": "integer"},
+                "outstanding": MONEY,
+                "disputed": MONEY,
+                "chased": MONEY,
+                "reissue": {"type": "boolean"},
+            },
+        },
+    },
 }
 _LIBRARY_BASES = {"Event", "Created", "Snapshot"}  # the library's own, never stored as such
 _STRING = {"type": "string"}

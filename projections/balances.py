@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS balance_invoices (
     position bigint NOT NULL
 );
 ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS voided_minor bigint NOT NULL DEFAULT 0;
+ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS disputed_minor bigint NOT NULL DEFAULT 0;
 ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS last_contact_at timestamptz;
 ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS escalated_to text;
 ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS insolvency text;
@@ -198,6 +199,20 @@ def _invoice_voided(conn: Connection[Any], ce: dict[str, Any]) -> None:
     _add_to_account(conn, ce, "invoiced_minor", -amount)
 
 
+def _disputed(sign: int, field: str) -> Handler:
+    """A dispute opened (+1, ``data.amount``) or resolved (-1, ``data.disputed``): what
+    the invoice has in dispute, not chased but still owed."""
+
+    def handle(conn: Connection[Any], ce: dict[str, Any]) -> None:
+        conn.execute(
+            "UPDATE balance_invoices SET disputed_minor = disputed_minor + %s, position = %s"
+            " WHERE invoice_id = %s",
+            (sign * ce["data"][field]["amount"], ce["position"], ce["subject"]),
+        )
+
+    return handle
+
+
 def _payment_recorded(conn: Connection[Any], ce: dict[str, Any]) -> None:
     d = ce["data"]
     conn.execute(
@@ -320,6 +335,8 @@ HANDLERS: dict[str, Handler] = {
     "arledger.payment.returned": _cash_leaves("taken_back_minor", status="returned"),
     "arledger.payment.chargeback_opened": _cash_leaves("taken_back_minor"),
     "arledger.payment.chargeback_closed": _chargeback_closed,
+    "arledger.invoice.disputed": _disputed(+1, "amount"),
+    "arledger.invoice.dispute_resolved": _disputed(-1, "disputed"),
 }
 
 

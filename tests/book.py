@@ -13,6 +13,7 @@ from ledger.commands import (
     AllocatePayment,
     CloseChargeback,
     DecideWriteOff,
+    DisputeInvoice,
     IssueCreditNote,
     OpenAccount,
     OpenChargeback,
@@ -20,6 +21,7 @@ from ledger.commands import (
     RecordPayment,
     RefundPayment,
     RequestWriteOff,
+    ResolveDispute,
     ReturnPayment,
     UnallocatePayment,
     VoidInvoice,
@@ -121,6 +123,19 @@ class _Book:
             cmd = AllocatePayment(payment, str(uuid.uuid4()), stamp(), ((invoice, amount),))
         self.ledger.allocate_payment(cmd)
 
+    def dispute(self, account: uuid.UUID, currency: str) -> None:
+        """Dispute part of an invoice, then (often) resolve it: upheld credits it."""
+        invoice = self.rng.choice(self.invoices[account])
+        dispute_id = str(uuid.uuid4())
+        amount = self.money(currency, 20_000)  # sometimes more than undisputed: refused
+        self.ledger.dispute_invoice(DisputeInvoice(invoice, dispute_id, amount, "query", stamp()))
+        if self.rng.random() < 0.7:
+            upheld = self.rng.random() < 0.5
+            cmd = ResolveDispute(
+                invoice, dispute_id, upheld, "checked", dt.date(2026, 4, 3), stamp()
+            )
+            self.ledger.resolve_dispute(cmd)
+
     def take_back(self, account: uuid.UUID, currency: str) -> None:
         """Un-allocate, refund, return or charge back one of the account's payments (often
         refused: a failed payment, a card returned by a bank, too much asked)."""
@@ -163,6 +178,8 @@ def _one(book: _Book, account: uuid.UUID, currency: str, n: int) -> None:
         book.void(account)
     elif roll < 0.56:
         book.write_off(account, currency)
+    elif roll < 0.6:
+        book.dispute(account, currency)
     elif roll < 0.72:
         book.pay(account, currency)
     elif roll < 0.8 and book.payments[account]:

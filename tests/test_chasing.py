@@ -1,0 +1,135 @@
+"""The collections specialist's day: an overdue account gets a reminder; the client
+disputes part of one invoice; the final demand goes out on what is not disputed and says
+why; the dispute is upheld as a credit note; an insolvent account is never chased."""
+
+from __future__ import annotations
+
+from tests.pipeline import pipeline
+
+
+def gbp(amount: int) -> dict[str, object]:
+    return {"amount": amount, "currency": "GBP"}
+
+
+def test_notices_rest_on_overdue_undisputed_invoices_and_say_why(settings):
+    with pipeline(settings) as p:
+        api = p.api
+        account = api.open_account("Canal Street Bar")
+        path = f"/v1/accounts/{account['id']}/notices"
+        jan = api.raise_invoice(account["id"], "LIC-1", 300_00, "2026-01-01", "2026-01-31")
+        feb = api.raise_invoice(account["id"], "LIC-2", 200_00, "2026-02-01", "2026-03-03")
+        mar = api.raise_invoice(account["id"], "LIC-3", 100_00, "2026-03-01", "2026-03-31")
+
+        def notice(stage, on, **chosen):
+            body = {"stage": stage, "channel": "email", "notice_on": on}
+            return api.post(path, {**body, **(chosen or {"all_eligible": True})})
+
+        def refused(response, code):
+            assert response.status_code == 409, response.text
+            assert response.json()["type"] == f"/v1/problems/{code}"
+
+        before = p.services.ledger.head_position()
+        refused(
+            notice("final_demand", "2026-03-10", invoice_ids=[jan["id"]]),
+            "notice-stage-out-of-order",
+        )
+        refused(notice("reminder", "2026-03-10", invoice_ids=[mar["id"]]), "invoice-not-overdue")
+        assert p.services.ledger.head_position() == before  # refusals append nothing
+
+        reminder = api.ok(notice("reminder", "2026-03-10"))
+        assert [row["number"] for row in reminder["invoices"]] == ["LIC-1", "LIC-2"]
+        assert [row["days_overdue"] for row in reminder["invoices"]] == [38, 7]
+        assert reminder["total_chased"] == gbp(500_00)
+
+        dispute = api.ok(
+            api.post(
+                f"/v1/invoices/{feb['id']}/disputes",
+                {"amount": gbp(200_00), "reason": "room double-booked on 14 Feb"},
+            )
+        )
+        assert dispute["invoice"]["disputed"] == gbp(200_00)
+        refused(
+            api.post(f"/v1/invoices/{feb['id']}/disputes", {"amount": gbp(1), "reason": "again"}),
+            "dispute-exceeds-undisputed",
+        )
+        refused(notice("final_demand", "2026-04-01", invoice_ids=[feb["id"]]), "invoice-disputed")
+
+        final = api.ok(notice("final_demand", "2026-04-01"))
+        # LIC-2 is wholly disputed and LIC-3 has had no reminder: only LIC-1 is chased.
+        assert [(r["number"], r["chased"]["amount"]) for r in final["invoices"]] == [
+            ("LIC-1", 300_00)
+        ]
+
+        upheld = api.ok(
+            api.post(
+                f"/v1/invoices/{feb['id']}/disputes/{dispute['id']}/resolve",
+                {
+                    "outcome": "upheld",
+                    "reason": "booking system error",
+                    "resolved_on": "2026-04-03",
+                    "credit": gbp(150_00),
+                },
+            )
+        )
+        assert (upheld["credited"], upheld["outstanding"], upheld["disputed"]) == (
+            gbp(150_00),
+            gbp(50_00),
+            gbp(0),
+        )
+        balance = api.ok(
+            api.get(f"/v1/accounts/{account['id']}/balance", min_position=upheld["position"])
+        )
+        assert (balance["credited"], balance["outstanding"]) == (gbp(150_00), gbp(450_00))
+
+        events = api.ok(
+            api.get(f"/v1/accounts/{account['id']}/events", min_position=upheld["position"])
+        )["events"]
+        notices = [e for e in events if e["type"] == "arledger.account.notice_issued"]
+        assert [e["data"]["stage"] for e in notices] == ["reminder", "final_demand"]
+        why = notices[1]["data"]["invoices"][0]
+        assert (why["number"], why["days_overdue"], why["outstanding"]) == (
+            "LIC-1",
+            60,
+            gbp(300_00),
+        )
+        credit = next(e for e in events if e["type"] == "arledger.invoice.credit_note_issued")
+        assert credit["data"]["reason"] == "dispute upheld: booking system error"
+
+
+def test_a_held_insolvent_or_settled_account_gets_no_notice(settings):
+    with pipeline(settings) as p:
+        api = p.api
+        account = api.open_account("Blue Anchor Pub")
+        base = f"/v1/accounts/{account['id']}"
+        invoice = api.raise_invoice(account["id"], "LIC-7", 90_00, "2026-01-01", "2026-01-31")
+        body = {
+            "stage": "reminder",
+            "channel": "post",
+            "notice_on": "2026-03-01",
+            "all_eligible": True,
+        }
+
+        card = api.record_payment(account["id"], 90_00, method="card")
+        api.allocate(card["id"], {"strategy": "oldest_first"})
+        settled = api.post(f"{base}/notices", body)
+        assert settled.json()["type"] == "/v1/problems/account-settled"
+
+        api.ok(
+            api.post(
+                f"/v1/payments/{card['id']}/chargebacks",
+                {"amount": gbp(90_00), "reason": "stolen card", "opened_on": "2026-02-10"},
+            )
+        )
+        api.ok(api.post(f"{base}/standing", {"action": "hold", "reason": "query open"}))
+        held = api.post(f"{base}/notices", body)
+        assert held.json()["type"] == "/v1/problems/dunning-stopped"
+        api.ok(api.post(f"{base}/standing", {"action": "reinstate", "reason": "query closed"}))
+        case = api.ok(api.post(f"{base}/insolvency-cases", {"kind": "liquidation"}))
+        insolvent = api.post(f"{base}/notices", body)
+        assert insolvent.json()["type"] == "/v1/problems/dunning-stopped"
+        assert "liquidation" in insolvent.json()["detail"]
+        history = api.ok(api.get(f"{base}/events", min_position=case["position"]))["events"]
+        assert history[-1]["type"] == "arledger.account.insolvency_case_opened"
+        assert not [e for e in history if e["type"] == "arledger.account.notice_issued"]
+        reopened = api.ok(api.get(f"/v1/invoices/{invoice['id']}"))
+        assert reopened["outstanding"] == gbp(90_00)  # chased by nobody, still owed
