@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from api import problems
 from api.routes import (
     accounts,
+    arrangements,
     chasing,
     health,
     invoices,
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         accounts.router,
         invoices.router,
         chasing.router,
+        arrangements.router,
         payments.router,
         payment_reversals.router,
         schemas.router,

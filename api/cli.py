@@ -1,16 +1,18 @@
 """The ``arledger`` command: ``up`` (everything, on the embedded default unless
-DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS point elsewhere), ``api``, ``relay``, ``consume``
-and ``demo``."""
+DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS point elsewhere), ``api``, ``relay``, ``consume``,
+``scheduler`` and ``demo``."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import date
 from pathlib import Path
 
 import uvicorn
@@ -54,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     consume = sub.add_parser("consume", help="build the projections from Kafka")
     consume.add_argument("--consumers", type=int, default=1)
     consume.set_defaults(run=_consume)
+    scheduler = sub.add_parser("scheduler", help="emit the events a passing date causes")
+    scheduler.add_argument(
+        "--today", type=date.fromisoformat, default=None, help="business date (default: UTC today)"
+    )
+    scheduler.add_argument("--once", action="store_true", help="one run, then exit")
+    scheduler.add_argument("--interval", type=float, default=60.0, help="seconds between runs")
+    scheduler.set_defaults(run=_scheduler)
     demo = sub.add_parser("demo", help="load a realistic sample book through the API")
     demo.add_argument("--url", default="http://127.0.0.1:8000")
     demo.add_argument("--key", default=None, help="API key (default: the development key)")
@@ -174,6 +183,30 @@ def _relay(args: argparse.Namespace, settings: Settings) -> int:
 
 def _consume(args: argparse.Namespace, settings: Settings) -> int:
     return _run_workers(settings, relay=False, consumers=args.consumers)
+
+
+def _scheduler(args: argparse.Namespace, settings: Settings) -> int:
+    from consumers import scheduler
+    from projections.database import open_ledger, open_pool
+    from projections.registry import BALANCES
+
+    ledger = open_ledger(settings)
+    pool = open_pool(settings.database_url or "", max_size=2, name="arledger-scheduler")
+    BALANCES.ensure_schema(pool)
+    try:
+        if args.once or args.today:
+            today = args.today or scheduler.today_utc()
+            made = scheduler.run_once(ledger, pool, settings.topic, today)
+            print(json.dumps({"today": today.isoformat(), **made}), flush=True)
+            return 0
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        scheduler.run(ledger, pool, settings.topic, stop, args.interval)
+        return 0
+    finally:
+        pool.close()
+        ledger.close()
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -379,3 +379,58 @@ class NoticePublic(BaseModel):
     invoices: list[NoticeInvoice] = Field(description="what the notice rested on, and why")
     total_chased: MoneyModel
     position: int
+
+
+class PromiseCreate(Command):
+    """The client promises to pay ``amount`` by ``promised_on``."""
+
+    amount: MoneyModel
+    promised_on: date
+    made_on: date | None = Field(default=None, description="default: today (UTC)")
+    invoice_ids: list[UUID] = Field(default_factory=list, max_length=100)
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class PromisePublic(BaseModel):
+    id: UUID
+    account_id: UUID
+    amount: MoneyModel
+    made_on: date
+    promised_on: date
+    invoice_ids: list[UUID]
+    status: Literal["open", "kept", "broken", "cancelled"]
+    paid: MoneyModel | None = Field(description="what was paid by the date, once decided")
+    position: int | None = None
+
+
+class InstalmentIn(Command):
+    due_on: date
+    amount: MoneyModel
+
+
+class PaymentPlanCreate(Command):
+    invoice_ids: list[UUID] = Field(min_length=1, max_length=100)
+    instalments: list[InstalmentIn] = Field(min_length=1, max_length=120)
+    starts_on: date | None = Field(default=None, description="default: today (UTC)")
+    missed_allowed: int = Field(default=0, ge=0, description="misses tolerated before it breaks")
+
+
+class InstalmentOut(BaseModel):
+    due_on: date
+    amount: MoneyModel
+    outcome: Literal["kept", "missed"] | None
+
+
+class PaymentPlanPublic(BaseModel):
+    id: UUID
+    account_id: UUID
+    invoice_ids: list[UUID]
+    starts_on: date
+    missed_allowed: int
+    instalments: list[InstalmentOut]
+    status: Literal["active", "completed", "broken", "cancelled"]
+    position: int | None = None
+
+
+class ArrangementCancel(Command):
+    reason: str = Field(min_length=1, max_length=2000)

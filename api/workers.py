@@ -104,7 +104,7 @@ def spawn(settings: Settings, consumers: int) -> list[subprocess.Popen[bytes]]:
     processes, as in a deployment, so that they neither share the API's interpreter lock
     nor die with one another."""
     env = {**os.environ, **settings_env(settings)}
-    commands = [["relay"]] + [["consume"]] * consumers
+    commands = [["relay"], ["scheduler"]] + [["consume"]] * consumers
     return [
         subprocess.Popen([sys.executable, "-m", "api.cli", *command], env=env)  # noqa: S603 - our own CLI
         for command in commands

@@ -10,6 +10,7 @@ from ledger import limits, rules
 from ledger.account import Account
 from ledger.adjustments import InvoiceAdjustments
 from ledger.allocation import plan_allocation
+from ledger.arrangements import Arrangements
 from ledger.chasing import Chasing
 from ledger.commands import (
     AllocatePayment,
@@ -38,7 +39,7 @@ from ledger.reversals import PaymentReversals
 from ledger.store import AllocationResult, Saved, _new, _require_currency
 
 
-class Ledger(InvoiceAdjustments, PaymentReversals, Chasing):
+class Ledger(InvoiceAdjustments, PaymentReversals, Chasing, Arrangements):
     """Accounts, invoices and payments, in the PostgreSQL event store."""
 
     def open_account(self, cmd: OpenAccount) -> Saved:

@@ -294,3 +294,40 @@ class IssueNotice:
     notice_on: date
     stamp: Stamp
     invoice_ids: tuple[UUID, ...] = ()
+
+
+@dataclass(frozen=True)
+class MakePromise:
+    """The client promises to pay ``amount`` by ``promised_on``."""
+
+    account_id: UUID
+    promise_id: UUID
+    amount: Money
+    made_on: date
+    promised_on: date
+    stamp: Stamp
+    invoice_ids: tuple[UUID, ...] = ()
+    notes: str | None = None
+
+
+@dataclass(frozen=True)
+class AgreePaymentPlan:
+    """Instalments (due date, amount) over some invoices; ``missed_allowed`` misses are
+    tolerated before the plan breaks."""
+
+    account_id: UUID
+    plan_id: UUID
+    invoice_ids: tuple[UUID, ...]
+    instalments: tuple[tuple[date, Money], ...]
+    starts_on: date
+    stamp: Stamp
+    missed_allowed: int = 0
+
+
+@dataclass(frozen=True)
+class CancelArrangement:
+    """Cancel an open promise or an active payment plan, with a reason."""
+
+    arrangement_id: UUID
+    reason: str
+    stamp: Stamp

@@ -75,6 +75,7 @@ class Invoice(Aggregate):
         self.allocations: list[tuple[UUID, Money]] = []
         self.credit_note_ids: list[UUID] = []  # a list: snapshots are JSON
         self.disputes: dict[str, Money] = {}  # open disputes by id
+        self.overdue_noted = False
         self.resolved_dispute_ids: list[str] = []
 
     @property
@@ -296,6 +297,24 @@ class Invoice(Aggregate):
         if self.is_void:
             raise InvoiceVoid(f"invoice {self.number} is void; cannot {what}")
 
+    def note_overdue(self, on: date, stamp: Stamp) -> None:
+        """The due date has passed with money outstanding: said once per invoice, by the
+        scheduler, effective on the day after ``due_on``."""
+        if self.overdue_noted or self.is_void or not self.is_overdue(on):
+            raise NotOverdue(f"invoice {self.number} is not newly overdue on {on}")
+        self._became_overdue(
+            account_id=self.account_id,
+            due_on=self.due_on,
+            outstanding=self.outstanding,
+            stamp=stamp,
+        )
+
+    @event("BecameOverdue")
+    def _became_overdue(
+        self, account_id: UUID, due_on: date, outstanding: Money, stamp: Stamp
+    ) -> None:
+        self.overdue_noted = True
+
     # --- disputes ----------------------------------------------------------------------
 
     def dispute(self, dispute_id: str, amount: Money, reason: str, stamp: Stamp) -> None:
@@ -382,3 +401,8 @@ class DisputeExceedsUndisputed(RuleViolation):
 class DisputeNotOpen(RuleViolation):
     code = "dispute-not-open"
     title = "No open dispute with that id on the invoice"
+
+
+class NotOverdue(RuleViolation):
+    code = "invoice-not-newly-overdue"
+    title = "The invoice is not overdue, or was already noted as overdue"

@@ -17,6 +17,8 @@ from ledger.account import Account
 from ledger.invoice import Invoice
 from ledger.money import Money
 from ledger.payment import Payment
+from ledger.payment_plan import PaymentPlan
+from ledger.promise import Promise
 from ledger.write_off import WriteOff
 
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic", "stamp"}
@@ -50,6 +52,14 @@ _ALLOCATION_ROWS = {
 _OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("Payment.Allocated", "allocations"): _ALLOCATION_ROWS,
     ("Payment.Unallocated", "allocations"): _ALLOCATION_ROWS,
+    ("PaymentPlan.Agreed", "instalments"): {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["due_on", "amount"],
+            "properties": {"due_on": {"type": "string", "format": "date"}, "amount": MONEY},
+        },
+    },
     ("Account.NoticeIssued", "invoices"): {
         "type": "array",
         "description": "the invoices the notice rested on, with why each was eligible",
@@ -77,7 +87,7 @@ _INTEGER = {"type": "integer"}
 def event_classes() -> list[type[Aggregate.Event]]:
     """Every event class of every aggregate, in a stable order."""
     found = []
-    for aggregate in (Account, Invoice, Payment, WriteOff):
+    for aggregate in (Account, Invoice, Payment, WriteOff, Promise, PaymentPlan):
         for value in vars(aggregate).values():
             if (
                 isinstance(value, type)

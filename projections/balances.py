@@ -70,6 +70,16 @@ CREATE TABLE IF NOT EXISTS balance_payments (
 CREATE INDEX IF NOT EXISTS balance_payments_account ON balance_payments (account_id);
 ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS refunded_minor bigint NOT NULL DEFAULT 0;
 ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS taken_back_minor bigint NOT NULL DEFAULT 0;
+ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS overdue_noted boolean NOT NULL DEFAULT false;
+ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS broken_promises int NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS balance_arrangements (
+    arrangement_id uuid PRIMARY KEY,
+    account_id uuid NOT NULL,
+    kind text NOT NULL,
+    status text NOT NULL,
+    position bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS balance_arrangements_open ON balance_arrangements (status, kind);
 CREATE TABLE IF NOT EXISTS account_events (
     position bigint PRIMARY KEY,
     account_id uuid NOT NULL,
@@ -213,6 +223,44 @@ def _disputed(sign: int, field: str) -> Handler:
     return handle
 
 
+def _arrangement_made(kind: str) -> Handler:
+    """A promise made or a plan agreed: listed as open for the scheduler to decide."""
+
+    def handle(conn: Connection[Any], ce: dict[str, Any]) -> None:
+        conn.execute(
+            "INSERT INTO balance_arrangements (arrangement_id, account_id, kind, status, position)"
+            " VALUES (%s, %s, %s, 'open', %s) ON CONFLICT (arrangement_id) DO NOTHING",
+            (ce["subject"], ce["accountid"], kind, ce["position"]),
+        )
+
+    return handle
+
+
+def _arrangement_ended(status: str) -> Handler:
+    """A promise kept, broken or cancelled; a plan completed, broken or cancelled."""
+
+    def handle(conn: Connection[Any], ce: dict[str, Any]) -> None:
+        conn.execute(
+            "UPDATE balance_arrangements SET status = %s, position = %s WHERE arrangement_id = %s",
+            (status, ce["position"], ce["subject"]),
+        )
+        if status == "broken" and ce["type"] == "arledger.promise.broken":
+            conn.execute(
+                "UPDATE balance_accounts SET broken_promises = broken_promises + 1"
+                " WHERE account_id = %s",
+                (ce["accountid"],),
+            )
+
+    return handle
+
+
+def _invoice_became_overdue(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    conn.execute(
+        "UPDATE balance_invoices SET overdue_noted = true, position = %s WHERE invoice_id = %s",
+        (ce["position"], ce["subject"]),
+    )
+
+
 def _payment_recorded(conn: Connection[Any], ce: dict[str, Any]) -> None:
     d = ce["data"]
     conn.execute(
@@ -337,6 +385,15 @@ HANDLERS: dict[str, Handler] = {
     "arledger.payment.chargeback_closed": _chargeback_closed,
     "arledger.invoice.disputed": _disputed(+1, "amount"),
     "arledger.invoice.dispute_resolved": _disputed(-1, "disputed"),
+    "arledger.invoice.became_overdue": _invoice_became_overdue,
+    "arledger.promise.made": _arrangement_made("promise"),
+    "arledger.promise.kept": _arrangement_ended("kept"),
+    "arledger.promise.broken": _arrangement_ended("broken"),
+    "arledger.promise.cancelled": _arrangement_ended("cancelled"),
+    "arledger.payment_plan.agreed": _arrangement_made("payment_plan"),
+    "arledger.payment_plan.completed": _arrangement_ended("completed"),
+    "arledger.payment_plan.broken": _arrangement_ended("broken"),
+    "arledger.payment_plan.cancelled": _arrangement_ended("cancelled"),
 }
 
 

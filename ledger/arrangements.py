@@ -1,0 +1,177 @@
+"""Promises to pay and payment plans: made by a collections specialist, decided by the
+scheduler as their dates pass (see ``consumers/scheduler.py``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+from ledger import limits, rules
+from ledger.account import Account
+from ledger.commands import AgreePaymentPlan, CancelArrangement, MakePromise
+from ledger.errors import BadDates, InvalidRequest, NotFound, WrongAccount
+from ledger.invoice import Invoice
+from ledger.money import Money
+from ledger.payment_plan import PaymentPlan
+from ledger.promise import Promise
+from ledger.stamp import Stamp
+from ledger.standing import StandingNotAllowed
+from ledger.store import LedgerStore, Saved, _new, _require_currency
+
+INSTALMENTS_MAX = 120
+
+
+class UnknownArrangement(NotFound):
+    code = "unknown-arrangement"
+    title = "Unknown promise or payment plan"
+
+
+class PlanExceedsOutstanding(InvalidRequest):
+    code = "plan-exceeds-outstanding"
+    title = "The instalments add up to more than the invoices owe"
+
+
+class Arrangements(LedgerStore):
+    """Promises and plans: their rules when made, and the decisions the scheduler takes."""
+
+    def make_promise(self, cmd: MakePromise) -> Saved:
+        rules.require_positive(cmd.amount, "amount")
+        rules.require_text(cmd.notes, "notes", limits.DESCRIPTION_LENGTH_MAX, optional=True)
+        if cmd.promised_on < cmd.made_on:
+            raise BadDates(f"promised_on {cmd.promised_on} is before made_on {cmd.made_on}")
+        account = self._chaseable(cmd.account_id)
+        _require_currency(account, cmd.amount, "promise")
+        self._invoices_of(account, cmd.invoice_ids)
+        promise = _new(
+            Promise,
+            "Made",
+            cmd.promise_id,
+            account_id=account.id,
+            amount=cmd.amount,
+            made_on=cmd.made_on,
+            promised_on=cmd.promised_on,
+            invoice_ids=list(cmd.invoice_ids),
+            notes=cmd.notes,
+            stamp=cmd.stamp.effective_on(cmd.made_on),
+        )
+        return self._create(promise, lambda: self.get_promise(promise.id))
+
+    def agree_payment_plan(self, cmd: AgreePaymentPlan) -> Saved:
+        if not cmd.instalments or len(cmd.instalments) > INSTALMENTS_MAX:
+            raise InvalidRequest(f"a plan has 1 to {INSTALMENTS_MAX} instalments")
+        if not 0 <= cmd.missed_allowed < len(cmd.instalments):
+            raise InvalidRequest("missed_allowed must be below the number of instalments")
+        account = self._chaseable(cmd.account_id)
+        invoices = self._invoices_of(account, cmd.invoice_ids)
+        if not invoices:
+            raise InvalidRequest("a plan covers at least one invoice")
+        total = _check_instalments(account, cmd.instalments, cmd.starts_on)
+        owed = Money.zero(account.currency)
+        for invoice in invoices:
+            owed = owed + invoice.outstanding
+        if owed < total:
+            raise PlanExceedsOutstanding(
+                f"the instalments add up to {total}; the invoices owe {owed}",
+                outstanding=owed.to_json(),
+                planned=total.to_json(),
+            )
+        plan = _new(
+            PaymentPlan,
+            "Agreed",
+            cmd.plan_id,
+            account_id=account.id,
+            invoice_ids=list(cmd.invoice_ids),
+            instalments=[{"due_on": d, "amount": a} for d, a in cmd.instalments],
+            starts_on=cmd.starts_on,
+            missed_allowed=cmd.missed_allowed,
+            stamp=cmd.stamp.effective_on(cmd.starts_on),
+        )
+        return self._create(plan, lambda: self.get_plan(plan.id))
+
+    def cancel_arrangement(self, cmd: CancelArrangement) -> Saved:
+        rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
+
+        def attempt() -> Saved:
+            arrangement = self.get_arrangement(cmd.arrangement_id)
+            arrangement.cancel(cmd.reason, cmd.stamp)
+            return Saved(arrangement, self._position(self.save(arrangement)))
+
+        return self._retrying(attempt)
+
+    # --- the scheduler's decisions ------------------------------------------------
+
+    def decide_promise(
+        self, promise_id: UUID, kept: bool, paid: Money, on: date, stamp: Stamp
+    ) -> Saved:
+        def attempt() -> Saved:
+            promise = self.get_promise(promise_id)
+            effective = stamp.effective_on(on)
+            if kept:
+                promise.keep(paid, effective)
+            else:
+                promise.break_(paid, effective)
+            return Saved(promise, self._position(self.save(promise)))
+
+        return self._retrying(attempt)
+
+    def decide_instalment(
+        self, plan_id: UUID, kept: bool, paid: Money, on: date, stamp: Stamp
+    ) -> Saved:
+        def attempt() -> Saved:
+            plan = self.get_plan(plan_id)
+            plan.decide_next(kept, paid, stamp.effective_on(on))
+            return Saved(plan, self._position(self.save(plan)))
+
+        return self._retrying(attempt)
+
+    def note_overdue(self, invoice_id: UUID, on: date, stamp: Stamp) -> Saved:
+        def attempt() -> Saved:
+            invoice = self.get_invoice(invoice_id)
+            invoice.note_overdue(on, stamp.effective_on(on))
+            return Saved(invoice, self._position(self.save(invoice)))
+
+        return self._retrying(attempt)
+
+    # --- reads and checks -----------------------------------------------------------
+
+    def get_promise(self, promise_id: UUID) -> Promise:
+        return self._get(Promise, promise_id, UnknownArrangement(f"no promise {promise_id}"))
+
+    def get_plan(self, plan_id: UUID) -> PaymentPlan:
+        return self._get(PaymentPlan, plan_id, UnknownArrangement(f"no payment plan {plan_id}"))
+
+    def get_arrangement(self, arrangement_id: UUID) -> Promise | PaymentPlan:
+        try:
+            return self.get_promise(arrangement_id)
+        except UnknownArrangement:
+            return self.get_plan(arrangement_id)
+
+    def _chaseable(self, account_id: UUID) -> Account:
+        account = self.get_account(account_id)
+        if account.status == "terminated":
+            raise StandingNotAllowed("the account is terminated; no arrangement can be made")
+        return account
+
+    def _invoices_of(self, account: Account, invoice_ids: tuple[UUID, ...]) -> list[Invoice]:
+        invoices = [self.get_invoice(i) for i in invoice_ids]
+        for invoice in invoices:
+            if invoice.account_id != account.id:
+                raise WrongAccount(f"invoice {invoice.number} belongs to another account")
+        return invoices
+
+
+def _check_instalments(
+    account: Account, instalments: tuple[tuple[date, Money], ...], starts_on: date
+) -> Money:
+    """Dates strictly increasing from the start, amounts positive in the account's
+    currency; returns their total."""
+    total = Money.zero(account.currency)
+    previous = starts_on
+    for n, (due_on, amount) in enumerate(instalments):
+        rules.require_positive(amount, f"instalments[{n}].amount")
+        _require_currency(account, amount, "instalment")
+        if due_on <= previous and not (n == 0 and due_on == starts_on):
+            raise BadDates(f"instalment {n + 1} is due on {due_on}, not after {previous}")
+        previous = due_on
+        total = total + amount
+    return total

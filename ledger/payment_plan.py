@@ -1,0 +1,101 @@
+"""A payment plan: what an account owes on some invoices, paid in instalments. Each
+instalment is kept when the succeeded payments since the plan began reach the running
+total due by its date, missed otherwise; the plan completes when every instalment is
+kept, and breaks when more are missed than it allows."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.money import Money
+from ledger.promise import ArrangementNotOpen
+from ledger.stamp import Stamp
+
+
+class PaymentPlan(Aggregate):
+    """Instalments over one or more invoices, and how each went."""
+
+    @event("Agreed")
+    def __init__(
+        self,
+        account_id: UUID,
+        invoice_ids: list[UUID],
+        instalments: list[dict[str, Any]],
+        starts_on: date,
+        missed_allowed: int,
+        stamp: Stamp,
+    ) -> None:
+        self.account_id = account_id
+        self.invoice_ids = invoice_ids
+        self.instalments = instalments  # [{"due_on": date, "amount": Money}]
+        self.starts_on = starts_on
+        self.missed_allowed = missed_allowed
+        self.outcomes: list[str] = []  # "kept" or "missed", one per instalment decided
+        self.status = "active"
+
+    @property
+    def next_index(self) -> int:
+        return len(self.outcomes)
+
+    def due_by(self, index: int) -> Money:
+        """The running total due up to and including instalment ``index``."""
+        total = Money.zero(self.instalments[0]["amount"].currency)
+        for instalment in self.instalments[: index + 1]:
+            total = total + instalment["amount"]
+        return total
+
+    def decide_next(self, kept: bool, paid: Money, stamp: Stamp) -> None:
+        """Record the next instalment kept or missed; complete or break the plan when
+        that decides it."""
+        self._require_active()
+        index = self.next_index
+        if kept:
+            self._instalment_kept(account_id=self.account_id, index=index, paid=paid, stamp=stamp)
+        else:
+            self._instalment_missed(
+                account_id=self.account_id,
+                index=index,
+                paid=paid,
+                due=self.due_by(index),
+                stamp=stamp,
+            )
+        if self.outcomes.count("missed") > self.missed_allowed:
+            self._broken(
+                account_id=self.account_id, missed=self.outcomes.count("missed"), stamp=stamp
+            )
+        elif len(self.outcomes) == len(self.instalments):
+            self._completed(account_id=self.account_id, stamp=stamp)
+
+    @event("InstalmentKept")
+    def _instalment_kept(self, account_id: UUID, index: int, paid: Money, stamp: Stamp) -> None:
+        self.outcomes.append("kept")
+
+    @event("InstalmentMissed")
+    def _instalment_missed(
+        self, account_id: UUID, index: int, paid: Money, due: Money, stamp: Stamp
+    ) -> None:
+        self.outcomes.append("missed")
+
+    @event("Completed")
+    def _completed(self, account_id: UUID, stamp: Stamp) -> None:
+        self.status = "completed"
+
+    @event("Broken")
+    def _broken(self, account_id: UUID, missed: int, stamp: Stamp) -> None:
+        self.status = "broken"
+
+    def cancel(self, reason: str, stamp: Stamp) -> None:
+        self._require_active()
+        self._cancelled(account_id=self.account_id, reason=reason, stamp=stamp)
+
+    @event("Cancelled")
+    def _cancelled(self, account_id: UUID, reason: str, stamp: Stamp) -> None:
+        self.status = "cancelled"
+
+    def _require_active(self) -> None:
+        if self.status != "active":
+            raise ArrangementNotOpen(f"payment plan {self.id} is already {self.status}")

@@ -1,0 +1,73 @@
+"""A promise to pay: the client says they will pay an amount by a date. It is kept when
+succeeded payments received from the day it was made up to and including that date reach
+the amount; broken when the date passes without. The scheduler decides both."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.errors import RuleViolation
+from ledger.money import Money
+from ledger.stamp import Stamp
+
+
+class ArrangementNotOpen(RuleViolation):
+    code = "arrangement-not-open"
+    title = "The promise or payment plan is already kept, broken, completed or cancelled"
+
+
+class Promise(Aggregate):
+    """One promise to pay and its outcome."""
+
+    @event("Made")
+    def __init__(
+        self,
+        account_id: UUID,
+        amount: Money,
+        made_on: date,
+        promised_on: date,
+        invoice_ids: list[UUID],
+        notes: str | None,
+        stamp: Stamp,
+    ) -> None:
+        self.account_id = account_id
+        self.amount = amount
+        self.made_on = made_on
+        self.promised_on = promised_on
+        self.invoice_ids = invoice_ids
+        self.notes = notes
+        self.status = "open"
+        self.paid: Money | None = None
+
+    def keep(self, paid: Money, stamp: Stamp) -> None:
+        """Enough was paid by the promised date."""
+        self._require_open()
+        self._kept(account_id=self.account_id, paid=paid, stamp=stamp)
+
+    @event("Kept")
+    def _kept(self, account_id: UUID, paid: Money, stamp: Stamp) -> None:
+        self.status, self.paid = "kept", paid
+
+    def break_(self, paid: Money, stamp: Stamp) -> None:
+        """The promised date passed with less paid than promised."""
+        self._require_open()
+        self._broken(account_id=self.account_id, paid=paid, promised=self.amount, stamp=stamp)
+
+    @event("Broken")
+    def _broken(self, account_id: UUID, paid: Money, promised: Money, stamp: Stamp) -> None:
+        self.status, self.paid = "broken", paid
+
+    def cancel(self, reason: str, stamp: Stamp) -> None:
+        self._require_open()
+        self._cancelled(account_id=self.account_id, reason=reason, stamp=stamp)
+
+    @event("Cancelled")
+    def _cancelled(self, account_id: UUID, reason: str, stamp: Stamp) -> None:
+        self.status = "cancelled"
+
+    def _require_open(self) -> None:
+        if self.status != "open":
+            raise ArrangementNotOpen(f"promise {self.id} is already {self.status}")
