@@ -152,6 +152,10 @@ class InvoicePublic(BaseModel):
     credited: MoneyModel
     written_off: MoneyModel
     disputed: MoneyModel | None = Field(default=None, description="not chased while disputed")
+    credit_limit_exceeded: bool | None = Field(
+        default=None, description="raised over the account's credit limit (allowed, flagged)"
+    )
+    sends: int | None = Field(default=None, description="times sent to the client")
     status: Literal["open", "partially_paid", "paid", "written_off", "credited", "void"]
     overdue: bool
     position: int | None = None
@@ -214,6 +218,7 @@ class PaymentPublic(BaseModel):
         default=None, description="returned by the bank or charged back"
     )
     open_chargebacks: list[str] = Field(default_factory=list)
+    receipts: int | None = Field(default=None, description="receipts sent to the client")
     method: str
     status: Literal["pending", "succeeded", "failed", "returned"]
     received_on: date
@@ -434,3 +439,10 @@ class PaymentPlanPublic(BaseModel):
 
 class ArrangementCancel(Command):
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class DocumentSend(Command):
+    """Send an invoice (again) or a receipt to the client."""
+
+    channel: Literal["email", "post", "portal"]
+    recipient: str | None = Field(default=None, max_length=200, description="default: on file")

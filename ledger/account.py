@@ -31,6 +31,18 @@ class NothingToCollect(RuleViolation):
 class Account(Aggregate):
     """A debtor account in one currency."""
 
+    # Version 2 added referrals, payment set-up, doubtful debt and dunning stages.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A snapshot taken before version 2: nothing referred, set up, flagged or sent."""
+        state.setdefault("referred_to", None)
+        state.setdefault("payment_method", None)
+        state.setdefault("doubtful_debt", None)
+        state.setdefault("notice_stages", {})
+        state.setdefault("notice_ids", [])
+
     @event("Opened")
     def __init__(
         self,

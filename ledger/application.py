@@ -156,6 +156,8 @@ class Ledger(InvoiceAdjustments, PaymentReversals, Chasing, Arrangements):
         def attempt() -> Saved:
             account = self.get_account(cmd.account_id)
             _require_currency(account, cmd.amount, "invoice")
+            # What the account would owe with this invoice, before it claims the number.
+            exposure = self.outstanding_of(account) + cmd.amount if account.credit_limit else None
             stamp = cmd.stamp.effective_on(cmd.issued_on)
             # The account's claim on the number first, so that recorded times follow the
             # order in which the events are stored.
@@ -168,6 +170,10 @@ class Ledger(InvoiceAdjustments, PaymentReversals, Chasing, Arrangements):
                 due_on=cmd.due_on,
                 description=cmd.description,
                 stamp=stamp,
+                credit_limit_exceeded=bool(
+                    account.credit_limit and exposure and account.credit_limit < exposure
+                ),
+                exposure=exposure,
             )
             return Saved(invoice, self._position(self.save(account, invoice)))
 

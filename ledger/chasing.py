@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger import dunning, limits, rules
-from ledger.commands import DisputeInvoice, IssueNotice, ResolveDispute
+from ledger.commands import DisputeInvoice, IssueNotice, ResolveDispute, SendDocument
 from ledger.errors import InvalidRequest
 from ledger.money import Money
 from ledger.store import LedgerStore, Saved
@@ -30,6 +30,28 @@ class Notice:
 class Chasing(LedgerStore):
     """Disputes (which stop the chase for what they cover) and notices (which rest on
     the overdue, undisputed invoices and record why)."""
+
+    def send_invoice(self, cmd: SendDocument) -> Saved:
+        rules.require_text(cmd.recipient, "recipient", limits.NAME_LENGTH_MAX, optional=True)
+
+        def attempt() -> Saved:
+            invoice = self.get_invoice(cmd.subject_id)
+            invoice.send(cmd.channel, cmd.recipient, cmd.stamp)
+            return Saved(invoice, self._position(self.save(invoice)))
+
+        return self._retrying(attempt)
+
+    def send_receipt(self, cmd: SendDocument) -> Saved:
+        rules.require_text(cmd.recipient, "recipient", limits.NAME_LENGTH_MAX, optional=True)
+        if cmd.channel not in ("email", "post", "portal"):
+            raise InvalidRequest("channel must be one of email, post, portal")
+
+        def attempt() -> Saved:
+            payment = self.get_payment(cmd.subject_id)
+            payment.issue_receipt(cmd.channel, cmd.recipient, cmd.stamp)
+            return Saved(payment, self._position(self.save(payment)))
+
+        return self._retrying(attempt)
 
     def dispute_invoice(self, cmd: DisputeInvoice) -> Saved:
         rules.require_positive(cmd.amount, "amount")

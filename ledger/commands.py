@@ -331,3 +331,13 @@ class CancelArrangement:
     arrangement_id: UUID
     reason: str
     stamp: Stamp
+
+
+@dataclass(frozen=True)
+class SendDocument:
+    """Send an invoice (first send or resend) or a payment's receipt to the client."""
+
+    subject_id: UUID
+    channel: str
+    stamp: Stamp
+    recipient: str | None = None

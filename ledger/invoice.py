@@ -12,6 +12,7 @@ from ledger.errors import (
     BadDates,
     CreditExceedsOutstanding,
     CurrencyMismatch,
+    InvalidRequest,
     InvoiceHasAllocations,
     InvoiceVoid,
     OverAllocation,
@@ -21,6 +22,7 @@ from ledger.errors import (
 from ledger.money import Money
 from ledger.stamp import Stamp
 
+SEND_CHANNELS = ("email", "post", "portal")
 _INVOICE_NAMESPACE = UUID("6f1f8f0e-7a5e-4c38-9d7c-2b1d5b7b9a01")
 
 
@@ -47,6 +49,18 @@ def invoice_status(
 class Invoice(Aggregate):
     """An invoice and what has been applied to it."""
 
+    # Version 2 added disputes and the overdue notice.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A snapshot taken before version 2: no disputes, not yet noted overdue."""
+        state.setdefault("disputes", {})
+        state.setdefault("resolved_dispute_ids", [])
+        state.setdefault("overdue_noted", False)
+        state.setdefault("credit_limit_exceeded", False)
+        state.setdefault("sends", [])
+
     @staticmethod
     def create_id(account_id: UUID, number: str, **_: Any) -> UUID:
         return invoice_id_for(account_id, number)
@@ -61,9 +75,14 @@ class Invoice(Aggregate):
         due_on: date,
         description: str | None,
         stamp: Stamp,
+        credit_limit_exceeded: bool = False,
+        exposure: Money | None = None,
     ) -> None:
+        # ``exposure``: what the account owed with this invoice, when it has a credit
+        # limit; raising over the limit is allowed and flagged.
         self.account_id = account_id
         self.number = number
+        self.credit_limit_exceeded = credit_limit_exceeded
         self.amount = amount
         self.issued_on = issued_on
         self.due_on = due_on
@@ -76,6 +95,7 @@ class Invoice(Aggregate):
         self.credit_note_ids: list[UUID] = []  # a list: snapshots are JSON
         self.disputes: dict[str, Money] = {}  # open disputes by id
         self.overdue_noted = False
+        self.sends: list[str] = []  # the channel of each send, first and resends
         self.resolved_dispute_ids: list[str] = []
 
     @property
@@ -296,6 +316,26 @@ class Invoice(Aggregate):
     def _require_not_void(self, what: str) -> None:
         if self.is_void:
             raise InvoiceVoid(f"invoice {self.number} is void; cannot {what}")
+
+    def send(self, channel: str, recipient: str | None, stamp: Stamp) -> None:
+        """Send the invoice to the client (email, post, portal); a second send is a
+        resend and says so."""
+        self._require_not_void("send it")
+        if channel not in SEND_CHANNELS:
+            raise InvalidRequest(f"channel must be one of {', '.join(SEND_CHANNELS)}")
+        self._sent(
+            account_id=self.account_id,
+            channel=channel,
+            recipient=recipient,
+            resend=bool(self.sends),
+            stamp=stamp,
+        )
+
+    @event("Sent")
+    def _sent(
+        self, account_id: UUID, channel: str, recipient: str | None, resend: bool, stamp: Stamp
+    ) -> None:
+        self.sends.append(channel)
 
     def note_overdue(self, on: date, stamp: Stamp) -> None:
         """The due date has passed with money outstanding: said once per invoice, by the

@@ -49,6 +49,26 @@ class ChargebackNotOpen(RuleViolation):
 class Payment(Aggregate):
     """A payment in one currency; only a succeeded payment holds cash to allocate."""
 
+    # Version 2 added reversals: what is applied per invoice, refunds, returns, chargebacks.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A snapshot taken before version 2 had only allocations, never reversed: what
+        is applied per invoice is the sum of its allocation requests."""
+        zero = Money.zero(state["amount"].currency)
+        applied: dict[str, Money] = {}
+        for rows in state["allocation_requests"].values():
+            for invoice_id, amount in rows:
+                key = str(invoice_id)
+                applied[key] = applied.pop(key, zero) + amount
+        state.setdefault("applied", applied)
+        state.setdefault("refunded", zero)
+        state.setdefault("taken_back", zero)
+        state.setdefault("chargebacks", {})
+        state.setdefault("request_ids", [])
+        state.setdefault("receipts", 0)
+
     @event("Recorded")
     def __init__(
         self,
@@ -79,6 +99,7 @@ class Payment(Aggregate):
         self.taken_back = Money.zero(amount.currency)  # returned or charged back
         self.chargebacks: dict[str, Money] = {}  # open chargebacks by id
         self.request_ids: list[str] = []  # reversals and refunds already done
+        self.receipts = 0
 
     @property
     def currency(self) -> str:
@@ -378,3 +399,23 @@ class Payment(Aggregate):
             raise PaymentNotReversible(
                 f"payment {self.id} is {self.status}; only a succeeded payment can {what}"
             )
+
+    def issue_receipt(self, channel: str, recipient: str | None, stamp: Stamp) -> None:
+        """Send the client a receipt for cash received (only for a succeeded payment)."""
+        if self.status != "succeeded":
+            raise PaymentNotReversible(
+                f"payment {self.id} is {self.status}; a receipt is for a succeeded payment"
+            )
+        self._receipt_issued(
+            account_id=self.account_id,
+            channel=channel,
+            recipient=recipient,
+            amount=self.amount,
+            stamp=stamp,
+        )
+
+    @event("ReceiptIssued")
+    def _receipt_issued(
+        self, account_id: UUID, channel: str, recipient: str | None, amount: Money, stamp: Stamp
+    ) -> None:
+        self.receipts += 1

@@ -133,3 +133,54 @@ def test_a_held_insolvent_or_settled_account_gets_no_notice(settings):
         assert not [e for e in history if e["type"] == "arledger.account.notice_issued"]
         reopened = api.ok(api.get(f"/v1/invoices/{invoice['id']}"))
         assert reopened["outstanding"] == gbp(90_00)  # chased by nobody, still owed
+
+
+def test_invoices_are_sent_and_resent_receipts_issued_and_credit_limits_flagged(settings):
+    with pipeline(settings) as p:
+        api = p.api
+        account = api.ok(
+            api.post(
+                "/v1/accounts",
+                {
+                    "name": "Marina Apartments SL",
+                    "currency": "EUR",
+                    "payment_terms_days": 30,
+                    "credit_limit": {"amount": 1_000_00, "currency": "EUR"},
+                },
+            )
+        )
+        first = api.raise_invoice(
+            account["id"], "OP-1", 800_00, "2026-01-01", "2026-01-31", currency="EUR"
+        )
+        assert first["credit_limit_exceeded"] is False
+        second = api.raise_invoice(
+            account["id"], "OP-2", 300_00, "2026-02-01", "2026-03-03", currency="EUR"
+        )
+        assert second["credit_limit_exceeded"] is True  # allowed, and flagged
+
+        sent = api.ok(api.post(f"/v1/invoices/{first['id']}/sends", {"channel": "email"}))
+        resent = api.ok(
+            api.post(
+                f"/v1/invoices/{first['id']}/sends",
+                {"channel": "post", "recipient": "Calle Mayor 4, Marbella"},
+            )
+        )
+        assert (sent["sends"], resent["sends"]) == (1, 2)
+
+        pending = api.record_payment(
+            account["id"], 800_00, method="bacs", status="pending", currency="EUR"
+        )
+        early = api.post(f"/v1/payments/{pending['id']}/receipts", {"channel": "email"})
+        assert early.status_code == 409  # no receipt before the money has arrived
+        api.ok(api.post(f"/v1/payments/{pending['id']}/outcome", {"status": "succeeded"}))
+        receipt = api.ok(api.post(f"/v1/payments/{pending['id']}/receipts", {"channel": "email"}))
+        assert receipt["receipts"] == 1
+
+        events = api.ok(
+            api.get(f"/v1/accounts/{account['id']}/events", min_position=receipt["position"])
+        )["events"]
+        raised = [e["data"] for e in events if e["type"] == "arledger.invoice.raised"]
+        assert raised[1]["exposure"] == {"amount": 1_100_00, "currency": "EUR"}
+        sends = [e["data"] for e in events if e["type"] == "arledger.invoice.sent"]
+        assert [(s["channel"], s["resend"]) for s in sends] == [("email", False), ("post", True)]
+        assert [e["type"] for e in events].count("arledger.payment.receipt_issued") == 1

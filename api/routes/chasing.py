@@ -9,20 +9,52 @@ from fastapi.responses import JSONResponse
 
 from api.deps import CommandDep, ServicesDep
 from api.idempotency import Reply
-from api.routes.shaping import invoice_public, today
+from api.routes.shaping import invoice_public, payment_public, today
 from api.schemas import (
     DisputeCreate,
     DisputePublic,
     DisputeResolution,
+    DocumentSend,
     InvoicePublic,
     MoneyModel,
     NoticeCreate,
     NoticeInvoice,
     NoticePublic,
+    PaymentPublic,
 )
-from ledger.commands import DisputeInvoice, IssueNotice, ResolveDispute
+from ledger.commands import DisputeInvoice, IssueNotice, ResolveDispute, SendDocument
 
 router = APIRouter(tags=["collections"])
+
+
+@router.post("/v1/invoices/{invoice_id}/sends", status_code=201, response_model=InvoicePublic)
+def send_invoice(
+    invoice_id: UUID, body: DocumentSend, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """Send the invoice to the client by email, post or the portal; again is a resend."""
+    return ctx.save(
+        body,
+        lambda: svc.ledger.send_invoice(
+            SendDocument(invoice_id, body.channel, ctx.stamp(), body.recipient)
+        ),
+        invoice_public,
+        status=201,
+    )
+
+
+@router.post("/v1/payments/{payment_id}/receipts", status_code=201, response_model=PaymentPublic)
+def send_receipt(
+    payment_id: UUID, body: DocumentSend, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """Send the client a receipt for a succeeded payment."""
+    return ctx.save(
+        body,
+        lambda: svc.ledger.send_receipt(
+            SendDocument(payment_id, body.channel, ctx.stamp(), body.recipient)
+        ),
+        payment_public,
+        status=201,
+    )
 
 
 @router.post("/v1/invoices/{invoice_id}/disputes", status_code=201, response_model=DisputePublic)
