@@ -205,6 +205,10 @@ class PaymentCreate(Command):
     status: Literal["pending", "succeeded", "failed"] = "succeeded"
     failure_code: str | None = Field(default=None, max_length=200)
     failure_message: str | None = Field(default=None, max_length=2000)
+    purpose: Literal["payment", "deposit"] = Field(
+        default="payment",
+        description="deposit: held as security; applied, refunded or forfeited explicitly",
+    )
 
 
 class PaymentPublic(BaseModel):
@@ -219,6 +223,8 @@ class PaymentPublic(BaseModel):
     )
     open_chargebacks: list[str] = Field(default_factory=list)
     receipts: int | None = Field(default=None, description="receipts sent to the client")
+    purpose: Literal["payment", "deposit"] = "payment"
+    forfeited: MoneyModel | None = Field(default=None, description="deposit kept")
     method: str
     status: Literal["pending", "succeeded", "failed", "returned"]
     received_on: date
@@ -272,6 +278,7 @@ class BalancePublic(BaseModel):
     credited: MoneyModel
     written_off: MoneyModel
     refunded: MoneyModel = Field(description="cash paid back to the client")
+    deposits_held: MoneyModel = Field(description="deposits received and not applied")
     outstanding: MoneyModel
     overdue: MoneyModel
     position: int
@@ -446,3 +453,8 @@ class DocumentSend(Command):
 
     channel: Literal["email", "post", "portal"]
     recipient: str | None = Field(default=None, max_length=200, description="default: on file")
+
+
+class DepositForfeit(Command):
+    amount: MoneyModel
+    reason: str = Field(min_length=1, max_length=2000)

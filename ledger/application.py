@@ -203,6 +203,7 @@ class Ledger(InvoiceAdjustments, PaymentReversals, Chasing, Arrangements):
             failure_code=cmd.failure_code,
             failure_message=cmd.failure_message,
             stamp=cmd.stamp.effective_on(cmd.received_on),
+            purpose=cmd.purpose,
         )
         return self._create(payment, lambda: self.get_payment(payment.id))
 

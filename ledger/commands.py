@@ -177,6 +177,7 @@ class RecordPayment:
     failure_code: str | None = None
     failure_message: str | None = None
     payment_id: UUID | None = None
+    purpose: str = "payment"
 
 
 @dataclass(frozen=True)
@@ -341,3 +342,12 @@ class SendDocument:
     channel: str
     stamp: Stamp
     recipient: str | None = None
+
+
+@dataclass(frozen=True)
+class ForfeitDeposit:
+    payment_id: UUID
+    request_id: str
+    amount: Money
+    reason: str
+    stamp: Stamp

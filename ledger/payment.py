@@ -20,6 +20,7 @@ from ledger.stamp import Stamp
 
 PAYMENT_METHODS = ("card", "bacs", "ach", "direct_debit", "cheque", "cash", "other")
 PAYMENT_STATUSES = ("pending", "succeeded", "failed")
+PAYMENT_PURPOSES = ("payment", "deposit")
 # Methods whose money can come back days after it arrived (a direct debit the payer's bank
 # returns, a cheque that bounces): a returned payment reverses everything it paid.
 RETURNABLE_METHODS = ("bacs", "ach", "direct_debit", "cheque")
@@ -68,6 +69,8 @@ class Payment(Aggregate):
         state.setdefault("chargebacks", {})
         state.setdefault("request_ids", [])
         state.setdefault("receipts", 0)
+        state.setdefault("purpose", "payment")
+        state.setdefault("forfeited", zero)
 
     @event("Recorded")
     def __init__(
@@ -81,7 +84,12 @@ class Payment(Aggregate):
         failure_code: str | None,
         failure_message: str | None,
         stamp: Stamp,
+        purpose: str = "payment",
     ) -> None:
+        # ``purpose``: "deposit" for money held as security, applied only when the
+        # coordinator says so, refunded on termination or forfeited.
+        self.purpose = purpose
+        self.forfeited = Money.zero(amount.currency)
         self.account_id = account_id
         self.amount = amount
         self.method = method
@@ -111,7 +119,7 @@ class Payment(Aggregate):
         card scheme took back."""
         if self.status != "succeeded":
             return Money.zero(self.currency)
-        return self.amount - self.refunded - self.taken_back
+        return self.amount - self.refunded - self.taken_back - self.forfeited
 
     @property
     def unallocated(self) -> Money:
@@ -419,3 +427,32 @@ class Payment(Aggregate):
         self, account_id: UUID, channel: str, recipient: str | None, amount: Money, stamp: Stamp
     ) -> None:
         self.receipts += 1
+
+    def forfeit(self, request_id: str, amount: Money, reason: str, stamp: Stamp) -> None:
+        """Keep part or all of a deposit's unallocated cash (a termination's damages, a
+        cancellation fee): it stops being the client's money."""
+        self._require_reversible("be forfeited")
+        if self.purpose != "deposit":
+            raise PaymentNotReversible(
+                f"payment {self.id} is not a deposit; only a deposit is forfeited"
+            )
+        if self.unallocated < amount:
+            raise RefundExceedsUnallocated(
+                f"deposit {self.id} has {self.unallocated} unallocated; cannot forfeit {amount}",
+                unallocated=self.unallocated.to_json(),
+                requested=amount.to_json(),
+            )
+        self._forfeited(
+            account_id=self.account_id,
+            request_id=request_id,
+            amount=amount,
+            reason=reason,
+            stamp=stamp,
+        )
+
+    @event("Forfeited")
+    def _forfeited(
+        self, account_id: UUID, request_id: str, amount: Money, reason: str, stamp: Stamp
+    ) -> None:
+        self.forfeited = self.forfeited + amount
+        self.request_ids.append(request_id)

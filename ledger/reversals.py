@@ -10,6 +10,7 @@ from uuid import UUID
 from ledger import limits, rules
 from ledger.commands import (
     CloseChargeback,
+    ForfeitDeposit,
     OpenChargeback,
     RefundPayment,
     ReturnPayment,
@@ -92,6 +93,17 @@ class PaymentReversals(LedgerStore):
             return invoices
 
         return self._on_payment(cmd.payment_id, cmd.chargeback_id, change)
+
+    def forfeit_deposit(self, cmd: ForfeitDeposit) -> Saved:
+        """Keep part or all of a deposit's unallocated cash."""
+        rules.require_positive(cmd.amount, "amount")
+        rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
+
+        def change(payment: Payment) -> list[Invoice]:
+            payment.forfeit(cmd.request_id, cmd.amount, cmd.reason, cmd.stamp)
+            return []
+
+        return self._on_payment(cmd.payment_id, cmd.request_id, change)
 
     def close_chargeback(self, cmd: CloseChargeback) -> Saved:
         rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)

@@ -8,7 +8,7 @@ from ledger import limits
 from ledger.commands import OpenAccount, RaiseInvoice, RecordPayment, UpdateAccount
 from ledger.errors import BadDates, InvalidRequest, MalformedMoney
 from ledger.money import Money, check_currency
-from ledger.payment import PAYMENT_METHODS, PAYMENT_STATUSES
+from ledger.payment import PAYMENT_METHODS, PAYMENT_PURPOSES, PAYMENT_STATUSES
 
 
 def require_text(value: str | None, field: str, max_length: int, *, optional: bool) -> None:
@@ -60,6 +60,8 @@ def check_record_payment(cmd: RecordPayment) -> None:
     require_positive(cmd.amount, "amount")
     if cmd.method not in PAYMENT_METHODS:
         raise InvalidRequest(f"method must be one of {', '.join(PAYMENT_METHODS)}")
+    if cmd.purpose not in PAYMENT_PURPOSES:
+        raise InvalidRequest(f"purpose must be one of {', '.join(PAYMENT_PURPOSES)}")
     if cmd.status not in PAYMENT_STATUSES:
         raise InvalidRequest(f"status must be one of {', '.join(PAYMENT_STATUSES)}")
     require_text(cmd.reference, "reference", limits.REFERENCE_LENGTH_MAX, optional=True)

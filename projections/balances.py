@@ -70,6 +70,7 @@ CREATE TABLE IF NOT EXISTS balance_payments (
 CREATE INDEX IF NOT EXISTS balance_payments_account ON balance_payments (account_id);
 ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS refunded_minor bigint NOT NULL DEFAULT 0;
 ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS taken_back_minor bigint NOT NULL DEFAULT 0;
+ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS purpose text NOT NULL DEFAULT 'payment';
 ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS overdue_noted boolean NOT NULL DEFAULT false;
 ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS broken_promises int NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS balance_arrangements (
@@ -281,6 +282,11 @@ def _payment_recorded(conn: Connection[Any], ce: dict[str, Any]) -> None:
             ce["position"],
         ),
     )
+    if d.get("purpose", "payment") != "payment":
+        conn.execute(
+            "UPDATE balance_payments SET purpose = %s WHERE payment_id = %s",
+            (d["purpose"], ce["subject"]),
+        )
     if d["status"] == "succeeded":
         _add_to_account(conn, ce, "paid_minor", d["amount"]["amount"])
 
@@ -383,6 +389,7 @@ HANDLERS: dict[str, Handler] = {
     "arledger.payment.returned": _cash_leaves("taken_back_minor", status="returned"),
     "arledger.payment.chargeback_opened": _cash_leaves("taken_back_minor"),
     "arledger.payment.chargeback_closed": _chargeback_closed,
+    "arledger.payment.forfeited": _cash_leaves("taken_back_minor"),
     "arledger.invoice.disputed": _disputed(+1, "amount"),
     "arledger.invoice.dispute_resolved": _disputed(-1, "disputed"),
     "arledger.invoice.became_overdue": _invoice_became_overdue,

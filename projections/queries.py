@@ -15,7 +15,12 @@ SELECT a.account_id, a.currency, a.invoiced_minor, a.paid_minor, a.allocated_min
        COALESCE((SELECT SUM(i.amount_minor - i.allocated_minor - i.credited_minor
                             - i.written_off_minor - i.voided_minor)
                    FROM balance_invoices i
-                  WHERE i.account_id = a.account_id AND i.due_on < %(as_of)s), 0) AS overdue_minor
+                  WHERE i.account_id = a.account_id AND i.due_on < %(as_of)s), 0) AS overdue_minor,
+       COALESCE((SELECT SUM(p.amount_minor - p.refunded_minor - p.taken_back_minor
+                            - p.allocated_minor)
+                   FROM balance_payments p
+                  WHERE p.account_id = a.account_id AND p.purpose = 'deposit'
+                    AND p.status = 'succeeded'), 0) AS deposits_held_minor
   FROM balance_accounts a
  WHERE a.account_id = %(account_id)s
 """

@@ -14,6 +14,7 @@ from ledger.commands import (
     CloseChargeback,
     DecideWriteOff,
     DisputeInvoice,
+    ForfeitDeposit,
     IssueCreditNote,
     OpenAccount,
     OpenChargeback,
@@ -110,6 +111,7 @@ class _Book:
             stamp(),
             status=status,
             failure_code="card_declined" if status == "failed" else None,
+            purpose="deposit" if self.rng.random() < 0.15 else "payment",
         )
         self.payments[account].append(self.ledger.record_payment(cmd).aggregate.id)
 
@@ -141,7 +143,7 @@ class _Book:
         refused: a failed payment, a card returned by a bank, too much asked)."""
         payment = self.rng.choice(self.payments[account])
         request = str(uuid.uuid4())
-        kind = self.rng.choice(("unallocate", "refund", "return", "chargeback"))
+        kind = self.rng.choice(("unallocate", "refund", "return", "chargeback", "forfeit"))
         if kind == "unallocate":
             self.ledger.unallocate_payment(
                 UnallocatePayment(payment, request, "misapplied", stamp())
@@ -153,6 +155,9 @@ class _Book:
                 payment, request, amount, "overpaid", dt.date(2026, 4, 2), stamp(), reverse
             )
             self.ledger.refund_payment(cmd)
+        elif kind == "forfeit":  # refused unless a deposit with that much unallocated
+            amount = self.money(currency, 30_000)
+            self.ledger.forfeit_deposit(ForfeitDeposit(payment, request, amount, "kept", stamp()))
         elif kind == "return":
             cmd = ReturnPayment(payment, request, "ARUDD-0", dt.date(2026, 4, 5), stamp())
             self.ledger.return_payment(cmd)

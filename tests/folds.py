@@ -77,7 +77,7 @@ def _fold_reversal(event: Any, totals: dict[str, dict[str, int]], invoices: dict
         assert account is not None
         account["paid"] -= event.amount.amount_minor
         account["refunded"] += event.amount.amount_minor
-    elif isinstance(event, Payment.Returned | Payment.ChargebackOpened):  # type: ignore[attr-defined]
+    elif isinstance(event, Payment.Returned | Payment.ChargebackOpened | Payment.Forfeited):  # type: ignore[attr-defined]
         assert account is not None
         account["paid"] -= event.amount.amount_minor
     elif isinstance(event, Payment.ChargebackClosed) and event.outcome == "won":  # type: ignore[attr-defined]

@@ -164,3 +164,75 @@ def test_a_misapplied_payment_is_moved_to_the_right_invoice(settings):
         assert projected == folded
         assert folded["invoices"][wrong["id"]]["allocated"] == 0
         assert folded["invoices"][right["id"]]["allocated"] == 120_00
+
+
+def test_a_deposit_is_held_applied_refunded_on_termination_and_the_rest_forfeited(settings):
+    with pipeline(settings) as p:
+        api = p.api
+        account = api.open_account("Northgate Offices (tenant)")
+        rent = api.raise_invoice(account["id"], "RENT-12", 200_00, "2026-05-01", "2026-05-31")
+        deposit = api.record_payment(account["id"], 600_00, purpose="deposit")
+        assert deposit["purpose"] == "deposit"
+        held = api.ok(
+            api.get(f"/v1/accounts/{account['id']}/balance", min_position=deposit["position"])
+        )
+        assert (held["deposits_held"], held["outstanding"]) == (gbp(600_00), gbp(200_00))
+
+        rows = [{"invoice_id": rent["id"], "amount": gbp(200_00)}]
+        api.allocate(deposit["id"], {"allocations": rows})  # the last month's rent from it
+        api.ok(
+            api.post(
+                f"/v1/accounts/{account['id']}/standing",
+                {"action": "terminate", "reason": "lease ended"},
+            )
+        )
+        api.ok(
+            api.post(
+                f"/v1/payments/{deposit['id']}/refunds",
+                {
+                    "amount": gbp(300_00),
+                    "reason": "deposit returned on termination",
+                    "refunded_on": "2026-06-15",
+                },
+            )
+        )
+        kept = api.ok(
+            api.post(
+                f"/v1/payments/{deposit['id']}/forfeit",
+                {"amount": gbp(100_00), "reason": "damage to the meeting room"},
+            )
+        )
+        assert (kept["forfeited"], kept["unallocated"]) == (gbp(100_00), gbp(0))
+        more = api.post(
+            f"/v1/payments/{deposit['id']}/forfeit", {"amount": gbp(1), "reason": "again"}
+        )
+        assert more.json()["type"] == "/v1/problems/refund-exceeds-unallocated"
+
+        ordinary = api.record_payment(account["id"], 10_00)
+        refused = api.post(
+            f"/v1/payments/{ordinary['id']}/forfeit", {"amount": gbp(10_00), "reason": "no"}
+        )
+        assert refused.json()["type"] == "/v1/problems/payment-not-reversible"
+
+        at = p.services.ledger.head_position()
+        balance = api.ok(api.get(f"/v1/accounts/{account['id']}/balance", min_position=at))
+        assert {
+            k: balance[k]["amount"]
+            for k in (
+                "deposits_held",
+                "paid",
+                "allocated",
+                "unallocated",
+                "refunded",
+                "outstanding",
+            )
+        } == {
+            "deposits_held": 0,
+            "paid": 210_00,
+            "allocated": 200_00,
+            "unallocated": 10_00,
+            "refunded": 300_00,
+            "outstanding": 0,
+        }
+        projected, folded = p.projection_equals_store()
+        assert projected == folded

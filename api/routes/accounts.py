@@ -278,6 +278,7 @@ def get_balance(
         credited=m(row["credited_minor"]),
         written_off=m(row["written_off_minor"]),
         refunded=m(row["refunded_minor"]),
+        deposits_held=m(int(row["deposits_held_minor"])),
         outstanding=m(outstanding),
         overdue=m(int(row["overdue_minor"])),
         position=position,

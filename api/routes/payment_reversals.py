@@ -14,6 +14,7 @@ from api.routes.shaping import payment_public
 from api.schemas import (
     ChargebackClose,
     ChargebackCreate,
+    DepositForfeit,
     PaymentPublic,
     PaymentReturn,
     RefundCreate,
@@ -21,6 +22,7 @@ from api.schemas import (
 )
 from ledger.commands import (
     CloseChargeback,
+    ForfeitDeposit,
     OpenChargeback,
     RefundPayment,
     ReturnPayment,
@@ -142,6 +144,26 @@ def close_chargeback(
                 payment_id=payment_id,
                 chargeback_id=chargeback_id,
                 won=body.outcome == "won",
+                reason=body.reason,
+                stamp=ctx.stamp(),
+            )
+        ),
+        payment_public,
+    )
+
+
+@router.post("/{payment_id}/forfeit", response_model=PaymentPublic)
+def forfeit_deposit(
+    payment_id: UUID, body: DepositForfeit, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """Keep part or all of a deposit's unallocated cash (it stops being the client's)."""
+    return ctx.save(
+        body,
+        lambda: svc.ledger.forfeit_deposit(
+            ForfeitDeposit(
+                payment_id=payment_id,
+                request_id=str(ctx.id_for("forfeit")),
+                amount=body.amount.to_money(),
                 reason=body.reason,
                 stamp=ctx.stamp(),
             )

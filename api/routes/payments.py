@@ -42,6 +42,7 @@ def record_payment(body: PaymentCreate, svc: ServicesDep, ctx: CommandDep) -> JS
                 failure_message=body.failure_message,
                 stamp=ctx.stamp(),
                 payment_id=ctx.id_for("payment"),
+                purpose=body.purpose,
             )
         ),
         payment_public,
