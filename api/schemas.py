@@ -127,6 +127,7 @@ class AccountPublic(BaseModel):
     referred_to: str | None = None
     payment_method: str | None = None
     doubtful_debt: MoneyModel | None = None
+    late_fee_policy: dict[str, Any] | None = None
     position: int | None = None
 
 
@@ -156,6 +157,8 @@ class InvoicePublic(BaseModel):
         default=None, description="raised over the account's credit limit (allowed, flagged)"
     )
     sends: int | None = Field(default=None, description="times sent to the client")
+    kind: Literal["invoice", "late_charge"] | None = None
+    charged_for: UUID | None = Field(default=None, description="late_charge: the late invoice")
     status: Literal["open", "partially_paid", "paid", "written_off", "credited", "void"]
     overdue: bool
     position: int | None = None
@@ -458,3 +461,15 @@ class DocumentSend(Command):
 class DepositForfeit(Command):
     amount: MoneyModel
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class LateFeePolicyCreate(Command):
+    """Charge late payers a fixed fee (first charge only) and/or simple interest."""
+
+    fixed_fee: MoneyModel | None = None
+    interest_rate_bps: int = Field(default=0, ge=0, le=10_000, description="a year; 800 = 8%")
+    grace_days: int = Field(default=0, ge=0, le=365, description="days after due before charging")
+
+
+class LateChargeCreate(Command):
+    charge_on: date = Field(description="charge for lateness up to this date")

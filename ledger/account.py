@@ -42,6 +42,7 @@ class Account(Aggregate):
         state.setdefault("doubtful_debt", None)
         state.setdefault("notice_stages", {})
         state.setdefault("notice_ids", [])
+        state.setdefault("late_fee_policy", None)
 
     @event("Opened")
     def __init__(
@@ -69,6 +70,7 @@ class Account(Aggregate):
         self.payment_method: str | None = None
         self.notice_stages: dict[str, str] = {}  # the last notice stage each invoice had
         self.notice_ids: list[str] = []
+        self.late_fee_policy: dict[str, Any] | None = None
         self.doubtful_debt: Money | None = None
         self.opened_stamp = stamp
         self.invoice_ids_by_number: dict[str, UUID] = {}
@@ -308,3 +310,31 @@ class Account(Aggregate):
         for row in invoices:
             self.notice_stages[str(row["invoice_id"])] = stage
         self.notice_ids.append(notice_id)
+
+    def set_late_fee_policy(
+        self, fixed_fee: Money | None, interest_rate_bps: int, grace_days: int, stamp: Stamp
+    ) -> None:
+        """Charge late payers a fixed fee (once per invoice) and/or simple interest at an
+        annual rate in basis points, from ``grace_days`` after the due date."""
+        if fixed_fee is not None and fixed_fee.currency != self.currency:
+            raise InvalidRequest(
+                f"fixed_fee is in {fixed_fee.currency}; the account is in {self.currency}"
+            )
+        if fixed_fee is None and not interest_rate_bps:
+            raise InvalidRequest("give a fixed_fee, an interest_rate_bps, or both")
+        self._late_fee_policy_set(
+            fixed_fee=fixed_fee,
+            interest_rate_bps=interest_rate_bps,
+            grace_days=grace_days,
+            stamp=stamp,
+        )
+
+    @event("LateFeePolicySet")
+    def _late_fee_policy_set(
+        self, fixed_fee: Money | None, interest_rate_bps: int, grace_days: int, stamp: Stamp
+    ) -> None:
+        self.late_fee_policy = {
+            "fixed_fee": fixed_fee,
+            "interest_rate_bps": interest_rate_bps,
+            "grace_days": grace_days,
+        }

@@ -33,13 +33,14 @@ from ledger.errors import (
     InvalidRequest,
 )
 from ledger.invoice import Invoice, invoice_id_for
+from ledger.late_charges import LateCharges
 from ledger.money import Money
 from ledger.payment import Payment
 from ledger.reversals import PaymentReversals
 from ledger.store import AllocationResult, Saved, _new, _require_currency
 
 
-class Ledger(InvoiceAdjustments, PaymentReversals, Chasing, Arrangements):
+class Ledger(InvoiceAdjustments, PaymentReversals, Chasing, Arrangements, LateCharges):
     """Accounts, invoices and payments, in the PostgreSQL event store."""
 
     def open_account(self, cmd: OpenAccount) -> Saved:

@@ -351,3 +351,21 @@ class ForfeitDeposit:
     amount: Money
     reason: str
     stamp: Stamp
+
+
+@dataclass(frozen=True)
+class SetLateFeePolicy:
+    account_id: UUID
+    interest_rate_bps: int
+    grace_days: int
+    stamp: Stamp
+    fixed_fee: Money | None = None
+
+
+@dataclass(frozen=True)
+class ChargeLateFee:
+    """Raise a separate charge for paying an invoice late, up to ``charge_on``."""
+
+    invoice_id: UUID
+    charge_on: date
+    stamp: Stamp

@@ -60,6 +60,10 @@ class Invoice(Aggregate):
         state.setdefault("overdue_noted", False)
         state.setdefault("credit_limit_exceeded", False)
         state.setdefault("sends", [])
+        state.setdefault("kind", "invoice")
+        state.setdefault("charged_for", None)
+        state.setdefault("late_charged_to", None)
+        state.setdefault("late_charge_count", 0)
 
     @staticmethod
     def create_id(account_id: UUID, number: str, **_: Any) -> UUID:
@@ -77,7 +81,14 @@ class Invoice(Aggregate):
         stamp: Stamp,
         credit_limit_exceeded: bool = False,
         exposure: Money | None = None,
+        kind: str = "invoice",
+        charged_for: UUID | None = None,
     ) -> None:
+        # ``kind`` "late_charge": a separate charge for paying ``charged_for`` late.
+        self.kind = kind
+        self.charged_for = charged_for
+        self.late_charged_to: date | None = None  # the last late charge's date
+        self.late_charge_count = 0
         # ``exposure``: what the account owed with this invoice, when it has a credit
         # limit; raising over the limit is allowed and flagged.
         self.account_id = account_id
@@ -336,6 +347,44 @@ class Invoice(Aggregate):
         self, account_id: UUID, channel: str, recipient: str | None, resend: bool, stamp: Stamp
     ) -> None:
         self.sends.append(channel)
+
+    def record_late_charge(
+        self,
+        charge_invoice_id: UUID,
+        charge_on: date,
+        base: Money,
+        days: int,
+        fee: Money,
+        interest: Money,
+        stamp: Stamp,
+    ) -> None:
+        """Say on this invoice that a late charge was raised for it, and how it was
+        worked out: ``interest`` on ``base`` for ``days``, plus ``fee``."""
+        self._late_charged(
+            account_id=self.account_id,
+            charge_invoice_id=charge_invoice_id,
+            charge_on=charge_on,
+            base=base,
+            days=days,
+            fee=fee,
+            interest=interest,
+            stamp=stamp,
+        )
+
+    @event("LateCharged")
+    def _late_charged(
+        self,
+        account_id: UUID,
+        charge_invoice_id: UUID,
+        charge_on: date,
+        base: Money,
+        days: int,
+        fee: Money,
+        interest: Money,
+        stamp: Stamp,
+    ) -> None:
+        self.late_charged_to = charge_on
+        self.late_charge_count += 1
 
     def note_overdue(self, on: date, stamp: Stamp) -> None:
         """The due date has passed with money outstanding: said once per invoice, by the

@@ -184,3 +184,43 @@ def test_invoices_are_sent_and_resent_receipts_issued_and_credit_limits_flagged(
         sends = [e["data"] for e in events if e["type"] == "arledger.invoice.sent"]
         assert [(s["channel"], s["resend"]) for s in sends] == [("email", False), ("post", True)]
         assert [e["type"] for e in events].count("arledger.payment.receipt_issued") == 1
+
+
+def test_late_payment_charges_are_separate_invoices_worked_out_to_the_penny(settings):
+    with pipeline(settings) as p:
+        api = p.api
+        account = api.open_account("Sunset Holiday Lets")
+        invoice = api.raise_invoice(account["id"], "INV-40", 1_000_00, "2026-01-01", "2026-01-31")
+        charge = f"/v1/invoices/{invoice['id']}/late-charges"
+
+        unconfigured = api.post(charge, {"charge_on": "2026-03-09"})
+        assert unconfigured.json()["type"] == "/v1/problems/late-fees-not-configured"
+        policy = {"fixed_fee": gbp(25_00), "interest_rate_bps": 800, "grace_days": 7}
+        api.ok(api.post(f"/v1/accounts/{account['id']}/late-fee-policy", policy))
+        too_early = api.post(charge, {"charge_on": "2026-02-07"})
+        assert too_early.json()["type"] == "/v1/problems/late-charge-not-due"
+        assert too_early.json()["chargeable_after"] == "2026-02-07"
+
+        first = api.ok(api.post(charge, {"charge_on": "2026-03-09"}))
+        # 30 days from 7 Feb: 100,000p x 8% x 30/365 = 657.53p -> 658p, plus the £25 fee.
+        assert (first["number"], first["amount"]) == ("INV-40-LC1", gbp(25_00 + 658))
+        assert (first["kind"], first["charged_for"]) == ("late_charge", invoice["id"])
+        again = api.post(charge, {"charge_on": "2026-03-09"})
+        assert again.json()["type"] == "/v1/problems/late-charge-not-due"  # never twice
+        second = api.ok(api.post(charge, {"charge_on": "2026-04-08"}))
+        assert (second["number"], second["amount"]) == ("INV-40-LC2", gbp(658))  # no new fee
+
+        balance = api.ok(
+            api.get(f"/v1/accounts/{account['id']}/balance", min_position=second["position"])
+        )
+        assert balance["invoiced"] == gbp(1_000_00 + 25_00 + 658 + 658)
+        lc = api.ok(api.get(f"/v1/invoices/{first['id']}", min_position=second["position"]))
+        assert lc["outstanding"] == gbp(25_00 + 658)  # owed, aged and paid like any invoice
+
+
+def test_simple_interest_rounds_half_up_in_minor_units():
+    from ledger.late_charges import simple_interest
+
+    assert simple_interest(1_825, 1_000, 1) == 1  # exactly half a penny rounds up
+    assert simple_interest(1_824, 1_000, 1) == 0
+    assert simple_interest(100_000, 800, 365) == 8_000

@@ -9,20 +9,30 @@ from fastapi.responses import JSONResponse
 
 from api.deps import CommandDep, ServicesDep
 from api.idempotency import Reply
-from api.routes.shaping import invoice_public, payment_public, today
+from api.routes.shaping import account_public, invoice_public, payment_public, today
 from api.schemas import (
+    AccountPublic,
     DisputeCreate,
     DisputePublic,
     DisputeResolution,
     DocumentSend,
     InvoicePublic,
+    LateChargeCreate,
+    LateFeePolicyCreate,
     MoneyModel,
     NoticeCreate,
     NoticeInvoice,
     NoticePublic,
     PaymentPublic,
 )
-from ledger.commands import DisputeInvoice, IssueNotice, ResolveDispute, SendDocument
+from ledger.commands import (
+    ChargeLateFee,
+    DisputeInvoice,
+    IssueNotice,
+    ResolveDispute,
+    SendDocument,
+    SetLateFeePolicy,
+)
 
 router = APIRouter(tags=["collections"])
 
@@ -153,3 +163,41 @@ def issue_notice(
         return Reply(201, reply.model_dump(mode="json"))
 
     return ctx.run(body, command)
+
+
+@router.post("/v1/accounts/{account_id}/late-fee-policy", response_model=AccountPublic)
+def set_late_fee_policy(
+    account_id: UUID, body: LateFeePolicyCreate, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """Configure late-payment charges for the account: a fee and/or annual interest."""
+    return ctx.save(
+        body,
+        lambda: svc.ledger.set_late_fee_policy(
+            SetLateFeePolicy(
+                account_id=account_id,
+                interest_rate_bps=body.interest_rate_bps,
+                grace_days=body.grace_days,
+                stamp=ctx.stamp(),
+                fixed_fee=body.fixed_fee.to_money() if body.fixed_fee else None,
+            )
+        ),
+        account_public,
+    )
+
+
+@router.post(
+    "/v1/invoices/{invoice_id}/late-charges", status_code=201, response_model=InvoicePublic
+)
+def charge_late_fee(
+    invoice_id: UUID, body: LateChargeCreate, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """Raise a separate late-payment charge (a new invoice) under the account's policy;
+    the same period is never charged twice."""
+    return ctx.save(
+        body,
+        lambda: svc.ledger.charge_late_fee(
+            ChargeLateFee(invoice_id=invoice_id, charge_on=body.charge_on, stamp=ctx.stamp())
+        ),
+        invoice_public,
+        status=201,
+    )

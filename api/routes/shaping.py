@@ -7,6 +7,7 @@ from typing import Any
 
 from api.schemas import AccountPublic, InvoicePublic, MoneyModel, PaymentPublic
 from ledger.account import Account
+from ledger.catalog import to_json
 from ledger.invoice import Invoice, invoice_status
 from ledger.money import Money
 from ledger.payment import Payment
@@ -35,6 +36,7 @@ def account_public(account: Account, position: int | None = None) -> AccountPubl
         referred_to=account.referred_to,
         payment_method=account.payment_method,
         doubtful_debt=MoneyModel.of(account.doubtful_debt) if account.doubtful_debt else None,
+        late_fee_policy=to_json(account.late_fee_policy),
         position=position,
     )
 
@@ -51,6 +53,8 @@ def invoice_public(invoice: Invoice, position: int | None = None) -> InvoicePubl
         disputed=MoneyModel.of(invoice.disputed),
         credit_limit_exceeded=invoice.credit_limit_exceeded,
         sends=len(invoice.sends),
+        kind=invoice.kind,  # type: ignore[arg-type]
+        charged_for=invoice.charged_for,
         outstanding=MoneyModel.of(invoice.outstanding),
         issued_on=invoice.issued_on,
         due_on=invoice.due_on,
