@@ -25,6 +25,11 @@ AUDITOR_KEY = "test-auditor-key"
 _keys = itertools.count()
 
 
+def gbp(amount_minor: int) -> dict[str, object]:
+    """A Money body in pounds: ``gbp(12_50)`` is £12.50."""
+    return {"amount": amount_minor, "currency": "GBP"}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

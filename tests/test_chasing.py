@@ -5,10 +5,7 @@ why; the dispute is upheld as a credit note; an insolvent account is never chase
 from __future__ import annotations
 
 from tests.pipeline import pipeline
-
-
-def gbp(amount: int) -> dict[str, object]:
-    return {"amount": amount, "currency": "GBP"}
+from tests.support import gbp
 
 
 def test_notices_rest_on_overdue_undisputed_invoices_and_say_why(settings):

@@ -5,10 +5,7 @@ refunded; a misapplied payment is moved to the right invoice."""
 from __future__ import annotations
 
 from tests.pipeline import pipeline
-
-
-def gbp(amount: int) -> dict[str, object]:
-    return {"amount": amount, "currency": "GBP"}
+from tests.support import gbp
 
 
 def test_a_returned_direct_debit_reopens_what_it_settled(settings):

@@ -9,10 +9,7 @@ import datetime as dt
 
 from consumers import scheduler
 from tests.pipeline import pipeline
-
-
-def gbp(amount: int) -> dict[str, object]:
-    return {"amount": amount, "currency": "GBP"}
+from tests.support import gbp
 
 
 def run(p, today: str):
