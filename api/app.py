@@ -11,12 +11,15 @@ from api import problems
 from api.routes import (
     accounts,
     arrangements,
+    audit,
     chasing,
     health,
     invoices,
     payment_reversals,
     payments,
+    reports,
     schemas,
+    worklist,
     write_offs,
 )
 from api.services import Services
@@ -54,6 +57,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         payment_reversals.router,
         schemas.router,
         write_offs.router,
+        reports.router,
+        worklist.router,
+        audit.router,
         health.router,
     )
     for router in routers:

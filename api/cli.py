@@ -1,6 +1,6 @@
 """The ``arledger`` command: ``up`` (everything, on the embedded default unless
 DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS point elsewhere), ``api``, ``relay``, ``consume``,
-``scheduler`` and ``demo``."""
+``scheduler``, ``replay`` and ``demo``."""
 
 from __future__ import annotations
 
@@ -63,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     scheduler.add_argument("--once", action="store_true", help="one run, then exit")
     scheduler.add_argument("--interval", type=float, default=60.0, help="seconds between runs")
     scheduler.set_defaults(run=_scheduler)
+    replay = sub.add_parser(
+        "replay", help="rebuild a read model from the event store and switch to it"
+    )
+    replay.add_argument(
+        "--projection", required=True, help="the read model: " + ", ".join(_projection_names())
+    )
+    replay.set_defaults(run=_replay)
     demo = sub.add_parser("demo", help="load a realistic sample book through the API")
     demo.add_argument("--url", default="http://127.0.0.1:8000")
     demo.add_argument("--key", default=None, help="API key (default: the development key)")
@@ -203,6 +210,47 @@ def _scheduler(args: argparse.Namespace, settings: Settings) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         scheduler.run(ledger, pool, settings.topic, stop, args.interval)
+        return 0
+    finally:
+        pool.close()
+        ledger.close()
+
+
+def _projection_names() -> list[str]:
+    from projections.registry import PROJECTIONS
+
+    return list(PROJECTIONS)
+
+
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from api.progress import ProgressBar
+    from consumers.rebuild import rebuild
+    from projections import tracking
+    from projections.database import open_ledger, open_pool
+    from projections.registry import PROJECTIONS
+
+    if args.projection not in PROJECTIONS:
+        print(
+            f"no projection {args.projection!r}; one of {', '.join(PROJECTIONS)}", file=sys.stderr
+        )
+        return 2
+    projection = PROJECTIONS[args.projection]
+    ledger = open_ledger(settings)
+    pool = open_pool(settings.database_url or "", max_size=2, name="arledger-replay")
+    try:
+        tracking.ensure_schema(pool)
+        projection.ensure_schema(pool)
+        bar = ProgressBar(f"rebuilding {projection.name}", sys.stderr)
+        applied = rebuild(
+            ledger,
+            pool,
+            settings.database_url or "",
+            projection,
+            settings.topic_partitions,
+            progress=bar.update,
+        )
+        bar.finish()
+        print(json.dumps({"projection": projection.name, "events_applied": applied}), flush=True)
         return 0
     finally:
         pool.close()

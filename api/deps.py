@@ -18,7 +18,9 @@ from api.services import Services
 from ledger.stamp import Stamp
 from ledger.store import Saved
 from projections import tracking
+from projections.audit import NAME as AUDIT
 from projections.balances import NAME as BALANCES
+from projections.receivables import NAME as RECEIVABLES
 
 
 async def services(request: Request) -> Services:
@@ -133,32 +135,45 @@ async def command_context(
 CommandDep = Annotated[CommandContext, Depends(command_context)]
 
 
-def min_position(
-    svc: ServicesDep,
-    min_position: Annotated[
-        int,
-        Query(
-            ge=0,
-            description=(
-                "wait until the read model has applied every event up to this store position "
-                "(a command's `position`), then answer"
+def _min_position_for(projection: str) -> Callable[..., int]:
+    """Read-your-writes on ``projection``: hold the query until that read model has
+    applied every event up to ``min_position``, or answer 503 with Retry-After."""
+
+    def min_position(
+        svc: ServicesDep,
+        min_position: Annotated[
+            int,
+            Query(
+                ge=0,
+                description=(
+                    "wait until the read model has applied every event up to this store "
+                    "position (a command's `position`), then answer"
+                ),
             ),
-        ),
-    ] = 0,
-) -> int:
-    """Read-your-writes: hold the query until the projection has caught up, or 503."""
-    if min_position and not tracking.wait_for(
-        svc.pool, BALANCES, svc.settings.topic, min_position, svc.settings.query_wait_ms / 1000
-    ):
-        raise ApiProblem(
-            503,
-            "projection-lagging",
-            "The read model has not caught up yet",
-            f"the read model has not yet reached position {min_position}; retry shortly",
-            headers={"Retry-After": "1"},
-            min_position=min_position,
-        )
+        ] = 0,
+    ) -> int:
+        if min_position and not tracking.wait_for(
+            svc.pool,
+            projection,
+            svc.settings.topic,
+            min_position,
+            svc.settings.query_wait_ms / 1000,
+        ):
+            raise ApiProblem(
+                503,
+                "projection-lagging",
+                "The read model has not caught up yet",
+                f"the {projection} read model has not yet reached position {min_position}; "
+                "retry shortly",
+                headers={"Retry-After": "1"},
+                min_position=min_position,
+                projection=projection,
+            )
+        return min_position
+
     return min_position
 
 
-MinPositionDep = Annotated[int, Depends(min_position)]
+MinPositionDep = Annotated[int, Depends(_min_position_for(BALANCES))]
+ReceivablesPositionDep = Annotated[int, Depends(_min_position_for(RECEIVABLES))]
+AuditPositionDep = Annotated[int, Depends(_min_position_for(AUDIT))]

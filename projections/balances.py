@@ -10,6 +10,8 @@ from typing import Any
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
+from projections.writer import fresh_per_account
+
 NAME = "balances"
 
 SCHEMA = """
@@ -71,6 +73,8 @@ CREATE INDEX IF NOT EXISTS balance_payments_account ON balance_payments (account
 ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS refunded_minor bigint NOT NULL DEFAULT 0;
 ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS taken_back_minor bigint NOT NULL DEFAULT 0;
 ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS purpose text NOT NULL DEFAULT 'payment';
+ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS recorded_position bigint;
+CREATE INDEX IF NOT EXISTS balance_payments_feed ON balance_payments (recorded_position);
 ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS overdue_noted boolean NOT NULL DEFAULT false;
 ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS broken_promises int NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS balance_arrangements (
@@ -266,8 +270,8 @@ def _payment_recorded(conn: Connection[Any], ce: dict[str, Any]) -> None:
     d = ce["data"]
     conn.execute(
         "INSERT INTO balance_payments (payment_id, account_id, currency, amount_minor, method,"
-        " status, received_on, reference, failure_code, failure_message, position)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " status, received_on, reference, failure_code, failure_message, position,"
+        " recorded_position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             ce["subject"],
             ce["accountid"],
@@ -279,6 +283,7 @@ def _payment_recorded(conn: Connection[Any], ce: dict[str, Any]) -> None:
             d["reference"],
             d["failure_code"],
             d["failure_message"],
+            ce["position"],
             ce["position"],
         ),
     )
@@ -405,46 +410,19 @@ HANDLERS: dict[str, Handler] = {
 
 
 def apply(conn: Connection[Any], events: Sequence[dict[str, Any]]) -> None:
-    """Apply new CloudEvents: each type's handler, and the account's history row.
-
-    Each account row keeps the position of the last event applied to it, and an account's
-    events arrive in store order, so an event at or before it is a repeat and is skipped.
-    This holds whatever the partition bookkeeping says, so a repartitioned topic or a
-    replay from the store can never count an event twice. The accounts are locked and
-    read once per batch, and the writes are pipelined: one round trip, not one per row."""
-    accounts = sorted({ce["accountid"] for ce in events})
-    known: dict[str, int] = {
-        str(account): int(position)
-        for account, position in conn.execute(
-            "SELECT account_id, position FROM balance_accounts"
-            " WHERE account_id = ANY(%s::uuid[]) ORDER BY account_id FOR UPDATE",
-            (accounts,),
-        ).fetchall()
-    }
+    """Apply new CloudEvents: each type's handler, and the account's history row. The
+    writes are pipelined: one round trip, not one per row."""
+    fresh = fresh_per_account(conn, "balance_accounts", events)
     with conn.pipeline():
-        for ce in events:
-            last = known.get(ce["accountid"])
-            if last is None and ce["type"] != "arledger.account.opened":
-                continue  # an account this read model never saw opened: nothing to add to
-            if last is not None and ce["position"] <= last:
-                continue
-            _apply_one(conn, ce)
-            known[ce["accountid"]] = ce["position"]
-
-
-def _apply_one(conn: Connection[Any], ce: dict[str, Any]) -> None:
-    handler = HANDLERS.get(ce["type"])
-    if handler is not None:
-        handler(conn, ce)
-    conn.execute(
-        "UPDATE balance_accounts SET position = %s WHERE account_id = %s",
-        (ce["position"], ce["accountid"]),
-    )
-    conn.execute(
-        "INSERT INTO account_events (position, account_id, type, recorded_at, cloudevent)"
-        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (position) DO NOTHING",
-        (ce["position"], ce["accountid"], ce["type"], ce["time"], _jsonb(ce)),
-    )
+        for ce in fresh:
+            handler = HANDLERS.get(ce["type"])
+            if handler is not None:
+                handler(conn, ce)
+            conn.execute(
+                "INSERT INTO account_events (position, account_id, type, recorded_at, cloudevent)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (position) DO NOTHING",
+                (ce["position"], ce["accountid"], ce["type"], ce["time"], _jsonb(ce)),
+            )
 
 
 def _jsonb(ce: dict[str, Any]) -> Jsonb:

@@ -77,14 +77,25 @@ def create_schema(pool: ConnectionPool, *statements: str) -> None:
             conn.execute(statement)
 
 
-def open_pool(database_url: str, *, max_size: int = 10, name: str = "arledger") -> ConnectionPool:
+def open_pool(
+    database_url: str,
+    *,
+    max_size: int = 10,
+    name: str = "arledger",
+    search_path: str | None = None,
+) -> ConnectionPool:
+    """A pool of connections; ``search_path`` puts a schema's tables before the public
+    ones (a projection rebuilt beside the live one)."""
+    kwargs: dict[str, object] = {"autocommit": False}
+    if search_path:
+        kwargs["options"] = f"-c search_path={search_path}"
     pool = ConnectionPool(
         database_url,
         min_size=1,
         max_size=max_size,
         name=name,
         open=False,
-        kwargs={"autocommit": False},
+        kwargs=kwargs,
     )
     pool.open(wait=True, timeout=30)
     return pool

@@ -52,3 +52,27 @@ def account_events(
         (account_id, after, as_of, as_of, limit),
     ).fetchall()
     return [row[0] for row in rows]
+
+
+PORTFOLIO_SQL = """
+SELECT COUNT(*) AS accounts,
+       COALESCE(SUM(a.invoiced_minor), 0) AS invoiced_minor,
+       COALESCE(SUM(a.paid_minor), 0) AS paid_minor,
+       COALESCE(SUM(a.allocated_minor), 0) AS allocated_minor,
+       COALESCE(SUM(a.credited_minor), 0) AS credited_minor,
+       COALESCE(SUM(a.written_off_minor), 0) AS written_off_minor,
+       (SELECT COALESCE(SUM(i.amount_minor - i.allocated_minor - i.credited_minor
+                            - i.written_off_minor - i.voided_minor), 0)
+          FROM balance_invoices i
+         WHERE i.currency = %(currency)s AND i.due_on < %(as_of)s) AS overdue_minor
+  FROM balance_accounts a
+ WHERE a.currency = %(currency)s
+"""
+
+
+def portfolio(conn: Connection[Any], currency: str, as_of: date) -> dict[str, Any]:
+    """The accounts of ``currency`` added up; ``overdue_minor`` as in :func:`balance`."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(PORTFOLIO_SQL, {"currency": currency, "as_of": as_of}).fetchone()
+    assert row is not None
+    return row

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from projections import balances
+from projections import audit, balances, receivables
 from projections.writer import Projection
 
 BALANCES = Projection(name=balances.NAME, schema=balances.SCHEMA, apply=balances.apply)
+RECEIVABLES = Projection(name=receivables.NAME, schema=receivables.SCHEMA, apply=receivables.apply)
+AUDIT = Projection(name=audit.NAME, schema=audit.SCHEMA, apply=audit.apply)
 
-PROJECTIONS: dict[str, Projection] = {BALANCES.name: BALANCES}
+PROJECTIONS: dict[str, Projection] = {p.name: p for p in (BALANCES, RECEIVABLES, AUDIT)}

@@ -12,7 +12,16 @@ from psycopg_pool import ConnectionPool
 
 from projections.database import create_schema
 
-SCHEMA = """
+POSITIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS projection_positions (
+    projection text NOT NULL,
+    partition int NOT NULL,
+    position bigint NOT NULL,
+    PRIMARY KEY (projection, partition)
+);
+"""
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS relay_positions (
     relay text PRIMARY KEY,
     position bigint NOT NULL
@@ -23,13 +32,9 @@ CREATE TABLE IF NOT EXISTS relay_partitions (
     position bigint NOT NULL,
     PRIMARY KEY (relay, partition)
 );
-CREATE TABLE IF NOT EXISTS projection_positions (
-    projection text NOT NULL,
-    partition int NOT NULL,
-    position bigint NOT NULL,
-    PRIMARY KEY (projection, partition)
-);
 """
+    + POSITIONS_SCHEMA
+)
 WAIT_POLL_SECONDS = 0.01
 
 

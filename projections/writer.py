@@ -5,7 +5,8 @@ from the store both come through here."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,11 @@ class Projection:
 
     def ensure_schema(self, pool: ConnectionPool) -> None:
         create_schema(pool, tracking.SCHEMA, self.schema)
+
+    @property
+    def tables(self) -> list[str]:
+        """The tables its schema creates, in order."""
+        return re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", self.schema)
 
 
 class GapDetected(Exception):
@@ -60,3 +66,49 @@ def apply_batch(
             projection.apply(conn, fresh)
             tracking.save_position(conn, projection.name, partition, position)
     return len(fresh)
+
+
+OPENED = "arledger.account.opened"
+
+
+def fresh_per_account(
+    conn: Connection[Any], table: str, events: Sequence[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """The events of ``events`` that ``table`` (keyed by ``account_id``, with the
+    ``position`` of the last event applied to each account) has not applied, in order;
+    the caller applies each one and the account's position moves on as it is yielded.
+
+    An account's events arrive in store order, so an event at or before the account's
+    position is a repeat. This holds whatever the partition bookkeeping says, so a
+    repartitioned topic or a replay from the store never counts an event twice. The
+    accounts are locked (in a fixed order) and read once per batch, now, before the
+    caller starts a pipeline. Events of an account
+    the table never saw opened are skipped: there is nothing to add them to."""
+    assert table.isidentifier(), table  # names come from our modules, never a message
+    accounts = sorted({ce["accountid"] for ce in events})
+    known: dict[str, int] = {
+        str(account): int(position)
+        for account, position in conn.execute(
+            f"SELECT account_id, position FROM {table}"
+            " WHERE account_id = ANY(%s::uuid[]) ORDER BY account_id FOR UPDATE",
+            (accounts,),
+        ).fetchall()
+    }
+    return _unseen(conn, table, events, known)
+
+
+def _unseen(
+    conn: Connection[Any], table: str, events: Sequence[dict[str, Any]], known: dict[str, int]
+) -> Iterator[dict[str, Any]]:
+    for ce in events:
+        last = known.get(ce["accountid"])
+        if last is None and ce["type"] != OPENED:
+            continue
+        if last is not None and ce["position"] <= last:
+            continue
+        yield ce
+        conn.execute(
+            f"UPDATE {table} SET position = %s WHERE account_id = %s",
+            (ce["position"], ce["accountid"]),
+        )
+        known[ce["accountid"]] = ce["position"]

@@ -11,7 +11,7 @@ from typing import Any
 from api.services import Services
 from ledger.settings import Settings
 from projections import tracking
-from projections.balances import NAME as BALANCES
+from projections.registry import PROJECTIONS
 from tests.folds import fold_store, read_projection
 from tests.support import Api, running_workers, serving
 
@@ -24,10 +24,11 @@ class Pipeline:
 
     def wait_until_projected(self, position: int | None = None, timeout: float = 60) -> None:
         target = self.services.ledger.head_position() if position is None else position
-        reached = tracking.wait_for(
-            self.services.pool, BALANCES, self.settings.topic, target, timeout
-        )
-        assert reached, f"projection did not reach position {target}: {self.positions()}"
+        for name in PROJECTIONS:
+            reached = tracking.wait_for(
+                self.services.pool, name, self.settings.topic, target, timeout
+            )
+            assert reached, f"{name} did not reach position {target}: {self.positions()}"
 
     def positions(self) -> dict[str, Any]:
         """The relay's and the projection's bookkeeping, to explain a failed wait."""
@@ -38,7 +39,7 @@ class Pipeline:
                     "SELECT partition, position FROM relay_partitions ORDER BY 1"
                 ).fetchall(),
                 "projection": conn.execute(
-                    "SELECT partition, position FROM projection_positions ORDER BY 1"
+                    "SELECT projection, partition, position FROM projection_positions ORDER BY 1, 2"
                 ).fetchall(),
                 "head": self.services.ledger.head_position(),
             }

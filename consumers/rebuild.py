@@ -1,0 +1,106 @@
+"""Rebuilding one read model from the event store while the live one keeps answering.
+
+The new tables are built in a schema of their own (``rebuild_<name>_<id>``), from the
+store's notification log, with their own positions. When they have caught up, the live
+consumers of that projection are held (their partition positions locked), the last few
+events are applied, and in one transaction the old tables are dropped, the new ones
+moved into place and the positions taken over. Queries wait a moment on the switch and
+then read the new tables; the consumers carry on from the new positions."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from consumers.catchup import catch_up
+from ledger.application import Ledger
+from projections import tracking
+from projections.database import create_schema, open_pool
+from projections.writer import Projection
+
+log = logging.getLogger("arledger.rebuild")
+
+CLOSE_ENOUGH = 500  # events behind the head at which the live consumers are held
+
+
+def rebuild(
+    ledger: Ledger,
+    pool: ConnectionPool,
+    database_url: str,
+    projection: Projection,
+    partition_count: int,
+    progress: Callable[[int, int], None] = lambda done, head: None,
+) -> int:
+    """Rebuild ``projection`` and switch to it; return the events applied."""
+    schema = f"rebuild_{projection.name}_{secrets.token_hex(4)}"
+    with pool.connection() as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    side = open_pool(database_url, max_size=2, name=schema, search_path=f"{schema},public")
+    partitions = set(range(partition_count))
+    log.info("rebuilding", extra={"projection": projection.name, "schema": schema})
+    try:
+        create_schema(side, tracking.POSITIONS_SCHEMA, projection.schema)
+        applied = 0
+        while True:  # most of the work, with the live consumers still running
+            applied += catch_up(
+                ledger, side, projection, partitions, partition_count, progress=progress
+            )
+            with side.connection() as conn:
+                done = min(tracking.positions(conn, projection.name).values(), default=0)
+            if ledger.head_position() - done <= CLOSE_ENOUGH:
+                break
+        applied += _switch(ledger, pool, side, schema, projection, partitions, progress)
+    except BaseException:
+        with pool.connection() as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        raise
+    finally:
+        side.close()
+    log.info("rebuilt", extra={"projection": projection.name, "applied": applied})
+    return applied
+
+
+def _switch(
+    ledger: Ledger,
+    pool: ConnectionPool,
+    side: ConnectionPool,
+    schema: str,
+    projection: Projection,
+    partitions: set[int],
+    progress: Callable[[int, int], None],
+) -> int:
+    name = projection.name
+    with pool.connection() as conn, conn.transaction():
+        for p in sorted(partitions):  # hold the live consumers, partition by partition
+            tracking.lock_position(conn, name, p)
+        applied = catch_up(ledger, side, projection, partitions, len(partitions), progress=progress)
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s"
+                " AND tablename <> 'projection_positions' ORDER BY tablename",
+                (schema,),
+            ).fetchall()
+        ]
+        for table in tables:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS public.{}").format(sql.Identifier(table)))
+            conn.execute(
+                sql.SQL("ALTER TABLE {}.{} SET SCHEMA public").format(
+                    sql.Identifier(schema), sql.Identifier(table)
+                )
+            )
+        conn.execute(
+            sql.SQL(
+                "UPDATE public.projection_positions live SET position = COALESCE("
+                "(SELECT built.position FROM {}.projection_positions built"
+                " WHERE built.projection = live.projection AND built.partition = live.partition),"
+                " 0) WHERE live.projection = %s"
+            ).format(sql.Identifier(schema)),
+            (name,),
+        )
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    return applied

@@ -1,0 +1,141 @@
+"""The audit trail read model: every event of the ledger, with who did it, why, when it
+took effect and when it was recorded, and what the account owed after it (its
+outstanding: invoiced, less allocations, credits, voids and write-offs, plus what was
+un-allocated), filterable by account, actor, type and time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from projections.receivables import MOVEMENTS
+from projections.writer import fresh_per_account
+
+NAME = "audit"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_accounts (
+    account_id uuid PRIMARY KEY,
+    currency char(3) NOT NULL,
+    outstanding_minor bigint NOT NULL DEFAULT 0,
+    position bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_entries (
+    position bigint PRIMARY KEY,
+    account_id uuid NOT NULL,
+    type text NOT NULL,
+    subject uuid NOT NULL,
+    actor text NOT NULL,
+    reason text,
+    effective_at timestamptz NOT NULL,
+    recorded_at timestamptz NOT NULL,
+    currency char(3) NOT NULL,
+    outstanding_after_minor bigint NOT NULL,
+    correlation_id text,
+    causation_id text,
+    data jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_entries_account ON audit_entries (account_id, position);
+CREATE INDEX IF NOT EXISTS audit_entries_actor ON audit_entries (actor, position);
+CREATE INDEX IF NOT EXISTS audit_entries_recorded ON audit_entries (recorded_at);
+"""
+
+
+def apply(conn: Connection[Any], events: Sequence[dict[str, Any]]) -> None:
+    fresh = fresh_per_account(conn, "audit_accounts", events)
+    with conn.pipeline():
+        for ce in fresh:
+            if ce["type"] == "arledger.account.opened":
+                conn.execute(
+                    "INSERT INTO audit_accounts (account_id, currency, position)"
+                    " VALUES (%s, %s, %s) ON CONFLICT (account_id) DO NOTHING",
+                    (ce["accountid"], ce["data"]["currency"], ce["position"]),
+                )
+            change = 0
+            if ce["type"] in MOVEMENTS:
+                change = MOVEMENTS[ce["type"]][1] * ce["data"]["amount"]["amount"]
+            conn.execute(
+                "WITH account AS (UPDATE audit_accounts"
+                " SET outstanding_minor = outstanding_minor + %(change)s"
+                " WHERE account_id = %(account)s RETURNING currency, outstanding_minor)"
+                " INSERT INTO audit_entries (position, account_id, type, subject, actor, reason,"
+                " effective_at, recorded_at, currency, outstanding_after_minor, correlation_id,"
+                " causation_id, data)"
+                " SELECT %(position)s, %(account)s, %(type)s, %(subject)s, %(actor)s, %(reason)s,"
+                " %(effective)s, %(recorded)s, currency, outstanding_minor, %(correlation)s,"
+                " %(causation)s, %(data)s FROM account ON CONFLICT (position) DO NOTHING",
+                {
+                    "change": change,
+                    "account": ce["accountid"],
+                    "position": ce["position"],
+                    "type": ce["type"],
+                    "subject": ce["subject"],
+                    "actor": ce["actor"],
+                    "reason": _reason(ce["data"]),
+                    "effective": ce["effectivetime"],
+                    "recorded": ce["time"],
+                    "correlation": ce.get("correlationid"),
+                    "causation": ce.get("causationid"),
+                    "data": Jsonb(ce["data"]),
+                },
+            )
+
+
+def _reason(data: dict[str, Any]) -> str | None:
+    reason = data.get("reason")
+    return str(reason) if reason else None
+
+
+def trail(
+    conn: Connection[Any],
+    *,
+    account_id: UUID | None = None,
+    actor: str | None = None,
+    event_type: str | None = None,
+    recorded_from: datetime | None = None,
+    recorded_to: datetime | None = None,
+    effective_from: datetime | None = None,
+    effective_to: datetime | None = None,
+    after: int = 0,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Entries in store order after position ``after``. ``event_type`` is a whole type,
+    or a prefix ending in ``*`` (``arledger.payment.*``)."""
+    prefix = event_type[:-1] if event_type and event_type.endswith("*") else None
+    exact = None if prefix is not None else event_type
+    params = {
+        "account": account_id,
+        "actor": actor,
+        "exact": exact,
+        "prefix": prefix,
+        "rfrom": recorded_from,
+        "rto": recorded_to,
+        "efrom": effective_from,
+        "eto": effective_to,
+        "after": after,
+        "limit": limit,
+    }
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(TRAIL_SQL, params).fetchall()
+
+
+TRAIL_SQL = """
+SELECT * FROM audit_entries
+ WHERE position > %(after)s
+   AND (%(account)s::uuid IS NULL OR account_id = %(account)s::uuid)
+   AND (%(actor)s::text IS NULL OR actor = %(actor)s::text)
+   AND (%(exact)s::text IS NULL OR type = %(exact)s::text)
+   AND (%(prefix)s::text IS NULL OR starts_with(type, %(prefix)s::text))
+   AND (%(rfrom)s::timestamptz IS NULL OR recorded_at >= %(rfrom)s::timestamptz)
+   AND (%(rto)s::timestamptz IS NULL OR recorded_at <= %(rto)s::timestamptz)
+   AND (%(efrom)s::timestamptz IS NULL OR effective_at >= %(efrom)s::timestamptz)
+   AND (%(eto)s::timestamptz IS NULL OR effective_at <= %(eto)s::timestamptz)
+ ORDER BY position
+ LIMIT %(limit)s
+"""

@@ -1,0 +1,171 @@
+"""Debtor days for a period, from the receivables read model, by PRODUCT.md's
+definitions: standard and countback DSO, best possible DSO, average days delinquent, the
+collection effectiveness index, and average days to pay.
+
+The figures a period needs (opening and closing receivables, what was not yet due at the
+end, credit sales, each month's sales, cash applied and how long it took) are sums, so
+the portfolio's are the accounts' added up; the ratios are worked out from them in exact
+fractions and rounded half up to two places only at the end."""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection
+
+from projections.receivables import SALES_KINDS
+
+COUNTBACK_MONTHS = 24  # how far back countback walks before it stops counting
+
+
+@dataclass
+class Figures:
+    """The sums (minor units) debtor days are worked out from."""
+
+    opening: int = 0  # receivables at the end of the day before the period
+    closing: int = 0  # receivables at the end of the period
+    not_yet_due: int = 0  # of ``closing``, on invoices not yet due at the end
+    sales: int = 0  # credit sales in the period (credit notes and voids subtract)
+    monthly_sales: dict[date, int] = field(default_factory=dict)  # by month start
+    cash_applied: int = 0  # allocations taking effect in the period
+    cash_applied_days: int = 0  # each allocation times days from invoice issue to it
+
+    def add(self, other: Figures) -> None:
+        self.opening += other.opening
+        self.closing += other.closing
+        self.not_yet_due += other.not_yet_due
+        self.sales += other.sales
+        self.cash_applied += other.cash_applied
+        self.cash_applied_days += other.cash_applied_days
+        for month, amount in other.monthly_sales.items():
+            self.monthly_sales[month] = self.monthly_sales.get(month, 0) + amount
+
+
+@dataclass(frozen=True)
+class DebtorDays:
+    dso_standard: Decimal | None
+    dso_countback: Decimal | None
+    best_possible_dso: Decimal | None
+    average_days_delinquent: Decimal | None
+    collection_effectiveness_index: Decimal | None
+    average_days_to_pay: Decimal | None
+
+
+def _round(value: Fraction | None) -> Decimal | None:
+    if value is None:
+        return None
+    exact = Decimal(value.numerator) / Decimal(value.denominator)
+    return exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _previous_month(month: date) -> date:
+    return (month - timedelta(days=1)).replace(day=1)
+
+
+def countback(period_end: date, closing: int, monthly_sales: dict[date, int]) -> Fraction | None:
+    """Walk back month by month from ``period_end`` (its own month counted up to that
+    day), taking each month's credit sales from the receivables at the end: a month fully
+    used adds its days, the month only partly used adds (what is left / its sales) times
+    its days. A month without sales adds its days and the walk goes on."""
+    if closing <= 0:
+        return Fraction(0)
+    left, days, month = closing, Fraction(0), _month_start(period_end)
+    for n in range(COUNTBACK_MONTHS):
+        month_days = period_end.day if n == 0 else calendar.monthrange(month.year, month.month)[1]
+        sales = monthly_sales.get(month, 0)
+        if sales > 0 and left <= sales:
+            return days + Fraction(left, sales) * month_days
+        days += month_days
+        left -= max(sales, 0)
+        month = _previous_month(month)
+    return days
+
+
+def debtor_days(period_start: date, period_end: date, f: Figures) -> DebtorDays:
+    days = (period_end - period_start).days + 1
+    standard = Fraction(f.closing, f.sales) * days if f.sales > 0 else None
+    best = Fraction(f.not_yet_due, f.sales) * days if f.sales > 0 else None
+    delinquent = standard - best if standard is not None and best is not None else None
+    collectable = f.opening + f.sales - f.not_yet_due
+    cei = Fraction(f.opening + f.sales - f.closing, collectable) * 100 if collectable else None
+    to_pay = Fraction(f.cash_applied_days, f.cash_applied) if f.cash_applied > 0 else None
+    return DebtorDays(
+        dso_standard=_round(standard),
+        dso_countback=_round(countback(period_end, f.closing, f.monthly_sales)),
+        best_possible_dso=_round(best),
+        average_days_delinquent=_round(delinquent),
+        collection_effectiveness_index=_round(cei),
+        average_days_to_pay=_round(to_pay),
+    )
+
+
+FIGURES_SQL = """
+SELECT m.account_id,
+       SUM(m.amount_minor) FILTER (WHERE m.effective_on < %(start)s),
+       SUM(m.amount_minor),
+       SUM(m.amount_minor) FILTER (WHERE i.due_on >= %(end)s),
+       SUM(m.amount_minor) FILTER (WHERE m.effective_on >= %(start)s
+                                     AND m.kind = ANY(%(sales)s)),
+       SUM(-m.amount_minor) FILTER (WHERE m.effective_on >= %(start)s
+                                      AND m.kind = 'allocated'),
+       SUM(-m.amount_minor * (m.effective_on - i.issued_on))
+           FILTER (WHERE m.effective_on >= %(start)s AND m.kind = 'allocated')
+  FROM receivable_movements m
+  JOIN receivable_invoices i ON i.invoice_id = m.invoice_id
+ WHERE m.currency = %(currency)s AND m.effective_on <= %(end)s
+   AND (%(known)s::timestamptz IS NULL OR m.recorded_at <= %(known)s::timestamptz)
+   AND (%(account)s::uuid IS NULL OR m.account_id = %(account)s::uuid)
+ GROUP BY m.account_id
+"""
+
+MONTHLY_SALES_SQL = """
+SELECT m.account_id, date_trunc('month', m.effective_on)::date, SUM(m.amount_minor)
+  FROM receivable_movements m
+ WHERE m.currency = %(currency)s AND m.kind = ANY(%(sales)s)
+   AND m.effective_on BETWEEN %(earliest)s AND %(end)s
+   AND (%(known)s::timestamptz IS NULL OR m.recorded_at <= %(known)s::timestamptz)
+   AND (%(account)s::uuid IS NULL OR m.account_id = %(account)s::uuid)
+ GROUP BY 1, 2
+"""
+
+
+def figures(
+    conn: Connection[Any],
+    currency: str,
+    period_start: date,
+    period_end: date,
+    as_known_at: datetime | None = None,
+    account_id: UUID | None = None,
+) -> dict[UUID, Figures]:
+    """Each account's figures for the period (accounts with nothing owed or sold in it
+    are left out)."""
+    earliest = _month_start(period_end)
+    for _ in range(COUNTBACK_MONTHS - 1):
+        earliest = _previous_month(earliest)
+    params = {
+        "currency": currency,
+        "start": period_start,
+        "end": period_end,
+        "earliest": earliest,
+        "sales": list(SALES_KINDS),
+        "known": as_known_at,
+        "account": account_id,
+    }
+    out: dict[UUID, Figures] = defaultdict(Figures)
+    for account, *sums in conn.execute(FIGURES_SQL, params).fetchall():
+        opening, closing, not_yet_due, sales, applied, applied_days = (int(s or 0) for s in sums)
+        out[account] = Figures(opening, closing, not_yet_due, sales, {}, applied, applied_days)
+    for account, month, amount in conn.execute(MONTHLY_SALES_SQL, params).fetchall():
+        out[account].monthly_sales[month] = int(amount)
+    return dict(out)
