@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import problems
+from api import metrics, problems
 from api.routes import (
     accounts,
     arrangements,
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
     )
     problems.install(app)
+    metrics.install(app)
     problems.install_fallback(app)
     routers = (
         accounts.router,

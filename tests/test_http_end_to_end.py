@@ -141,7 +141,23 @@ def test_healthz_reports_store_broker_and_projection_lag(settings):
         p.wait_until_projected(account["position"])
         health = p.api.ok(p.api.get("/healthz"))
         assert health["store"]["ok"] and health["broker"]["ok"]
-        assert health["projections"]["balances"]["lag"] == 0
+        assert {name: v["lag"] for name, v in health["projections"].items()} == {
+            "balances": 0,
+            "receivables": 0,
+            "audit": 0,
+        }
+        metrics = p.api.get("/metrics")
+        assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
+        lines = metrics.text.splitlines()
+        head = p.services.ledger.head_position()
+        assert f"arledger_store_head_position {head}" in lines
+        assert 'arledger_projection_lag{projection="receivables"} 0' in lines
+        assert any(
+            line.startswith(
+                'arledger_http_requests_total{method="GET",route="/healthz",status="200"}'
+            )
+            for line in lines
+        )
         assert p.api.get("/openapi.json").json()["paths"]["/v1/payments/{payment_id}/allocations"]
 
 

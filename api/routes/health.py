@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
 
+from api import metrics
 from api.deps import ServicesDep
 from api.problems import CATALOGUE, TYPE_BASE
 from ledger import errors
@@ -36,6 +37,28 @@ def healthz(svc: ServicesDep) -> JSONResponse:
     healthy = body["store"]["ok"] and ok
     body["status"] = "ok" if healthy else "unavailable"
     return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+def prometheus(request: Request, svc: ServicesDep) -> PlainTextResponse:
+    """Prometheus text format: the pipeline's positions and each projection's lag, and
+    this process's HTTP requests."""
+    lines: list[str] = []
+    try:
+        head = svc.ledger.head_position()
+        with svc.pool.connection() as conn:
+            lines += metrics.pipeline_lines(conn, head, svc.settings.topic)
+        up = 1
+    except psycopg.Error:
+        up = 0
+    lines += [
+        "# HELP arledger_store_up Whether the event store answered.",
+        "# TYPE arledger_store_up gauge",
+        f"arledger_store_up {up}",
+    ]
+    request_metrics: metrics.RequestMetrics = request.app.state.request_metrics
+    lines += request_metrics.lines()
+    return PlainTextResponse("\n".join(lines) + "\n", media_type=metrics.CONTENT_TYPE)
 
 
 @router.get("/v1/problems", tags=["operations"])
