@@ -29,15 +29,20 @@ def catch_up(
     *,
     keepalive: Callable[[], None] = lambda: None,
     progress: Callable[[int, int], None] = lambda done, head: None,
+    start_after: int | None = None,
 ) -> int:
     """Apply, from the store, every event of ``partitions`` after each one's position, up
     to the store's head. Safe to run beside a consumer of the same partitions: positions
-    are checked under lock. Returns the number of events applied."""
+    are checked under lock. ``start_after`` skips reading what the caller knows is applied
+    (a partition's position is its last event's, which says nothing of the events of
+    other partitions after it). Returns the number of events applied."""
     if not partitions:
         return 0
     with pool.connection() as conn:
         known = tracking.positions(conn, projection.name)
     after = min(known.get(p, 0) for p in partitions)
+    if start_after is not None:
+        after = max(after, start_after)
     head = ledger.head_position()
     applied = 0
     log.info(

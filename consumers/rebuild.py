@@ -24,7 +24,7 @@ from projections.writer import Projection
 
 log = logging.getLogger("arledger.rebuild")
 
-CLOSE_ENOUGH = 500  # events behind the head at which the live consumers are held
+CLOSE_ENOUGH = 500  # events a round may bring in before the live consumers are held
 
 
 def rebuild(
@@ -44,16 +44,22 @@ def rebuild(
     log.info("rebuilding", extra={"projection": projection.name, "schema": schema})
     try:
         create_schema(side, tracking.POSITIONS_SCHEMA, projection.schema)
-        applied = 0
+        applied, done_to = 0, 0
         while True:  # most of the work, with the live consumers still running
-            applied += catch_up(
-                ledger, side, projection, partitions, partition_count, progress=progress
+            head = ledger.head_position()
+            fresh = catch_up(
+                ledger,
+                side,
+                projection,
+                partitions,
+                partition_count,
+                progress=progress,
+                start_after=done_to,
             )
-            with side.connection() as conn:
-                done = min(tracking.positions(conn, projection.name).values(), default=0)
-            if ledger.head_position() - done <= CLOSE_ENOUGH:
+            applied, done_to = applied + fresh, head
+            if fresh <= CLOSE_ENOUGH:  # what arrived during the last round was little
                 break
-        applied += _switch(ledger, pool, side, schema, projection, partitions, progress)
+        applied += _switch(ledger, pool, side, schema, projection, partitions, done_to, progress)
     except BaseException:
         with pool.connection() as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
@@ -71,13 +77,22 @@ def _switch(
     schema: str,
     projection: Projection,
     partitions: set[int],
+    done_to: int,
     progress: Callable[[int, int], None],
 ) -> int:
     name = projection.name
     with pool.connection() as conn, conn.transaction():
         for p in sorted(partitions):  # hold the live consumers, partition by partition
             tracking.lock_position(conn, name, p)
-        applied = catch_up(ledger, side, projection, partitions, len(partitions), progress=progress)
+        applied = catch_up(
+            ledger,
+            side,
+            projection,
+            partitions,
+            len(partitions),
+            progress=progress,
+            start_after=done_to,
+        )
         tables = [
             row[0]
             for row in conn.execute(
