@@ -106,14 +106,23 @@ def pipeline_lines(conn: Any, head: int, topic: str) -> list[str]:
         "# TYPE arledger_projection_lag gauge",
         "# HELP arledger_projection_partition_position Last position applied, per partition.",
         "# TYPE arledger_projection_partition_position gauge",
+        "# HELP arledger_projection_partition_lag Published position less applied, per partition.",
+        "# TYPE arledger_projection_partition_lag gauge",
     ]
+    published = dict(
+        conn.execute(
+            "SELECT partition, position FROM relay_partitions WHERE relay = %s", (topic,)
+        ).fetchall()
+    )
     for name in PROJECTIONS:
         applied = tracking.watermark(conn, name, topic)
         out.append(f'arledger_projection_position{{projection="{name}"}} {applied}')
         out.append(f'arledger_projection_lag{{projection="{name}"}} {head - applied}')
-        for partition, position in sorted(tracking.positions(conn, name).items()):
-            out.append(
-                f'arledger_projection_partition_position{{projection="{name}",'
-                f'partition="{partition}"}} {position}'
-            )
+        applied_at = tracking.positions(conn, name)
+        for partition in sorted(set(published) | set(applied_at)):
+            labels = f'projection="{name}",partition="{partition}"'
+            at = applied_at.get(partition, 0)
+            behind = max(int(published.get(partition, 0)) - at, 0)
+            out.append(f"arledger_projection_partition_position{{{labels}}} {at}")
+            out.append(f"arledger_projection_partition_lag{{{labels}}} {behind}")
     return out

@@ -35,6 +35,7 @@ FETCH_WAIT_MS = 20
 # consumer stops waiting for Kafka and reads the missing events from the store.
 STALL_SECONDS = 2.0
 STALL_CHECK_SECONDS = 0.5
+LAG_LOG_SECONDS = 30.0  # how often a consumer logs how far behind the relay it is
 
 
 class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -71,6 +72,7 @@ class ProjectionConsumer:
         self.assignments = _Assignments()
         self._behind_since: dict[int, tuple[int, float]] = {}
         self._next_stall_check = 0.0
+        self._next_lag_log = 0.0
         projection.ensure_schema(pool)
 
     def run(self, stop: threading.Event) -> None:
@@ -171,6 +173,29 @@ class ProjectionConsumer:
         finally:
             consumer.resume(*consumer.assignment())
 
+    def _log_lag(
+        self,
+        consumer: KafkaConsumer,
+        applied: dict[int, int],
+        published: dict[int, int],
+        now: float,
+    ) -> None:
+        """Every ``LAG_LOG_SECONDS``, how far behind the relay this member's partitions
+        are, in store positions (``/metrics`` has every partition's)."""
+        if now < self._next_lag_log:
+            return
+        self._next_lag_log = now + LAG_LOG_SECONDS
+        mine = sorted(tp.partition for tp in consumer.assignment())
+        lag = {p: max(published.get(p, 0) - applied.get(p, 0), 0) for p in mine}
+        log.info(
+            "consumer lag",
+            extra={
+                "projection": self.projection.name,
+                "lag": sum(lag.values()),
+                "partitions": {str(p): n for p, n in lag.items()},
+            },
+        )
+
     def _catch_up_stalled(self, consumer: KafkaConsumer) -> None:
         """Partitions behind the relay with nothing arriving for a while: their messages
         were lost by the broker, or nobody is assigned them (a group that has not yet
@@ -186,6 +211,7 @@ class ProjectionConsumer:
                     (self.settings.topic,),
                 ).fetchall()
             )
+        self._log_lag(consumer, applied, published, now)
         for p in range(self.settings.topic_partitions):
             at = applied.get(p, 0)
             if at >= published.get(p, 0):
