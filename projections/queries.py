@@ -26,6 +26,16 @@ SELECT a.account_id, a.currency, a.invoiced_minor, a.paid_minor, a.allocated_min
 """
 
 
+def outstanding_minor(row: dict[str, Any]) -> int:
+    """What a balances row (an account's, or the portfolio's) says is still owed."""
+    return int(
+        row["invoiced_minor"]
+        - row["allocated_minor"]
+        - row["credited_minor"]
+        - row["written_off_minor"]
+    )
+
+
 def balance(conn: Connection[Any], account_id: UUID, as_of: date) -> dict[str, Any] | None:
     """The account's running totals; ``overdue_minor`` is what is outstanding on invoices
     due before ``as_of``."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -101,13 +102,18 @@ def _read_models_agree_with_aggregates(ledger: Ledger, pool, folded) -> None:
         owed = sum(i.outstanding.amount_minor for i in invoices)
         assert by_account.get(account.id, 0) == owed
         assert audited[account.id] == owed
+    for payment in _payments(ledger):
+        assert cash.get(payment.id, 0) == payment.held.amount_minor, payment.status
+
+
+def _payments(ledger: Ledger) -> Iterator[Payment]:
+    """Every payment in the store, as it stands now."""
     after = 0
     while batch := ledger.read_log(after, 1000):
         for notification in batch:
             event = ledger.decode(notification)
             if isinstance(event, Payment.Recorded):  # type: ignore[attr-defined]
-                payment = ledger.get_payment(event.originator_id)
-                assert cash.get(payment.id, 0) == payment.held.amount_minor, payment.status
+                yield ledger.get_payment(event.originator_id)
         after = batch[-1].id
 
 
@@ -115,20 +121,12 @@ def _payments_agree_with_invoices(ledger: Ledger) -> None:
     """Every payment holds no less than it has allocated, and what payments say they
     applied to each invoice is exactly what each invoice says it received."""
     applied_to: dict[uuid.UUID, int] = {}
-    after = 0
-    while batch := ledger.read_log(after, 1000):
-        for notification in batch:
-            event = ledger.decode(notification)
-            if isinstance(event, Payment.Recorded):  # type: ignore[attr-defined]
-                payment = ledger.get_payment(event.originator_id)
-                assert 0 <= payment.allocated.amount_minor <= payment.held.amount_minor
-                assert payment.held.amount_minor <= payment.amount.amount_minor
-                assert payment.unallocated.amount_minor >= 0
-                for key, amount in payment.applied.items():
-                    assert amount.amount_minor > 0
-                    applied_to[uuid.UUID(key)] = (
-                        applied_to.get(uuid.UUID(key), 0) + amount.amount_minor
-                    )
-        after = batch[-1].id
+    for payment in _payments(ledger):
+        assert 0 <= payment.allocated.amount_minor <= payment.held.amount_minor
+        assert payment.held.amount_minor <= payment.amount.amount_minor
+        assert payment.unallocated.amount_minor >= 0
+        for key, amount in payment.applied.items():
+            assert amount.amount_minor > 0
+            applied_to[uuid.UUID(key)] = applied_to.get(uuid.UUID(key), 0) + amount.amount_minor
     for invoice_id, amount in applied_to.items():
         assert ledger.get_invoice(invoice_id).allocated.amount_minor == amount

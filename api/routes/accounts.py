@@ -261,12 +261,7 @@ def get_balance(
     def m(amount: int) -> MoneyModel:
         return MoneyModel.of(Money(amount, cur))
 
-    outstanding = (
-        row["invoiced_minor"]
-        - row["allocated_minor"]
-        - row["credited_minor"]
-        - row["written_off_minor"]
-    )
+    outstanding = queries.outstanding_minor(row)
     return BalancePublic(
         account_id=account_id,
         currency=cur,

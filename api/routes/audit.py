@@ -3,47 +3,59 @@ and what the account owed after it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from api.deps import AuditPositionDep, PrincipalDep, ServicesDep
 from api.report_schemas import AuditEntry, AuditTrail
 from api.schemas import MoneyModel
+from api.services import Services
 from ledger.money import Money
 from projections import audit
 
 router = APIRouter(tags=["audit"])
 PAGE_MAX = 1000
 
+Time = Annotated[datetime | None, Query(description="UTC, ISO 8601, inclusive")]
 
-def _trail(
-    svc: ServicesDep,
-    position: int,
-    account_id: UUID | None,
-    actor: str | None,
-    event_type: str | None,
-    recorded_from: datetime | None,
-    recorded_to: datetime | None,
-    effective_from: datetime | None,
-    effective_to: datetime | None,
-    after: int,
-    limit: int,
-) -> AuditTrail:
+
+@dataclass
+class TrailFilters:
+    """The filters and the page of an audit-trail query."""
+
+    actor: Annotated[str | None, Query(description="only what this actor did")] = None
+    event_type: Annotated[
+        str | None,
+        Query(alias="type", description="a type, or a prefix ending in * (arledger.payment.*)"),
+    ] = None
+    recorded_from: Time = None
+    recorded_to: Time = None
+    effective_from: Time = None
+    effective_to: Time = None
+    after: Annotated[int, Query(ge=0, description="a page cursor: `next_after`")] = 0
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 200
+
+
+Filters = Annotated[TrailFilters, Depends()]
+
+
+def _trail(svc: Services, position: int, account_id: UUID | None, f: TrailFilters) -> AuditTrail:
     with svc.pool.connection() as conn:
         rows = audit.trail(
             conn,
             account_id=account_id,
-            actor=actor,
-            event_type=event_type,
-            recorded_from=recorded_from,
-            recorded_to=recorded_to,
-            effective_from=effective_from,
-            effective_to=effective_to,
-            after=after,
-            limit=limit,
+            actor=f.actor,
+            event_type=f.event_type,
+            recorded_from=f.recorded_from,
+            recorded_to=f.recorded_to,
+            effective_from=f.effective_from,
+            effective_to=f.effective_to,
+            after=f.after,
+            limit=f.limit,
         )
     entries = [
         AuditEntry(
@@ -64,18 +76,8 @@ def _trail(
         )
         for r in rows
     ]
-    next_after = entries[-1].position if len(entries) == limit else None
+    next_after = entries[-1].position if len(entries) == f.limit else None
     return AuditTrail(entries=entries, next_after=next_after, position=position)
-
-
-Actor = Annotated[str | None, Query(description="only what this actor did")]
-EventType = Annotated[
-    str | None,
-    Query(alias="type", description="an event type, or a prefix ending in * (arledger.payment.*)"),
-]
-Time = Annotated[datetime | None, Query(description="UTC, ISO 8601, inclusive")]
-After = Annotated[int, Query(ge=0, description="a page cursor: `next_after`")]
-Limit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
 
 
 @router.get("/v1/audit-trail", response_model=AuditTrail)
@@ -83,30 +85,11 @@ def ledger_trail(
     svc: ServicesDep,
     _: PrincipalDep,
     position: AuditPositionDep,
+    filters: Filters,
     account_id: UUID | None = None,
-    actor: Actor = None,
-    event_type: EventType = None,
-    recorded_from: Time = None,
-    recorded_to: Time = None,
-    effective_from: Time = None,
-    effective_to: Time = None,
-    after: After = 0,
-    limit: Limit = 200,
 ) -> AuditTrail:
     """Every event across the ledger, in store order, filterable and paged."""
-    return _trail(
-        svc,
-        position,
-        account_id,
-        actor,
-        event_type,
-        recorded_from,
-        recorded_to,
-        effective_from,
-        effective_to,
-        after,
-        limit,
-    )
+    return _trail(svc, position, account_id, filters)
 
 
 @router.get("/v1/accounts/{account_id}/audit-trail", response_model=AuditTrail)
@@ -115,27 +98,8 @@ def account_trail(
     svc: ServicesDep,
     _: PrincipalDep,
     position: AuditPositionDep,
-    actor: Actor = None,
-    event_type: EventType = None,
-    recorded_from: Time = None,
-    recorded_to: Time = None,
-    effective_from: Time = None,
-    effective_to: Time = None,
-    after: After = 0,
-    limit: Limit = 200,
+    filters: Filters,
 ) -> AuditTrail:
-    """One account's events with the balance after each."""
+    """One account's events with what it owed after each."""
     svc.ledger.get_account(account_id)  # 404 for an unknown account, not an empty page
-    return _trail(
-        svc,
-        position,
-        account_id,
-        actor,
-        event_type,
-        recorded_from,
-        recorded_to,
-        effective_from,
-        effective_to,
-        after,
-        limit,
-    )
+    return _trail(svc, position, account_id, filters)

@@ -261,12 +261,7 @@ def portfolio_balances(
     on = as_of or today()
     with svc.pool.connection() as conn:
         row = queries.portfolio(conn, cur, on)
-    outstanding = (
-        row["invoiced_minor"]
-        - row["allocated_minor"]
-        - row["credited_minor"]
-        - row["written_off_minor"]
-    )
+    outstanding = queries.outstanding_minor(row)
     return PortfolioBalances(
         currency=cur,
         accounts=int(row["accounts"]),
