@@ -49,9 +49,15 @@ class AgedAccount:
     aged: Aged
 
 
-# Outstanding per invoice at the end of the as-of date, then the days past due then.
+# Outstanding per invoice at the end of the as-of date, put in its bucket by the days
+# past due then, added up per account (in the database: one row an account comes back).
 AGED_SQL = """
-SELECT i.account_id, a.name, %(as_of)s::date - i.due_on AS days_past_due, o.owed
+SELECT i.account_id, a.name,
+       SUM(o.owed) FILTER (WHERE i.due_on >= %(as_of)s::date) AS current,
+       SUM(o.owed) FILTER (WHERE %(as_of)s::date - i.due_on BETWEEN 1 AND 30) AS days_1_30,
+       SUM(o.owed) FILTER (WHERE %(as_of)s::date - i.due_on BETWEEN 31 AND 60) AS days_31_60,
+       SUM(o.owed) FILTER (WHERE %(as_of)s::date - i.due_on BETWEEN 61 AND 90) AS days_61_90,
+       SUM(o.owed) FILTER (WHERE %(as_of)s::date - i.due_on > 90) AS days_91_plus
   FROM (SELECT m.invoice_id, SUM(m.amount_minor) AS owed
           FROM receivable_movements m
          WHERE m.currency = %(currency)s AND m.effective_on <= %(as_of)s
@@ -61,6 +67,7 @@ SELECT i.account_id, a.name, %(as_of)s::date - i.due_on AS days_past_due, o.owed
   JOIN receivable_invoices i ON i.invoice_id = o.invoice_id
   JOIN receivable_accounts a ON a.account_id = i.account_id
  WHERE o.owed <> 0
+ GROUP BY i.account_id, a.name
 """
 
 
@@ -77,10 +84,11 @@ def aged_debt(
         {"currency": currency, "as_of": as_of, "known": as_known_at, "account": account_id},
     ).fetchall()
     total = Aged()
-    accounts: dict[UUID, AgedAccount] = {}
-    for account, name, days, owed in rows:
-        bucket = bucket_for(int(days))
-        total.add(bucket, int(owed))
-        accounts.setdefault(account, AgedAccount(account, name, Aged())).aged.add(bucket, int(owed))
-    ranked = sorted(accounts.values(), key=lambda a: (-a.aged.total, a.name, str(a.account_id)))
-    return total, ranked
+    accounts = []
+    for account, name, *amounts in rows:
+        aged = Aged(dict(zip(BUCKETS, (int(a or 0) for a in amounts), strict=True)))
+        for bucket, amount in aged.buckets.items():
+            total.add(bucket, amount)
+        accounts.append(AgedAccount(account, name, aged))
+    accounts.sort(key=lambda a: (-a.aged.total, a.name, str(a.account_id)))
+    return total, accounts
