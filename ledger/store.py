@@ -24,6 +24,7 @@ from ledger.errors import (
     UnknownPayment,
     UnknownWriteOff,
 )
+from ledger.integrity.install import install
 from ledger.invoice import Invoice
 from ledger.money import Money
 from ledger.payment import Payment
@@ -94,6 +95,13 @@ class LedgerStore(Application[UUID]):
             }
             env = {**(env or {}), "IS_SNAPSHOTTING_ENABLED": "y"}
         super().__init__(env)
+        with self.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+            install(conn, self.events_table)
+
+    @property
+    def events_table(self) -> str:
+        """The stored-events table: hash-chained, append-only, checkpointed."""
+        return str(self.recorder.events_table_name)  # type: ignore[attr-defined]
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
