@@ -5,15 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from api import metrics, problems
+from api.auth import ROLES
+from api.deps import principal
 from api.routes import (
     accounts,
+    api_keys,
     arrangements,
     audit,
     chasing,
     health,
+    integrity,
     invoices,
     payment_reversals,
     payments,
@@ -61,8 +67,39 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         reports.router,
         worklist.router,
         audit.router,
+        integrity.router,
+        api_keys.router,
         health.router,
     )
     for router in routers:
+        _document_roles(router)
         app.include_router(router)
     return app
+
+
+def _document_roles(router: APIRouter) -> None:
+    """State on every route which roles may call it (``x-roles`` and the description),
+    read off the guard among its dependencies."""
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        roles = _roles_of(route.dependant) or ()
+        route.openapi_extra = {**(route.openapi_extra or {}), "x-roles": list(roles)}
+        note = "Roles: " + ", ".join(roles) + "." if roles else "Roles: any; no API key needed."
+        route.description = f"{route.description}\n\n{note}" if route.description else note
+
+
+def _roles_of(dependant: Dependant) -> tuple[str, ...] | None:
+    """The narrowest role guard in the dependency tree; every role for an endpoint that
+    only needs a valid key; None for an endpoint open to all (health, metrics)."""
+    found: tuple[str, ...] | None = None
+    for dep in dependant.dependencies:
+        call = dep.call
+        roles = getattr(call, "roles", None)
+        if roles is None and call is principal:
+            roles = ROLES
+        inner = _roles_of(dep)
+        for candidate in (roles, inner):
+            if candidate is not None and (found is None or len(candidate) < len(found)):
+                found = tuple(candidate)
+    return found

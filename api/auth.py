@@ -10,6 +10,8 @@ from dataclasses import dataclass
 ROLES = ("coordinator", "manager", "auditor", "service", "admin")
 # Roles that may change the ledger. The auditor reads everything and changes nothing.
 WRITER_ROLES = frozenset({"coordinator", "manager", "service", "admin"})
+# Roles that may verify the store, take checkpoints and export the ledger.
+AUDITOR_ROLES = frozenset({"auditor", "manager", "admin"})
 
 
 @dataclass(frozen=True)

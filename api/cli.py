@@ -1,6 +1,7 @@
 """The ``arledger`` command: ``up`` (everything, on the embedded default unless
 DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS point elsewhere), ``api``, ``relay``, ``consume``,
-``scheduler``, ``replay`` and ``demo``."""
+``scheduler``, ``replay``, ``demo``, and the auditor's ``verify``, ``checkpoint``,
+``signing-key`` and ``export``."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import uvicorn
 
-from api import logs, workers
+from api import cli_integrity, logs, workers
 from api.app import create_app
 from api.auth import new_development_key
 from ledger.settings import Settings
@@ -76,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--accounts", type=int, default=40)
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(run=_demo)
+    cli_integrity.register(sub)
     return parser
 
 

@@ -10,8 +10,9 @@ from uuid import UUID, uuid4
 from fastapi import Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
-from api.auth import Principal
+from api.auth import AUDITOR_ROLES, WRITER_ROLES, Principal
 from api.idempotency import Reply, command_id, request_hash
 from api.problems import ApiProblem
 from api.services import Services
@@ -45,7 +46,9 @@ async def principal(
             headers=challenge,
         )
     scheme, _, key = authorization.partition(" ")
-    who = svc.keys.find(key.strip()) if scheme.lower() == "bearer" else None
+    who = None
+    if scheme.lower() == "bearer" and key.strip():
+        who = svc.keys.find(key.strip()) or await run_in_threadpool(svc.access.find, key.strip())
     if who is None:
         raise ApiProblem(
             401,
@@ -60,18 +63,32 @@ async def principal(
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-async def writer(who: PrincipalDep) -> Principal:
-    if not who.can_write:
-        raise ApiProblem(
-            403,
-            "forbidden",
-            "The API key's role may not do this",
-            f"role {who.role!r} is read-only; this endpoint changes the ledger",
+def allow(*roles: str) -> Callable[..., Any]:
+    """A dependency that lets only ``roles`` through: any other role is a 403, and the
+    refusal is recorded in the access log. The roles appear in the OpenAPI document."""
+    allowed = frozenset(roles)
+
+    async def guard(request: Request, who: PrincipalDep, svc: ServicesDep) -> Principal:
+        if who.role in allowed:
+            return who
+        reason = (
+            f"role {who.role!r} may not {request.method} {request.url.path}; "
+            f"allowed: {', '.join(sorted(allowed))}"
         )
-    return who
+        await run_in_threadpool(
+            svc.access.record_refusal, who, request.method, request.url.path, reason
+        )
+        raise ApiProblem(
+            403, "forbidden", "The API key's role may not do this", reason, role=who.role
+        )
+
+    guard.roles = tuple(sorted(allowed))  # type: ignore[attr-defined]
+    return guard
 
 
-WriterDep = Annotated[Principal, Depends(writer)]
+WriterDep = Annotated[Principal, Depends(allow(*WRITER_ROLES))]
+AuditorDep = Annotated[Principal, Depends(allow(*AUDITOR_ROLES))]
+AdminDep = Annotated[Principal, Depends(allow("admin"))]
 
 
 class CommandContext:

@@ -80,7 +80,7 @@ class IdempotencyStore:
         """Run ``command`` once for (actor, key) and keep its reply, a refusal included,
         as the key's answer from then on. A failure of the server itself releases the
         key so that the client's retry runs the command."""
-        key = _check_key(key)
+        key = check_key(key)
         stored = self._claim(actor, key, fingerprint)
         if stored is not None:
             return stored
@@ -156,7 +156,7 @@ class IdempotencyStore:
             )
 
 
-def _check_key(key: str | None) -> str:
+def check_key(key: str | None) -> str:
     if not key:
         raise ApiProblem(
             400,

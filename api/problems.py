@@ -58,6 +58,12 @@ CATALOGUE: dict[str, str] = {
     "not-found": "Not found",
     "validation-error": "The request is not valid",
     "internal-error": "Internal error",
+    "unknown-checkpoint": "No such checkpoint",
+    "unknown-event": "No such event under the checkpoint",
+    "no-signing-key": "Checkpoints are not signed",
+    "empty-log": "Nothing to checkpoint",
+    "unknown-api-key": "No such API key",
+    "bad-export": "The export cannot be made",
 }
 
 

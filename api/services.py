@@ -11,9 +11,11 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 from psycopg_pool import ConnectionPool
 
+from api.access import KeyStore
 from api.auth import KeyRing
 from api.idempotency import IdempotencyStore
 from ledger.application import Ledger
+from ledger.integrity.service import Integrity
 from ledger.settings import Settings
 from projections import tracking
 from projections.database import open_ledger, open_pool
@@ -72,6 +74,8 @@ class Services:
     keys: KeyRing
     idempotency: IdempotencyStore
     broker: BrokerProbe
+    access: KeyStore
+    integrity: Integrity
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
@@ -90,6 +94,8 @@ class Services:
             keys,
             IdempotencyStore(pool),
             BrokerProbe(settings.kafka_bootstrap_servers or ""),
+            KeyStore(pool),
+            Integrity.from_settings(settings, ledger.events_table),
         )
 
     def close(self) -> None:

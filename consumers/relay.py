@@ -28,6 +28,7 @@ from psycopg_pool import ConnectionPool
 from consumers.cloudevents import CONTENT_TYPE, to_cloudevent
 from consumers.topic import TopicMismatch, ensure_topic, partition_for
 from ledger.application import Ledger
+from ledger.integrity.service import Integrity
 from ledger.settings import Settings
 from projections import tracking
 
@@ -51,6 +52,7 @@ class Relay:
         self.pool = pool
         self.name = settings.topic
         self._producer: KafkaProducer | None = None
+        self.integrity = Integrity.from_settings(settings, ledger.events_table)
         tracking.ensure_schema(pool)
 
     # --- the loop -------------------------------------------------------------------
@@ -118,8 +120,17 @@ class Relay:
         for future in futures:  # raises if any send failed or is still unacknowledged
             future.get(timeout=max(0.0, deadline - time.monotonic()))
         self._save_state(notifications[-1].id, prev_by_partition)
+        self._checkpoint_if_due(notifications[-1].id)
         log.debug("published", extra={"count": len(notifications), "to": notifications[-1].id})
         return len(notifications)
+
+    def _checkpoint_if_due(self, head: int) -> None:
+        # A checkpoint that fails is retried after the next batch; publishing goes on.
+        try:
+            with self.pool.connection() as conn:
+                self.integrity.checkpoint_if_due(conn, head)
+        except psycopg.Error as e:
+            log.warning("checkpoint failed; will retry", extra={"error": repr(e)})
 
     def _check_partitions(self, producer: KafkaProducer) -> None:
         """A broker that restarted empty may have re-made the topic with other partitions

@@ -47,3 +47,8 @@ class Settings(BaseSettings):
     # first join takes about half of it.
     consumer_session_timeout_ms: int = 6_000
     log_level: str = "INFO"
+    # Integrity: the relay records a Merkle checkpoint every this many events; a PEM
+    # Ed25519 private key, kept outside the database, signs them; a public key verifies.
+    checkpoint_interval: int = 1_000
+    signing_key_file: Path | None = None
+    public_key_file: Path | None = None

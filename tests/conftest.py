@@ -38,7 +38,9 @@ _FAST_UNSAFE_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page
 TEST_API_KEYS = (
     "test-coordinator-key:coordinator:alice,"
     "test-auditor-key:auditor:audrey,"
-    "test-manager-key:manager:mo"
+    "test-manager-key:manager:mo,"
+    "test-admin-key:admin:ada,"
+    "test-service-key:service:booking-service"
 )
 
 

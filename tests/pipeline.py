@@ -22,6 +22,10 @@ class Pipeline:
     services: Services
     api: Api
 
+    @property
+    def url(self) -> str:
+        return str(self.api.http.base_url).rstrip("/")
+
     def wait_until_projected(self, position: int | None = None, timeout: float = 60) -> None:
         target = self.services.ledger.head_position() if position is None else position
         for name in PROJECTIONS:

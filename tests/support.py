@@ -22,6 +22,16 @@ from ledger.settings import Settings
 
 COORDINATOR_KEY = "test-coordinator-key"
 AUDITOR_KEY = "test-auditor-key"
+MANAGER_KEY = "test-manager-key"
+ADMIN_KEY = "test-admin-key"
+SERVICE_KEY = "test-service-key"
+KEY_OF_ROLE = {
+    "coordinator": COORDINATOR_KEY,
+    "manager": MANAGER_KEY,
+    "auditor": AUDITOR_KEY,
+    "service": SERVICE_KEY,
+    "admin": ADMIN_KEY,
+}
 _keys = itertools.count()
 
 

@@ -1,0 +1,95 @@
+"""The auditor's commands: ``verify``, ``checkpoint``, ``signing-key`` and ``export``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from ledger.integrity.signing import load_public_key, new_key_pair
+from ledger.settings import Settings
+
+
+def register(sub: Any) -> None:
+    verify = sub.add_parser(
+        "verify", help="recompute every hash chain and checkpoint; name the first broken link"
+    )
+    verify.add_argument(
+        "--public-key", type=Path, default=None, help="PEM Ed25519 key that checks signatures"
+    )
+    verify.set_defaults(run=_verify)
+    checkpoint = sub.add_parser("checkpoint", help="record a Merkle checkpoint of the log now")
+    checkpoint.add_argument("--up-to", type=int, default=None, help="a position (default: head)")
+    checkpoint.set_defaults(run=_checkpoint)
+    key = sub.add_parser("signing-key", help="make an Ed25519 key pair for checkpoints")
+    key.add_argument("private", type=Path, help="where to write the private key (PEM)")
+    key.add_argument("public", type=Path, help="where to write the public key (PEM)")
+    key.set_defaults(run=_signing_key)
+    export = sub.add_parser("export", help="the auditor's pack for a period")
+    export.add_argument("--from", dest="start", type=date.fromisoformat, required=True)
+    export.add_argument("--to", dest="end", type=date.fromisoformat, required=True)
+    export.add_argument("--out", type=Path, required=True, help="a directory (made if missing)")
+    export.set_defaults(run=_export)
+
+
+def _integrity(settings: Settings) -> Any:
+    from ledger.integrity.service import Integrity
+    from projections.database import open_ledger
+
+    ledger = open_ledger(settings)
+    table = ledger.events_table
+    ledger.close()
+    return Integrity.from_settings(settings, table)
+
+
+def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    from api.progress import ProgressBar
+
+    integrity = _integrity(settings)
+    public_key = load_public_key(args.public_key) if args.public_key else None
+    bar = ProgressBar("verifying", sys.stderr)
+    with psycopg.connect(settings.database_url or "", autocommit=True) as conn:
+        report = integrity.verify(conn, public_key, on_progress=bar.update)
+    bar.finish()
+    print(json.dumps(report.to_json(), indent=2), flush=True)
+    return 0 if report.ok else 1
+
+
+def _checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    integrity = _integrity(settings)
+    with psycopg.connect(settings.database_url or "", autocommit=True) as conn:
+        cp = integrity.checkpoint(conn, args.up_to)
+    if cp is None:
+        print("the store holds no events to checkpoint", file=sys.stderr)
+        return 1
+    print(json.dumps(cp.to_json(), indent=2), flush=True)
+    return 0
+
+
+def _signing_key(args: argparse.Namespace, settings: Settings) -> int:
+    if args.private.exists():
+        print(f"{args.private} exists; not overwriting a key", file=sys.stderr)
+        return 2
+    kid = new_key_pair(args.private, args.public)
+    print(json.dumps({"key_id": kid, "private": str(args.private), "public": str(args.public)}))
+    return 0
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from api.progress import ProgressBar
+    from projections.exports import export_period
+
+    integrity = _integrity(settings)
+    bar = ProgressBar("exporting", sys.stderr)
+    with psycopg.connect(settings.database_url or "", autocommit=True) as conn:
+        manifest = export_period(
+            conn, integrity, args.start, args.end, args.out, bar.update, settings.topic
+        )
+    bar.finish()
+    print(json.dumps({"out": str(args.out), "files": list(manifest["files"])}), flush=True)
+    return 0

@@ -1,0 +1,130 @@
+"""The auditor's pack: the same period exported twice is byte-identical, the CLI and the
+API give the same files, and standard tools (sha256sum, openssl, a stdlib Python script)
+verify it; a changed event fails that verification."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from api.workers import settings_env
+from ledger.integrity.signing import new_key_pair
+from tests.pipeline import pipeline
+from tests.support import AUDITOR_KEY, COORDINATOR_KEY, Api
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def files(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+def run(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_pack_is_reproducible_and_verifies_with_standard_tools(
+    settings, tmp_path: Path
+) -> None:
+    private, public = tmp_path / "checkpoint.key", tmp_path / "checkpoint.pub"
+    new_key_pair(private, public)
+    settings = settings.model_copy(update={"signing_key_file": private})
+    with pipeline(settings) as p:
+        api = p.api
+        account = api.open_account("Auditee Ltd")
+        invoice = api.raise_invoice(account["id"], "AU-1", 500_00, "2026-01-05", "2026-02-04")
+        payment = api.record_payment(account["id"], 200_00)
+        api.allocate(
+            payment["id"],
+            {
+                "allocations": [
+                    {"invoice_id": invoice["id"], "amount": {"amount": 200_00, "currency": "GBP"}}
+                ]
+            },
+        )
+        other = api.open_account("Second Client Ltd")
+        api.raise_invoice(other["id"], "SC-1", 75_00, "2026-01-10", "2026-02-09")
+        p.wait_until_projected()
+        today = datetime.now(UTC).date().isoformat()
+
+        env = {**os.environ, **settings_env(settings)}
+        command = [sys.executable, "-m", "api.cli", "export", "--from", today, "--to", today]
+        first = run([*command, "--out", str(tmp_path / "first")], ROOT, env)
+        assert first.returncode == 0, first.stderr
+        second = run([*command, "--out", str(tmp_path / "second")], ROOT, env)
+        assert second.returncode == 0, second.stderr
+        pack = files(tmp_path / "first")
+        assert pack == files(tmp_path / "second")
+
+        auditor = Api(p.url, AUDITOR_KEY)
+        zipped = auditor.http.get("/v1/exports", params={"from": today, "to": today})
+        assert zipped.status_code == 200, zipped.text
+        assert (
+            zipped.content
+            == auditor.http.get("/v1/exports", params={"from": today, "to": today}).content
+        )
+        with zipfile.ZipFile(io.BytesIO(zipped.content)) as archive:
+            unzipped = {Path(n).name: archive.read(n) for n in archive.namelist()}
+        assert unzipped == pack
+        coordinator = Api(p.url, COORDINATOR_KEY)
+        assert (
+            coordinator.http.get("/v1/exports", params={"from": today, "to": today}).status_code
+            == 403
+        )
+
+    out = tmp_path / "first"
+    assert {
+        "events.jsonl",
+        "events.csv",
+        "receivables.csv",
+        "aged_debt.json",
+        "debtor_days.json",
+        "proof.json",
+        "manifest.json",
+        "README.md",
+        "SHA256SUMS",
+        "verify_export.py",
+    } <= set(pack)
+    assert pack["events.jsonl"].count(b"\n") == 9  # 2 opened, 2 raised, recorded, 3 allocated
+    assert b"Auditee Ltd" in pack["receivables.csv"]
+    assert run(["sha256sum", "-c", "SHA256SUMS"], out).returncode == 0
+    checked = run([sys.executable, "verify_export.py"], out)
+    assert checked.returncode == 0 and checked.stdout.startswith("OK 9 events"), checked.stdout
+    signature = run(
+        [
+            "openssl",
+            "pkeyutl",
+            "-verify",
+            "-pubin",
+            "-inkey",
+            str(public),
+            "-rawin",
+            "-in",
+            "checkpoint_message.txt",
+            "-sigfile",
+            "checkpoint_signature.bin",
+        ],
+        out,
+    )
+    assert signature.returncode == 0, signature.stdout + signature.stderr
+
+    tampered = tmp_path / "tampered"
+    shutil.copytree(out, tampered)
+    events = (tampered / "events.jsonl").read_text()
+    (tampered / "events.jsonl").write_text(
+        events.replace('\\"amount\\":50000', '\\"amount\\":5000', 1)
+    )
+    assert (tampered / "events.jsonl").read_text() != events
+    failed = run([sys.executable, "verify_export.py"], tampered)
+    assert failed.returncode == 1
+    assert "events.jsonl does not match its SHA256SUMS line" in failed.stdout
+    assert "content does not match its hash" in failed.stdout
+    assert "not the checkpoint's" in failed.stdout
