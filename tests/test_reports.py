@@ -80,6 +80,21 @@ def test_aged_debt_debtor_days_and_cash_posting_match_the_worked_example(setting
             ("Bolt Bikes", [0, 0, 600_00, 250_00, 0, 850_00]),
         ]
 
+        # The trial balance at 30 June: Acme 3,000 invoiced, 1,600 applied; Bolt 1,050
+        # invoiced, 200 credited (its 250 payment is applied on 5 July, after the date).
+        tb = api.ok(api.get("/v1/reports/trial-balance", as_of="2026-06-30", currency="GBP"))
+        assert [
+            (a["name"], a["debits"]["amount"], a["credits"]["amount"], a["balance"]["amount"])
+            for a in tb["accounts"]
+        ] == [
+            ("Acme Rooms", 3_000_00, 1_600_00, 1_400_00),
+            ("Bolt Bikes", 1_050_00, 200_00, 850_00),
+        ]
+        assert tb["control"]["debits"] == gbp(4_050_00)
+        assert tb["control"]["credits"] == gbp(1_800_00)
+        assert tb["accounts_total"] == tb["aged_debt_total"] == gbp(2_250_00)
+        assert tb["reconciled"] is True
+
         june = {"period_start": "2026-06-01", "period_end": "2026-06-30", "currency": "GBP"}
         dd = api.ok(api.get("/v1/reports/debtor-days", **june))
         assert dd["dso_standard"] == 51.92

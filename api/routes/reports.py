@@ -28,7 +28,7 @@ from api.routes.shaping import today
 from api.schemas import MoneyModel
 from ledger.errors import InvalidRequest
 from ledger.money import Money, check_currency
-from projections import ageing, behaviour, cash_posting, debtor_days, queries
+from projections import ageing, behaviour, cash_posting, debtor_days, queries, trial_balance
 from projections.ageing import Aged
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -276,3 +276,39 @@ def portfolio_balances(
         as_of=on,
         position=position,
     )
+
+
+@router.get("/trial-balance")
+def trial_balance_report(
+    svc: ServicesDep,
+    _: PrincipalDep,
+    position: ReceivablesPositionDep,
+    currency: Currency,
+    as_of: Annotated[date | None, Query(description="the day (default today, UTC)")] = None,
+    as_known_at: KnownAt = None,
+) -> dict[str, Any]:
+    """The receivables sub-ledger trial balance at the end of ``as_of``: debits and
+    credits per account and for the control account; ``reconciled`` when the control
+    balance equals the sum of the account balances and the aged-debt total."""
+    cur = check_currency(currency)
+    on = as_of or today()
+    with svc.pool.connection() as conn:
+        tb = trial_balance.trial_balance(conn, cur, on, as_known_at)
+
+    def money(line: trial_balance.Line) -> dict[str, Any]:
+        return {
+            k: (_m(v, cur).model_dump() if isinstance(v, int) else v)
+            for k, v in line.to_json().items()
+        }
+
+    return {
+        "currency": cur,
+        "as_of": on.isoformat(),
+        "as_known_at": as_known_at.isoformat() if as_known_at else None,
+        "accounts": [money(line) for line in tb.lines],
+        "control": money(tb.control),
+        "accounts_total": _m(tb.accounts_total, cur).model_dump(),
+        "aged_debt_total": _m(tb.aged_total, cur).model_dump(),
+        "reconciled": tb.reconciled,
+        "position": position,
+    }
