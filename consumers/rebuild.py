@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
+from typing import Any
 
+import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
@@ -24,6 +27,8 @@ from projections.writer import Projection
 
 log = logging.getLogger("arledger.rebuild")
 
+SWITCH_ATTEMPTS = 100
+SWITCH_LOCK_TIMEOUT_MS = 200  # well under deadlock_timeout (1 s): the switch yields first
 CLOSE_ENOUGH = 500  # events a round may bring in before the live consumers are held
 
 
@@ -101,13 +106,7 @@ def _switch(
                 (schema,),
             ).fetchall()
         ]
-        for table in tables:
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS public.{}").format(sql.Identifier(table)))
-            conn.execute(
-                sql.SQL("ALTER TABLE {}.{} SET SCHEMA public").format(
-                    sql.Identifier(schema), sql.Identifier(table)
-                )
-            )
+        _swap_tables(conn, schema, tables)
         conn.execute(
             sql.SQL(
                 "UPDATE public.projection_positions live SET position = COALESCE("
@@ -119,3 +118,41 @@ def _switch(
         )
         conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
     return applied
+
+
+def _swap_tables(conn: psycopg.Connection[Any], schema: str, tables: list[str]) -> None:
+    """Replace the live tables with the rebuilt ones. The live tables are locked first,
+    all of them, with a short lock timeout: a query reading them holds some while it
+    waits for others, and rather than deadlock with it (and fail it) the switch lets go,
+    waits and tries again."""
+    for attempt in range(1, SWITCH_ATTEMPTS + 1):
+        try:
+            with conn.transaction():
+                conn.execute(f"SET LOCAL lock_timeout = '{SWITCH_LOCK_TIMEOUT_MS}ms'")
+                live = [
+                    sql.SQL("public.{}").format(sql.Identifier(t))
+                    for t in tables
+                    if conn.execute("SELECT to_regclass(%s)", (f"public.{t}",)).fetchone()
+                    != (None,)
+                ]
+                if live:
+                    conn.execute(
+                        sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+                            sql.SQL(", ").join(live)
+                        )
+                    )
+                for table in tables:
+                    conn.execute(
+                        sql.SQL("DROP TABLE IF EXISTS public.{}").format(sql.Identifier(table))
+                    )
+                    conn.execute(
+                        sql.SQL("ALTER TABLE {}.{} SET SCHEMA public").format(
+                            sql.Identifier(schema), sql.Identifier(table)
+                        )
+                    )
+                conn.execute("SET LOCAL lock_timeout = 0")
+            return
+        except psycopg.errors.LockNotAvailable:
+            log.info("switch waited on readers; trying again", extra={"attempt": attempt})
+            time.sleep(min(0.05 * attempt, 1.0))
+    raise RuntimeError(f"could not take the live tables after {SWITCH_ATTEMPTS} attempts")
