@@ -93,36 +93,7 @@ def export_period(
         f"SELECT coalesce(max(notification_id), 0) FROM {integrity.events_table}"
     ).fetchone()
     head = int(head_row[0]) if head_row else 0
-    before: list[bytes] = []
-    period: list[dict[str, Any]] = []
-    last_hash: dict[UUID, bytes] = {}
-    for position, stream, version, topic, state, chain_hash in _stored(
-        conn, integrity.events_table
-    ):
-        state, stored = bytes(state), bytes(chain_hash)
-        recorded = _recorded_at(state)
-        if recorded >= ends:
-            break
-        leaf = merkle.leaf_hash(chain.leaf_data(position, stored))
-        if recorded < begins and not period:
-            before.append(leaf)
-        else:
-            period.append(
-                {
-                    "position": position,
-                    "stream": str(stream),
-                    "version": version,
-                    "type": topic,
-                    "recorded_at": recorded.isoformat(),
-                    "state": state.decode(),
-                    "previous_hash": last_hash[stream].hex() if stream in last_hash else None,
-                    "chain_hash": stored.hex(),
-                    "leaf_hash": leaf.hex(),
-                }
-            )
-        last_hash[stream] = stored
-        if progress and position % BATCH == 0:
-            progress(position, head)
+    before, period = _scan(conn, integrity.events_table, begins, ends, head, progress)
     if not period:
         raise ExportError(f"no events were recorded from {start} to {end}")
     last = period[-1]["position"]
@@ -175,6 +146,47 @@ def export_period(
     if progress:
         progress(head, head)
     return manifest
+
+
+def _scan(
+    conn: psycopg.Connection[Any],
+    table: str,
+    begins: datetime,
+    ends: datetime,
+    head: int,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[list[bytes], list[dict[str, Any]]]:
+    """The leaf hashes of the events before the period, and the period's events as
+    the pack shows them (with each one's previous hash in its stream)."""
+    before: list[bytes] = []
+    period: list[dict[str, Any]] = []
+    last_hash: dict[UUID, bytes] = {}
+    for position, stream, version, topic, state, chain_hash in _stored(conn, table):
+        state, stored = bytes(state), bytes(chain_hash)
+        recorded = _recorded_at(state)
+        if recorded >= ends:
+            break
+        leaf = merkle.leaf_hash(chain.leaf_data(position, stored))
+        if recorded < begins and not period:
+            before.append(leaf)
+        else:
+            period.append(
+                {
+                    "position": position,
+                    "stream": str(stream),
+                    "version": version,
+                    "type": topic,
+                    "recorded_at": recorded.isoformat(),
+                    "state": state.decode(),
+                    "previous_hash": last_hash[stream].hex() if stream in last_hash else None,
+                    "chain_hash": stored.hex(),
+                    "leaf_hash": leaf.hex(),
+                }
+            )
+        last_hash[stream] = stored
+        if progress and position % BATCH == 0:
+            progress(position, head)
+    return before, period
 
 
 def _wait_for_receivables(conn: psycopg.Connection[Any], relay: str, position: int) -> None:
