@@ -7,6 +7,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -115,6 +116,21 @@ class LedgerStore(Application[UUID]):
 
     def get_account(self, account_id: UUID) -> Account:
         return self._get(Account, account_id, UnknownAccount(f"no account {account_id}"))
+
+    def get_account_as_known_at(self, account_id: UUID, at: datetime) -> Account:
+        """The account as the store knew it at ``at``: its events recorded by then."""
+        with self.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+            row = conn.execute(
+                f"SELECT max(originator_version) AS v FROM {self.events_table}"
+                " WHERE originator_id = %s AND (convert_from(state, 'UTF8')::jsonb"
+                " #>> '{timestamp,_data_}')::timestamptz <= %s",
+                (account_id, at),
+            ).fetchone()
+        version = row["v"] if row else None  # rows come as dicts from the library's pool
+        if version is None:
+            raise UnknownAccount(f"no account {account_id} had been opened by {at.isoformat()}")
+        account: Account = self.repository.get(account_id, version=version)
+        return account
 
     def get_invoice(self, invoice_id: UUID) -> Invoice:
         return self._get(Invoice, invoice_id, UnknownInvoice(f"no invoice {invoice_id}"))

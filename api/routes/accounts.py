@@ -234,8 +234,19 @@ def flag_doubtful_debt(
 
 
 @router.get("/{account_id}", response_model=AccountPublic)
-def get_account(account_id: UUID, svc: ServicesDep, _: PrincipalDep) -> AccountPublic:
-    """The account's details, from the event store (always current)."""
+def get_account(
+    account_id: UUID,
+    svc: ServicesDep,
+    _: PrincipalDep,
+    as_known_at: Annotated[
+        datetime | None,
+        Query(description="the account as the store knew it at this moment (UTC)"),
+    ] = None,
+) -> AccountPublic:
+    """The account's details, from the event store: current, or as known at a moment.
+    Its balance, invoices and ageing at any moment: ``/v1/accounts/{id}/replay``."""
+    if as_known_at is not None:
+        return account_public(svc.ledger.get_account_as_known_at(account_id, as_known_at))
     return account_public(svc.ledger.get_account(account_id))
 
 

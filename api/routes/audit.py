@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
@@ -43,6 +43,24 @@ class TrailFilters:
 Filters = Annotated[TrailFilters, Depends()]
 
 
+def audit_entry(r: dict[str, Any]) -> AuditEntry:
+    """An audit read-model row as the API shows it."""
+    return AuditEntry(
+        position=r["position"],
+        account_id=r["account_id"],
+        type=r["type"],
+        subject=r["subject"],
+        actor=r["actor"],
+        reason=r["reason"],
+        effective_at=r["effective_at"],
+        recorded_at=r["recorded_at"],
+        outstanding_after=MoneyModel.of(Money(r["outstanding_after_minor"], r["currency"].strip())),
+        correlation_id=r["correlation_id"],
+        causation_id=r["causation_id"],
+        data=r["data"],
+    )
+
+
 def _trail(svc: Services, position: int, account_id: UUID | None, f: TrailFilters) -> AuditTrail:
     with svc.pool.connection() as conn:
         rows = audit.trail(
@@ -57,25 +75,7 @@ def _trail(svc: Services, position: int, account_id: UUID | None, f: TrailFilter
             after=f.after,
             limit=f.limit,
         )
-    entries = [
-        AuditEntry(
-            position=r["position"],
-            account_id=r["account_id"],
-            type=r["type"],
-            subject=r["subject"],
-            actor=r["actor"],
-            reason=r["reason"],
-            effective_at=r["effective_at"],
-            recorded_at=r["recorded_at"],
-            outstanding_after=MoneyModel.of(
-                Money(r["outstanding_after_minor"], r["currency"].strip())
-            ),
-            correlation_id=r["correlation_id"],
-            causation_id=r["causation_id"],
-            data=r["data"],
-        )
-        for r in rows
-    ]
+    entries = [audit_entry(r) for r in rows]
     next_after = entries[-1].position if len(entries) == f.limit else None
     return AuditTrail(entries=entries, next_after=next_after, position=position)
 

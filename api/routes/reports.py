@@ -49,7 +49,7 @@ def _m(amount: int, currency: str) -> MoneyModel:
     return MoneyModel.of(Money(amount, currency))
 
 
-def _buckets(aged: Aged, currency: str) -> dict[str, MoneyModel]:
+def aged_buckets(aged: Aged, currency: str) -> dict[str, MoneyModel]:
     return {
         **{name: _m(amount, currency) for name, amount in aged.buckets.items()},
         "total": _m(aged.total, currency),
@@ -74,7 +74,8 @@ def aged_debt(
     with svc.pool.connection() as conn:
         total, accounts = ageing.aged_debt(conn, cur, on, as_known_at, account_id)
     rows = [
-        AgedAccount(account_id=a.account_id, name=a.name, **_buckets(a.aged, cur)) for a in accounts
+        AgedAccount(account_id=a.account_id, name=a.name, **aged_buckets(a.aged, cur))
+        for a in accounts
     ]
     return AgedDebtReport(
         currency=cur,
@@ -82,7 +83,7 @@ def aged_debt(
         as_known_at=as_known_at,
         accounts=rows,
         position=position,
-        **_buckets(total, cur),
+        **aged_buckets(total, cur),
     )
 
 
