@@ -2,8 +2,10 @@
 bare read of the notification log, and how fast the application service takes commands
 in-process (no HTTP).
 
-Run: ``.venv/bin/python benchmarks/rebuild.py [--commands 4000] [--accounts 40]``. Uses
-DATABASE_URL if set, else an embedded PostgreSQL in a temporary folder."""
+Run: ``.venv/bin/python benchmarks/rebuild.py [--commands 4000] [--accounts 40]
+[--without-chain]``. Uses DATABASE_URL if set, else an embedded PostgreSQL in a temporary
+folder. ``--without-chain`` drops the hash-chain trigger: run it once with and once
+without to see what chaining costs a command."""
 
 from __future__ import annotations
 
@@ -42,6 +44,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--commands", type=int, default=4000)
     parser.add_argument("--accounts", type=int, default=40)
+    parser.add_argument(
+        "--without-chain",
+        action="store_true",
+        help="drop the hash-chain trigger first, to measure what it costs a command",
+    )
     args = parser.parse_args()
     embedded = None
     server = os.environ.get("DATABASE_URL")
@@ -49,14 +56,19 @@ def main() -> None:
         embedded = EmbeddedPostgres(database="postgres")
         server = embedded.start(Path(tempfile.mkdtemp(prefix="arledger-bench-pg-")))
     try:
-        run(fresh_database(server), args.commands, args.accounts)
+        run(fresh_database(server), args.commands, args.accounts, args.without_chain)
     finally:
         if embedded:
             embedded.stop()
 
 
-def run(url: str, commands: int, accounts: int) -> None:
+def run(url: str, commands: int, accounts: int, without_chain: bool = False) -> None:
     ledger = Ledger(eventstore_env(url), snapshot_interval=50)
+    if without_chain:
+        table = ledger.events_table
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP TRIGGER {table}_chain ON {table}")
+        print("hash-chain trigger dropped")
     pool = open_pool(url, max_size=2)
     BALANCES.ensure_schema(pool)
     started = time.perf_counter()
