@@ -26,6 +26,7 @@ from api.routes import (
     replay,
     reports,
     schemas,
+    stripe_webhooks,
     worklist,
     write_offs,
 )
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         replay.router,
         integrity.router,
         api_keys.router,
+        stripe_webhooks.router,
         health.router,
     )
     for router in routers:
@@ -88,6 +90,8 @@ def _document_roles(router: APIRouter) -> None:
         roles = _roles_of(route.dependant) or ()
         route.openapi_extra = {**(route.openapi_extra or {}), "x-roles": list(roles)}
         note = "Roles: " + ", ".join(roles) + "." if roles else "Roles: any; no API key needed."
+        if "x-auth" in route.openapi_extra:
+            note = f"Roles: none; no API key: authenticated by its {route.openapi_extra['x-auth']}."
         route.description = f"{route.description}\n\n{note}" if route.description else note
 
 

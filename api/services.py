@@ -14,6 +14,7 @@ from psycopg_pool import ConnectionPool
 from api.access import KeyStore
 from api.auth import KeyRing
 from api.idempotency import IdempotencyStore
+from channels.stripe_channel import StripeChannel
 from ledger.application import Ledger
 from ledger.integrity.service import Integrity
 from ledger.settings import Settings
@@ -76,6 +77,7 @@ class Services:
     broker: BrokerProbe
     access: KeyStore
     integrity: Integrity
+    stripe: StripeChannel
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
@@ -96,6 +98,7 @@ class Services:
             BrokerProbe(settings.kafka_bootstrap_servers or ""),
             KeyStore(pool),
             Integrity.from_settings(settings, ledger.events_table),
+            StripeChannel.start(settings, ledger, pool),
         )
 
     def close(self) -> None:

@@ -52,3 +52,17 @@ class Settings(BaseSettings):
     checkpoint_interval: int = 1_000
     signing_key_file: Path | None = None
     public_key_file: Path | None = None
+    # Stripe, the card channel: the secret key, another Stripe-compatible server (tests),
+    # and the webhook signing secrets, comma separated while one is being rotated.
+    stripe_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("STRIPE_API_KEY", "ARLEDGER_STRIPE_API_KEY")
+    )
+    stripe_api_base: str | None = Field(
+        default=None, validation_alias=AliasChoices("STRIPE_API_BASE", "ARLEDGER_STRIPE_API_BASE")
+    )
+    stripe_webhook_secret: str = Field(
+        default="",
+        validation_alias=AliasChoices("STRIPE_WEBHOOK_SECRET", "ARLEDGER_STRIPE_WEBHOOK_SECRET"),
+    )
+    # How far a webhook's signed timestamp may be from now, either way, in seconds.
+    stripe_webhook_tolerance_s: int = 300

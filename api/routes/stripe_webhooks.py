@@ -1,0 +1,49 @@
+"""Stripe's webhooks in, and what became of each event."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import PrincipalDep, ServicesDep
+from channels import stripe_inbox
+
+router = APIRouter(tags=["stripe"])
+
+SIGNATURE_AUTH = {"x-auth": "Stripe-Signature"}
+
+
+@router.post("/v1/webhooks/stripe", openapi_extra=SIGNATURE_AUTH)
+async def stripe_webhook(
+    request: Request,
+    svc: ServicesDep,
+    stripe_signature: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Stripe's events: the signature (any configured secret) and its time (within
+    ``ARLEDGER_STRIPE_WEBHOOK_TOLERANCE_S`` either way) are checked before anything is
+    written, and a bad one is a 400 saying why. Each event id is applied once: a
+    redelivery answers ``duplicate: true`` and changes nothing."""
+    body = await request.body()
+    return await run_in_threadpool(svc.stripe.webhooks.receive, body, stripe_signature)
+
+
+@router.get("/v1/stripe/events")
+def stripe_events(
+    svc: ServicesDep,
+    _: PrincipalDep,
+    outcome: Annotated[
+        Literal["applied", "ignored", "deferred", "unhandled", "unmatched", "refused"] | None,
+        Query(description="only events that ended so"),
+    ] = None,
+    received_after: Annotated[datetime | None, Query(description="a page cursor")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
+    """Every Stripe event received, with what was done with it: unknown types are kept
+    here (``unhandled``) for inspection, as are events the ledger refused and events no
+    account could be found for."""
+    with svc.pool.connection() as conn:
+        rows = stripe_inbox.listing(conn, outcome, received_after, limit)
+    return {"events": rows}

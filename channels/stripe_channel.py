@@ -1,0 +1,48 @@
+"""The Stripe channel as the API holds it: the webhook receiver and, when a key is
+configured, a client of the Stripe API (or of a Stripe-compatible server)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import stripe
+from psycopg_pool import ConnectionPool
+
+from channels import stripe_inbox
+from channels.stripe_apply import StripeEvents
+from channels.stripe_webhooks import Webhooks
+from ledger.application import Ledger
+from ledger.settings import Settings
+
+
+def client_for(settings: Settings) -> stripe.StripeClient | None:
+    """A Stripe client, or None when no ``STRIPE_API_KEY`` is set."""
+    if not settings.stripe_api_key:
+        return None
+    base = settings.stripe_api_base
+    return stripe.StripeClient(
+        settings.stripe_api_key,
+        base_addresses={"api": base} if base else None,
+        max_network_retries=2,
+    )
+
+
+@dataclass
+class StripeChannel:
+    webhooks: Webhooks
+    client: stripe.StripeClient | None
+    pool: ConnectionPool
+
+    @classmethod
+    def start(cls, settings: Settings, ledger: Ledger, pool: ConnectionPool) -> StripeChannel:
+        with pool.connection() as conn:
+            stripe_inbox.ensure_schema(conn)
+
+        def account_of_customer(customer_id: str) -> str | None:
+            with pool.connection() as conn:
+                return stripe_inbox.account_for_customer(conn, customer_id)
+
+        secrets = [s.strip() for s in settings.stripe_webhook_secret.split(",") if s.strip()]
+        events = StripeEvents(ledger, account_of_customer)
+        webhooks = Webhooks(pool, events, secrets, settings.stripe_webhook_tolerance_s)
+        return cls(webhooks, client_for(settings), pool)

@@ -1,0 +1,108 @@
+"""Every Stripe event we were sent, recorded once by its id, with what we did with it.
+
+A delivery inserts its event's row and applies it in the same transaction: a second
+delivery of the same id, even one arriving at the same moment, waits on the first's row
+and then finds it, so it has no second effect. If applying fails, the row goes with the
+rollback and Stripe's next redelivery tries again. Events we do not handle are kept
+(``unhandled``) for inspection; events that arrive before what they depend on (a refund
+before its payment) wait as ``deferred`` and are applied when it arrives."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg import Connection
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS stripe_events (
+    event_id text PRIMARY KEY,
+    type text NOT NULL,
+    object_id text,
+    payment_intent text,
+    created timestamptz NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    outcome text NOT NULL,
+    detail text,
+    payload jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS stripe_events_deferred
+    ON stripe_events (payment_intent, created) WHERE outcome = 'deferred';
+CREATE INDEX IF NOT EXISTS stripe_events_outcome ON stripe_events (outcome, received_at);
+CREATE TABLE IF NOT EXISTS stripe_customers (
+    customer_id text PRIMARY KEY,
+    account_id uuid NOT NULL UNIQUE
+);
+"""
+
+
+def ensure_schema(conn: Connection[Any]) -> None:
+    conn.execute(SCHEMA)
+
+
+def payment_intent_of(obj: dict[str, Any]) -> str | None:
+    """The PaymentIntent an object belongs to (itself, for a PaymentIntent)."""
+    if obj.get("object") == "payment_intent":
+        return str(obj["id"])
+    pi = obj.get("payment_intent")
+    if isinstance(pi, dict):
+        return str(pi["id"])
+    return str(pi) if pi else None
+
+
+def claim(conn: Connection[Any], event: dict[str, Any]) -> bool:
+    """Record the event as being applied; False when its id was recorded before."""
+    obj = event["data"]["object"]
+    row = conn.execute(
+        "INSERT INTO stripe_events (event_id, type, object_id, payment_intent, created,"
+        " outcome, payload) VALUES (%s, %s, %s, %s, %s, 'applying', %s)"
+        " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+        (
+            event["id"],
+            event["type"],
+            obj.get("id"),
+            payment_intent_of(obj),
+            datetime.fromtimestamp(int(event["created"]), UTC),
+            Jsonb(event),
+        ),
+    ).fetchone()
+    return row is not None
+
+
+def settle(conn: Connection[Any], event_id: str, outcome: str, detail: str | None) -> None:
+    conn.execute(
+        "UPDATE stripe_events SET outcome = %s, detail = %s WHERE event_id = %s",
+        (outcome, detail, event_id),
+    )
+
+
+def deferred_for(conn: Connection[Any], payment_intent: str) -> list[dict[str, Any]]:
+    """Events that waited for this PaymentIntent's payment, oldest first, locked."""
+    rows = conn.execute(
+        "SELECT payload FROM stripe_events WHERE payment_intent = %s AND outcome = 'deferred'"
+        " ORDER BY created, event_id FOR UPDATE",
+        (payment_intent,),
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def listing(
+    conn: Connection[Any], outcome: str | None, after: datetime | None, limit: int
+) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT event_id, type, object_id, payment_intent, created, received_at, outcome,"
+            " detail FROM stripe_events WHERE (%(outcome)s::text IS NULL OR outcome = %(outcome)s)"
+            " AND (%(after)s::timestamptz IS NULL OR received_at > %(after)s)"
+            " ORDER BY received_at, event_id LIMIT %(limit)s",
+            {"outcome": outcome, "after": after, "limit": limit},
+        ).fetchall()
+
+
+def account_for_customer(conn: Connection[Any], customer_id: str) -> str | None:
+    row = conn.execute(
+        "SELECT account_id FROM stripe_customers WHERE customer_id = %s", (customer_id,)
+    ).fetchone()
+    return str(row[0]) if row else None

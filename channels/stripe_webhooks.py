@@ -1,0 +1,78 @@
+"""Receiving one Stripe webhook: check its signature and time, record its event once, and
+apply it, with whatever waited for it, in one inbox transaction."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from psycopg_pool import ConnectionPool
+
+from channels import stripe_inbox
+from channels.stripe_apply import CREATES_PAYMENT, Outcome, StripeEvents, refused
+from channels.stripe_signature import WebhookRejected, verify
+from ledger.errors import LedgerError
+
+log = logging.getLogger("arledger.stripe")
+
+
+class NotAnEvent(WebhookRejected):
+    code = "webhook-not-an-event"
+    title = "The body is not a Stripe event"
+
+
+def parse(body: bytes) -> dict[str, Any]:
+    try:
+        event = json.loads(body)
+    except ValueError as e:
+        raise NotAnEvent(f"the body is not JSON: {e}") from None
+    if not isinstance(event, dict) or event.get("object") != "event":
+        raise NotAnEvent('the body is not an object with "object": "event"')
+    missing = [k for k in ("id", "type", "created", "data") if k not in event]
+    obj = event.get("data", {}).get("object") if isinstance(event.get("data"), dict) else None
+    if missing or not isinstance(obj, dict):
+        raise NotAnEvent(f"the event lacks {', '.join(missing) or 'data.object'}")
+    return event
+
+
+class Webhooks:
+    def __init__(
+        self, pool: ConnectionPool, events: StripeEvents, secrets: list[str], tolerance_s: int
+    ) -> None:
+        self.pool, self.events = pool, events
+        self.secrets, self.tolerance_s = secrets, tolerance_s
+
+    def receive(self, body: bytes, signature: str | None) -> dict[str, Any]:
+        """Check, record once, apply. Raises ``WebhookRejected`` before writing anything."""
+        verify(body, signature, self.secrets, self.tolerance_s)
+        event = parse(body)
+        with self.pool.connection() as conn, conn.transaction():
+            if not stripe_inbox.claim(conn, event):
+                return {"received": True, "event": event["id"], "duplicate": True}
+            done = self._apply(conn, event)
+            then = []
+            if done.outcome == "applied" and event["type"] in CREATES_PAYMENT:
+                for waiting in stripe_inbox.deferred_for(conn, done.payment_intent or ""):
+                    then.append({"event": waiting["id"], **self._apply(conn, waiting).__dict__})
+        log.info(
+            "stripe event",
+            extra={"event": event["id"], "type": event["type"], "outcome": done.outcome},
+        )
+        return {
+            "received": True,
+            "event": event["id"],
+            "duplicate": False,
+            "outcome": done.outcome,
+            "detail": done.detail,
+            "positions": done.positions,
+            "then_applied": then,
+        }
+
+    def _apply(self, conn: Any, event: dict[str, Any]) -> Outcome:
+        try:
+            done = self.events.apply(event)
+        except LedgerError as error:
+            done = refused(error)
+        stripe_inbox.settle(conn, event["id"], done.outcome, done.detail)
+        return done

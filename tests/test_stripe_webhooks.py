@@ -1,0 +1,183 @@
+"""Stripe webhooks against the running pipeline, with events shaped and signed as Stripe
+makes them: what is refused before anything is written, what is applied once, and that
+the order of arrival does not change where the ledger ends up."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import pytest
+
+from tests import stripe_payloads as sp
+from tests.pipeline import pipeline
+from tests.support import gbp
+
+OLD, NEW = "whsec_old_secret", "whsec_new_secret"
+
+
+@pytest.fixture
+def stripe_settings(settings):
+    return settings.model_copy(update={"stripe_webhook_secret": f"{OLD},{NEW}"})
+
+
+def _stored(p):
+    with p.services.pool.connection() as conn:
+        return conn.execute("SELECT count(*) FROM stripe_events").fetchone()[0]
+
+
+def test_a_webhook_is_refused_before_anything_is_written_unless_signed_now_by_our_secret(
+    stripe_settings,
+):
+    with pipeline(stripe_settings, workers=False) as p:
+        http = p.api.http
+        acct = p.api.open_account("Signed Ltd")["id"]
+        evt = sp.event(
+            "payment_intent.succeeded", sp.payment_intent(10_00, "succeeded", {"account_id": acct})
+        )
+        head = p.services.ledger.head_position()
+
+        def refused(response, code):
+            assert response.status_code == 400, response.text
+            assert response.json()["type"] == f"/v1/problems/{code}"
+
+        refused(sp.post(http, evt, "whsec_forged"), "webhook-signature-invalid")
+        refused(sp.post(http, evt, NEW, at=int(time.time()) - 3600), "webhook-timestamp-stale")
+        refused(sp.post(http, evt, NEW, at=int(time.time()) + 3600), "webhook-timestamp-future")
+        refused(http.post("/v1/webhooks/stripe", content=b"{}"), "webhook-signature-missing")
+        tampered = sp.post(http, {**evt, "id": "evt_other"}, NEW)
+        assert tampered.status_code == 200  # a new, correctly signed event is fine ...
+        assert p.services.ledger.head_position() > head
+        head = p.services.ledger.head_position()
+        body = b'{"object": "event", "id": "evt_x"}'
+        forged_body = http.post(
+            "/v1/webhooks/stripe",
+            content=body.replace(b"evt_x", b"evt_y"),
+            headers={"Stripe-Signature": sp.sign(body, NEW, int(time.time()))},
+        )
+        refused(forged_body, "webhook-signature-invalid")  # ... a changed body is not
+        assert p.services.ledger.head_position() == head
+        assert _stored(p) == 1
+
+        # While a secret is rotated, both the old and the new one are accepted.
+        for secret in (OLD, NEW):
+            pi = sp.payment_intent(5_00, "succeeded", {"account_id": acct})
+            ok = sp.post(http, sp.event("payment_intent.succeeded", pi), secret)
+            assert ok.json()["outcome"] == "applied", ok.text
+
+
+def test_each_event_is_applied_once_even_when_delivered_at_the_same_moment(stripe_settings):
+    with pipeline(stripe_settings) as p:
+        api = p.api
+        acct = api.open_account("Once Only Ltd")["id"]
+        inv = api.raise_invoice(acct, "OO-1", 120_00, "2026-10-01", "2026-10-31")
+        pi = sp.payment_intent(120_00, "succeeded", {"account_id": acct, "invoice_id": inv["id"]})
+        evt = sp.event("payment_intent.succeeded", pi)
+        head = p.services.ledger.head_position()
+        replies, gate = [], threading.Barrier(8)
+
+        def deliver():
+            gate.wait()
+            replies.append(sp.post(api.http, evt, NEW))
+
+        threads = [threading.Thread(target=deliver) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(r.status_code for r in replies) == [200] * 8
+        assert sorted(r.json()["duplicate"] for r in replies) == [False] + [True] * 7
+        applied = next(r.json() for r in replies if not r.json()["duplicate"])
+        # Recorded and allocated to the invoice in its metadata; nothing appended twice.
+        assert p.services.ledger.head_position() == max(applied["positions"])
+        assert max(applied["positions"]) > head
+        again = sp.post(api.http, evt, OLD)
+        assert again.json()["duplicate"] is True
+        invoice = api.ok(
+            api.get(f"/v1/invoices/{inv['id']}", min_position=max(applied["positions"]))
+        )
+        assert (invoice["status"], invoice["outstanding"]) == ("paid", gbp(0))
+        assert _stored(p) == 1
+
+
+def _story(acct, inv):
+    """A card payment's life: a decline, a success paid through Checkout, two partial
+    refunds; another payment disputed and the dispute won; a bank debit that fails
+    after it succeeded. Stripe may deliver these in any order."""
+    meta = {"account_id": acct, "invoice_id": inv}
+    first = sp.payment_intent(300_00, "requires_payment_method", meta)
+    failure = dict(first, last_payment_error=sp.decline(first["latest_charge"]))
+    paid = dict(first, status="succeeded", amount_received=300_00, latest_charge="ch_2" + acct[:8])
+    card = sp.payment_intent(80_00, "succeeded", {"account_id": acct})
+    debit = sp.payment_intent(50_00, "succeeded", {"account_id": acct}, method_type="bacs_debit")
+    three_days_ago = int(time.time()) - 3 * 86_400
+    return [
+        sp.event("payment_intent.payment_failed", failure, created=three_days_ago),
+        sp.event("checkout.session.completed", sp.checkout_session(first["id"], 300_00, meta)),
+        sp.event("payment_intent.succeeded", paid),
+        sp.event("charge.refunded", sp.charge(paid, [("re_1" + acct[:6], 20_00)])),
+        sp.event(
+            "charge.refunded",
+            sp.charge(paid, [("re_1" + acct[:6], 20_00), ("re_2" + acct[:6], 10_00)]),
+        ),
+        sp.event("payment_intent.succeeded", card),
+        sp.event("charge.dispute.created", sp.dispute(card, 80_00, "needs_response", "dp_" + acct)),
+        sp.event("charge.dispute.closed", sp.dispute(card, 80_00, "won", "dp_" + acct)),
+        sp.event("payment_intent.succeeded", debit),
+        sp.event(
+            "charge.failed",
+            sp.charge(
+                debit,
+                status="failed",
+                failure_code="refer_to_payer",
+                payment_method_details={"type": "bacs_debit"},
+            ),
+        ),
+        sp.event("customer.subscription.trial_will_end", {"id": "sub_1", "object": "subscription"}),
+    ]
+
+
+def _state(api, acct, position):
+    balance = api.ok(api.get(f"/v1/accounts/{acct}/balance", min_position=position))
+    payments = api.ok(api.get("/v1/payments", account_id=acct, limit=100))["payments"]
+    return (
+        {k: balance[k] for k in ("paid", "allocated", "unallocated", "refunded", "outstanding")},
+        sorted((x["amount"]["amount"], x["status"]) for x in payments),
+    )
+
+
+def test_out_of_order_delivery_ends_where_in_order_delivery_does(stripe_settings):
+    with pipeline(stripe_settings) as p:
+        api = p.api
+        ends = []
+        for order in ("in order", "reversed", "shuffled"):
+            acct = api.open_account(f"Order {order}")["id"]
+            inv = api.raise_invoice(acct, "ORD-1", 400_00, "2026-10-01", "2026-10-31")["id"]
+            events = _story(acct, inv)
+            if order == "reversed":
+                events.reverse()
+            elif order == "shuffled":
+                random.Random(7).shuffle(events)
+            outcomes = {}
+            for evt in events:
+                reply = sp.post(api.http, evt, NEW)
+                assert reply.status_code == 200, reply.text
+                outcomes[evt["type"]] = reply.json()["outcome"]
+            assert outcomes["customer.subscription.trial_will_end"] == "unhandled"
+            ends.append(_state(api, acct, p.services.ledger.head_position()))
+        assert ends[0] == ends[1] == ends[2]
+        balance, payments = ends[0]
+        # 300 paid (20 + 10 refunded), 80 charged back and won back, 50 debit returned.
+        assert balance["paid"] == gbp(300_00 - 30_00 + 80_00)
+        assert balance["refunded"] == gbp(30_00)
+        assert payments == [
+            (50_00, "returned"),
+            (80_00, "succeeded"),
+            (300_00, "failed"),
+            (300_00, "succeeded"),
+        ]
+        kept = api.ok(api.get("/v1/stripe/events", outcome="unhandled"))
+        assert len(kept["events"]) == 3
+        nothing_deferred = api.ok(api.get("/v1/stripe/events", outcome="deferred"))
+        assert nothing_deferred["events"] == []
