@@ -26,6 +26,7 @@ from api.routes import (
     replay,
     reports,
     schemas,
+    stripe_links,
     stripe_webhooks,
     worklist,
     write_offs,
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         integrity.router,
         api_keys.router,
         stripe_webhooks.router,
+        stripe_links.router,
         health.router,
     )
     for router in routers:

@@ -112,16 +112,20 @@ class StripeEvents:
         return found
 
     def succeeded(self, event: dict[str, Any], pi: dict[str, Any]) -> Outcome:
-        return self._success(event, pi["id"], pi, _metadata(pi), pi.get("amount_received"))
+        return self.record_success(event, pi, _stamp(event))
+
+    def record_success(self, event: dict[str, Any], pi: dict[str, Any], stamp: Stamp) -> Outcome:
+        """A succeeded PaymentIntent: from its webhook, or taken by a coordinator."""
+        amount = pi.get("amount_received") or pi["amount"]
+        return self._success(event, pi["id"], pi, _metadata(pi), amount, stamp)
 
     def session_completed(self, event: dict[str, Any], session: dict[str, Any]) -> Outcome:
         pi = session.get("payment_intent")
         pi_id = pi["id"] if isinstance(pi, dict) else pi
         if session.get("payment_status") != "paid" or not pi_id:
             return Outcome("ignored", f"checkout session {session['id']} is not paid yet")
-        return self._success(
-            event, str(pi_id), session, _metadata(session), session["amount_total"]
-        )
+        meta, amount = _metadata(session), session["amount_total"]
+        return self._success(event, str(pi_id), session, meta, amount, _stamp(event))
 
     def _success(
         self,
@@ -129,20 +133,21 @@ class StripeEvents:
         pi_id: str,
         obj: dict[str, Any],
         meta: dict[str, str],
-        amount: int | None,
+        amount: int,
+        stamp: Stamp,
     ) -> Outcome:
         account = self._account(obj, meta)
         if account is None:
             return Outcome("unmatched", f"no account for {pi_id}: no account_id in metadata", pi_id)
-        money = Money(int(amount or obj["amount"]), str(obj["currency"]).upper())
+        money = Money(int(amount), str(obj["currency"]).upper())
         payment_id = payment_id_for(f"{pi_id}/succeeded")
         saved = self.ledger.record_payment(
             RecordPayment(
                 account_id=account,
                 amount=money,
                 method=_method(obj),
-                received_on=_day(event["created"]),
-                stamp=_stamp(event),
+                received_on=stamp.effective_at.date(),
+                stamp=stamp,
                 reference=pi_id,
                 payment_id=payment_id,
             )
@@ -150,11 +155,11 @@ class StripeEvents:
         done = Outcome("applied", f"payment {payment_id} succeeded", pi_id, [saved.position])
         invoice_id = _uuid(meta.get("invoice_id"))
         if invoice_id is not None:
-            done.detail += self._allocate(event, payment_id, invoice_id, money, done)
+            done.detail += self._allocate(stamp, payment_id, invoice_id, money, done)
         return done
 
     def _allocate(
-        self, event: dict[str, Any], payment_id: UUID, invoice_id: UUID, money: Money, done: Outcome
+        self, stamp: Stamp, payment_id: UUID, invoice_id: UUID, money: Money, done: Outcome
     ) -> str:
         try:
             invoice = self.ledger.get_invoice(invoice_id)
@@ -167,7 +172,7 @@ class StripeEvents:
             AllocatePayment(
                 payment_id=payment_id,
                 request_id=f"stripe:{payment_id}/allocate",
-                stamp=_stamp(event),
+                stamp=stamp,
                 allocations=((invoice_id, amount),),
             )
         )
@@ -175,6 +180,10 @@ class StripeEvents:
         return f"; {amount} allocated to invoice {invoice.number}"
 
     def failed(self, event: dict[str, Any], pi: dict[str, Any]) -> Outcome:
+        return self.record_failure(event, pi, _stamp(event))
+
+    def record_failure(self, event: dict[str, Any], pi: dict[str, Any], stamp: Stamp) -> Outcome:
+        """A failed attempt at a PaymentIntent, with Stripe's decline code and message."""
         meta = _metadata(pi)
         account = self._account(pi, meta)
         if account is None:
@@ -187,8 +196,8 @@ class StripeEvents:
                 account_id=account,
                 amount=Money(int(pi["amount"]), str(pi["currency"]).upper()),
                 method=_method(pi),
-                received_on=_day(event["created"]),
-                stamp=_stamp(event),
+                received_on=stamp.effective_at.date(),
+                stamp=stamp,
                 reference=pi["id"],
                 status="failed",
                 failure_code=error.get("decline_code") or error.get("code") or "payment_failed",

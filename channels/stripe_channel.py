@@ -10,6 +10,7 @@ from psycopg_pool import ConnectionPool
 
 from channels import stripe_inbox
 from channels.stripe_apply import StripeEvents
+from channels.stripe_links import StripeLinks
 from channels.stripe_webhooks import Webhooks
 from ledger.application import Ledger
 from ledger.settings import Settings
@@ -30,8 +31,8 @@ def client_for(settings: Settings) -> stripe.StripeClient | None:
 @dataclass
 class StripeChannel:
     webhooks: Webhooks
-    client: stripe.StripeClient | None
-    pool: ConnectionPool
+    events: StripeEvents
+    links: StripeLinks
 
     @classmethod
     def start(cls, settings: Settings, ledger: Ledger, pool: ConnectionPool) -> StripeChannel:
@@ -45,4 +46,4 @@ class StripeChannel:
         secrets = [s.strip() for s in settings.stripe_webhook_secret.split(",") if s.strip()]
         events = StripeEvents(ledger, account_of_customer)
         webhooks = Webhooks(pool, events, secrets, settings.stripe_webhook_tolerance_s)
-        return cls(webhooks, client_for(settings), pool)
+        return cls(webhooks, events, StripeLinks(ledger, client_for(settings), pool))

@@ -22,6 +22,7 @@ from ledger.commands import (
     OpenInsolvencyCase,
     RaiseInvoice,
     RecordPayment,
+    RecordPaymentLink,
     RecordPaymentOutcome,
     ReferForCollection,
     SetUpPaymentMethod,
@@ -220,6 +221,20 @@ class Ledger(InvoiceAdjustments, PaymentReversals, Chasing, Arrangements, LateCh
             else:
                 payment.fail(cmd.failure_code or "unspecified", cmd.failure_message, cmd.stamp)
             return Saved(payment, self._position(self.save(payment)))
+
+        return self._retrying(attempt)
+
+    def record_payment_link(self, cmd: RecordPaymentLink) -> Saved:
+        """A payment link issued for an invoice (its id and address at the card channel)."""
+
+        def attempt() -> Saved:
+            invoice = self.get_invoice(cmd.invoice_id)
+            if invoice.payment_link_id == cmd.link_id:
+                return Saved(invoice, self.head_position(), replayed=True)
+            invoice.issue_payment_link(
+                cmd.link_id, cmd.url, cmd.amount, cmd.customer_id, cmd.expires_at, cmd.stamp
+            )
+            return Saved(invoice, self._position(self.save(invoice)))
 
         return self._retrying(attempt)
 

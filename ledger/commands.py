@@ -4,7 +4,7 @@ record what was done."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from uuid import UUID
 
 from ledger.money import Money
@@ -178,6 +178,17 @@ class RecordPayment:
     failure_message: str | None = None
     payment_id: UUID | None = None
     purpose: str = "payment"
+
+
+@dataclass(frozen=True)
+class RecordPaymentLink:
+    invoice_id: UUID
+    link_id: str
+    url: str
+    amount: Money
+    customer_id: str | None
+    expires_at: datetime | None
+    stamp: Stamp
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -348,6 +348,55 @@ class Invoice(Aggregate):
     ) -> None:
         self.sends.append(channel)
 
+    def issue_payment_link(
+        self,
+        link_id: str,
+        url: str,
+        amount: Money,
+        customer_id: str | None,
+        expires_at: datetime | None,
+        stamp: Stamp,
+    ) -> None:
+        """A link the client pays the invoice's outstanding amount through (a Stripe
+        Checkout Session). A new one replaces, and has expired, the one before."""
+        self._require_not_void("send a payment link for it")
+        self._require_currency(amount, "payment link")
+        if not amount.is_positive() or self.outstanding < amount:
+            raise NothingToPay(
+                f"invoice {self.number} has {self.outstanding} outstanding; a link for "
+                f"{amount} cannot be issued",
+                outstanding=self.outstanding.to_json(),
+            )
+        self._payment_link_issued(
+            account_id=self.account_id,
+            link_id=link_id,
+            url=url,
+            amount=amount,
+            customer_id=customer_id,
+            expires_at=expires_at,
+            replaces=self.payment_link_id,
+            stamp=stamp,
+        )
+
+    @property
+    def payment_link_id(self) -> str | None:
+        """The link issued last (none before links existed)."""
+        return getattr(self, "_payment_link_id", None)
+
+    @event("PaymentLinkIssued")
+    def _payment_link_issued(
+        self,
+        account_id: UUID,
+        link_id: str,
+        url: str,
+        amount: Money,
+        customer_id: str | None,
+        expires_at: datetime | None,
+        replaces: str | None,
+        stamp: Stamp,
+    ) -> None:
+        self._payment_link_id = link_id
+
     def record_late_charge(
         self,
         charge_invoice_id: UUID,
@@ -490,6 +539,11 @@ class DisputeExceedsUndisputed(RuleViolation):
 class DisputeNotOpen(RuleViolation):
     code = "dispute-not-open"
     title = "No open dispute with that id on the invoice"
+
+
+class NothingToPay(RuleViolation):
+    code = "nothing-to-pay"
+    title = "The invoice owes nothing a link could collect"
 
 
 class NotOverdue(RuleViolation):

@@ -166,3 +166,12 @@ def private_broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def localstripe_url() -> Iterator[str]:
+    """A localstripe server (a stateful Stripe API) for the whole run."""
+    from tests.stripe_servers import localstripe
+
+    with localstripe() as url:
+        yield url

@@ -1,0 +1,47 @@
+"""Request and reply bodies of the card channel: payment links and phone payments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from api.schemas import Command, MoneyModel
+
+
+class PaymentLinkCreate(Command):
+    success_url: str = Field(
+        default="https://example.invalid/paid",
+        max_length=2000,
+        description="where Stripe sends the client after paying",
+    )
+
+
+class PaymentLinkPublic(BaseModel):
+    invoice_id: UUID
+    link_id: str = Field(description="the Checkout Session's id")
+    url: str = Field(description="send this to the client")
+    amount: MoneyModel = Field(description="the invoice's outstanding amount when issued")
+    customer_id: str | None
+    expires_at: datetime | None
+    replaces: str | None = Field(description="the link before, now expired")
+    position: int
+
+
+class CardPaymentCreate(Command):
+    amount: MoneyModel
+    payment_method: str = Field(
+        min_length=1, max_length=200, description="a card saved with Stripe (pm_...)"
+    )
+    invoice_id: UUID | None = Field(default=None, description="allocate the payment to it")
+
+
+class CardPaymentPublic(BaseModel):
+    payment_intent: str
+    status: str = Field(description="Stripe's PaymentIntent status")
+    outcome: str = Field(description="what the ledger recorded: applied, unmatched, ...")
+    detail: str
+    decline: dict[str, Any] | None = Field(description="Stripe's last_payment_error, if any")
+    positions: list[int]

@@ -1,0 +1,138 @@
+"""The Stripe-API-compatible servers the tests talk to over HTTP.
+
+- ``localstripe``: a real, stateful Stripe API server (customers, payment methods,
+  PaymentIntents, charges, refunds, events), started as its own process; it delivers
+  signed webhooks to endpoints registered at ``POST /_config/webhooks/{name}``.
+- ``CheckoutSessionsDouble``: localstripe has no Checkout Sessions, so this small test
+  server answers that one endpoint (create and expire) itself, with objects shaped as
+  Stripe documents them, and passes every other request through to localstripe."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+
+from api.embedded import free_port
+
+
+@contextmanager
+def localstripe() -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{url}/v1/customers", auth=("sk_test_x", ""), timeout=1)
+            break
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("localstripe did not start") from None
+            time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _form(body: bytes) -> dict[str, Any]:
+    """Stripe's form encoding (``a[b][0][c]=x``) back into nested objects."""
+    out: dict[str, Any] = {}
+    for key, value in urllib.parse.parse_qsl(body.decode(), keep_blank_values=True):
+        parts = key.replace("]", "").split("[")
+        node = out
+        for part, nxt in zip(parts, [*parts[1:], None], strict=True):
+            if nxt is None:
+                node[part] = value
+            else:
+                node = node.setdefault(part, {})
+    return out
+
+
+class CheckoutSessionsDouble:
+    """``/v1/checkout/sessions`` answered here; everything else sent on to localstripe."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.sessions: dict[str, dict[str, Any]] = {}
+        double = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _reply(self, status: int, body: bytes, kind: str = "application/json") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                if self.path.startswith("/v1/checkout/sessions"):
+                    status, reply = double.checkout(self.command, self.path, _form(body))
+                    self._reply(status, json.dumps(reply).encode())
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                forwarded = httpx.request(
+                    self.command, double.upstream + self.path, content=body, headers=headers
+                )
+                self._reply(forwarded.status_code, forwarded.content)
+
+            do_GET = do_POST = do_DELETE = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def checkout(self, method: str, path: str, form: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        parts = path.split("?")[0].strip("/").split("/")
+        if method == "POST" and len(parts) == 3:
+            item = form["line_items"]["0"]
+            n = len(self.sessions) + 1
+            session = {
+                "id": f"cs_test_{n:04d}",
+                "object": "checkout.session",
+                "amount_total": int(item["price_data"]["unit_amount"]) * int(item["quantity"]),
+                "currency": item["price_data"]["currency"],
+                "customer": form.get("customer"),
+                "expires_at": int(time.time()) + 24 * 3600,
+                "metadata": form.get("metadata", {}),
+                "payment_intent_data": form.get("payment_intent_data", {}),
+                "mode": form["mode"],
+                "payment_intent": None,
+                "payment_status": "unpaid",
+                "status": "open",
+                "success_url": form.get("success_url"),
+                "url": f"https://checkout.stripe.com/c/pay/cs_test_{n:04d}",
+            }
+            self.sessions[session["id"]] = session
+            return 200, session
+        if method == "POST" and len(parts) == 5 and parts[4] == "expire":
+            session = self.sessions.get(parts[3])
+            if session is None or session["status"] != "open":
+                return 400, {"error": {"type": "invalid_request_error", "message": "not open"}}
+            session["status"] = "expired"
+            return 200, session
+        return 404, {"error": {"type": "invalid_request_error", "message": "not in the double"}}
+
+    def close(self) -> None:
+        self.server.shutdown()

@@ -1,0 +1,181 @@
+"""The card channel against localstripe, a stateful Stripe API server: payment links
+paid end to end, and card payments taken over the phone."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from tests import stripe_payloads as sp
+from tests.pipeline import pipeline
+from tests.stripe_servers import CheckoutSessionsDouble
+from tests.support import gbp
+
+SECRET = "whsec_channel"
+KEY = "sk_test_arledger"
+
+
+@pytest.fixture
+def checkout(localstripe_url):
+    double = CheckoutSessionsDouble(localstripe_url)
+    yield double
+    double.close()
+
+
+@pytest.fixture
+def stripe_settings(settings, checkout):
+    return settings.model_copy(
+        update={
+            "stripe_api_key": KEY,
+            "stripe_api_base": checkout.url,
+            "stripe_webhook_secret": SECRET,
+        }
+    )
+
+
+def _stripe(localstripe_url):
+    return httpx.Client(base_url=localstripe_url, auth=(KEY, ""), timeout=10)
+
+
+def _card(stripe, customer, number):
+    pm = stripe.post(
+        "/v1/payment_methods",
+        data={
+            "type": "card",
+            "card[number]": number,
+            "card[exp_month]": "12",
+            "card[exp_year]": "2030",
+            "card[cvc]": "123",
+        },
+    ).json()
+    attached = stripe.post(f"/v1/payment_methods/{pm['id']}/attach", data={"customer": customer})
+    assert attached.status_code == 200, attached.text
+    return pm["id"]
+
+
+def _wait_for(check, timeout=15):
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+    return found
+
+
+def test_a_payment_link_is_paid_end_to_end(stripe_settings, checkout, localstripe_url):
+    with pipeline(stripe_settings) as p, _stripe(localstripe_url) as stripe:
+        api = p.api
+        registered = stripe.post(
+            "/_config/webhooks/arledger",
+            data={"url": f"{p.url}/v1/webhooks/stripe", "secret": SECRET},
+        )
+        assert registered.status_code == 200
+        acct = api.open_account("Linked Lounge Ltd")["id"]
+        inv = api.raise_invoice(acct, "LL-1", 250_00, "2026-10-01", "2026-10-31")["id"]
+        path = f"/v1/invoices/{inv}/payment-links"
+
+        first = api.ok(api.post(path, {}))
+        assert first["amount"] == gbp(250_00) and first["url"].startswith("https://")
+        assert first["customer_id"].startswith("cus_") and first["replaces"] is None
+        resent = api.ok(api.post(path, {}))
+        assert resent["replaces"] == first["link_id"]
+        assert resent["customer_id"] == first["customer_id"]  # one customer per account
+        assert checkout.sessions[first["link_id"]]["status"] == "expired"
+        session = checkout.sessions[resent["link_id"]]
+        assert session["metadata"] == {"invoice_id": inv, "account_id": acct}
+
+        # The client pays on Stripe's page: Checkout confirms a PaymentIntent carrying
+        # the session's metadata, then Stripe sends checkout.session.completed; the
+        # PaymentIntent's own webhook comes from localstripe too.
+        card = _card(stripe, resent["customer_id"], "4242424242424242")
+        pi = stripe.post(
+            "/v1/payment_intents",
+            data={
+                "amount": "25000",
+                "currency": "gbp",
+                "customer": resent["customer_id"],
+                "payment_method": card,
+                "confirm": "true",
+                "metadata[invoice_id]": inv,
+                "metadata[account_id]": acct,
+            },
+        ).json()
+        assert pi["status"] == "succeeded", pi
+        session.update(payment_intent=pi["id"], payment_status="paid", status="complete")
+        done = sp.post(api.http, sp.event("checkout.session.completed", session), SECRET)
+        assert done.json()["outcome"] == "applied", done.text
+
+        invoice = api.ok(api.get(f"/v1/invoices/{inv}", min_position=max(done.json()["positions"])))
+        assert (invoice["status"], invoice["outstanding"]) == ("paid", gbp(0))
+        delivered = _wait_for(
+            lambda: [
+                e
+                for e in api.ok(api.get("/v1/stripe/events"))["events"]
+                if e["type"] == "payment_intent.succeeded"
+            ]
+        )
+        assert delivered[0]["payment_intent"] == pi["id"]
+        payments = api.ok(
+            api.get("/v1/payments", account_id=acct, min_position=p.services.ledger.head_position())
+        )
+        assert [(x["amount"], x["status"], x["reference"]) for x in payments["payments"]] == [
+            (gbp(250_00), "succeeded", pi["id"])
+        ]  # the webhook and the session's completion are one payment
+        trail = api.ok(
+            api.get(f"/v1/accounts/{acct}/audit-trail", type="arledger.invoice.payment_link_issued")
+        )
+        assert [e["data"]["link_id"] for e in trail["entries"]] == [
+            first["link_id"],
+            resent["link_id"],
+        ]
+
+        settled = api.post(path, {})
+        assert settled.status_code == 409
+        assert settled.json()["type"] == "/v1/problems/stripe-refused"
+
+
+def test_a_card_payment_taken_over_the_phone_records_the_attempt_and_its_outcome(
+    stripe_settings, localstripe_url
+):
+    with pipeline(stripe_settings) as p, _stripe(localstripe_url) as stripe:
+        api = p.api
+        acct = api.open_account("Phone Order Ltd")["id"]
+        inv = api.raise_invoice(acct, "PO-1", 90_00, "2026-10-01", "2026-10-31")["id"]
+        link = api.ok(api.post(f"/v1/invoices/{inv}/payment-links", {}))  # makes the customer
+        good = _card(stripe, link["customer_id"], "4242424242424242")
+        declined = _card(stripe, link["customer_id"], "4000000000000341")
+        path = f"/v1/accounts/{acct}/card-payments"
+
+        refused = api.ok(
+            api.post(path, {"amount": gbp(90_00), "payment_method": declined, "invoice_id": inv})
+        )
+        assert (refused["status"], refused["outcome"]) == ("requires_payment_method", "applied")
+        assert refused["decline"]["code"] == "card_declined"
+        paid = api.ok(
+            api.post(
+                path,
+                {"amount": gbp(90_00), "payment_method": good, "invoice_id": inv},
+                key="phone-1",
+            )
+        )
+        assert (paid["status"], paid["outcome"]) == ("succeeded", "applied")
+        again = api.post(
+            path, {"amount": gbp(90_00), "payment_method": good, "invoice_id": inv}, key="phone-1"
+        )
+        assert again.json() == paid  # a retried request charges nobody twice
+
+        head = max(paid["positions"])
+        invoice = api.ok(api.get(f"/v1/invoices/{inv}", min_position=head))
+        assert invoice["status"] == "paid"
+        feed = api.ok(api.get("/v1/payments", account_id=acct, min_position=head))["payments"]
+        assert sorted((x["status"], x["failure_code"]) for x in feed) == [
+            ("failed", "card_declined"),
+            ("succeeded", None),
+        ]
+        attempts = [
+            e
+            for e in api.ok(api.get(f"/v1/accounts/{acct}/audit-trail"))["entries"]
+            if e["type"] == "arledger.payment.recorded"
+        ]
+        assert {e["actor"] for e in attempts} == {"alice"}  # the coordinator, not "stripe"
