@@ -23,6 +23,7 @@ from api.routes import (
     invoices,
     payment_reversals,
     payments,
+    reconciliation,
     replay,
     reports,
     schemas,
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         api_keys.router,
         stripe_webhooks.router,
         stripe_links.router,
+        reconciliation.router,
         health.router,
     )
     for router in routers:

@@ -35,6 +35,11 @@ def register(sub: Any) -> None:
     export.add_argument("--to", dest="end", type=date.fromisoformat, required=True)
     export.add_argument("--out", type=Path, required=True, help="a directory (made if missing)")
     export.set_defaults(run=_export)
+    reconcile = sub.add_parser("reconcile", help="compare the ledger with a payment channel")
+    reconcile.add_argument("channel", choices=["stripe"])
+    reconcile.add_argument("--from", dest="start", type=date.fromisoformat, required=True)
+    reconcile.add_argument("--to", dest="end", type=date.fromisoformat, required=True)
+    reconcile.set_defaults(run=_reconcile)
 
 
 def _integrity(settings: Settings) -> Any:
@@ -93,3 +98,23 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     bar.finish()
     print(json.dumps({"out": str(args.out), "files": list(manifest["files"])}), flush=True)
     return 0
+
+
+def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when everything matched, 1 when there are findings to act on."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from api.services import Services
+    from channels.reconcile_report import report_json
+    from ledger.stamp import Stamp
+
+    services = Services.start(settings)
+    try:
+        run_id = uuid.uuid4()
+        stamp = Stamp("arledger-cli", str(run_id), f"reconcile:{run_id}", datetime.now(UTC))
+        report, position = services.stripe.reconciler().run(args.start, args.end, run_id, stamp)
+    finally:
+        services.close()
+    print(json.dumps(report_json(report, str(run_id), position), indent=2), flush=True)
+    return 0 if set(report.counts()) <= {"matched"} else 1

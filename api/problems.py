@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from channels.reconcile import ReadModelBehind
+from channels.stripe_links import StripeNotConfigured
 from ledger import errors
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -25,6 +27,8 @@ STATUS_BY_ERROR: dict[type[errors.LedgerError], int] = {
     errors.WrongAccount: 422,
     errors.ConcurrencyExhausted: 503,
     errors.NotAuthorised: 403,
+    ReadModelBehind: 503,
+    StripeNotConfigured: 503,
 }
 
 

@@ -153,6 +153,8 @@ class StripeEvents:
             )
         )
         done = Outcome("applied", f"payment {payment_id} succeeded", pi_id, [saved.position])
+        if saved.replayed:
+            done.outcome, done.detail = "ignored", f"payment {payment_id} was recorded before"
         invoice_id = _uuid(meta.get("invoice_id"))
         if invoice_id is not None:
             done.detail += self._allocate(stamp, payment_id, invoice_id, money, done)
@@ -176,6 +178,9 @@ class StripeEvents:
                 allocations=((invoice_id, amount),),
             )
         )
+        if result.replayed:
+            return f"; allocated to invoice {invoice.number} before"
+        done.outcome = "applied"
         done.positions.append(result.position)
         return f"; {amount} allocated to invoice {invoice.number}"
 
@@ -205,6 +210,8 @@ class StripeEvents:
                 payment_id=payment_id,
             )
         )
+        if saved.replayed:
+            return Outcome("ignored", f"failed attempt {payment_id} was recorded before", pi["id"])
         return Outcome("applied", f"failed attempt {payment_id}", pi["id"], [saved.position])
 
     # --- what happens to a succeeded payment afterwards ---------------------------------

@@ -3,17 +3,21 @@ configured, a client of the Stripe API (or of a Stripe-compatible server)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import stripe
 from psycopg_pool import ConnectionPool
 
 from channels import stripe_inbox
+from channels.reconcile import StripeReconciler
 from channels.stripe_apply import StripeEvents
 from channels.stripe_links import StripeLinks
 from channels.stripe_webhooks import Webhooks
 from ledger.application import Ledger
 from ledger.settings import Settings
+from projections import tracking
+from projections.registry import BALANCES
 
 
 def client_for(settings: Settings) -> stripe.StripeClient | None:
@@ -34,6 +38,13 @@ class StripeChannel:
     events: StripeEvents
     links: StripeLinks
 
+    caught_up: Callable[[int], bool]
+
+    def reconciler(self) -> StripeReconciler:
+        """Raises ``StripeNotConfigured`` without an API key."""
+        links = self.links
+        return StripeReconciler(links.ledger, links.pool, links.client, self.events, self.caught_up)
+
     @classmethod
     def start(cls, settings: Settings, ledger: Ledger, pool: ConnectionPool) -> StripeChannel:
         with pool.connection() as conn:
@@ -46,4 +57,9 @@ class StripeChannel:
         secrets = [s.strip() for s in settings.stripe_webhook_secret.split(",") if s.strip()]
         events = StripeEvents(ledger, account_of_customer)
         webhooks = Webhooks(pool, events, secrets, settings.stripe_webhook_tolerance_s)
-        return cls(webhooks, events, StripeLinks(ledger, client_for(settings), pool))
+
+        def caught_up(position: int) -> bool:
+            wait = settings.query_wait_ms / 1000
+            return tracking.wait_for(pool, BALANCES.name, settings.topic, position, wait)
+
+        return cls(webhooks, events, StripeLinks(ledger, client_for(settings), pool), caught_up)

@@ -4,6 +4,8 @@ the event store, runs their rules, and saves what changed atomically."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
+from typing import Any
 from uuid import UUID
 
 from ledger import limits, rules
@@ -37,7 +39,9 @@ from ledger.invoice import Invoice, invoice_id_for
 from ledger.late_charges import LateCharges
 from ledger.money import Money
 from ledger.payment import Payment
+from ledger.reconciliation import Reconciliation
 from ledger.reversals import PaymentReversals
+from ledger.stamp import Stamp
 from ledger.store import AllocationResult, Saved, _new, _require_currency
 
 
@@ -223,6 +227,29 @@ class Ledger(InvoiceAdjustments, PaymentReversals, Chasing, Arrangements, LateCh
             return Saved(payment, self._position(self.save(payment)))
 
         return self._retrying(attempt)
+
+    def record_reconciliation(
+        self,
+        run_id: UUID,
+        channel: str,
+        period: tuple[date, date],
+        counts: dict[str, Any],
+        findings: list[dict[str, Any]],
+        stamp: Stamp,
+    ) -> Saved:
+        """A reconciliation run and its findings, as an event of its own."""
+        run = _new(
+            Reconciliation,
+            "Completed",
+            run_id,
+            channel=channel,
+            period_start=period[0],
+            period_end=period[1],
+            counts=counts,
+            findings=findings,
+            stamp=stamp,
+        )
+        return self._create(run, lambda: self.repository.get(run_id))
 
     def record_payment_link(self, cmd: RecordPaymentLink) -> Saved:
         """A payment link issued for an invoice (its id and address at the card channel)."""

@@ -19,6 +19,7 @@ from ledger.money import Money
 from ledger.payment import Payment
 from ledger.payment_plan import PaymentPlan
 from ledger.promise import Promise
+from ledger.reconciliation import Reconciliation
 from ledger.write_off import WriteOff
 
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic", "stamp"}
@@ -87,7 +88,7 @@ _INTEGER = {"type": "integer"}
 def event_classes() -> list[type[Aggregate.Event]]:
     """Every event class of every aggregate, in a stable order."""
     found = []
-    for aggregate in (Account, Invoice, Payment, WriteOff, Promise, PaymentPlan):
+    for aggregate in (Account, Invoice, Payment, WriteOff, Promise, PaymentPlan, Reconciliation):
         for value in vars(aggregate).values():
             if (
                 isinstance(value, type)

@@ -4,6 +4,7 @@ paid end to end, and card payments taken over the phone."""
 from __future__ import annotations
 
 import time
+from datetime import date
 
 import httpx
 import pytest
@@ -179,3 +180,107 @@ def test_a_card_payment_taken_over_the_phone_records_the_attempt_and_its_outcome
             if e["type"] == "arledger.payment.recorded"
         ]
         assert {e["actor"] for e in attempts} == {"alice"}  # the coordinator, not "stripe"
+
+
+def test_a_reconciliation_finds_each_kind_of_difference_and_records_the_run(
+    stripe_settings, localstripe_url
+):
+    with pipeline(stripe_settings) as p, _stripe(localstripe_url) as stripe:
+        api = p.api
+        acct = api.open_account("Reconciled Rooms Ltd")["id"]
+        inv = api.raise_invoice(acct, "RR-1", 500_00, "2026-10-01", "2026-10-31")["id"]
+        customer = api.ok(api.post(f"/v1/invoices/{inv}/payment-links", {}))["customer_id"]
+        card = _card(stripe, customer, "4242424242424242")
+        declined = _card(stripe, customer, "4000000000000341")
+
+        def intent(amount, pm=card, **meta):
+            reply = stripe.post(
+                "/v1/payment_intents",
+                data={
+                    "amount": str(amount),
+                    "currency": "gbp",
+                    "customer": customer,
+                    "payment_method": pm,
+                    "confirm": "true",
+                    "metadata[account_id]": acct,
+                    **{f"metadata[{k}]": v for k, v in meta.items()},
+                },
+            )
+            if reply.status_code == 402:  # declined: the PaymentIntent exists all the same
+                charge = reply.json()["error"]["charge"]
+                pi_id = stripe.get(f"/v1/charges/{charge}").json()["payment_intent"]
+                return stripe.get(f"/v1/payment_intents/{pi_id}").json()
+            return reply.json()
+
+        def webhook(kind, pi):
+            reply = sp.post(api.http, sp.event(kind, pi), SECRET)
+            assert reply.status_code == 200, reply.text
+
+        matched = intent(100_00, invoice_id=inv)
+        webhook("payment_intent.succeeded", matched)
+        unknown_to_ledger = intent(120_00, invoice_id=inv)  # its webhook never came
+        wrong_amount = intent(70_00)
+        webhook("payment_intent.succeeded", dict(wrong_amount, amount=75_00, amount_received=75_00))
+        failed_in_ledger = intent(30_00)
+        webhook(
+            "payment_intent.payment_failed",
+            dict(
+                failed_in_ledger,
+                status="requires_payment_method",
+                last_payment_error=sp.decline("ch_x"),
+            ),
+        )
+        declined_pi = intent(40_00, pm=declined)
+        assert declined_pi["status"] == "requires_payment_method"
+        refund = stripe.post(
+            "/v1/refunds", data={"payment_intent": matched["id"], "amount": "2500"}
+        )
+        assert refund.status_code == 200, refund.text
+        api.record_payment(
+            acct,
+            60_00,
+            method="card",
+            received_on=str(date.today()),
+            reference="pi_never_in_stripe",
+        )
+
+        today = str(date.today())
+        run = api.ok(api.post("/v1/reconciliations/stripe", {"from": today, "to": today}))
+        mine = {
+            matched["id"],
+            unknown_to_ledger["id"],
+            wrong_amount["id"],
+            failed_in_ledger["id"],
+            declined_pi["id"],
+            "pi_never_in_stripe",
+            refund.json()["id"],
+        }
+        kinds = {f["reference"]: f["kind"] for f in run["findings"] if f["reference"] in mine}
+        assert kinds == {
+            matched["id"]: "matched",
+            unknown_to_ledger["id"]: "missing-in-ledger",
+            wrong_amount["id"]: "amount-mismatch",
+            failed_in_ledger["id"]: "status-mismatch",
+            declined_pi["id"]: "missing-in-ledger",
+            "pi_never_in_stripe": "missing-in-stripe",
+            refund.json()["id"]: "refund-missing-in-ledger",
+        }
+        assert all(f["action"] for f in run["findings"])
+
+        # What was missing is in the ledger now: the 120.00 allocated by its metadata,
+        # the refund applied, the declined attempt recorded.
+        head = run["position"]
+        invoice = api.ok(api.get(f"/v1/invoices/{inv}", min_position=head))
+        assert invoice["outstanding"] == gbp(500_00 - 100_00 - 120_00 + 25_00)
+        feed = api.ok(api.get("/v1/payments", account_id=acct, min_position=head))["payments"]
+        assert ("failed", 40_00) in [(x["status"], x["amount"]["amount"]) for x in feed]
+        recorded = api.ok(
+            api.get("/v1/audit-trail", type="arledger.reconciliation.completed", min_position=head)
+        )
+        again = api.ok(api.post("/v1/reconciliations/stripe", {"from": today, "to": today}))
+        again_kinds = {
+            f["reference"]: f["kind"] for f in again["findings"] if f["reference"] in mine
+        }
+        assert again_kinds[unknown_to_ledger["id"]] == "matched"  # a second run finds it done
+        assert refund.json()["id"] not in again_kinds
+        assert recorded is not None

@@ -1,0 +1,44 @@
+"""Reconciling the ledger with Stripe over a period."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import Field, model_validator
+
+from api.deps import CommandDep, ServicesDep
+from api.idempotency import Reply
+from api.schemas import Command
+from channels.reconcile_report import report_json
+
+router = APIRouter(tags=["stripe"])
+
+
+class ReconciliationCreate(Command):
+    start: date = Field(alias="from", description="first day, UTC")
+    end: date = Field(alias="to", description="last day, UTC, inclusive")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReconciliationCreate:
+        if self.end < self.start:
+            raise ValueError("'to' is before 'from'")
+        return self
+
+
+@router.post("/v1/reconciliations/stripe", status_code=201)
+def reconcile_stripe(body: ReconciliationCreate, svc: ServicesDep, ctx: CommandDep) -> JSONResponse:
+    """Compare Stripe's payments, refunds and payouts in the period with the ledger: each
+    row matched, missing on one side (what Stripe has and the ledger lacks is recorded
+    now, and allocated when its metadata names the invoice), or mismatched in amount or
+    status, with what to do about it. The run is a ``reconciliation.completed`` event."""
+
+    def command() -> Reply:
+        run_id = ctx.id_for("reconciliation")
+        report, position = svc.stripe.reconciler().run(body.start, body.end, run_id, ctx.stamp())
+        body_json: dict[str, Any] = report_json(report, str(run_id), position)
+        return Reply(201, body_json)
+
+    return ctx.run(body, command)

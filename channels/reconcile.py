@@ -1,0 +1,259 @@
+"""Reconciling the ledger with Stripe over a period.
+
+Stripe's PaymentIntents, refunds and payouts created in the period are listed through
+its API and set against the ledger's payments that carry a PaymentIntent id. Each row is
+one of:
+
+- ``matched``: the same payment, amount and outcome on both sides;
+- ``missing-in-ledger``: Stripe has it and the ledger did not; it is recorded now (and
+  allocated when its metadata names the invoice), or, with no account to put it on,
+  left for a person (``action``);
+- ``missing-in-stripe``: the ledger has a Stripe payment Stripe does not know;
+- ``amount-mismatch`` / ``status-mismatch``: both have it, and they disagree;
+- ``refund-missing-in-ledger``: a Stripe refund the ledger lacks; recorded now.
+
+Payouts are listed with their totals, for matching against the bank statement. The run,
+with every finding and what to do about each, is recorded as a
+``reconciliation.completed`` event."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from uuid import UUID
+
+import stripe
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from channels.stripe_apply import Outcome, StripeEvents, payment_id_for
+from ledger.application import Ledger
+from ledger.commands import RefundPayment
+from ledger.errors import LedgerError, UnknownPayment
+from ledger.money import Money
+from ledger.stamp import Stamp
+
+log = logging.getLogger("arledger.reconcile")
+
+ACTIONS = {
+    "matched": "nothing to do",
+    "missing-in-ledger": "recorded in the ledger now; check the allocation",
+    "unmatched": "find the account: the payment names none; record it by hand",
+    "missing-in-stripe": "check the reference: the ledger says Stripe took it, Stripe does not",
+    "amount-mismatch": "correct the ledger's payment (refund or record the difference)",
+    "status-mismatch": "record the payment's real outcome in the ledger",
+    "refund-missing-in-ledger": "recorded in the ledger now",
+}
+
+
+@dataclass
+class Finding:
+    kind: str
+    reference: str
+    stripe_amount: Money | None = None
+    ledger_amount: Money | None = None
+    stripe_status: str | None = None
+    ledger_status: str | None = None
+    detail: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "reference": self.reference,
+            "stripe_amount": self.stripe_amount.to_json() if self.stripe_amount else None,
+            "ledger_amount": self.ledger_amount.to_json() if self.ledger_amount else None,
+            "stripe_status": self.stripe_status,
+            "ledger_status": self.ledger_status,
+            "detail": self.detail,
+            "action": ACTIONS[self.kind],
+        }
+
+
+@dataclass
+class Report:
+    start: date
+    end: date
+    findings: list[Finding] = field(default_factory=list)
+    payouts: list[dict[str, Any]] = field(default_factory=list)
+    listed: dict[str, int] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for f in self.findings:
+            out[f.kind] = out.get(f.kind, 0) + 1
+        return dict(sorted(out.items()))
+
+
+def _window(start: date, end: date) -> dict[str, int]:
+    """Unix seconds from the start of ``start`` to the end of ``end`` (UTC)."""
+    lo = datetime.combine(start, time(0), UTC)
+    hi = datetime.combine(end + timedelta(days=1), time(0), UTC)
+    return {"gte": int(lo.timestamp()), "lt": int(hi.timestamp())}
+
+
+def listed(resource: Any, window: dict[str, int]) -> Iterator[dict[str, Any]]:
+    """Every object of ``resource`` created in ``window``. A Stripe-compatible server
+    that cannot filter by ``created`` is listed whole and filtered here."""
+    try:
+        page = resource.list(params={"created": window, "limit": 100})
+    except (stripe.InvalidRequestError, stripe.APIError):
+        log.warning("the server cannot filter by created; listing everything")
+        page = resource.list(params={"limit": 100})
+    for obj in page.auto_paging_iter():
+        item = obj.to_dict()
+        if window["gte"] <= int(item.get("created") or 0) < window["lt"]:
+            yield item
+
+
+LEDGER_SQL = """
+SELECT payment_id, account_id, currency, amount_minor, status, reference, refunded_minor
+  FROM balance_payments
+ WHERE reference LIKE 'pi\\_%%' AND received_on BETWEEN %s AND %s
+"""
+
+
+class ReadModelBehind(LedgerError):
+    code = "read-model-behind"
+    title = "The payments read model has not caught up with the ledger"
+
+
+class StripeReconciler:
+    """``caught_up`` waits until the payments read model holds every event stored so
+    far, and says whether it does: the comparison reads it."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        pool: ConnectionPool,
+        client: stripe.StripeClient,
+        events: StripeEvents,
+        caught_up: Callable[[int], bool],
+    ) -> None:
+        self.ledger, self.pool, self.client, self.events = ledger, pool, client, events
+        self.caught_up = caught_up
+
+    def run(self, start: date, end: date, run_id: UUID, stamp: Stamp) -> tuple[Report, int]:
+        head = self.ledger.head_position()
+        if not self.caught_up(head):
+            raise ReadModelBehind(f"the balances read model is behind position {head}; retry")
+        report = Report(start, end)
+        window = _window(start, end)
+        intents = list(listed(self.client.v1.payment_intents, window))
+        refunds = list(listed(self.client.v1.refunds, window))
+        report.payouts = [
+            {
+                "id": p["id"],
+                "amount": p["amount"],
+                "currency": str(p["currency"]).upper(),
+                "arrival_date": p.get("arrival_date"),
+                "status": p.get("status"),
+            }
+            for p in listed(self.client.v1.payouts, window)
+        ]
+        report.listed = {
+            "payment_intents": len(intents),
+            "refunds": len(refunds),
+            "payouts": len(report.payouts),
+        }
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            ours = cur.execute(LEDGER_SQL, (start - timedelta(days=1), end + timedelta(days=1)))
+            by_reference: dict[str, list[dict[str, Any]]] = {}
+            for row in ours.fetchall():
+                by_reference.setdefault(row["reference"], []).append(row)
+        seen: set[str] = set()
+        for pi in intents:
+            seen.add(pi["id"])
+            self._intent(report, pi, by_reference.get(pi["id"], []), stamp)
+        for reference, rows in sorted(by_reference.items()):
+            if reference not in seen and any(r["status"] == "succeeded" for r in rows):
+                row = next(r for r in rows if r["status"] == "succeeded")
+                report.findings.append(
+                    Finding(
+                        "missing-in-stripe",
+                        reference,
+                        ledger_amount=Money(row["amount_minor"], row["currency"].strip()),
+                        ledger_status=row["status"],
+                    )
+                )
+        for refund in refunds:
+            self._refund(report, refund, stamp)
+        counts = {**report.counts(), **{f"listed_{k}": v for k, v in report.listed.items()}}
+        saved = self.ledger.record_reconciliation(
+            run_id,
+            "stripe",
+            (start, end),
+            counts,
+            [f.as_json() for f in report.findings if f.kind != "matched"],
+            stamp,
+        )
+        return report, saved.position
+
+    def _intent(
+        self, report: Report, pi: dict[str, Any], rows: list[dict[str, Any]], stamp: Stamp
+    ) -> None:
+        theirs = Money(int(pi["amount"]), str(pi["currency"]).upper())
+        status = str(pi["status"])
+        event = {"id": f"reconcile:{pi['id']}"}
+        paid = next((r for r in rows if r["status"] in ("succeeded", "returned")), None)
+        found = Finding("matched", pi["id"], stripe_amount=theirs, stripe_status=status)
+        if paid is not None:
+            found.ledger_amount = Money(paid["amount_minor"], paid["currency"].strip())
+            found.ledger_status = paid["status"]
+        if status == "succeeded":
+            received = Money(int(pi.get("amount_received") or pi["amount"]), theirs.currency)
+            if paid is None and rows:
+                found.kind, found.ledger_status = "status-mismatch", rows[0]["status"]
+            elif paid is None:
+                self._record(found, lambda: self.events.record_success(event, pi, stamp))
+            elif found.ledger_amount != received:
+                found.kind = "amount-mismatch"
+        elif pi.get("last_payment_error") and not rows:
+            self._record(found, lambda: self.events.record_failure(event, pi, stamp))
+        elif paid is not None:
+            found.kind = "status-mismatch"
+        report.findings.append(found)
+
+    @staticmethod
+    def _record(found: Finding, record: Callable[[], Outcome]) -> None:
+        """Record what Stripe has and the ledger lacks; a payment the ledger cannot
+        place (no account, an unknown one) stays for a person."""
+        try:
+            done = record()
+        except LedgerError as e:
+            found.kind, found.detail = "unmatched", f"{e.code}: {e.detail}"
+            return
+        found.kind = "missing-in-ledger" if done.outcome == "applied" else "unmatched"
+        found.detail = done.detail
+
+    def _refund(self, report: Report, refund: dict[str, Any], stamp: Stamp) -> None:
+        pi_id = refund.get("payment_intent")
+        if not pi_id or refund.get("status") not in (None, "succeeded"):
+            return
+        payment_id = payment_id_for(f"{pi_id}/succeeded")
+        try:
+            payment = self.ledger.get_payment(payment_id)
+        except UnknownPayment:
+            return  # its payment is a finding of its own
+        saved = self.ledger.refund_payment(
+            RefundPayment(
+                payment_id=payment_id,
+                request_id=f"stripe:{refund['id']}",
+                amount=Money(int(refund["amount"]), str(refund["currency"]).upper()),
+                reason=f"refunded in Stripe ({refund['id']})",
+                refunded_on=datetime.fromtimestamp(int(refund["created"]), UTC).date(),
+                stamp=stamp,
+                reverse_allocations=True,
+            )
+        )
+        if not saved.replayed:
+            report.findings.append(
+                Finding(
+                    "refund-missing-in-ledger",
+                    str(refund["id"]),
+                    stripe_amount=Money(int(refund["amount"]), payment.currency),
+                    detail=f"refund of {pi_id}",
+                )
+            )
