@@ -17,6 +17,7 @@ COPY ledger ./ledger
 COPY projections ./projections
 COPY consumers ./consumers
 COPY api ./api
+COPY channels ./channels
 RUN pip install . && cd / && rm -rf /src
 
 USER arledger

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
@@ -197,6 +197,8 @@ class StripeReconciler:
         theirs = Money(int(pi["amount"]), str(pi["currency"]).upper())
         status = str(pi["status"])
         event = {"id": f"reconcile:{pi['id']}"}
+        # What is recorded now took effect when Stripe took it, not when it was found.
+        stamp = replace(stamp, effective_at=datetime.fromtimestamp(int(pi["created"]), UTC))
         paid = next((r for r in rows if r["status"] in ("succeeded", "returned")), None)
         found = Finding("matched", pi["id"], stripe_amount=theirs, stripe_status=status)
         if paid is not None:
