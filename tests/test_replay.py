@@ -103,7 +103,12 @@ def test_an_account_replayed_as_known_at_a_moment_equals_the_read_models_then(se
         assert now["balance"]["paid"] == gbp(900_00)
         assert now["integrity"]["chains_intact"] is True
 
-        # The account's details as known at the first moment: before it was renamed.
+
+def test_an_accounts_details_as_known_at_a_moment_come_from_the_store(settings):
+    with pipeline(settings, workers=False) as p:
+        api = p.api
+        acct = api.open_account("Harbour Lights Ltd")["id"]
+        before_rename = datetime.now(UTC).isoformat()
         api.ok(
             api.http.patch(
                 f"/v1/accounts/{acct}",
@@ -111,7 +116,7 @@ def test_an_account_replayed_as_known_at_a_moment_equals_the_read_models_then(se
                 headers={"Idempotency-Key": "rename-1"},
             )
         )
-        then = api.ok(api.get(f"/v1/accounts/{acct}", as_known_at=snapshots[0][0]))
+        then = api.ok(api.get(f"/v1/accounts/{acct}", as_known_at=before_rename))
         assert then["name"] == "Harbour Lights Ltd"
         assert api.ok(api.get(f"/v1/accounts/{acct}"))["name"] == "Harbour Lights plc"
         before = api.get(f"/v1/accounts/{acct}", as_known_at="2000-01-01T00:00:00Z")
@@ -138,35 +143,33 @@ def test_a_replay_says_when_a_stream_of_the_account_was_altered(settings):
         assert replay["balance"]["invoiced"] == gbp(8_00)  # what the altered row now says
 
 
+def _decisions(alice, mo):
+    """An invoice part paid, a reminder, a suspension, and a write-off above alice's
+    limit that mo approves."""
+    acct = alice.open_account("Dockside Events")["id"]
+    base = f"/v1/accounts/{acct}"
+    inv = alice.raise_invoice(acct, "D-1", 900_00, "2026-01-01", "2026-01-31")
+    paid = alice.record_payment(acct, 100_00, received_on="2026-02-10")
+    alloc = alice.allocate(paid["id"], {"strategy": "oldest_first"})
+    reminder = {"stage": "reminder", "channel": "email", "notice_on": "2026-03-01"}
+    notice = alice.ok(alice.post(f"{base}/notices", {**reminder, "all_eligible": True}))
+    suspended = alice.ok(
+        alice.post(f"{base}/standing", {"action": "suspend", "reason": "no reply to reminder"})
+    )
+    wo = alice.post(
+        f"/v1/invoices/{inv['id']}/write-offs", {"amount": gbp(800_00), "reason": "gone"}
+    )
+    assert wo.status_code == 202
+    approved = mo.ok(mo.post(f"/v1/write-offs/{wo.json()['id']}/approve", {}))
+    return acct, inv, paid, alloc, notice, suspended, wo, approved
+
+
 def test_why_shows_what_a_decision_rested_on_and_who_took_it(settings):
     with pipeline(settings) as p:
         alice = p.api
         mo = Api(str(alice.http.base_url), MANAGER_KEY)
-        acct = alice.open_account("Dockside Events")["id"]
+        acct, inv, paid, alloc, notice, suspended, wo, approved = _decisions(alice, mo)
         base = f"/v1/accounts/{acct}"
-        inv = alice.raise_invoice(acct, "D-1", 900_00, "2026-01-01", "2026-01-31")
-        paid = alice.record_payment(acct, 100_00, received_on="2026-02-10")
-        alloc = alice.allocate(paid["id"], {"strategy": "oldest_first"})
-        notice = alice.ok(
-            alice.post(
-                f"{base}/notices",
-                {
-                    "stage": "reminder",
-                    "channel": "email",
-                    "notice_on": "2026-03-01",
-                    "all_eligible": True,
-                },
-            )
-        )
-        suspended = alice.ok(
-            alice.post(f"{base}/standing", {"action": "suspend", "reason": "no reply to reminder"})
-        )
-        wo = alice.post(
-            f"/v1/invoices/{inv['id']}/write-offs", {"amount": gbp(800_00), "reason": "gone"}
-        )
-        assert wo.status_code == 202
-        approved = mo.ok(mo.post(f"/v1/write-offs/{wo.json()['id']}/approve", {}))
-
         trail = alice.ok(
             alice.get(f"{base}/audit-trail", min_position=approved["position"], limit=1000)
         )["entries"]

@@ -57,6 +57,27 @@ def _card(stripe, customer, number):
     return pm["id"]
 
 
+def _intent(stripe, customer, pm, amount, **meta):
+    """A PaymentIntent confirmed at once in localstripe, as Checkout or a saved card
+    would make it; a declined one exists all the same."""
+    reply = stripe.post(
+        "/v1/payment_intents",
+        data={
+            "amount": str(amount),
+            "currency": "gbp",
+            "customer": customer,
+            "payment_method": pm,
+            "confirm": "true",
+            **{f"metadata[{k}]": v for k, v in meta.items()},
+        },
+    )
+    if reply.status_code == 402:
+        charge = reply.json()["error"]["charge"]
+        pi_id = stripe.get(f"/v1/charges/{charge}").json()["payment_intent"]
+        return stripe.get(f"/v1/payment_intents/{pi_id}").json()
+    return reply.json()
+
+
 def _wait_for(check, timeout=15):
     deadline = time.monotonic() + timeout
     while not (found := check()):
@@ -91,18 +112,7 @@ def test_a_payment_link_is_paid_end_to_end(stripe_settings, checkout, localstrip
         # the session's metadata, then Stripe sends checkout.session.completed; the
         # PaymentIntent's own webhook comes from localstripe too.
         card = _card(stripe, resent["customer_id"], "4242424242424242")
-        pi = stripe.post(
-            "/v1/payment_intents",
-            data={
-                "amount": "25000",
-                "currency": "gbp",
-                "customer": resent["customer_id"],
-                "payment_method": card,
-                "confirm": "true",
-                "metadata[invoice_id]": inv,
-                "metadata[account_id]": acct,
-            },
-        ).json()
+        pi = _intent(stripe, resent["customer_id"], card, 250_00, invoice_id=inv, account_id=acct)
         assert pi["status"] == "succeeded", pi
         session.update(payment_intent=pi["id"], payment_status="paid", status="complete")
         done = sp.post(api.http, sp.event("checkout.session.completed", session), SECRET)
@@ -189,68 +199,47 @@ def test_a_card_payment_taken_over_the_phone_records_the_attempt_and_its_outcome
         assert {e["actor"] for e in attempts} == {"alice"}  # the coordinator, not "stripe"
 
 
+def _plant_differences(api, stripe):
+    """One Stripe payment of each kind a reconciliation must find, on a new account."""
+    acct = api.open_account("Reconciled Rooms Ltd")["id"]
+    inv = api.raise_invoice(acct, "RR-1", 500_00, "2026-10-01", "2026-10-31")["id"]
+    customer = api.ok(api.post(f"/v1/invoices/{inv}/payment-links", {}))["customer_id"]
+    card = _card(stripe, customer, "4242424242424242")
+    declined = _card(stripe, customer, "4000000000000341")
+
+    def intent(amount, pm=card, **meta):
+        return _intent(stripe, customer, pm, amount, account_id=acct, **meta)
+
+    def webhook(kind, pi):
+        reply = sp.post(api.http, sp.event(kind, pi), SECRET)
+        assert reply.status_code == 200, reply.text
+
+    matched = intent(100_00, invoice_id=inv)
+    webhook("payment_intent.succeeded", matched)
+    unknown_to_ledger = intent(120_00, invoice_id=inv)  # its webhook never came
+    wrong_amount = intent(70_00)
+    webhook("payment_intent.succeeded", dict(wrong_amount, amount=75_00, amount_received=75_00))
+    failed_in_ledger = intent(30_00)
+    failure = {"status": "requires_payment_method", "last_payment_error": sp.decline("ch_x")}
+    webhook("payment_intent.payment_failed", dict(failed_in_ledger, **failure))
+    declined_pi = intent(40_00, pm=declined)
+    assert declined_pi["status"] == "requires_payment_method"
+    refund = stripe.post("/v1/refunds", data={"payment_intent": matched["id"], "amount": "2500"})
+    assert refund.status_code == 200, refund.text
+    api.record_payment(
+        acct, 60_00, method="card", received_on=str(date.today()), reference="pi_never_in_stripe"
+    )
+    planted = (matched, unknown_to_ledger, wrong_amount, failed_in_ledger, declined_pi, refund)
+    return acct, inv, planted
+
+
 def test_a_reconciliation_finds_each_kind_of_difference_and_records_the_run(
     stripe_settings, localstripe_url
 ):
     with pipeline(stripe_settings) as p, _stripe(localstripe_url) as stripe:
         api = p.api
-        acct = api.open_account("Reconciled Rooms Ltd")["id"]
-        inv = api.raise_invoice(acct, "RR-1", 500_00, "2026-10-01", "2026-10-31")["id"]
-        customer = api.ok(api.post(f"/v1/invoices/{inv}/payment-links", {}))["customer_id"]
-        card = _card(stripe, customer, "4242424242424242")
-        declined = _card(stripe, customer, "4000000000000341")
-
-        def intent(amount, pm=card, **meta):
-            reply = stripe.post(
-                "/v1/payment_intents",
-                data={
-                    "amount": str(amount),
-                    "currency": "gbp",
-                    "customer": customer,
-                    "payment_method": pm,
-                    "confirm": "true",
-                    "metadata[account_id]": acct,
-                    **{f"metadata[{k}]": v for k, v in meta.items()},
-                },
-            )
-            if reply.status_code == 402:  # declined: the PaymentIntent exists all the same
-                charge = reply.json()["error"]["charge"]
-                pi_id = stripe.get(f"/v1/charges/{charge}").json()["payment_intent"]
-                return stripe.get(f"/v1/payment_intents/{pi_id}").json()
-            return reply.json()
-
-        def webhook(kind, pi):
-            reply = sp.post(api.http, sp.event(kind, pi), SECRET)
-            assert reply.status_code == 200, reply.text
-
-        matched = intent(100_00, invoice_id=inv)
-        webhook("payment_intent.succeeded", matched)
-        unknown_to_ledger = intent(120_00, invoice_id=inv)  # its webhook never came
-        wrong_amount = intent(70_00)
-        webhook("payment_intent.succeeded", dict(wrong_amount, amount=75_00, amount_received=75_00))
-        failed_in_ledger = intent(30_00)
-        webhook(
-            "payment_intent.payment_failed",
-            dict(
-                failed_in_ledger,
-                status="requires_payment_method",
-                last_payment_error=sp.decline("ch_x"),
-            ),
-        )
-        declined_pi = intent(40_00, pm=declined)
-        assert declined_pi["status"] == "requires_payment_method"
-        refund = stripe.post(
-            "/v1/refunds", data={"payment_intent": matched["id"], "amount": "2500"}
-        )
-        assert refund.status_code == 200, refund.text
-        api.record_payment(
-            acct,
-            60_00,
-            method="card",
-            received_on=str(date.today()),
-            reference="pi_never_in_stripe",
-        )
-
+        acct, inv, planted = _plant_differences(api, stripe)
+        matched, unknown_to_ledger, wrong_amount, failed_in_ledger, declined_pi, refund = planted
         today = str(date.today())
         run = api.ok(api.post("/v1/reconciliations/stripe", {"from": today, "to": today}))
         mine = {

@@ -11,11 +11,13 @@ from fastapi import APIRouter, Query
 from api.deps import AuditPositionDep, PrincipalDep, ServicesDep
 from api.replay_schemas import (
     AccountReplay,
+    Person,
     ReplayedBalance,
     ReplayedInvoice,
     ReplayIntegrity,
     Why,
 )
+from api.report_schemas import AgedBuckets
 from api.routes.audit import audit_entry
 from api.routes.reports import aged_buckets
 from api.routes.shaping import today
@@ -107,7 +109,7 @@ def _replay_body(
             outstanding=m(state.outstanding),
             overdue=m(state.overdue),
         ),
-        ageing=aged_buckets(state.aged, cur),  # type: ignore[arg-type]
+        ageing=AgedBuckets(**aged_buckets(state.aged, cur)),
         invoices=invoices,
         integrity=ReplayIntegrity(streams=streams, chains_intact=not broken, broken_links=broken),
     )
@@ -125,7 +127,7 @@ def why(position: int, svc: ServicesDep, _: PrincipalDep, head: AuditPositionDep
         raise UnknownPosition(f"no event at position {position} in the audit read model")
     return Why(
         event=audit_entry(found.event),
-        people=found.people(),  # type: ignore[arg-type]
+        people=[Person(**person) for person in found.people()],
         same_command=[audit_entry(r) for r in found.same_command],
         rested_on={s: [audit_entry(r) for r in rows] for s, rows in found.rested_on.items()},
         collection_history=[audit_entry(r) for r in found.collection_history],
