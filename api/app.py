@@ -17,6 +17,7 @@ from api.routes import (
     api_keys,
     arrangements,
     audit,
+    bank_statements,
     chasing,
     health,
     integrity,
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         stripe_webhooks.router,
         stripe_links.router,
         reconciliation.router,
+        bank_statements.router,
         health.router,
     )
     for router in routers:

@@ -14,6 +14,8 @@ from psycopg_pool import ConnectionPool
 from api.access import KeyStore
 from api.auth import KeyRing
 from api.idempotency import IdempotencyStore
+from channels import bank_import
+from channels.bank_import import BankStatements
 from channels.stripe_channel import StripeChannel
 from ledger.application import Ledger
 from ledger.integrity.service import Integrity
@@ -78,6 +80,7 @@ class Services:
     access: KeyStore
     integrity: Integrity
     stripe: StripeChannel
+    bank: BankStatements
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
@@ -99,6 +102,7 @@ class Services:
             KeyStore(pool),
             Integrity.from_settings(settings, ledger.events_table),
             StripeChannel.start(settings, ledger, pool),
+            bank_import.start(settings, ledger, pool),
         )
 
     def close(self) -> None:

@@ -10,14 +10,13 @@ import stripe
 from psycopg_pool import ConnectionPool
 
 from channels import stripe_inbox
+from channels.read_model import balances_caught_up
 from channels.reconcile import StripeReconciler
 from channels.stripe_apply import StripeEvents
 from channels.stripe_links import StripeLinks
 from channels.stripe_webhooks import Webhooks
 from ledger.application import Ledger
 from ledger.settings import Settings
-from projections import tracking
-from projections.registry import BALANCES
 
 
 def client_for(settings: Settings) -> stripe.StripeClient | None:
@@ -58,8 +57,5 @@ class StripeChannel:
         events = StripeEvents(ledger, account_of_customer)
         webhooks = Webhooks(pool, events, secrets, settings.stripe_webhook_tolerance_s)
 
-        def caught_up(position: int) -> bool:
-            wait = settings.query_wait_ms / 1000
-            return tracking.wait_for(pool, BALANCES.name, settings.topic, position, wait)
-
-        return cls(webhooks, events, StripeLinks(ledger, client_for(settings), pool), caught_up)
+        links = StripeLinks(ledger, client_for(settings), pool)
+        return cls(webhooks, events, links, balances_caught_up(settings, pool))

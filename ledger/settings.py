@@ -66,3 +66,8 @@ class Settings(BaseSettings):
     )
     # How far a webhook's signed timestamp may be from now, either way, in seconds.
     stripe_webhook_tolerance_s: int = 300
+    # Bank statements: how far a receipt may be from what an invoice owes and still pay
+    # it (minor units: a bank charge taken off on the way), and how like an account's
+    # name a payer must be, in percent, to count as weak evidence.
+    bank_amount_tolerance: int = 0
+    bank_payer_similarity: int = 85

@@ -1,0 +1,139 @@
+"""Reading a bank statement export: a CSV with ``date``, ``amount``, ``reference`` and
+``payer`` columns (any order, any case; other columns are ignored; an optional
+``currency`` column overrides the statement's currency line by line).
+
+Amounts are in major units as banks print them (``1,234.56``); they become integer
+minor units of the currency, and an amount with more decimals than the currency has is
+refused rather than rounded. Money going out (a negative amount) is not a receipt: such
+lines are read but marked ``outgoing``. Every problem in the file is reported at once,
+with its line number, and a file with any problem is refused whole.
+
+Each line gets a fingerprint: the bank account, date, amount, reference and payer, and
+how many identical lines came before it in the file. Two exports that overlap (1-15
+November, then the whole month) give their shared lines the same fingerprints, so a
+line is taken once however many files carry it."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from uuid import UUID
+
+from ledger.errors import InvalidRequest
+from ledger.money import Money, check_currency, exponent
+
+COLUMNS = ("date", "amount", "reference", "payer")
+DATE_FORMATS = {"iso": "%Y-%m-%d", "dmy": "%d/%m/%Y", "mdy": "%m/%d/%Y"}
+LINE_NAMESPACE = UUID("6f1d3c1e-9a51-4b0e-b7a4-3f5c2e8d9a70")
+MAX_LINES = 50_000
+
+
+class MalformedStatement(InvalidRequest):
+    code = "bank-statement-malformed"
+    title = "The bank statement could not be read"
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    row: int  # the line number in the file, the header being line 1
+    on: date
+    amount: Money
+    reference: str
+    payer: str
+    fingerprint: UUID
+
+    @property
+    def outgoing(self) -> bool:
+        return self.amount.amount_minor <= 0
+
+
+def minor_units(text: str, currency: str) -> int:
+    """``"1,234.56"`` GBP is 123456; ``"(12.00)"`` and ``"-12.00"`` are -1200."""
+    raw = text.strip().replace(",", "").replace(" ", "")
+    negative = raw.startswith("-") or (raw.startswith("(") and raw.endswith(")"))
+    raw = raw.strip("()").lstrip("-+")
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError(f"amount {text!r} is not a number") from None
+    if not value.is_finite():
+        raise ValueError(f"amount {text!r} is not a number")
+    scaled = value.scaleb(exponent(currency))
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"amount {text!r} has more decimals than {currency} has")
+    return -int(scaled) if negative else int(scaled)
+
+
+def _header(fields: Sequence[str] | None) -> dict[str, str]:
+    by_name = {f.strip().lower(): f for f in (fields or [])}
+    missing = [c for c in COLUMNS if c not in by_name]
+    if missing:
+        raise MalformedStatement(
+            f"the header must name the columns {', '.join(COLUMNS)}; missing: {', '.join(missing)}"
+        )
+    return by_name
+
+
+def _fingerprint(
+    bank_account: str, parts: tuple[str, ...], seen: dict[tuple[str, ...], int]
+) -> UUID:
+    occurrence = seen.get(parts, 0)
+    seen[parts] = occurrence + 1
+    text = "|".join((bank_account, *parts, str(occurrence)))
+    return UUID(bytes=hashlib.sha256(text.encode()).digest()[:16], version=5)
+
+
+def _collapse(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def read_statement(
+    content: str, currency: str, bank_account: str = "default", date_format: str = "iso"
+) -> list[StatementLine]:
+    """Every line of the statement, or ``MalformedStatement`` naming each bad line."""
+    check_currency(currency)
+    if date_format not in DATE_FORMATS:
+        raise MalformedStatement(f"date_format must be one of {', '.join(DATE_FORMATS)}")
+    reader = csv.DictReader(io.StringIO(content.lstrip("\ufeff")))
+    names = _header(reader.fieldnames)
+    lines: list[StatementLine] = []
+    problems: list[str] = []
+    seen: dict[tuple[str, ...], int] = {}
+    for record in reader:
+        row = reader.line_num
+        if not any((v or "").strip() for v in record.values() if isinstance(v, str)):
+            continue  # a blank line
+        try:
+            line_currency = check_currency(
+                (record.get(names.get("currency", ""), "") or currency).strip().upper()
+            )
+            on = datetime.strptime(
+                (record[names["date"]] or "").strip(), DATE_FORMATS[date_format]
+            ).date()
+            amount = Money(minor_units(record[names["amount"]] or "", line_currency), line_currency)
+        except (ValueError, InvalidRequest) as e:
+            problems.append(f"line {row}: {e}")
+            continue
+        reference = _collapse(record[names["reference"]] or "")
+        payer = _collapse(record[names["payer"]] or "")
+        parts = (on.isoformat(), str(amount.amount_minor), line_currency, reference, payer)
+        lines.append(
+            StatementLine(
+                row, on, amount, reference, payer, _fingerprint(bank_account, parts, seen)
+            )
+        )
+        if len(lines) > MAX_LINES:
+            raise MalformedStatement(f"a statement may have at most {MAX_LINES} lines")
+    if problems:
+        shown = "; ".join(problems[:20])
+        more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+        raise MalformedStatement(f"{len(problems)} line(s) could not be read: {shown}{more}")
+    if not lines:
+        raise MalformedStatement("the statement has no lines")
+    return lines

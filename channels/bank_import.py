@@ -1,0 +1,459 @@
+"""Importing a bank statement (BACS / ACH receipts) and working its exceptions.
+
+Each receipt line is matched (``bank_match``) against the accounts and open invoices of
+its currency, read from the balances read model once it has caught up with the store.
+A confident match is recorded as a payment on the account, dated the day the bank
+received it, and allocated; a line whose account is certain but whose invoices are not
+is recorded on the account unallocated; any other line waits, unrecorded, with its
+candidates. A receipt a person had already recorded by hand (same account, amount and
+day) is taken as that payment, not recorded twice.
+
+The payment a line becomes has an id derived from the line's fingerprint, so importing
+a file again, or a later statement that overlaps it, adds nothing. The import itself is
+a ``reconciliation.completed`` event (channel ``bank``) naming the file's SHA-256 and
+every line that needs a person; the same file imported again answers with that first
+import and appends nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.application import AggregateNotFoundError
+from psycopg import Connection
+from psycopg_pool import ConnectionPool
+
+from channels import bank_lines
+from channels.bank_csv import StatementLine, read_statement
+from channels.bank_match import AccountFacts, Decision, InvoiceFacts, Matcher
+from channels.read_model import balances_caught_up
+from channels.reconcile import ReadModelBehind
+from ledger.application import Ledger
+from ledger.commands import AllocatePayment, RecordPayment
+from ledger.errors import InvalidRequest, NotFound, RuleViolation
+from ledger.money import Money
+from ledger.reconciliation import Reconciliation
+from ledger.settings import Settings
+from ledger.stamp import Stamp
+
+log = logging.getLogger("arledger.bank")
+
+STATEMENT_NAMESPACE = UUID("a3f0e6f4-2b8e-4f6a-9d0c-5b7e1c2d4e61")
+PROGRESS_EVERY_S = 5.0
+RECEIPT_METHODS = ("bacs", "ach", "direct_debit", "cheque", "cash", "other")
+ACTIONS = {
+    "allocated": "nothing to do",
+    "already-in-ledger": "nothing to do: the receipt had been recorded by hand",
+    "already-imported": "nothing to do: an earlier statement carried this line",
+    "outgoing": "nothing to do: money out is not a receipt",
+    "overpaid": "the payment is on the account; place what is left over, or refund it",
+    "named-invoice-paid": "the invoice named is paid; place the payment, or refund it",
+    "allocation-unclear": "the payment is on the account; choose the invoices it pays",
+    "account-unclear": "choose the account; nothing is recorded until then",
+    "account-ambiguous": "choose the account among the candidates; nothing is recorded yet",
+    "reference-and-payer-disagree": "choose the account; reference and payer name differ",
+    "no-match": "find the account; nothing is recorded until then",
+    "resolved": "nothing to do: a person placed it",
+    "dismissed": "nothing to do: a person set it aside",
+}
+
+
+class LineNotFound(NotFound):
+    code = "unknown-bank-line"
+    title = "Unknown bank statement line"
+
+
+class LineNotOpen(RuleViolation):
+    code = "bank-line-not-open"
+    title = "The bank statement line is not waiting for a person"
+
+
+def payment_id_for_line(line_id: UUID) -> UUID:
+    return uuid5(STATEMENT_NAMESPACE, f"payment/{line_id}")
+
+
+def line_json(row: dict[str, Any]) -> dict[str, Any]:
+    key = row["reason"] if row["outcome"] == "exception" else row["outcome"]
+    return {
+        "line_id": str(row["line_id"]),
+        "statement_id": str(row["statement_id"]),
+        "row": row["row_number"],
+        "received_on": row["received_on"].isoformat(),
+        "amount": Money(row["amount_minor"], row["currency"].strip()).to_json(),
+        "reference": row["reference"],
+        "payer": row["payer"],
+        "method": row["method"],
+        "outcome": row["outcome"],
+        "reason": row["reason"],
+        "account_id": str(row["account_id"]) if row["account_id"] else None,
+        "payment_id": str(row["payment_id"]) if row["payment_id"] else None,
+        "allocations": row["allocations"],
+        "evidence": row["evidence"],
+        "candidates": row["candidates"],
+        "resolved_by": row["resolved_by"],
+        "note": row["note"],
+        "action": ACTIONS.get(key, "look at the line"),
+    }
+
+
+@dataclass(frozen=True)
+class Statement:
+    content: str
+    currency: str
+    method: str = "bacs"
+    bank_account: str = "default"
+    date_format: str = "iso"
+    filename: str | None = None
+    tolerance_minor: int | None = None
+
+    def statement_id(self) -> UUID:
+        digest = hashlib.sha256(self.content.encode()).hexdigest()
+        return uuid5(STATEMENT_NAMESPACE, f"{self.bank_account}/{digest}")
+
+
+FACTS_SQL = """
+SELECT a.account_id, a.name, a.currency, a.external_ref, i.invoice_id, i.number, i.due_on,
+       i.amount_minor - i.allocated_minor - i.credited_minor - i.written_off_minor
+       - i.voided_minor AS outstanding
+  FROM balance_accounts a LEFT JOIN balance_invoices i ON i.account_id = a.account_id
+ WHERE a.currency = %s
+"""
+BY_HAND_SQL = """
+SELECT p.payment_id, p.account_id, p.amount_minor, p.received_on FROM balance_payments p
+ WHERE p.currency = %s AND p.status = 'succeeded' AND p.method <> 'card'
+   AND p.received_on BETWEEN %s AND %s
+   AND NOT EXISTS (SELECT 1 FROM bank_lines b WHERE b.payment_id = p.payment_id)
+"""
+
+
+def load_accounts(conn: Connection[Any], currency: str) -> list[AccountFacts]:
+    accounts: dict[UUID, AccountFacts] = {}
+    for row in conn.execute(FACTS_SQL, (currency,)).fetchall():
+        account = accounts.get(row[0]) or AccountFacts(row[0], row[1], currency, row[3])
+        accounts[row[0]] = account
+        if row[4] is not None:
+            account.invoices.append(InvoiceFacts(row[4], row[5], int(row[7]), row[6]))
+    return list(accounts.values())
+
+
+class BankStatements:
+    def __init__(
+        self,
+        ledger: Ledger,
+        pool: ConnectionPool,
+        caught_up: Callable[[int], bool],
+        tolerance_minor: int,
+        similarity_percent: int,
+    ) -> None:
+        self.ledger, self.pool, self.caught_up = ledger, pool, caught_up
+        self.tolerance, self.similarity = tolerance_minor, similarity_percent
+
+    # --- importing -----------------------------------------------------------------
+
+    def import_statement(self, statement: Statement, stamp: Stamp) -> dict[str, Any]:
+        if statement.method not in RECEIPT_METHODS:
+            raise InvalidRequest(f"method must be one of {', '.join(RECEIPT_METHODS)}")
+        lines = read_statement(
+            statement.content, statement.currency, statement.bank_account, statement.date_format
+        )
+        statement_id = statement.statement_id()
+        earlier = self._recorded(statement_id)
+        if earlier is not None:
+            return self._report(lines, earlier, self.ledger.head_position(), duplicate=True)
+        if not self.caught_up(self.ledger.head_position()):
+            raise ReadModelBehind("the balances read model is behind the store; try again")
+        tolerance = (
+            self.tolerance if statement.tolerance_minor is None else statement.tolerance_minor
+        )
+        matchers: dict[str, tuple[Matcher, list[list[Any]]]] = {}
+        logged = time.monotonic()
+        for done, line in enumerate(lines, 1):
+            currency = line.amount.currency
+            if currency not in matchers:
+                matchers[currency] = self._matcher(currency, lines, tolerance)
+            self._take(line, statement_id, statement.method, matchers[currency], stamp)
+            if time.monotonic() - logged >= PROGRESS_EVERY_S:
+                logged = time.monotonic()
+                log.info("importing bank statement", extra={"done": done, "total": len(lines)})
+        run, position = self._record(statement, statement_id, lines, stamp)
+        log.info("bank statement imported", extra={"statement_id": str(statement_id), **run.counts})
+        return self._report(lines, run, position, duplicate=False)
+
+    def _matcher(
+        self, currency: str, lines: list[StatementLine], tolerance: int
+    ) -> tuple[Matcher, list[list[Any]]]:
+        days = [ln.on for ln in lines]
+        with self.pool.connection() as conn:
+            accounts = load_accounts(conn, currency)
+            by_hand = conn.execute(BY_HAND_SQL, (currency, min(days), max(days))).fetchall()
+        return Matcher(accounts, tolerance, self.similarity), [list(r) for r in by_hand]
+
+    def _take(
+        self,
+        line: StatementLine,
+        statement_id: UUID,
+        method: str,
+        matching: tuple[Matcher, list[list[Any]]],
+        stamp: Stamp,
+    ) -> None:
+        matcher, by_hand = matching
+        with self.pool.connection() as conn, conn.transaction():
+            if bank_lines.claim(conn, line, statement_id, method) is not None:
+                return  # taken before: by an import of this file that died, or another file
+            if line.outgoing:
+                bank_lines.settle(conn, line.fingerprint, outcome="outgoing")
+                return
+            decision = matcher.decide(line)
+            fields = self._apply(line, decision, method, by_hand, stamp)
+            bank_lines.settle(conn, line.fingerprint, **fields)
+        matcher.settle(decision)
+
+    def _apply(
+        self,
+        line: StatementLine,
+        decision: Decision,
+        method: str,
+        by_hand: list[list[Any]],
+        stamp: Stamp,
+    ) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "outcome": decision.outcome,
+            "reason": decision.reason,
+            "account_id": decision.account_id,
+            "evidence": decision.evidence,
+            "candidates": decision.candidates,
+        }
+        if decision.account_id is None:
+            return fields
+        earlier = next(
+            (
+                p
+                for p in by_hand
+                if p[1] == decision.account_id
+                and p[2] == line.amount.amount_minor
+                and p[3] == line.on
+            ),
+            None,
+        )
+        if earlier is not None:
+            by_hand.remove(earlier)
+            decision.allocations.clear()  # the person who recorded it placed it too
+            return {
+                **fields,
+                "outcome": "already-in-ledger",
+                "reason": None,
+                "payment_id": earlier[0],
+            }
+        payment_id = payment_id_for_line(line.fingerprint)
+        line_stamp = stamp.effective_on(line.on)
+        self.ledger.record_payment(
+            RecordPayment(
+                account_id=decision.account_id,
+                amount=line.amount,
+                method=method,
+                received_on=line.on,
+                stamp=line_stamp,
+                reference=line.reference or None,
+                payment_id=payment_id,
+            )
+        )
+        fields["payment_id"] = payment_id
+        if decision.allocations:
+            plan = tuple(
+                (inv.invoice_id, Money(amount, line.amount.currency))
+                for inv, amount in decision.allocations
+            )
+            self.ledger.allocate_payment(
+                AllocatePayment(payment_id, f"bank:{line.fingerprint}/match", line_stamp, plan)
+            )
+            fields["allocations"] = [
+                {"invoice_id": str(inv.invoice_id), "number": inv.number, "amount": amount}
+                for inv, amount in decision.allocations
+            ]
+        return fields
+
+    # --- the record of an import -----------------------------------------------------
+
+    def _recorded(self, statement_id: UUID) -> Reconciliation | None:
+        try:
+            run: Any = self.ledger.repository.get(statement_id)
+        except AggregateNotFoundError:
+            return None
+        return run if isinstance(run, Reconciliation) else None
+
+    def _record(
+        self, statement: Statement, statement_id: UUID, lines: list[StatementLine], stamp: Stamp
+    ) -> tuple[Reconciliation, int]:
+        with self.pool.connection() as conn:
+            rows = bank_lines.of_statement(conn, statement_id)
+        counts: dict[str, Any] = {"lines": len(lines), "already-imported": len(lines) - len(rows)}
+        for row in rows:
+            key = row["reason"] if row["outcome"] == "exception" else row["outcome"]
+            counts[key] = counts.get(key, 0) + 1
+        findings: list[dict[str, Any]] = [
+            {
+                "kind": "statement-file",
+                "sha256": hashlib.sha256(statement.content.encode()).hexdigest(),
+                "bank_account": statement.bank_account,
+                "filename": statement.filename,
+            }
+        ]
+        findings += [
+            {
+                "kind": r["reason"],
+                "line_id": str(r["line_id"]),
+                "row": r["row_number"],
+                "amount": Money(r["amount_minor"], r["currency"].strip()).to_json(),
+                "reference": r["reference"],
+                "payer": r["payer"],
+                "account_id": str(r["account_id"]) if r["account_id"] else None,
+            }
+            for r in rows
+            if r["outcome"] == "exception"
+        ]
+        days = [ln.on for ln in lines]
+        saved = self.ledger.record_reconciliation(
+            statement_id, "bank", (min(days), max(days)), counts, findings, stamp
+        )
+        run = saved.aggregate
+        assert isinstance(run, Reconciliation)
+        return run, saved.position
+
+    def _report(
+        self, lines: list[StatementLine], run: Reconciliation, position: int, duplicate: bool
+    ) -> dict[str, Any]:
+        with self.pool.connection() as conn:
+            rows = bank_lines.of_lines(conn, [ln.fingerprint for ln in lines])
+        file = next((f for f in run.findings if f.get("kind") == "statement-file"), {})
+        report = []
+        for row in rows:
+            shown = line_json(row)
+            if row["statement_id"] != run.id:
+                shown["outcome"] = "already-imported"
+                shown["action"] = ACTIONS["already-imported"]
+            report.append(shown)
+        return {
+            "statement_id": str(run.id),
+            "duplicate": duplicate,
+            "position": position,
+            "bank_account": file.get("bank_account"),
+            "sha256": file.get("sha256"),
+            "period": {"from": run.period_start.isoformat(), "to": run.period_end.isoformat()},
+            "counts": run.counts,
+            "lines": report,
+        }
+
+    # --- the exceptions queue ----------------------------------------------------------
+
+    def resolve(
+        self,
+        line_id: UUID,
+        account_id: UUID | None,
+        allocations: tuple[tuple[UUID, Money], ...],
+        strategy: str,
+        stamp: Stamp,
+    ) -> dict[str, Any]:
+        """A person places a waiting line: on the account named (or the one it is on
+        already), then allocated as they say (explicitly, oldest first, or not yet)."""
+        with self.pool.connection() as conn, conn.transaction():
+            row = self._open_line(conn, line_id)
+            on = row["account_id"]
+            if on is not None and account_id is not None and account_id != on:
+                raise LineNotOpen(
+                    f"the line's payment is on account {on} already; refund or move it there"
+                )
+            account = on or account_id
+            if account is None:
+                raise InvalidRequest("account_id is required: the line is on no account yet")
+            amount = Money(row["amount_minor"], row["currency"].strip())
+            payment_id = row["payment_id"] or payment_id_for_line(line_id)
+            line_stamp = stamp.effective_on(row["received_on"])
+            if row["payment_id"] is None:
+                self.ledger.record_payment(
+                    RecordPayment(
+                        account_id=account,
+                        amount=amount,
+                        method=row["method"],
+                        received_on=row["received_on"],
+                        stamp=line_stamp,
+                        reference=row["reference"] or None,
+                        payment_id=payment_id,
+                    )
+                )
+            placed = list(row["allocations"])
+            if allocations or strategy == "oldest_first":
+                result = self.ledger.allocate_payment(
+                    AllocatePayment(
+                        payment_id, f"bank:{line_id}/resolution", line_stamp, allocations, strategy
+                    )
+                )
+                placed += [
+                    {"invoice_id": str(i), "amount": m.amount_minor} for i, m in result.allocations
+                ]
+            bank_lines.settle(
+                conn,
+                line_id,
+                outcome="resolved",
+                account_id=account,
+                payment_id=payment_id,
+                allocations=placed,
+                resolved_by=stamp.actor,
+                resolved_at=stamp.effective_at,
+            )
+            resolved = bank_lines.get(conn, line_id)
+        assert resolved is not None
+        return {**line_json(resolved), "position": self.ledger.head_position()}
+
+    def dismiss(self, line_id: UUID, note: str, stamp: Stamp) -> dict[str, Any]:
+        """Set aside a line that is not a client's receipt (a supplier's refund, a
+        transfer between our own accounts). Only a line recorded on no account."""
+        with self.pool.connection() as conn, conn.transaction():
+            row = self._open_line(conn, line_id)
+            if row["payment_id"] is not None:
+                raise LineNotOpen(
+                    f"the line is recorded as payment {row['payment_id']}; refund it instead"
+                )
+            bank_lines.settle(
+                conn,
+                line_id,
+                outcome="dismissed",
+                note=note,
+                resolved_by=stamp.actor,
+                resolved_at=stamp.effective_at,
+            )
+            dismissed = bank_lines.get(conn, line_id)
+        assert dismissed is not None
+        return line_json(dismissed)
+
+    def lines(
+        self, outcome: str | None, statement_id: UUID | None, after: Any, limit: int
+    ) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn:
+            rows = bank_lines.listing(conn, outcome, statement_id, after, limit)
+        return [line_json(r) for r in rows]
+
+    @staticmethod
+    def _open_line(conn: Connection[Any], line_id: UUID) -> dict[str, Any]:
+        row = bank_lines.get(conn, line_id, lock=True)
+        if row is None:
+            raise LineNotFound(f"no bank statement line {line_id}")
+        if row["outcome"] != "exception":
+            raise LineNotOpen(f"line {line_id} is {row['outcome']}, not waiting for a person")
+        return row
+
+
+def start(settings: Settings, ledger: Ledger, pool: ConnectionPool) -> BankStatements:
+    with pool.connection() as conn:
+        bank_lines.ensure_schema(conn)
+    return BankStatements(
+        ledger,
+        pool,
+        balances_caught_up(settings, pool),
+        settings.bank_amount_tolerance,
+        settings.bank_payer_similarity,
+    )
