@@ -18,7 +18,7 @@ from pathlib import Path
 
 import uvicorn
 
-from api import cli_integrity, logs, workers
+from api import cli_bank, cli_integrity, logs, workers
 from api.app import create_app
 from api.auth import new_development_key
 from ledger.settings import Settings
@@ -78,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(run=_demo)
     cli_integrity.register(sub)
+    cli_bank.register(sub)
     return parser
 
 
