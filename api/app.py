@@ -22,6 +22,7 @@ from api.routes import (
     health,
     integrity,
     invoices,
+    notifications,
     payment_reversals,
     payments,
     reconciliation,
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         stripe_links.router,
         reconciliation.router,
         bank_statements.router,
+        notifications.router,
         health.router,
     )
     for router in routers:

@@ -57,7 +57,15 @@ class AccountUpdate(Command):
     external_ref: str | None = Field(default=None, max_length=200)
     payment_terms_days: int | None = Field(default=None, ge=0, le=365)
     credit_limit: MoneyModel | None = None
-    clear: list[Literal["email", "external_ref", "credit_limit"]] = Field(default_factory=list)
+    coordinator: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="the coordinator (actor name) told of the account's failed payments",
+    )
+    clear: list[Literal["email", "external_ref", "credit_limit", "coordinator"]] = Field(
+        default_factory=list
+    )
     reason: str | None = Field(default=None, max_length=2000)
 
 
@@ -126,6 +134,7 @@ class AccountPublic(BaseModel):
     insolvency: str | None = None
     referred_to: str | None = None
     payment_method: str | None = None
+    coordinator: str | None = None
     doubtful_debt: MoneyModel | None = None
     late_fee_policy: dict[str, Any] | None = None
     position: int | None = None

@@ -67,15 +67,36 @@ def consumer_worker(
     return body
 
 
+def notifier_worker(settings: Settings) -> Callable[[threading.Event], None]:
+    def body(stop: threading.Event) -> None:
+        from channels.notifier import Notifier
+        from channels.senders import load_sender
+
+        ledger = open_ledger(settings)
+        pool = open_pool(settings.database_url or "", max_size=3, name="arledger-notifier")
+        try:
+            PROJECTIONS["notifications"].ensure_schema(pool)
+            notifier = Notifier(ledger, pool, load_sender(settings, pool), settings)
+            notifier.run(stop, settings.notify_interval_ms / 1000)
+        finally:
+            pool.close()
+            ledger.close()
+
+    return body
+
+
 def start(
     settings: Settings, stop: threading.Event, *, relay: bool = True, consumers: int = 1
 ) -> list[threading.Thread]:
-    """Start the relay and ``consumers`` consumer threads per projection."""
+    """Start the relay, ``consumers`` consumer threads per projection and, with any
+    consumers, a notifier."""
     bodies: list[tuple[str, Callable[[threading.Event], None]]] = []
     if relay:
         bodies.append(("relay", relay_worker(settings)))
     for name in PROJECTIONS:
         bodies.extend((f"{name}-{n}", consumer_worker(settings, name, n)) for n in range(consumers))
+    if consumers:
+        bodies.append(("notifier", notifier_worker(settings)))
     threads = [
         threading.Thread(target=_supervised, args=(name, body, stop), name=name, daemon=True)
         for name, body in bodies

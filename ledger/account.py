@@ -15,7 +15,9 @@ from ledger.money import Money
 from ledger.stamp import Stamp
 from ledger.standing import INSOLVENCY_KINDS, StandingNotAllowed, next_status
 
-UPDATABLE = frozenset({"name", "email", "external_ref", "payment_terms_days", "credit_limit"})
+UPDATABLE = frozenset(
+    {"name", "email", "external_ref", "payment_terms_days", "credit_limit", "coordinator"}
+)
 CONTACT_CHANNELS = ("call", "email", "letter", "sms", "meeting", "portal")
 REFERRAL_KINDS = ("enforcement", "outside_agency", "solicitor")
 # How the client pays from now on: a card on file, a direct-debit or ACH mandate, or
@@ -30,6 +32,10 @@ class NothingToCollect(RuleViolation):
 
 class Account(Aggregate):
     """A debtor account in one currency."""
+
+    # The coordinator who looks after the account (an actor name), told of its failed
+    # payments; set by a details update. A class default, so older snapshots have it.
+    coordinator: str | None = None
 
     # Version 2 added referrals, payment set-up, doubtful debt and dunning stages.
     class_version = 2

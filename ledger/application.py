@@ -38,6 +38,7 @@ from ledger.errors import (
 from ledger.invoice import Invoice, invoice_id_for
 from ledger.late_charges import LateCharges
 from ledger.money import Money
+from ledger.notification import Notifying
 from ledger.payment import Payment
 from ledger.reconciliation import Reconciliation
 from ledger.reversals import PaymentReversals
@@ -45,7 +46,7 @@ from ledger.stamp import Stamp
 from ledger.store import AllocationResult, Saved, _new, _require_currency
 
 
-class Ledger(InvoiceAdjustments, PaymentReversals, Chasing, Arrangements, LateCharges):
+class Ledger(InvoiceAdjustments, PaymentReversals, Chasing, Arrangements, LateCharges, Notifying):
     """Accounts, invoices and payments, in the PostgreSQL event store."""
 
     def open_account(self, cmd: OpenAccount) -> Saved:

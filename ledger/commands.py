@@ -26,7 +26,8 @@ class OpenAccount:
 @dataclass(frozen=True)
 class UpdateAccount:
     """Change some of an account's details; fields left as None are not changed, except
-    those named in ``clear`` (email, external_ref, credit_limit), which are removed."""
+    those named in ``clear`` (email, external_ref, credit_limit, coordinator), which are
+    removed."""
 
     account_id: UUID
     stamp: Stamp
@@ -35,6 +36,7 @@ class UpdateAccount:
     external_ref: str | None = None
     payment_terms_days: int | None = None
     credit_limit: Money | None = None
+    coordinator: str | None = None
     clear: tuple[str, ...] = ()
     reason: str | None = None
 

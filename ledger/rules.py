@@ -68,7 +68,7 @@ def check_record_payment(cmd: RecordPayment) -> None:
     require_text(cmd.failure_code, "failure_code", limits.REFERENCE_LENGTH_MAX, optional=True)
 
 
-CLEARABLE = ("email", "external_ref", "credit_limit")
+CLEARABLE = ("email", "external_ref", "credit_limit", "coordinator")
 
 
 def account_changes(cmd: UpdateAccount, currency: str) -> dict[str, Any]:
@@ -77,7 +77,14 @@ def account_changes(cmd: UpdateAccount, currency: str) -> dict[str, Any]:
     if bad:
         raise InvalidRequest(f"only {', '.join(CLEARABLE)} can be cleared, not {sorted(bad)}")
     changes: dict[str, Any] = {name: None for name in cmd.clear}
-    for name in ("name", "email", "external_ref", "payment_terms_days", "credit_limit"):
+    for name in (
+        "name",
+        "email",
+        "external_ref",
+        "payment_terms_days",
+        "credit_limit",
+        "coordinator",
+    ):
         value = getattr(cmd, name)
         if value is not None:
             changes[name] = value

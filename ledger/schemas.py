@@ -16,6 +16,7 @@ from ledger import catalog
 from ledger.account import Account
 from ledger.invoice import Invoice
 from ledger.money import Money
+from ledger.notification import Notification
 from ledger.payment import Payment
 from ledger.payment_plan import PaymentPlan
 from ledger.promise import Promise
@@ -88,7 +89,8 @@ _INTEGER = {"type": "integer"}
 def event_classes() -> list[type[Aggregate.Event]]:
     """Every event class of every aggregate, in a stable order."""
     found = []
-    for aggregate in (Account, Invoice, Payment, WriteOff, Promise, PaymentPlan, Reconciliation):
+    aggregates = (Account, Invoice, Payment, WriteOff, Promise, PaymentPlan, Reconciliation)
+    for aggregate in (*aggregates, Notification):
         for value in vars(aggregate).values():
             if (
                 isinstance(value, type)

@@ -71,3 +71,10 @@ class Settings(BaseSettings):
     # name a payer must be, in percent, to count as weak evidence.
     bank_amount_tolerance: int = 0
     bank_payer_similarity: int = 85
+    # Notifications (a failed payment tells the account's coordinator and client): who
+    # delivers them (`outbox`, or `module:factory` of your own), who hears of accounts
+    # with no coordinator, how often the notifier looks, and how often it retries.
+    notification_sender: str = "outbox"
+    notify_unassigned_to: str = "coordinators"
+    notify_interval_ms: int = 1_000
+    notify_max_attempts: int = 5

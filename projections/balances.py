@@ -54,6 +54,7 @@ ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS escalated_to text;
 ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS insolvency text;
 ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS referred_to text;
 ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS refunded_minor bigint NOT NULL DEFAULT 0;
+ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS coordinator text;
 CREATE INDEX IF NOT EXISTS balance_invoices_account ON balance_invoices (account_id, due_on);
 CREATE TABLE IF NOT EXISTS balance_payments (
     payment_id uuid PRIMARY KEY,
@@ -125,6 +126,7 @@ _DETAIL_COLUMNS = {
     "external_ref": "external_ref",
     "payment_terms_days": "payment_terms_days",
     "credit_limit": "credit_limit_minor",
+    "coordinator": "coordinator",
 }
 
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from projections import audit, balances, receivables
+from projections import audit, balances, notification_requests, receivables
 from projections.writer import Projection
 
 BALANCES = Projection(name=balances.NAME, schema=balances.SCHEMA, apply=balances.apply)
 RECEIVABLES = Projection(name=receivables.NAME, schema=receivables.SCHEMA, apply=receivables.apply)
 AUDIT = Projection(name=audit.NAME, schema=audit.SCHEMA, apply=audit.apply)
 
-PROJECTIONS: dict[str, Projection] = {p.name: p for p in (BALANCES, RECEIVABLES, AUDIT)}
+NOTIFICATIONS = Projection(
+    name=notification_requests.NAME,
+    schema=notification_requests.SCHEMA,
+    apply=notification_requests.apply,
+)
+
+PROJECTIONS: dict[str, Projection] = {
+    p.name: p for p in (BALANCES, RECEIVABLES, AUDIT, NOTIFICATIONS)
+}

@@ -88,6 +88,7 @@ def update_account(
                 external_ref=body.external_ref,
                 payment_terms_days=body.payment_terms_days,
                 credit_limit=body.credit_limit.to_money() if body.credit_limit else None,
+                coordinator=body.coordinator,
                 clear=tuple(body.clear),
                 reason=body.reason,
             )

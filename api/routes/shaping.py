@@ -35,6 +35,7 @@ def account_public(account: Account, position: int | None = None) -> AccountPubl
         insolvency=account.insolvency,
         referred_to=account.referred_to,
         payment_method=account.payment_method,
+        coordinator=account.coordinator,
         doubtful_debt=MoneyModel.of(account.doubtful_debt) if account.doubtful_debt else None,
         late_fee_policy=to_json(account.late_fee_policy),
         position=position,
