@@ -21,6 +21,8 @@ from projections.registry import PROJECTIONS
 log = logging.getLogger("arledger.workers")
 
 RESTART_DELAY_SECONDS = 1.0
+# Connections each worker's ledger opens at once: they read the store, and save little.
+WORKER_LEDGER_POOL = 2
 
 
 def _supervised(name: str, body: Callable[[threading.Event], None], stop: threading.Event) -> None:
@@ -35,7 +37,7 @@ def _supervised(name: str, body: Callable[[threading.Event], None], stop: thread
 
 def relay_worker(settings: Settings) -> Callable[[threading.Event], None]:
     def body(stop: threading.Event) -> None:
-        ledger = open_ledger(settings)
+        ledger = open_ledger(settings, pool_size=WORKER_LEDGER_POOL)
         pool = open_pool(settings.database_url or "", max_size=2, name="arledger-relay")
         try:
             Relay(settings, ledger, pool).run(stop)
@@ -50,7 +52,7 @@ def consumer_worker(
     settings: Settings, projection: str, n: int
 ) -> Callable[[threading.Event], None]:
     def body(stop: threading.Event) -> None:
-        ledger = open_ledger(settings)
+        ledger = open_ledger(settings, pool_size=WORKER_LEDGER_POOL)
         pool = open_pool(settings.database_url or "", max_size=2, name=f"arledger-{projection}")
         try:
             ProjectionConsumer(
@@ -72,7 +74,7 @@ def notifier_worker(settings: Settings) -> Callable[[threading.Event], None]:
         from channels.notifier import Notifier
         from channels.senders import load_sender
 
-        ledger = open_ledger(settings)
+        ledger = open_ledger(settings, pool_size=WORKER_LEDGER_POOL)
         pool = open_pool(settings.database_url or "", max_size=3, name="arledger-notifier")
         try:
             PROJECTIONS["notifications"].ensure_schema(pool)

@@ -101,6 +101,15 @@ def listing(
         ).fetchall()
 
 
+def remember_customer(conn: Connection[Any], customer_id: str, account_id: Any) -> None:
+    """The account a Stripe customer pays for; the first one named stays."""
+    conn.execute(
+        "INSERT INTO stripe_customers (customer_id, account_id) VALUES (%s, %s)"
+        " ON CONFLICT DO NOTHING",
+        (customer_id, account_id),
+    )
+
+
 def account_for_customer(conn: Connection[Any], customer_id: str) -> str | None:
     row = conn.execute(
         "SELECT account_id FROM stripe_customers WHERE customer_id = %s", (customer_id,)

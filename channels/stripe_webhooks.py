@@ -6,15 +6,26 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
 from channels import stripe_inbox
 from channels.stripe_apply import CREATES_PAYMENT, Outcome, StripeEvents, refused
 from channels.stripe_signature import WebhookRejected, verify
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, NotFound, RuleViolation
 
 log = logging.getLogger("arledger.stripe")
+
+
+class UnknownStripeEvent(NotFound):
+    code = "unknown-stripe-event"
+    title = "Unknown Stripe event"
+
+
+class EventNotUnmatched(RuleViolation):
+    code = "stripe-event-not-unmatched"
+    title = "The Stripe event is not waiting for an account"
 
 
 class NotAnEvent(WebhookRejected):
@@ -68,6 +79,37 @@ class Webhooks:
             "positions": done.positions,
             "then_applied": then,
         }
+
+    def assign(self, event_id: str, account_id: UUID, actor: str) -> dict[str, Any]:
+        """A person names the account of an event no account could be found for: it is
+        applied as if its metadata had named it, and the Stripe customer (if any) is
+        remembered as that account's, so its next payments find it alone."""
+        with self.pool.connection() as conn, conn.transaction():
+            row = conn.execute(
+                "SELECT payload, outcome FROM stripe_events WHERE event_id = %s FOR UPDATE",
+                (event_id,),
+            ).fetchone()
+            if row is None:
+                raise UnknownStripeEvent(f"no Stripe event {event_id} was received")
+            event, outcome = row
+            if outcome != "unmatched":
+                raise EventNotUnmatched(
+                    f"event {event_id} is {outcome}; only unmatched is assigned"
+                )
+            obj = event["data"]["object"]
+            obj["metadata"] = {**(obj.get("metadata") or {}), "account_id": str(account_id)}
+            if obj.get("customer"):
+                stripe_inbox.remember_customer(conn, str(obj["customer"]), account_id)
+            done = self._apply(conn, event)
+            if done.outcome == "applied" and event["type"] in CREATES_PAYMENT:
+                for waiting in stripe_inbox.deferred_for(conn, done.payment_intent or ""):
+                    self._apply(conn, waiting)
+            stripe_inbox.settle(
+                conn, event_id, done.outcome, f"assigned by {actor} to {account_id}: {done.detail}"
+            )
+        log.info("stripe event assigned", extra={"event": event_id, "account": str(account_id)})
+        return {"event": event_id, "outcome": done.outcome, "detail": done.detail,
+                "positions": done.positions}  # fmt: skip
 
     def _apply(self, conn: Any, event: dict[str, Any]) -> Outcome:
         try:

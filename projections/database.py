@@ -18,11 +18,13 @@ SCHEMA_LOCK_KEY = 0x41524C4544474552  # "ARLEDGER"
 AGGREGATE_CACHE_SIZE = 10_000
 
 
-def eventstore_env(database_url: str) -> dict[str, str]:
+def eventstore_env(database_url: str, pool_size: int = 10) -> dict[str, str]:
     """The eventsourcing library's settings for the store at ``database_url``.
 
     The default recorder is used on purpose: it locks the table on insert, so positions
     are committed in order and a reader never passes over an event committed later.
+    The library opens ``pool_size`` connections at once (and up to as many again on
+    demand): a background worker that saves little asks for few.
     """
     info = conninfo_to_dict(database_url)
     return {
@@ -32,8 +34,8 @@ def eventstore_env(database_url: str) -> dict[str, str]:
         "POSTGRES_PORT": str(info.get("port") or "5432"),
         "POSTGRES_USER": str(info.get("user") or "postgres"),
         "POSTGRES_PASSWORD": str(info.get("password") or ""),
-        "POSTGRES_POOL_SIZE": "10",
-        "POSTGRES_MAX_OVERFLOW": "10",
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(pool_size),
         "POSTGRES_PRE_PING": "y",
         "POSTGRES_LOCK_TIMEOUT": "10",
         # Aggregates are cached and fast-forwarded from the store on every read (one
@@ -57,13 +59,13 @@ def schema_lock(database_url: str) -> Iterator[None]:
             conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
 
 
-def open_ledger(settings: Settings) -> Ledger:
+def open_ledger(settings: Settings, pool_size: int = 10) -> Ledger:
     """The application service over the configured store (tables created if missing)."""
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set; run `arledger up` for the embedded default")
     with schema_lock(settings.database_url):
         return Ledger(
-            eventstore_env(settings.database_url),
+            eventstore_env(settings.database_url, pool_size),
             settings.snapshot_interval,
             WriteOffPolicy.parse(settings.write_off_limits),
         )

@@ -27,12 +27,30 @@ class Pipeline:
         return str(self.api.http.base_url).rstrip("/")
 
     def wait_until_projected(self, position: int | None = None, timeout: float = 60) -> None:
-        target = self.services.ledger.head_position() if position is None else position
-        for name in PROJECTIONS:
-            reached = tracking.wait_for(
-                self.services.pool, name, self.settings.topic, target, timeout
-            )
-            assert reached, f"{name} did not reach position {target}: {self.positions()}"
+        """Every read model at ``position``; without one, at the store's head once the
+        notifier has nothing left to do (its notifications are events too)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            target = self.services.ledger.head_position() if position is None else position
+            for name in PROJECTIONS:
+                reached = tracking.wait_for(
+                    self.services.pool, name, self.settings.topic, target, timeout
+                )
+                assert reached, f"{name} did not reach position {target}: {self.positions()}"
+            if position is not None or self._notifier_idle():
+                return
+            assert time.monotonic() < deadline, "the notifier did not finish"
+            time.sleep(0.05)
+
+    def _notifier_idle(self) -> bool:
+        with self.services.pool.connection() as conn:
+            if conn.execute("SELECT to_regclass('notification_dispatches')").fetchone() == (None,):
+                return True  # no notifier ever ran here
+            row = conn.execute(
+                "SELECT count(*) FROM notification_requests r WHERE NOT EXISTS (SELECT 1 FROM"
+                " notification_dispatches d WHERE d.notification_id = r.notification_id)"
+            ).fetchone()
+        return row == (0,)
 
     def positions(self) -> dict[str, Any]:
         """The relay's and the projection's bookkeeping, to explain a failed wait."""

@@ -145,6 +145,7 @@ def test_healthz_reports_store_broker_and_projection_lag(settings):
             "balances": 0,
             "receivables": 0,
             "audit": 0,
+            "notifications": 0,
         }
         metrics = p.api.get("/metrics")
         assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")

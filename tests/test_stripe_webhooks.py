@@ -181,3 +181,32 @@ def test_out_of_order_delivery_ends_where_in_order_delivery_does(stripe_settings
         assert len(kept["events"]) == 3
         nothing_deferred = api.ok(api.get("/v1/stripe/events", outcome="deferred"))
         assert nothing_deferred["events"] == []
+
+
+def test_a_payment_no_account_could_be_found_for_is_placed_by_a_person(stripe_settings):
+    with pipeline(stripe_settings) as p:
+        api = p.api
+        acct = api.open_account("Walk-in Ltd")["id"]
+        inv = api.raise_invoice(acct, "W-1", 40_00, "2026-11-01", "2026-11-30")["id"]
+        pi = sp.payment_intent(40_00, "succeeded", {"invoice_id": inv})
+        pi["customer"] = "cus_walkin"
+        evt = sp.event("payment_intent.succeeded", pi)
+        head = p.services.ledger.head_position()
+        assert sp.post(api.http, evt, NEW).json()["outcome"] == "unmatched"
+        assert p.services.ledger.head_position() == head  # kept, not recorded on a guess
+
+        path = f"/v1/stripe/events/{evt['id']}/assignment"
+        placed = api.ok(api.post(path, {"account_id": acct}))
+        assert placed["outcome"] == "applied"
+        invoice = api.ok(api.get(f"/v1/invoices/{inv}", min_position=max(placed["positions"])))
+        assert invoice["outstanding"]["amount"] == 0  # recorded and allocated as named
+        listed = api.ok(api.get("/v1/stripe/events", outcome="applied"))["events"]
+        assert any("assigned by alice" in (e["detail"] or "") for e in listed)
+        again = api.post(path, {"account_id": acct})
+        assert again.status_code == 409, again.text
+
+        # The customer is remembered: its next payment finds the account alone.
+        later = sp.payment_intent(5_00, "succeeded", {})
+        later["customer"] = "cus_walkin"
+        done = sp.post(api.http, sp.event("payment_intent.succeeded", later), NEW).json()
+        assert done["outcome"] == "applied"

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
-from api.deps import PrincipalDep, ServicesDep
+from api.deps import CommandDep, PrincipalDep, ServicesDep
+from api.idempotency import Reply
+from api.schemas import Command
 from channels import stripe_inbox
 
 router = APIRouter(tags=["stripe"])
@@ -28,6 +32,26 @@ async def stripe_webhook(
     redelivery answers ``duplicate: true`` and changes nothing."""
     body = await request.body()
     return await run_in_threadpool(svc.stripe.webhooks.receive, body, stripe_signature)
+
+
+class EventAssignment(Command):
+    account_id: UUID
+
+
+@router.post("/v1/stripe/events/{event_id}/assignment")
+def assign_event(
+    event_id: str, body: EventAssignment, svc: ServicesDep, ctx: CommandDep
+) -> JSONResponse:
+    """Name the account of an ``unmatched`` event (a payment whose metadata names no
+    account and whose customer we do not know): it is applied now, and the customer is
+    remembered as that account's."""
+
+    def command() -> Reply:
+        svc.ledger.get_account(body.account_id)  # 404 for an unknown account
+        done = svc.stripe.webhooks.assign(event_id, body.account_id, ctx.who.actor)
+        return Reply(200, done)
+
+    return ctx.run(body, command)
 
 
 @router.get("/v1/stripe/events")
