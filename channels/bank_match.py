@@ -116,6 +116,10 @@ def reference_tokens(reference: str) -> set[str]:
     return set(words) | joined
 
 
+# What a line offers to match on: its reference's words, the digit runs in it, its payer.
+Probe = tuple[set[str], set[str], str]
+
+
 @dataclass
 class Evidence:
     account: AccountFacts
@@ -146,31 +150,40 @@ class Matcher:
         self.accounts = accounts
         self.tolerance = tolerance
         self.similarity = similarity / 100
+        # Worked out once per import, not once per line.
+        self._names = {a.account_id: company_name(a.name) for a in accounts}
+        self._numbers = {
+            i.invoice_id: (squash(i.number), re.sub(r"\D", "", i.number).lstrip("0"))
+            for a in accounts
+            for i in a.invoices
+        }
 
     def settle(self, decision: Decision) -> None:
         for invoice, amount in decision.allocations:
             invoice.outstanding -= amount
 
-    def _payer(self, payer: str, account: AccountFacts) -> int:
-        ours, theirs = company_name(account.name), company_name(payer)
+    def _payer(self, theirs: str, account: AccountFacts) -> int:
+        ours = self._names[account.account_id]
         if not ours or not theirs:
             return 0
         if ours == theirs:
             return 2
         if len(theirs) >= TRUNCATED_PAYER_MIN and ours.startswith(theirs):
             return 2
-        return 1 if SequenceMatcher(None, ours, theirs).ratio() >= self.similarity else 0
+        like = SequenceMatcher(None, ours, theirs)
+        # The cheap upper bounds first: most names are nothing like the payer.
+        if like.real_quick_ratio() < self.similarity or like.quick_ratio() < self.similarity:
+            return 0
+        return 1 if like.ratio() >= self.similarity else 0
 
-    def _evidence(self, line: StatementLine, account: AccountFacts) -> Evidence:
-        tokens = reference_tokens(line.reference)
-        digit_words = {w for w in re.findall(r"\d+", line.reference) if len(w) >= DIGITS_MIN}
+    def _evidence(self, probe: Probe, account: AccountFacts) -> Evidence:
+        tokens, digit_words, payer = probe
         named, digits = [], []
         for invoice in account.invoices:
-            if squash(invoice.number) in tokens:
+            number, number_digits = self._numbers[invoice.invoice_id]
+            if number in tokens:
                 named.append(invoice)
-            elif re.sub(r"\D", "", invoice.number).lstrip("0") in {
-                d.lstrip("0") for d in digit_words
-            }:
+            elif number_digits in digit_words:
                 digits.append(invoice)
         ref = squash(account.external_ref or "")
         return Evidence(
@@ -178,14 +191,18 @@ class Matcher:
             named,
             digits,
             len(ref) >= 3 and ref in tokens,
-            self._payer(line.payer, account),
+            self._payer(payer, account),
         )
 
     def _near(self, amount: int, owed: int) -> bool:
         return abs(amount - owed) <= self.tolerance
 
     def decide(self, line: StatementLine) -> Decision:
-        found = [e for e in (self._evidence(line, a) for a in self.accounts) if any(e.strength())]
+        digit_words = {
+            w.lstrip("0") for w in re.findall(r"\d+", line.reference) if len(w) >= DIGITS_MIN
+        }
+        probe = (reference_tokens(line.reference), digit_words, company_name(line.payer))
+        found = [e for e in (self._evidence(probe, a) for a in self.accounts) if any(e.strength())]
         found.sort(key=lambda e: e.strength(), reverse=True)
         amount = line.amount.amount_minor
         best = [e for e in found if e.strength()[0] == (found[0].strength()[0] if found else 0)]
