@@ -37,8 +37,10 @@ class Pipeline:
                     self.services.pool, name, self.settings.topic, target, timeout
                 )
                 assert reached, f"{name} did not reach position {target}: {self.positions()}"
-            if position is not None or self._notifier_idle():
+            if position is not None:
                 return
+            if self._notifier_idle() and self.services.ledger.head_position() == target:
+                return  # idle, and nothing appended since what the read models reached
             assert time.monotonic() < deadline, "the notifier did not finish"
             time.sleep(0.05)
 
