@@ -59,7 +59,9 @@ def test_failed_card_then_bacs_split_across_two_invoices(settings):
         assert (av_now["status"], av_now["outstanding"]["amount"]) == ("partially_paid", 50_00)
 
         history = api.ok(api.get(f"/v1/accounts/{account['id']}/events", min_position=at))
-        types = [e["type"] for e in history["events"]]
+        # The failed card also tells the coordinator: those events come when the notifier
+        # runs, so they are set aside from the ledger's own order.
+        types = [e["type"] for e in history["events"] if ".notification." not in e["type"]]
         assert types[0] == "arledger.account.opened"
         assert "arledger.payment.recorded" in types and types[-1] == "arledger.payment.allocated"
         failed = next(e for e in history["events"] if e["subject"] == card["id"])
