@@ -16,6 +16,7 @@ from api.auth import KeyRing
 from api.idempotency import IdempotencyStore
 from channels import bank_import
 from channels.bank_import import BankStatements
+from channels.bank_queue import BankQueue
 from channels.stripe_channel import StripeChannel
 from ledger.application import Ledger
 from ledger.integrity.service import Integrity
@@ -81,6 +82,7 @@ class Services:
     integrity: Integrity
     stripe: StripeChannel
     bank: BankStatements
+    bank_queue: BankQueue
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
@@ -103,6 +105,7 @@ class Services:
             Integrity.from_settings(settings, ledger.events_table),
             StripeChannel.start(settings, ledger, pool),
             bank_import.start(settings, ledger, pool),
+            BankQueue(ledger, pool),
         )
 
     def close(self) -> None:

@@ -101,7 +101,7 @@ def statement_lines(
 ) -> dict[str, Any]:
     """Statement lines and what became of each; ``outcome=exception`` is the queue of
     lines waiting for a person, each with its candidate matches and what to do."""
-    return {"lines": svc.bank.lines(outcome, statement_id, imported_after, limit)}
+    return {"lines": svc.bank_queue.lines(outcome, statement_id, imported_after, limit)}
 
 
 @router.post("/v1/bank-statements/lines/{line_id}/resolution")
@@ -113,7 +113,7 @@ def resolve_line(
     def command() -> Reply:
         allocations = tuple((a.invoice_id, a.amount.to_money()) for a in body.allocations or ())
         strategy = body.strategy or "explicit"
-        line = svc.bank.resolve(line_id, body.account_id, allocations, strategy, ctx.stamp())
+        line = svc.bank_queue.resolve(line_id, body.account_id, allocations, strategy, ctx.stamp())
         return Reply(200, line)
 
     return ctx.run(body, command)
@@ -124,4 +124,6 @@ def dismiss_line(
     line_id: UUID, body: LineDismissal, svc: ServicesDep, ctx: CommandDep
 ) -> JSONResponse:
     """Set aside a line that is no client's receipt; only one recorded on no account."""
-    return ctx.run(body, lambda: Reply(200, svc.bank.dismiss(line_id, body.note, ctx.stamp())))
+    return ctx.run(
+        body, lambda: Reply(200, svc.bank_queue.dismiss(line_id, body.note, ctx.stamp()))
+    )
