@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from api import metrics, problems
 from api.auth import ROLES
 from api.deps import principal
+from api.door import Door
 from api.routes import (
     accounts,
     api_keys,
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(Door)  # inside the metrics: its refusals are counted
     metrics.install(app)
     problems.install_fallback(app)
     routers = (

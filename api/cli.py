@@ -87,8 +87,9 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
         settings = stack.enter_context(_embedded_servers(settings, args.broker_port))
         generated_key = not settings.api_keys
         settings = _with_api_key(settings)
-        children = workers.spawn(settings, args.consumers)
-        stack.callback(workers.stop_children, children)
+        supervisor = workers.Supervisor(settings, args.consumers)
+        supervisor.start()
+        stack.callback(supervisor.stop)
         print(f"arledger API      http://{args.host}:{args.port}  (OpenAPI at /openapi.json)")
         print(f"Kafka broker      {settings.kafka_bootstrap_servers}  topic {settings.topic}")
         print(f"Database          {settings.database_url}")
@@ -212,6 +213,8 @@ def _scheduler(args: argparse.Namespace, settings: Settings) -> int:
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
+        workers.mark_running("scheduler")
+        workers.heartbeat(settings, ["scheduler"], stop)
         scheduler.run(ledger, pool, settings.topic, stop, args.interval)
         return 0
     finally:

@@ -16,6 +16,7 @@ from api.auth import AUDITOR_ROLES, WRITER_ROLES, Principal
 from api.idempotency import Reply, command_id, request_hash
 from api.problems import ApiProblem
 from api.services import Services
+from ledger.limits import POSITION_MAX
 from ledger.stamp import Stamp
 from ledger.store import Saved
 from projections import tracking
@@ -162,6 +163,7 @@ def _min_position_for(projection: str) -> Callable[..., int]:
             int,
             Query(
                 ge=0,
+                le=POSITION_MAX,
                 description=(
                     "wait until the read model has applied every event up to this store "
                     "position (a command's `position`), then answer"

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid5
 
+import psycopg
 from fastapi.responses import JSONResponse
-from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from api.problems import PROBLEM_MEDIA_TYPE, ApiProblem, problem_body, status_of
@@ -35,7 +36,10 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     claimed_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (actor, key)
 );
+-- The reply as JSON text: jsonb cannot hold every string a reply may carry (a NUL).
+ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS response_text text;
 """
+log = logging.getLogger("arledger.idempotency")
 KEY_LENGTH_MAX = 255
 # A claim older than this with no result belongs to a request that died; it may be retried.
 CLAIM_STALE_SECONDS = 30
@@ -50,7 +54,9 @@ class Reply:
     replayed: bool = False
 
     def response(self) -> JSONResponse:
-        headers = {"Idempotent-Replayed": "true"} if self.replayed else None
+        headers = {"Idempotent-Replayed": "true"} if self.replayed else {}
+        if self.status == 503:
+            headers["Retry-After"] = "1"
         return JSONResponse(self.body, self.status, headers=headers, media_type=self.media_type)
 
 
@@ -94,7 +100,18 @@ class IdempotencyStore:
         except BaseException:
             self._release(actor, key)
             raise
-        self._complete(actor, key, reply)
+        if reply.status >= 500:
+            # A transient refusal (a read model behind, a channel not configured) is not
+            # the command's result: the retry with this key runs it again.
+            self._release(actor, key)
+            return reply
+        try:
+            self._complete(actor, key, reply)
+        except psycopg.Error:
+            # The command has committed; its reply is the truth even if keeping it failed.
+            # The claim stays and goes stale, and a retry then meets the ids the command
+            # derived from the key (and appends nothing) instead of a 500 here.
+            log.exception("could not keep the reply of a committed command", extra={"key": key})
         return reply
 
     def _claim(self, actor: str, key: str, fingerprint: str) -> Reply | None:
@@ -107,7 +124,7 @@ class IdempotencyStore:
             if inserted:
                 return None
             row = conn.execute(
-                "SELECT request_hash, status, response,"
+                "SELECT request_hash, status, COALESCE(response_text, response::text),"
                 " claimed_at < now() - make_interval(secs => %s) AS stale"
                 " FROM idempotency_keys WHERE actor = %s AND key = %s FOR UPDATE",
                 (CLAIM_STALE_SECONDS, actor, key),
@@ -124,7 +141,7 @@ class IdempotencyStore:
                 )
             if status is not None:
                 media = PROBLEM_MEDIA_TYPE if int(status) >= 400 else "application/json"
-                return Reply(int(status), dict(response), media, replayed=True)
+                return Reply(int(status), json.loads(response), media, replayed=True)
             if not stale:
                 raise ApiProblem(
                     409,
@@ -143,9 +160,9 @@ class IdempotencyStore:
     def _complete(self, actor: str, key: str, reply: Reply) -> None:
         with self.pool.connection() as conn:
             conn.execute(
-                "UPDATE idempotency_keys SET status = %s, response = %s"
+                "UPDATE idempotency_keys SET status = %s, response_text = %s"
                 " WHERE actor = %s AND key = %s",
-                (reply.status, Jsonb(reply.body), actor, key),
+                (reply.status, json.dumps(reply.body), actor, key),
             )
 
     def _release(self, actor: str, key: str) -> None:

@@ -11,10 +11,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
-from projections import tracking
+from projections import held, tracking
 from projections.registry import PROJECTIONS
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Requests are labelled by these methods; any other is counted as "other", so that a
+# client sending made-up methods cannot grow the metrics without bound.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -79,9 +82,8 @@ def install(app: FastAPI) -> RequestMetrics:
         response = await call_next(request)
         route = request.scope.get("route")
         template = getattr(route, "path", "unmatched")
-        metrics.observe(
-            request.method, template, response.status_code, time.perf_counter() - started
-        )
+        method = request.method if request.method in METHODS else "other"
+        metrics.observe(method, template, response.status_code, time.perf_counter() - started)
         return response
 
     return metrics
@@ -114,6 +116,18 @@ def pipeline_lines(conn: Any, head: int, topic: str) -> list[str]:
             "SELECT partition, position FROM relay_partitions WHERE relay = %s", (topic,)
         ).fetchall()
     )
+    out += [
+        "# HELP arledger_projection_held_accounts Accounts a read model holds back.",
+        "# TYPE arledger_projection_held_accounts gauge",
+        "# HELP arledger_projection_held_events Events a read model could not apply or holds.",
+        "# TYPE arledger_projection_held_events gauge",
+    ]
+    holds = held.holds(conn)
+    for name in PROJECTIONS:
+        mine = [h for h in holds if h.projection == name]
+        out.append(f'arledger_projection_held_accounts{{projection="{name}"}} {len(mine)}')
+        events = sum(h.events for h in mine)
+        out.append(f'arledger_projection_held_events{{projection="{name}"}} {events}')
     for name in PROJECTIONS:
         applied = tracking.watermark(conn, name, topic)
         out.append(f'arledger_projection_position{{projection="{name}"}} {applied}')

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import stripe
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -68,6 +69,8 @@ CATALOGUE: dict[str, str] = {
     "empty-log": "Nothing to checkpoint",
     "unknown-api-key": "No such API key",
     "bad-export": "The export cannot be made",
+    "stripe-error": "Stripe failed the request",
+    "body-too-large": "The request body is too large",
 }
 
 
@@ -139,6 +142,23 @@ def _validation_problem(request: Request, exc: RequestValidationError) -> JSONRe
     )
 
 
+def stripe_problem(exc: stripe.StripeError, instance: str) -> JSONResponse:
+    """Stripe failed a call we made: a 502 that names Stripe's own status, code and
+    message. Nothing was recorded, so the same Idempotency-Key may be retried."""
+    message = exc.user_message or str(exc) or type(exc).__name__
+    status = exc.http_status
+    return problem(
+        502,
+        "stripe-error",
+        CATALOGUE["stripe-error"],
+        f"Stripe answered {status or 'without a status'}: {message}",
+        instance,
+        {"Retry-After": "5"} if status is None or status >= 500 else None,
+        stripe_status=status,
+        stripe_code=exc.code,
+    )
+
+
 def install(app: FastAPI) -> None:
     """Map every error to problem+json."""
 
@@ -161,6 +181,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return _validation_problem(request, exc)
+
+    @app.exception_handler(stripe.StripeError)
+    def _stripe(request: Request, exc: stripe.StripeError) -> JSONResponse:
+        return stripe_problem(exc, request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.fields import Day, Moment
 from ledger.money import Money
 
 
@@ -43,7 +44,7 @@ class Command(BaseModel):
 class AccountCreate(Command):
     name: str = Field(min_length=1, max_length=200)
     currency: str
-    payment_terms_days: int = Field(ge=0, le=365)
+    payment_terms_days: int = Field(strict=True, ge=0, le=365)
     email: str | None = Field(default=None, max_length=200)
     external_ref: str | None = Field(default=None, max_length=200)
     credit_limit: MoneyModel | None = None
@@ -55,7 +56,7 @@ class AccountUpdate(Command):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=200)
     external_ref: str | None = Field(default=None, max_length=200)
-    payment_terms_days: int | None = Field(default=None, ge=0, le=365)
+    payment_terms_days: int | None = Field(strict=True, default=None, ge=0, le=365)
     credit_limit: MoneyModel | None = None
     coordinator: str | None = Field(
         default=None,
@@ -77,7 +78,7 @@ class ContactCreate(Command):
     outcome: str = Field(min_length=1, max_length=200, examples=["promised to pay Friday"])
     notes: str | None = Field(default=None, max_length=2000)
     contact_name: str | None = Field(default=None, max_length=200)
-    contacted_at: datetime | None = Field(default=None, description="default: now")
+    contacted_at: Moment | None = Field(default=None, description="default: now")
 
 
 class StandingChange(Command):
@@ -144,8 +145,8 @@ class InvoiceCreate(Command):
     account_id: UUID
     number: str = Field(min_length=1, max_length=64)
     amount: MoneyModel
-    issued_on: date
-    due_on: date
+    issued_on: Day
+    due_on: Day
     description: str | None = Field(default=None, max_length=2000)
 
 
@@ -176,7 +177,7 @@ class InvoicePublic(BaseModel):
 class CreditNoteCreate(Command):
     amount: MoneyModel
     reason: str = Field(min_length=1, max_length=2000)
-    issued_on: date
+    issued_on: Day
 
 
 class InvoiceVoid(Command):
@@ -212,7 +213,7 @@ class PaymentCreate(Command):
     account_id: UUID
     amount: MoneyModel
     method: PaymentMethod
-    received_on: date
+    received_on: Day
     reference: str | None = Field(default=None, max_length=200)
     status: Literal["pending", "succeeded", "failed"] = "succeeded"
     failure_code: str | None = Field(default=None, max_length=200)
@@ -314,7 +315,7 @@ class UnallocationCreate(Command):
 class RefundCreate(Command):
     amount: MoneyModel
     reason: str = Field(min_length=1, max_length=2000)
-    refunded_on: date
+    refunded_on: Day
     reverse_allocations: bool = Field(
         default=False,
         description="take allocations back, newest first, for what unallocated cash lacks",
@@ -328,7 +329,7 @@ class PaymentReturn(Command):
     """A bank payment came back: a late direct-debit failure, a bounced cheque."""
 
     return_code: str = Field(min_length=1, max_length=200, examples=["ARUDD-0", "R01"])
-    returned_on: date
+    returned_on: Day
     reason: str | None = Field(default=None, max_length=2000)
     external_id: str | None = Field(default=None, max_length=200)
 
@@ -336,7 +337,7 @@ class PaymentReturn(Command):
 class ChargebackCreate(Command):
     amount: MoneyModel
     reason: str = Field(min_length=1, max_length=2000)
-    opened_on: date
+    opened_on: Day
     external_id: str | None = Field(
         default=None, max_length=200, description="e.g. Stripe's dispute id"
     )
@@ -355,7 +356,7 @@ class DisputeCreate(Command):
 class DisputeResolution(Command):
     outcome: Literal["upheld", "rejected"]
     reason: str = Field(min_length=1, max_length=2000)
-    resolved_on: date
+    resolved_on: Day
     credit: MoneyModel | None = Field(
         default=None, description="upheld only: credit less than the disputed amount"
     )
@@ -372,7 +373,7 @@ class NoticeCreate(Command):
 
     stage: Literal["reminder", "final_demand", "default_notice"]
     channel: Literal["email", "post", "portal"]
-    notice_on: date | None = Field(default=None, description="default: today (UTC)")
+    notice_on: Day | None = Field(default=None, description="default: today (UTC)")
     invoice_ids: list[UUID] | None = Field(default=None, min_length=1, max_length=100)
     all_eligible: bool = False
 
@@ -409,8 +410,8 @@ class PromiseCreate(Command):
     """The client promises to pay ``amount`` by ``promised_on``."""
 
     amount: MoneyModel
-    promised_on: date
-    made_on: date | None = Field(default=None, description="default: today (UTC)")
+    promised_on: Day
+    made_on: Day | None = Field(default=None, description="default: today (UTC)")
     invoice_ids: list[UUID] = Field(default_factory=list, max_length=100)
     notes: str | None = Field(default=None, max_length=2000)
 
@@ -428,15 +429,17 @@ class PromisePublic(BaseModel):
 
 
 class InstalmentIn(Command):
-    due_on: date
+    due_on: Day
     amount: MoneyModel
 
 
 class PaymentPlanCreate(Command):
     invoice_ids: list[UUID] = Field(min_length=1, max_length=100)
     instalments: list[InstalmentIn] = Field(min_length=1, max_length=120)
-    starts_on: date | None = Field(default=None, description="default: today (UTC)")
-    missed_allowed: int = Field(default=0, ge=0, description="misses tolerated before it breaks")
+    starts_on: Day | None = Field(default=None, description="default: today (UTC)")
+    missed_allowed: int = Field(
+        strict=True, default=0, ge=0, le=120, description="misses tolerated before it breaks"
+    )
 
 
 class InstalmentOut(BaseModel):
@@ -476,9 +479,13 @@ class LateFeePolicyCreate(Command):
     """Charge late payers a fixed fee (first charge only) and/or simple interest."""
 
     fixed_fee: MoneyModel | None = None
-    interest_rate_bps: int = Field(default=0, ge=0, le=10_000, description="a year; 800 = 8%")
-    grace_days: int = Field(default=0, ge=0, le=365, description="days after due before charging")
+    interest_rate_bps: int = Field(
+        strict=True, default=0, ge=0, le=10_000, description="a year; 800 = 8%"
+    )
+    grace_days: int = Field(
+        strict=True, default=0, ge=0, le=365, description="days after due before charging"
+    )
 
 
 class LateChargeCreate(Command):
-    charge_on: date = Field(description="charge for lateness up to this date")
+    charge_on: Day = Field(description="charge for lateness up to this date")

@@ -18,6 +18,7 @@ from channels import bank_import
 from channels.bank_import import BankStatements
 from channels.bank_queue import BankQueue
 from channels.stripe_channel import StripeChannel
+from consumers import liveness
 from ledger.application import Ledger
 from ledger.integrity.service import Integrity
 from ledger.settings import Settings
@@ -91,6 +92,7 @@ class Services:
         for projection in PROJECTIONS.values():
             projection.ensure_schema(pool)
         tracking.ensure_schema(pool)
+        liveness.ensure_schema(pool)
         keys = KeyRing.parse(settings.api_keys)
         if not len(keys):
             log.warning("no API keys configured (ARLEDGER_API_KEYS): every request is refused")

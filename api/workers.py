@@ -10,8 +10,10 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 
+from consumers.liveness import Heartbeat
 from consumers.relay import Relay
 from consumers.runner import ProjectionConsumer
 from ledger.settings import Settings
@@ -21,18 +23,55 @@ from projections.registry import PROJECTIONS
 log = logging.getLogger("arledger.workers")
 
 RESTART_DELAY_SECONDS = 1.0
+RESTART_DELAY_MAX_SECONDS = 30.0
+# A worker up this long before it crashed is restarted after the shortest delay again.
+RESTART_BACKOFF_RESET_SECONDS = 60.0
+SLOT_ENV = "ARLEDGER_WORKER_SLOT"
 # Connections each worker's ledger opens at once: they read the store, and save little.
 WORKER_LEDGER_POOL = 2
 
 
+# Which in-process workers are running their body now (not waiting to restart).
+_running: dict[str, bool] = {}
+
+
 def _supervised(name: str, body: Callable[[threading.Event], None], stop: threading.Event) -> None:
-    """Run ``body`` until ``stop``; if it crashes, log and start it again."""
+    """Run ``body`` until ``stop``; if it crashes (a database restart, a broker gone), log
+    and start it again, waiting longer after each crash in a row."""
+    delay = RESTART_DELAY_SECONDS
     while not stop.is_set():
+        began = time.monotonic()
+        _running[name] = True
         try:
             body(stop)
         except Exception:
-            log.exception("worker crashed; restarting", extra={"worker": name})
-            stop.wait(RESTART_DELAY_SECONDS)
+            log.exception("worker crashed; restarting", extra={"worker": name, "in_s": delay})
+        _running[name] = False
+        if time.monotonic() - began > RESTART_BACKOFF_RESET_SECONDS:
+            delay = RESTART_DELAY_SECONDS
+        stop.wait(delay)
+        delay = min(delay * 2, RESTART_DELAY_MAX_SECONDS)
+
+
+def mark_running(name: str) -> None:
+    """A worker that runs on the main thread (the scheduler) beats from now on."""
+    _running[name] = True
+
+
+def worker_slot() -> str:
+    """The name this process's workers beat under: the supervisor's slot for it (the
+    same after a restart), or the command's name when run alone."""
+    return os.environ.get(SLOT_ENV) or "workers"
+
+
+def heartbeat(settings: Settings, names: list[str], stop: threading.Event) -> threading.Thread:
+    """Beat in PostgreSQL for each of ``names`` while its body runs (``/healthz``)."""
+    slot = worker_slot()
+    keyed = {f"{slot}/{name}": name for name in names}
+    beat = Heartbeat(
+        settings.database_url or "", list(keyed), lambda key: _running.get(keyed[key], False)
+    )
+    return beat.start(stop)
 
 
 def relay_worker(settings: Settings) -> Callable[[threading.Event], None]:
@@ -105,10 +144,12 @@ def start(
     ]
     for thread in threads:
         thread.start()
+    threads.append(heartbeat(settings, [name for name, _ in bodies], stop))
     return threads
 
 
 CHILD_STOP_SECONDS = 15
+CHILD_CHECK_SECONDS = 0.5
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -122,16 +163,55 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def spawn(settings: Settings, consumers: int) -> list[subprocess.Popen[bytes]]:
-    """The relay and ``consumers`` consumer processes, for ``arledger up``: separate
+class Supervisor:
+    """The children of ``arledger up``: the relay, the scheduler and the consumer
     processes, as in a deployment, so that they neither share the API's interpreter lock
-    nor die with one another."""
-    env = {**os.environ, **settings_env(settings)}
-    commands = [["relay"], ["scheduler"]] + [["consume"]] * consumers
-    return [
-        subprocess.Popen([sys.executable, "-m", "api.cli", *command], env=env)  # noqa: S603 - our own CLI
-        for command in commands
-    ]
+    nor die with one another. A child that exits (a crash, a SIGKILL) is started again in
+    the same slot, after a delay that doubles while it keeps dying, and it is logged."""
+
+    def __init__(self, settings: Settings, consumers: int) -> None:
+        self.env = {**os.environ, **settings_env(settings)}
+        self.commands = {"relay": ["relay"], "scheduler": ["scheduler"]}
+        self.commands.update({f"consume-{n}": ["consume"] for n in range(consumers)})
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.stopping = threading.Event()
+        self._watch: threading.Thread | None = None
+
+    def start(self) -> None:
+        for slot in self.commands:
+            self.children[slot] = self._spawn(slot)
+        self._watch = threading.Thread(target=self._watch_children, name="supervisor", daemon=True)
+        self._watch.start()
+
+    def _spawn(self, slot: str) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "api.cli", *self.commands[slot]]
+        return subprocess.Popen(command, env={**self.env, SLOT_ENV: slot})  # noqa: S603 - our own CLI
+
+    def _watch_children(self) -> None:
+        delays = {slot: RESTART_DELAY_SECONDS for slot in self.commands}
+        started = {slot: time.monotonic() for slot in self.commands}
+        while not self.stopping.wait(CHILD_CHECK_SECONDS):
+            for slot, child in list(self.children.items()):
+                code = child.poll()
+                if code is None:
+                    continue
+                if time.monotonic() - started[slot] > RESTART_BACKOFF_RESET_SECONDS:
+                    delays[slot] = RESTART_DELAY_SECONDS
+                log.error(
+                    "worker process exited; restarting it",
+                    extra={"worker": slot, "exit_code": code, "in_s": delays[slot]},
+                )
+                if self.stopping.wait(delays[slot]):
+                    return
+                delays[slot] = min(delays[slot] * 2, RESTART_DELAY_MAX_SECONDS)
+                self.children[slot] = self._spawn(slot)
+                started[slot] = time.monotonic()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self._watch is not None:
+            self._watch.join(timeout=CHILD_STOP_SECONDS)
+        stop_children(list(self.children.values()))
 
 
 def stop_children(children: list[subprocess.Popen[bytes]]) -> None:

@@ -31,6 +31,12 @@ CREATE TABLE IF NOT EXISTS stripe_events (
 CREATE INDEX IF NOT EXISTS stripe_events_deferred
     ON stripe_events (payment_intent, created) WHERE outcome = 'deferred';
 CREATE INDEX IF NOT EXISTS stripe_events_outcome ON stripe_events (outcome, received_at);
+CREATE TABLE IF NOT EXISTS stripe_rejected_payloads (
+    id bigserial PRIMARY KEY,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    reason text NOT NULL,
+    body bytea NOT NULL
+);
 CREATE TABLE IF NOT EXISTS stripe_customers (
     customer_id text PRIMARY KEY,
     account_id uuid NOT NULL UNIQUE
@@ -40,6 +46,14 @@ CREATE TABLE IF NOT EXISTS stripe_customers (
 
 def ensure_schema(conn: Connection[Any]) -> None:
     conn.execute(SCHEMA)
+
+
+def keep_rejected(conn: Connection[Any], body: bytes, reason: str) -> None:
+    """Keep a signed payload we refused, as received, for a person to inspect."""
+    conn.execute(
+        "INSERT INTO stripe_rejected_payloads (reason, body) VALUES (%s, %s)",
+        (reason.replace("\x00", "\\u0000")[:2_000], body),
+    )
 
 
 def payment_intent_of(obj: dict[str, Any]) -> str | None:

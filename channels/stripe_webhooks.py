@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 
 from channels import stripe_inbox
 from channels.stripe_apply import CREATES_PAYMENT, Outcome, StripeEvents, refused
+from channels.stripe_payload import check_event
 from channels.stripe_signature import WebhookRejected, verify
 from ledger.errors import LedgerError, NotFound, RuleViolation
 
@@ -36,7 +37,7 @@ class NotAnEvent(WebhookRejected):
 def parse(body: bytes) -> dict[str, Any]:
     try:
         event = json.loads(body)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise NotAnEvent(f"the body is not JSON: {e}") from None
     if not isinstance(event, dict) or event.get("object") != "event":
         raise NotAnEvent('the body is not an object with "object": "event"')
@@ -57,7 +58,14 @@ class Webhooks:
     def receive(self, body: bytes, signature: str | None) -> dict[str, Any]:
         """Check, record once, apply. Raises ``WebhookRejected`` before writing anything."""
         verify(body, signature, self.secrets, self.tolerance_s)
-        event = parse(body)
+        try:
+            event = parse(body)
+            check_event(event)
+        except WebhookRejected as refused:
+            with self.pool.connection() as conn:
+                stripe_inbox.keep_rejected(conn, body, f"{refused.code}: {refused.detail}")
+            log.warning("signed Stripe payload refused", extra={"reason": refused.detail})
+            raise
         with self.pool.connection() as conn, conn.transaction():
             if not stripe_inbox.claim(conn, event):
                 return {"received": True, "event": event["id"], "duplicate": True}

@@ -7,12 +7,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from consumers.cloudevents import to_cloudevent
 from consumers.topic import partition_for
 from ledger.application import Ledger
-from projections import tracking
+from projections import held, tracking
 from projections.writer import Projection, apply_batch
 
 log = logging.getLogger("arledger.catchup")
@@ -72,3 +73,34 @@ def catch_up(
         keepalive()
     log.info("caught up", extra={"projection": projection.name, "applied": applied, "to": after})
     return applied
+
+
+def retry_held(ledger: Ledger, pool: ConnectionPool, projection: Projection) -> int:
+    """Apply again, from the store and in order, the events the projection holds back
+    (``projections.held``); release each account all of whose events now apply. Returns
+    how many accounts were released. Run when a consumer starts: after a fix is
+    deployed, held accounts catch up without anyone replaying anything by hand."""
+    with pool.connection() as conn:
+        waiting = held.holds(conn, projection.name)
+    released = 0
+    for hold in waiting:
+        try:
+            with pool.connection() as conn, conn.transaction():
+                for position in held.held_positions(conn, projection.name, hold.account_id):
+                    (notification,) = ledger.read_log(position - 1, 1)
+                    projection.apply(conn, [to_cloudevent(ledger, notification)])
+                held.release(conn, projection.name, hold.account_id)
+        except psycopg.OperationalError:
+            raise
+        except Exception as e:  # noqa: BLE001 - still held; it says why in /healthz
+            log.warning(
+                "a held account still cannot be applied",
+                extra={"projection": projection.name, "account": hold.account_id, "error": repr(e)},
+            )
+            continue
+        released += 1
+        log.info(
+            "a held account was released",
+            extra={"projection": projection.name, "account": hold.account_id},
+        )
+    return released

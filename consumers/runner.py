@@ -18,7 +18,7 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import CommitFailedError, KafkaError
 from psycopg_pool import ConnectionPool
 
-from consumers.catchup import catch_up
+from consumers.catchup import catch_up, retry_held
 from consumers.topic import ensure_topic
 from ledger.application import Ledger
 from ledger.settings import Settings
@@ -96,6 +96,7 @@ class ProjectionConsumer:
             allow_auto_create_topics=False,  # the relay creates it, with 6 partitions
             metadata_max_age_ms=5_000,  # notice a topic made again soon
         )
+        retry_held(self.ledger, self.pool, self.projection)
         consumer.subscribe([self.settings.topic], listener=self.assignments)
         log.info("consumer started", extra={"projection": self.projection.name})
         try:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid5
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from ledger.application import Ledger
@@ -63,6 +64,9 @@ def run_once(
     return made
 
 
+DATABASE_RETRY_SECONDS = 5.0
+
+
 def run(
     ledger: Ledger, pool: ConnectionPool, topic: str, stop: threading.Event, interval_s: float
 ) -> None:
@@ -72,6 +76,12 @@ def run(
             run_once(ledger, pool, topic, today_utc())
         except ProjectionBehind as e:
             log.warning("scheduler waits for the read model", extra={"error": str(e)})
+        except psycopg.OperationalError as e:
+            # The database restarted or is unreachable (AdminShutdown, a refused
+            # connection): the pools reconnect, and the next run catches the day up.
+            log.warning("scheduler lost the database; trying again", extra={"error": repr(e)})
+            stop.wait(min(interval_s, DATABASE_RETRY_SECONDS))
+            continue
         stop.wait(interval_s)
 
 

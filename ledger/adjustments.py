@@ -73,9 +73,10 @@ class InvoiceAdjustments(LedgerStore):
                 requester_role=cmd.role,
                 stamp=cmd.stamp,
             )
-            limit = self.write_off_policy.limit(cmd.role, invoice.currency)
-            if not limit < cmd.amount:
-                self._apply_write_off(write_off, invoice, cmd.stamp, limit)
+            left = self._authority_left(cmd.role, cmd.stamp.actor, invoice)
+            if not left < cmd.amount:
+                write_off.apply_at_once(left, cmd.stamp)
+                self._write_off_invoice(write_off, invoice, cmd.stamp)
             return Saved(write_off, self._position(self.save(write_off, invoice)))
 
         return self._retrying(attempt)
@@ -85,15 +86,22 @@ class InvoiceAdjustments(LedgerStore):
             write_off = self.get_write_off(cmd.write_off_id)
             invoice = self.get_invoice(write_off.invoice_id)
             if cmd.approve:
-                limit = self.write_off_policy.limit(cmd.role, invoice.currency)
-                self._apply_write_off(write_off, invoice, cmd.stamp, limit)
+                left = self._authority_left(cmd.role, cmd.stamp.actor, invoice)
+                write_off.approve(cmd.stamp.actor, left, cmd.stamp)
+                self._write_off_invoice(write_off, invoice, cmd.stamp)
             else:
                 write_off.reject(cmd.stamp.actor, cmd.reason or "", cmd.stamp)
             return Saved(write_off, self._position(self.save(write_off, invoice)))
 
         return self._retrying(attempt)
 
+    def _authority_left(self, role: str, actor: str, invoice: Invoice) -> Money:
+        """What the actor's role limit leaves on this invoice after what the actor has
+        already authorised on it: a limit is per invoice, not per request, so eight
+        requests of the limit do not write off eight times the limit."""
+        limit = self.write_off_policy.limit(role, invoice.currency)
+        return limit - invoice.written_off_on_authority_of(actor)
+
     @staticmethod
-    def _apply_write_off(write_off: WriteOff, invoice: Invoice, stamp: Stamp, limit: Money) -> None:
-        write_off.approve(stamp.actor, limit, stamp)
+    def _write_off_invoice(write_off: WriteOff, invoice: Invoice, stamp: Stamp) -> None:
         invoice.write_off(write_off.id, write_off.amount, write_off.reason, stamp.actor, stamp)

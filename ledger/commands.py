@@ -3,16 +3,47 @@ record what was done."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
+from ledger import limits
+from ledger.errors import BadDates, InvalidRequest
 from ledger.money import Money
 from ledger.stamp import Stamp
+from ledger.text import forbidden_character
+
+
+class Checked:
+    """Every command checks, whichever door it came through (the API, Stripe, a bank
+    statement, the scheduler), that no text field holds a control character and that
+    every date lies in the business years: such a value would be stored for good and
+    then break the read models and every reader of the log."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            _check_field(f.name, getattr(self, f.name))
+
+
+def _check_field(name: str, value: Any) -> None:
+    if isinstance(value, str):
+        bad = forbidden_character(value)
+        if bad is not None:
+            raise InvalidRequest(f"{name} holds a control character ({bad}); remove it")
+    elif isinstance(value, date):  # a datetime is a date too
+        if not limits.BUSINESS_YEAR_MIN <= value.year <= limits.BUSINESS_YEAR_MAX:
+            raise BadDates(
+                f"{name} {value.isoformat()} is outside the years the ledger takes "
+                f"({limits.BUSINESS_YEAR_MIN} to {limits.BUSINESS_YEAR_MAX})"
+            )
+    elif isinstance(value, tuple | list):
+        for item in value:
+            _check_field(name, item)
 
 
 @dataclass(frozen=True)
-class OpenAccount:
+class OpenAccount(Checked):
     name: str
     currency: str
     payment_terms_days: int
@@ -24,7 +55,7 @@ class OpenAccount:
 
 
 @dataclass(frozen=True)
-class UpdateAccount:
+class UpdateAccount(Checked):
     """Change some of an account's details; fields left as None are not changed, except
     those named in ``clear`` (email, external_ref, credit_limit, coordinator), which are
     removed."""
@@ -42,7 +73,7 @@ class UpdateAccount:
 
 
 @dataclass(frozen=True)
-class LogContact:
+class LogContact(Checked):
     account_id: UUID
     channel: str
     direction: str
@@ -53,7 +84,7 @@ class LogContact:
 
 
 @dataclass(frozen=True)
-class ChangeStanding:
+class ChangeStanding(Checked):
     """hold, recommend_suspension, suspend, reinstate or terminate, with a reason."""
 
     account_id: UUID
@@ -63,7 +94,7 @@ class ChangeStanding:
 
 
 @dataclass(frozen=True)
-class Escalate:
+class Escalate(Checked):
     account_id: UUID
     manager: str
     reason: str
@@ -71,7 +102,7 @@ class Escalate:
 
 
 @dataclass(frozen=True)
-class OpenInsolvencyCase:
+class OpenInsolvencyCase(Checked):
     account_id: UUID
     kind: str
     stamp: Stamp
@@ -79,7 +110,7 @@ class OpenInsolvencyCase:
 
 
 @dataclass(frozen=True)
-class ReferForCollection:
+class ReferForCollection(Checked):
     """Refer an account's debt to enforcement or an outside agency, with the value the
     referral is expected to collect."""
 
@@ -92,7 +123,7 @@ class ReferForCollection:
 
 
 @dataclass(frozen=True)
-class SetUpPaymentMethod:
+class SetUpPaymentMethod(Checked):
     """How the client pays from now on (a mandate's reference for direct debit and ACH)."""
 
     account_id: UUID
@@ -102,7 +133,7 @@ class SetUpPaymentMethod:
 
 
 @dataclass(frozen=True)
-class FlagDoubtfulDebt:
+class FlagDoubtfulDebt(Checked):
     """Raise a concern that part of what an account owes may never be paid."""
 
     account_id: UUID
@@ -112,7 +143,7 @@ class FlagDoubtfulDebt:
 
 
 @dataclass(frozen=True)
-class RaiseInvoice:
+class RaiseInvoice(Checked):
     account_id: UUID
     number: str
     amount: Money
@@ -123,7 +154,7 @@ class RaiseInvoice:
 
 
 @dataclass(frozen=True)
-class IssueCreditNote:
+class IssueCreditNote(Checked):
     """Reduce what an invoice's client owes, partly or fully, for a stated reason."""
 
     invoice_id: UUID
@@ -135,7 +166,7 @@ class IssueCreditNote:
 
 
 @dataclass(frozen=True)
-class VoidInvoice:
+class VoidInvoice(Checked):
     """Cancel an invoice raised in error (one with nothing allocated)."""
 
     invoice_id: UUID
@@ -144,7 +175,7 @@ class VoidInvoice:
 
 
 @dataclass(frozen=True)
-class RequestWriteOff:
+class RequestWriteOff(Checked):
     """Write off bad debt on an invoice: applied at once within the requester's limit,
     else left for approval."""
 
@@ -157,7 +188,7 @@ class RequestWriteOff:
 
 
 @dataclass(frozen=True)
-class DecideWriteOff:
+class DecideWriteOff(Checked):
     """Approve (``approve=True``) or reject a write-off waiting for approval."""
 
     write_off_id: UUID
@@ -168,7 +199,7 @@ class DecideWriteOff:
 
 
 @dataclass(frozen=True)
-class RecordPayment:
+class RecordPayment(Checked):
     account_id: UUID
     amount: Money
     method: str
@@ -183,7 +214,7 @@ class RecordPayment:
 
 
 @dataclass(frozen=True)
-class RecordPaymentLink:
+class RecordPaymentLink(Checked):
     invoice_id: UUID
     link_id: str
     url: str
@@ -194,7 +225,7 @@ class RecordPaymentLink:
 
 
 @dataclass(frozen=True)
-class RecordPaymentOutcome:
+class RecordPaymentOutcome(Checked):
     """A pending payment succeeded (the cash arrived) or failed (declined, returned)."""
 
     payment_id: UUID
@@ -205,7 +236,7 @@ class RecordPaymentOutcome:
 
 
 @dataclass(frozen=True)
-class AllocatePayment:
+class AllocatePayment(Checked):
     """Apply a payment to invoices: either the explicit ``allocations`` or, with
     ``strategy="oldest_first"``, to the account's open invoices by due date."""
 
@@ -217,7 +248,7 @@ class AllocatePayment:
 
 
 @dataclass(frozen=True)
-class UnallocatePayment:
+class UnallocatePayment(Checked):
     """Take back a payment's allocations: the given (invoice, amount) rows, or all of
     them when ``allocations`` is empty. The freed cash can then be allocated again."""
 
@@ -229,7 +260,7 @@ class UnallocatePayment:
 
 
 @dataclass(frozen=True)
-class RefundPayment:
+class RefundPayment(Checked):
     """Pay cash back to the client. With ``reverse_allocations``, allocations are taken
     back newest first for whatever the unallocated cash does not cover."""
 
@@ -243,7 +274,7 @@ class RefundPayment:
 
 
 @dataclass(frozen=True)
-class ReturnPayment:
+class ReturnPayment(Checked):
     """A succeeded bank payment came back (late direct-debit failure, bounced cheque)."""
 
     payment_id: UUID
@@ -255,7 +286,7 @@ class ReturnPayment:
 
 
 @dataclass(frozen=True)
-class OpenChargeback:
+class OpenChargeback(Checked):
     payment_id: UUID
     chargeback_id: str
     amount: Money
@@ -265,7 +296,7 @@ class OpenChargeback:
 
 
 @dataclass(frozen=True)
-class CloseChargeback:
+class CloseChargeback(Checked):
     payment_id: UUID
     chargeback_id: str
     won: bool
@@ -274,7 +305,7 @@ class CloseChargeback:
 
 
 @dataclass(frozen=True)
-class DisputeInvoice:
+class DisputeInvoice(Checked):
     invoice_id: UUID
     dispute_id: str
     amount: Money
@@ -283,7 +314,7 @@ class DisputeInvoice:
 
 
 @dataclass(frozen=True)
-class ResolveDispute:
+class ResolveDispute(Checked):
     """Upheld (a credit note for the disputed amount, or the smaller ``credit``) or
     rejected (collection resumes)."""
 
@@ -297,7 +328,7 @@ class ResolveDispute:
 
 
 @dataclass(frozen=True)
-class IssueNotice:
+class IssueNotice(Checked):
     """A reminder, final demand or default notice on the named invoices, or on every
     eligible one when ``invoice_ids`` is empty."""
 
@@ -311,7 +342,7 @@ class IssueNotice:
 
 
 @dataclass(frozen=True)
-class MakePromise:
+class MakePromise(Checked):
     """The client promises to pay ``amount`` by ``promised_on``."""
 
     account_id: UUID
@@ -325,7 +356,7 @@ class MakePromise:
 
 
 @dataclass(frozen=True)
-class AgreePaymentPlan:
+class AgreePaymentPlan(Checked):
     """Instalments (due date, amount) over some invoices; ``missed_allowed`` misses are
     tolerated before the plan breaks."""
 
@@ -339,7 +370,7 @@ class AgreePaymentPlan:
 
 
 @dataclass(frozen=True)
-class CancelArrangement:
+class CancelArrangement(Checked):
     """Cancel an open promise or an active payment plan, with a reason."""
 
     arrangement_id: UUID
@@ -348,7 +379,7 @@ class CancelArrangement:
 
 
 @dataclass(frozen=True)
-class SendDocument:
+class SendDocument(Checked):
     """Send an invoice (first send or resend) or a payment's receipt to the client."""
 
     subject_id: UUID
@@ -358,7 +389,7 @@ class SendDocument:
 
 
 @dataclass(frozen=True)
-class ForfeitDeposit:
+class ForfeitDeposit(Checked):
     payment_id: UUID
     request_id: str
     amount: Money
@@ -367,7 +398,7 @@ class ForfeitDeposit:
 
 
 @dataclass(frozen=True)
-class SetLateFeePolicy:
+class SetLateFeePolicy(Checked):
     account_id: UUID
     interest_rate_bps: int
     grace_days: int
@@ -376,7 +407,7 @@ class SetLateFeePolicy:
 
 
 @dataclass(frozen=True)
-class ChargeLateFee:
+class ChargeLateFee(Checked):
     """Raise a separate charge for paying an invoice late, up to ``charge_on``."""
 
     invoice_id: UUID

@@ -58,8 +58,9 @@ class Money:
             raise MalformedMoney(
                 f"amount must be an integer number of minor units; got {self.amount_minor!r}"
             )
-        if abs(self.amount_minor) > AMOUNT_MINOR_MAX:
-            raise MalformedMoney(f"amount {self.amount_minor} exceeds {AMOUNT_MINOR_MAX}")
+        # No ceiling here: a total (an account's lifetime invoiced, a portfolio's aged
+        # debt) may pass what one amount may be. Amounts coming in are bounded by
+        # ``parse`` and by the commands' rules (``rules.require_positive``).
         check_currency(self.currency)
 
     @classmethod
@@ -79,6 +80,11 @@ class Money:
             raise MalformedMoney(
                 f"{field}.amount must be an integer number of minor units "
                 f"(12345 is 123.45 GBP); got {amount!r}"
+            )
+        if abs(amount) > AMOUNT_MINOR_MAX:
+            raise MalformedMoney(
+                f"{field}.amount {amount} exceeds the largest amount the ledger takes, "
+                f"{AMOUNT_MINOR_MAX} minor units"
             )
         return cls(amount, check_currency(value["currency"]))
 

@@ -9,6 +9,7 @@ from ledger.commands import OpenAccount, RaiseInvoice, RecordPayment, UpdateAcco
 from ledger.errors import BadDates, InvalidRequest, MalformedMoney
 from ledger.money import Money, check_currency
 from ledger.payment import PAYMENT_METHODS, PAYMENT_PURPOSES, PAYMENT_STATUSES
+from ledger.text import forbidden_character
 
 
 def require_text(value: str | None, field: str, max_length: int, *, optional: bool) -> None:
@@ -18,11 +19,19 @@ def require_text(value: str | None, field: str, max_length: int, *, optional: bo
         raise InvalidRequest(f"{field} must not be empty")
     if len(value) > max_length:
         raise InvalidRequest(f"{field} is {len(value)} characters; the limit is {max_length}")
+    bad = forbidden_character(value)
+    if bad is not None:
+        raise InvalidRequest(f"{field} holds a control character ({bad}); remove it")
 
 
 def require_positive(amount: Money, field: str) -> None:
     if not amount.is_positive():
         raise MalformedMoney(f"{field} must be greater than zero; got {amount}")
+    if amount.amount_minor > limits.AMOUNT_MINOR_MAX:
+        raise MalformedMoney(
+            f"{field} {amount.amount_minor} exceeds the largest amount the ledger takes, "
+            f"{limits.AMOUNT_MINOR_MAX} minor units"
+        )
 
 
 def check_open_account(cmd: OpenAccount) -> None:

@@ -62,22 +62,32 @@ class WriteOff(Aggregate):
         self.decided_by: str | None = None
         self.decision_reason: str | None = None
 
-    def approve(self, approver: str, limit: Money, stamp: Stamp) -> None:
-        """Approve: by someone other than the requester (unless within the requester's
-        own limit, which is how a small write-off is applied at once), within the
-        approver's own limit."""
+    def apply_at_once(self, authority_left: Money, stamp: Stamp) -> None:
+        """Apply on the requester's own authority: what their limit leaves on this
+        invoice covers the amount."""
         self._require_pending()
-        if approver == self.requested_by and limit < self.amount:
+        self._authorise(self.requested_by, authority_left, stamp)
+
+    def approve(self, approver: str, authority_left: Money, stamp: Stamp) -> None:
+        """Approve: never by the requester, whatever key or role they hold (four eyes by
+        identity), and within what the approver's own limit leaves on the invoice."""
+        self._require_pending()
+        if approver == self.requested_by:
             raise FourEyesRequired(
-                f"{approver} requested this write-off of {self.amount}; another manager "
+                f"{approver} requested this write-off of {self.amount}; someone else "
                 "must approve it"
             )
-        if limit < self.amount:
+        self._authorise(approver, authority_left, stamp)
+
+    def _authorise(self, who: str, authority_left: Money, stamp: Stamp) -> None:
+        if authority_left < self.amount:
             raise InsufficientAuthority(
-                f"{approver} may write off up to {limit}; this write-off is {self.amount}",
-                limit=limit.to_json(),
+                f"{who}'s write-off limit leaves {authority_left} on this invoice "
+                f"(after what {who} has already written off on it); this write-off is "
+                f"{self.amount}",
+                authority_left=authority_left.to_json(),
             )
-        self._approved(account_id=self.account_id, approved_by=approver, stamp=stamp)
+        self._approved(account_id=self.account_id, approved_by=who, stamp=stamp)
 
     @event("Approved")
     def _approved(self, account_id: UUID, approved_by: str, stamp: Stamp) -> None:

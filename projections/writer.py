@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
-from projections import tracking
+from projections import held, tracking
 from projections.database import create_schema
 
 log = logging.getLogger("arledger.projection")
@@ -29,7 +30,7 @@ class Projection:
     apply: Callable[[Connection[Any], Sequence[dict[str, Any]]], None]
 
     def ensure_schema(self, pool: ConnectionPool) -> None:
-        create_schema(pool, tracking.SCHEMA, self.schema)
+        create_schema(pool, tracking.SCHEMA, held.SCHEMA, self.schema)
 
     @property
     def tables(self) -> list[str]:
@@ -50,22 +51,91 @@ def apply_batch(
     pool: ConnectionPool, projection: Projection, partition: int, events: Sequence[dict[str, Any]]
 ) -> int:
     """Apply ``events`` (all of one partition, in order) that are newer than the
-    partition's position; return how many were applied. Raises :class:`GapDetected`,
-    applying nothing, when an event says an earlier one of its partition never arrived."""
-    with pool.connection() as conn, conn.transaction():
-        position = tracking.lock_position(conn, projection.name, partition)
-        fresh = []
-        for ce in events:
-            if ce["position"] <= position:
-                continue  # a redelivery: already applied
-            if ce.get("partitionprev", position) > position:
-                raise GapDetected(partition, position, ce["partitionprev"])
-            fresh.append(ce)
-            position = ce["position"]
-        if fresh:
-            projection.apply(conn, fresh)
-            tracking.save_position(conn, projection.name, partition, position)
+    partition's position; return how many were taken (applied or held). Raises
+    :class:`GapDetected`, applying nothing, when an event says an earlier one of its
+    partition never arrived.
+
+    The batch is applied in one transaction. If that fails for any reason but a lost
+    connection, it is applied again one event at a time, and an event that fails alone
+    holds its account (``projections.held``): the partition moves on, other accounts
+    are not stopped by it."""
+    with pool.connection() as conn:
+        try:
+            with conn.transaction():
+                return _apply(conn, projection, partition, events, one_by_one=False)
+        except (GapDetected, psycopg.OperationalError):
+            raise
+        except Exception as e:  # noqa: BLE001 - found below, event by event, and recorded
+            log.warning(
+                "a batch failed to apply; applying it event by event",
+                extra={"projection": projection.name, "partition": partition, "error": repr(e)},
+            )
+        with conn.transaction():
+            return _apply(conn, projection, partition, events, one_by_one=True)
+
+
+def _apply(
+    conn: Connection[Any],
+    projection: Projection,
+    partition: int,
+    events: Sequence[dict[str, Any]],
+    *,
+    one_by_one: bool,
+) -> int:
+    position = tracking.lock_position(conn, projection.name, partition)
+    fresh = []
+    for ce in events:
+        if ce["position"] <= position:
+            continue  # a redelivery: already applied
+        if ce.get("partitionprev", position) > position:
+            raise GapDetected(partition, position, ce["partitionprev"])
+        fresh.append(ce)
+        position = ce["position"]
+    if not fresh:
+        return 0
+    blocked = held.accounts_among(conn, projection.name, {str(ce["accountid"]) for ce in fresh})
+    if one_by_one:
+        for ce in fresh:
+            _apply_alone(conn, projection, ce, blocked)
+    else:
+        for ce in fresh:
+            if str(ce["accountid"]) in blocked:
+                _hold_behind(conn, projection, ce)
+        projection.apply(conn, [ce for ce in fresh if str(ce["accountid"]) not in blocked])
+    tracking.save_position(conn, projection.name, partition, position)
     return len(fresh)
+
+
+def _apply_alone(
+    conn: Connection[Any], projection: Projection, ce: dict[str, Any], blocked: set[str]
+) -> None:
+    """Apply one event in its own savepoint; hold its account if it fails."""
+    account = str(ce["accountid"])
+    if account in blocked:
+        _hold_behind(conn, projection, ce)
+        return
+    try:
+        with conn.transaction():
+            projection.apply(conn, [ce])
+    except psycopg.OperationalError:
+        raise
+    except Exception as e:  # noqa: BLE001 - recorded, shown in /healthz, retried at start
+        log.error(
+            "an event cannot be applied; its account is held",
+            extra={
+                "projection": projection.name,
+                "position": ce["position"],
+                "account": account,
+                "type": ce["type"],
+                "error": repr(e),
+            },
+        )
+        held.hold(conn, projection.name, ce, f"{type(e).__name__}: {e}")
+        blocked.add(account)
+
+
+def _hold_behind(conn: Connection[Any], projection: Projection, ce: dict[str, Any]) -> None:
+    held.hold(conn, projection.name, ce, "held behind an earlier event of the account")
 
 
 OPENED = "arledger.account.opened"

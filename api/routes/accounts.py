@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -11,8 +10,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import CommandDep, MinPositionDep, PrincipalDep, ServicesDep
+from api.fields import Day, Moment
 from api.idempotency import Reply
-from api.routes.shaping import account_public, today
+from api.routes.shaping import account_public, refuse_if_held, today
 from api.schemas import (
     AccountCreate,
     AccountPublic,
@@ -40,8 +40,10 @@ from ledger.commands import (
     UpdateAccount,
 )
 from ledger.errors import UnknownAccount
+from ledger.limits import POSITION_MAX
 from ledger.money import Money
 from projections import queries
+from projections.balances import NAME as BALANCES
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -240,7 +242,7 @@ def get_account(
     svc: ServicesDep,
     _: PrincipalDep,
     as_known_at: Annotated[
-        datetime | None,
+        Moment | None,
         Query(description="the account as the store knew it at this moment (UTC)"),
     ] = None,
 ) -> AccountPublic:
@@ -257,11 +259,12 @@ def get_balance(
     svc: ServicesDep,
     _: PrincipalDep,
     position: MinPositionDep,
-    as_of: Annotated[date | None, Query(description="overdue is counted at this date")] = None,
+    as_of: Annotated[Day | None, Query(description="overdue is counted at this date")] = None,
 ) -> BalancePublic:
     """What the account has been invoiced and paid, and what it still owes."""
     on = as_of or today()
     with svc.pool.connection() as conn:
+        refuse_if_held(conn, BALANCES, account_id)
         row = queries.balance(conn, account_id, on)
     if row is None:
         raise UnknownAccount(
@@ -299,10 +302,12 @@ def get_events(
     _: PrincipalDep,
     position: MinPositionDep,
     as_of: Annotated[
-        datetime | None,
+        Moment | None,
         Query(description="only events recorded at or before this time (UTC, ISO 8601)"),
     ] = None,
-    after: Annotated[int, Query(ge=0, description="a page cursor: `next_after`")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=POSITION_MAX, description="a page cursor: `next_after`")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=EVENTS_PAGE_MAX)] = 200,
 ) -> EventPage:
     """The account's events in store order, as CloudEvents."""

@@ -4,23 +4,24 @@ and what the account owed after it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 
 from api.deps import AuditPositionDep, PrincipalDep, ServicesDep
+from api.fields import Moment
 from api.report_schemas import AuditEntry, AuditTrail
 from api.schemas import MoneyModel
 from api.services import Services
+from ledger.limits import POSITION_MAX
 from ledger.money import Money
 from projections import audit
 
 router = APIRouter(tags=["audit"])
 PAGE_MAX = 1000
 
-Time = Annotated[datetime | None, Query(description="UTC, ISO 8601, inclusive")]
+Time = Annotated[Moment | None, Query(description="UTC, ISO 8601, inclusive")]
 
 
 @dataclass
@@ -36,7 +37,9 @@ class TrailFilters:
     recorded_to: Time = None
     effective_from: Time = None
     effective_to: Time = None
-    after: Annotated[int, Query(ge=0, description="a page cursor: `next_after`")] = 0
+    after: Annotated[
+        int, Query(ge=0, le=POSITION_MAX, description="a page cursor: `next_after`")
+    ] = 0
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 200
 
 

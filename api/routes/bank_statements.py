@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -11,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field, model_validator
 
 from api.deps import CommandDep, PrincipalDep, ServicesDep
+from api.fields import Moment
 from api.idempotency import Reply
 from api.schemas import AllocationRow, Command
 from channels.bank_import import Statement
@@ -39,6 +39,7 @@ class StatementImport(Command):
     )
     filename: str | None = Field(default=None, max_length=300)
     amount_tolerance: int | None = Field(
+        strict=True,
         default=None,
         ge=0,
         description="minor units a receipt may differ from what it pays; "
@@ -96,7 +97,7 @@ def statement_lines(
     _: PrincipalDep,
     outcome: Annotated[Outcome | None, Query(description="exception: the queue")] = None,
     statement_id: UUID | None = None,
-    imported_after: Annotated[datetime | None, Query(description="a page cursor")] = None,
+    imported_after: Annotated[Moment | None, Query(description="a page cursor")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
     """Statement lines and what became of each; ``outcome=exception`` is the queue of

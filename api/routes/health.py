@@ -3,6 +3,7 @@ projection (in store positions: the store's head minus what the projection appli
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import psycopg
@@ -12,31 +13,85 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from api import metrics
 from api.deps import ServicesDep
 from api.problems import CATALOGUE, TYPE_BASE
+from consumers import liveness
 from ledger import errors
-from projections import tracking
+from projections import held, tracking
 from projections.registry import PROJECTIONS
 
 router = APIRouter(tags=["operations"])
 
 
+# A projection behind the head whose position has not moved for this long is stalled.
+LAG_STALL_SECONDS = 120.0
+_last_moved: dict[tuple[str, str], tuple[int, float]] = {}
+
+
 @router.get("/healthz")
 def healthz(svc: ServicesDep) -> JSONResponse:
-    """200 when the store and the broker are reachable, with each projection's lag."""
+    """200 when the store and the broker are reachable, every background worker that
+    has beaten is alive, and no projection is stalled behind the head; else 503 with
+    what is wrong in ``problems``. Accounts a read model holds back make it "degraded"."""
     body: dict[str, Any] = {"store": {"ok": False}, "broker": {"ok": False}, "projections": {}}
+    problems: list[str] = []
     try:
         head = svc.ledger.head_position()
         with svc.pool.connection() as conn:
             for name in PROJECTIONS:
                 applied = tracking.watermark(conn, name, svc.settings.topic)
-                body["projections"][name] = {"position": applied, "lag": head - applied}
+                stalled = _stalled(svc.settings.topic, name, applied, head)
+                body["projections"][name] = {
+                    "position": applied,
+                    "lag": head - applied,
+                    "stalled": stalled,
+                }
+                if stalled:
+                    problems.append(f"the {name} read model has not moved for a while")
+            body["held"] = [_shown(h) for h in held.holds(conn)]
+            body["workers"] = [_beat(b) for b in liveness.beats(conn)]
         body["store"] = {"ok": True, "position": head}
     except psycopg.Error as e:
         body["store"]["error"] = str(e)
+        problems.append("the store is unreachable")
     ok, error = svc.broker.check()
     body["broker"] = {"ok": ok, **({"error": error} if error else {})}
-    healthy = body["store"]["ok"] and ok
-    body["status"] = "ok" if healthy else "unavailable"
-    return JSONResponse(body, status_code=200 if healthy else 503)
+    if not ok:
+        problems.append("the broker is unreachable")
+    problems += [f"worker {w['worker']} is down" for w in body.get("workers", []) if not w["alive"]]
+    body["problems"] = problems
+    body["status"] = "unavailable" if problems else "degraded" if body.get("held") else "ok"
+    return JSONResponse(body, status_code=503 if problems else 200)
+
+
+def _stalled(topic: str, projection: str, applied: int, head: int) -> bool:
+    """Behind the head with no progress for ``LAG_STALL_SECONDS``."""
+    now = time.monotonic()
+    seen = _last_moved.get((topic, projection))
+    if applied >= head or seen is None or seen[0] != applied:
+        _last_moved[(topic, projection)] = (applied, now)
+        return False
+    return now - seen[1] > LAG_STALL_SECONDS
+
+
+def _beat(beat: liveness.WorkerBeat) -> dict[str, Any]:
+    return {
+        "worker": beat.worker,
+        "host": beat.host,
+        "pid": beat.pid,
+        "last_beat_s": round(beat.age_seconds, 1),
+        "alive": beat.alive,
+    }
+
+
+def _shown(hold: held.Hold) -> dict[str, Any]:
+    return {
+        "projection": hold.projection,
+        "account_id": hold.account_id,
+        "position": hold.position,
+        "type": hold.event_type,
+        "reason": hold.reason,
+        "held_at": hold.held_at.isoformat(),
+        "events_held": hold.events,
+    }
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

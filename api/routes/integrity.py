@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import tempfile
 import zipfile
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,10 +15,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AuditorDep, PrincipalDep, ServicesDep
+from api.fields import Day, Position
 from api.problems import ApiProblem
 from api.services import Services
 from ledger.integrity import checkpoints, merkle
 from ledger.integrity.signing import public_pem
+from ledger.limits import POSITION_MAX
 from projections.exports import ExportError, export_period
 
 router = APIRouter(tags=["integrity"])
@@ -49,7 +50,9 @@ def list_checkpoints(svc: ServicesDep, who: AuditorDep) -> dict[str, Any]:
 def take_checkpoint(
     svc: ServicesDep,
     who: AuditorDep,
-    up_to: Annotated[int | None, Query(ge=1, description="default: the store's head")] = None,
+    up_to: Annotated[
+        int | None, Query(ge=1, le=POSITION_MAX, description="default: the store's head")
+    ] = None,
 ) -> dict[str, Any]:
     """A checkpoint now (or at ``up_to``): the one already there for that position, or
     a new one. Idempotent by position, so it needs no Idempotency-Key."""
@@ -66,8 +69,8 @@ def take_checkpoint(
 def inclusion_proof(
     svc: ServicesDep,
     who: AuditorDep,
-    position: int,
-    event: Annotated[int, Query(ge=1, description="the event's store position")],
+    position: Position,
+    event: Annotated[int, Query(ge=1, le=POSITION_MAX, description="the event's store position")],
 ) -> dict[str, Any]:
     """The RFC 6962 audit path that ties the event at ``event`` to the checkpoint at
     ``position``."""
@@ -115,8 +118,8 @@ def public_key(svc: ServicesDep, who: PrincipalDep) -> PlainTextResponse:
 async def export(
     svc: ServicesDep,
     who: AuditorDep,
-    start: Annotated[date, Query(alias="from", description="first day (UTC) of the period")],
-    end: Annotated[date, Query(alias="to", description="last day (UTC) of the period")],
+    start: Annotated[Day, Query(alias="from", description="first day (UTC) of the period")],
+    end: Annotated[Day, Query(alias="to", description="last day (UTC) of the period")],
 ) -> Response:
     """The auditor's pack for the period as one zip: the same files, byte for byte, as
     ``arledger export`` writes; the same period asked twice gives the same bytes."""

@@ -8,11 +8,12 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import CommandDep, MinPositionDep, PrincipalDep, ServicesDep
-from api.routes.shaping import invoice_public, invoice_row_public
+from api.routes.shaping import invoice_public, invoice_row_public, refuse_if_held
 from api.schemas import CreditNoteCreate, InvoiceCreate, InvoicePublic, InvoiceVoid
 from ledger.commands import IssueCreditNote, RaiseInvoice, VoidInvoice
 from ledger.errors import UnknownInvoice
 from projections import queries
+from projections.balances import NAME as BALANCES
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
 
@@ -46,6 +47,8 @@ def get_invoice(
     """The invoice with what is outstanding on it, from the balances read model."""
     with svc.pool.connection() as conn:
         row = queries.invoice(conn, invoice_id)
+        if row is not None:
+            refuse_if_held(conn, BALANCES, row["account_id"])
     if row is None:
         raise UnknownInvoice(
             f"no invoice {invoice_id} in the read model "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
@@ -10,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field, model_validator
 
 from api.deps import CommandDep, ServicesDep
+from api.fields import Day
 from api.idempotency import Reply
 from api.schemas import Command
 from channels.reconcile_report import report_json
@@ -18,8 +18,8 @@ router = APIRouter(tags=["stripe"])
 
 
 class ReconciliationCreate(Command):
-    start: date = Field(alias="from", description="first day, UTC")
-    end: date = Field(alias="to", description="last day, UTC, inclusive")
+    start: Day = Field(alias="from", description="first day, UTC")
+    end: Day = Field(alias="to", description="last day, UTC, inclusive")
 
     @model_validator(mode="after")
     def _ordered(self) -> ReconciliationCreate:

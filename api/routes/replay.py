@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
 
 from api.deps import AuditPositionDep, PrincipalDep, ServicesDep
+from api.fields import Day, Moment, Position
 from api.replay_schemas import (
     AccountReplay,
     Person,
@@ -43,10 +44,10 @@ def replay_account(
     svc: ServicesDep,
     _: PrincipalDep,
     as_of: Annotated[
-        date | None, Query(description="business date: what had taken effect by its end")
+        Day | None, Query(description="business date: what had taken effect by its end")
     ] = None,
     as_known_at: Annotated[
-        datetime | None,
+        Moment | None,
         Query(description="only the events recorded by this moment (UTC): the ledger as it was"),
     ] = None,
 ) -> AccountReplay:
@@ -116,7 +117,7 @@ def _replay_body(
 
 
 @router.get("/v1/events/{position}/why", response_model=Why)
-def why(position: int, svc: ServicesDep, _: PrincipalDep, head: AuditPositionDep) -> Why:
+def why(position: Position, svc: ServicesDep, _: PrincipalDep, head: AuditPositionDep) -> Why:
     """Why the event at ``position`` happened: the events it rested on (the invoices,
     payments and write-offs it names, their history before it; for a notice or a change
     of standing, the account's collection history too), what the same command also

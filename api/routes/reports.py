@@ -3,7 +3,7 @@ posting, payment behaviour and portfolio balances."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
@@ -11,6 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from api.deps import MinPositionDep, PrincipalDep, ReceivablesPositionDep, ServicesDep
+from api.fields import Day, Moment
 from api.report_schemas import (
     AgedAccount,
     AgedDebtReport,
@@ -35,7 +36,7 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 Currency = Annotated[str, Query(description="ISO 4217 code: one currency per report")]
 KnownAt = Annotated[
-    datetime | None,
+    Moment | None,
     Query(description="the report as the ledger stood at this moment (recorded time, UTC)"),
 ]
 
@@ -62,7 +63,7 @@ def aged_debt(
     _: PrincipalDep,
     position: ReceivablesPositionDep,
     currency: Currency,
-    as_of: Annotated[date | None, Query(description="the day (default today, UTC)")] = None,
+    as_of: Annotated[Day | None, Query(description="the day (default today, UTC)")] = None,
     as_known_at: KnownAt = None,
     account_id: UUID | None = None,
 ) -> AgedDebtReport:
@@ -116,8 +117,8 @@ def debtor_days_report(
     _: PrincipalDep,
     position: ReceivablesPositionDep,
     currency: Currency,
-    period_start: date,
-    period_end: date,
+    period_start: Day,
+    period_end: Day,
     account_id: UUID | None = None,
     as_known_at: KnownAt = None,
     by_account: Annotated[bool, Query(description="also each account's own figures")] = False,
@@ -160,7 +161,7 @@ def cash_posting_report(
     position: ReceivablesPositionDep,
     currency: Currency,
     on: Annotated[
-        date | None, Query(alias="date", description="a day in the period (default today)")
+        Day | None, Query(alias="date", description="a day in the period (default today)")
     ] = None,
     period: Annotated[str, Query(description="day, week (Monday to Sunday) or month")] = "day",
     as_known_at: KnownAt = None,
@@ -255,7 +256,7 @@ def portfolio_balances(
     _: PrincipalDep,
     position: MinPositionDep,
     currency: Currency,
-    as_of: Annotated[date | None, Query(description="overdue is counted at this date")] = None,
+    as_of: Annotated[Day | None, Query(description="overdue is counted at this date")] = None,
 ) -> PortfolioBalances:
     """Every account of the currency added up: the balance fields, for the portfolio."""
     cur = check_currency(currency)
@@ -285,7 +286,7 @@ def trial_balance_report(
     _: PrincipalDep,
     position: ReceivablesPositionDep,
     currency: Currency,
-    as_of: Annotated[date | None, Query(description="the day (default today, UTC)")] = None,
+    as_of: Annotated[Day | None, Query(description="the day (default today, UTC)")] = None,
     as_known_at: KnownAt = None,
 ) -> dict[str, Any]:
     """The receivables sub-ledger trial balance at the end of ``as_of``: debits and

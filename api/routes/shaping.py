@@ -4,17 +4,41 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
+from uuid import UUID
 
+from psycopg import Connection
+
+from api.problems import ApiProblem
 from api.schemas import AccountPublic, InvoicePublic, MoneyModel, PaymentPublic
 from ledger.account import Account
 from ledger.catalog import to_json
 from ledger.invoice import Invoice, invoice_status
 from ledger.money import Money
 from ledger.payment import Payment
+from projections import held
 
 
 def today() -> date:
     return datetime.now(UTC).date()
+
+
+def refuse_if_held(conn: Connection[Any], projection: str, account_id: UUID | str) -> None:
+    """A read model that holds the account back (``projections.held``) would answer with
+    figures from before an event it could not apply: say so instead."""
+    hold = held.hold_of(conn, projection, str(account_id))
+    if hold is None:
+        return
+    raise ApiProblem(
+        503,
+        "read-model-held",
+        "The read model holds this account back",
+        f"the {projection} read model could not apply event {hold.position} "
+        f"({hold.event_type}) of account {hold.account_id} and holds its {hold.events} "
+        f"event(s) from there; operations have been told (see /healthz): {hold.reason}",
+        headers={"Retry-After": "60"},
+        projection=projection,
+        held_position=hold.position,
+    )
 
 
 def account_public(account: Account, position: int | None = None) -> AccountPublic:

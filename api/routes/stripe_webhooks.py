@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -11,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.deps import CommandDep, PrincipalDep, ServicesDep
+from api.fields import Moment
 from api.idempotency import Reply
 from api.schemas import Command
 from channels import stripe_inbox
@@ -62,7 +62,7 @@ def stripe_events(
         Literal["applied", "ignored", "deferred", "unhandled", "unmatched", "refused"] | None,
         Query(description="only events that ended so"),
     ] = None,
-    received_after: Annotated[datetime | None, Query(description="a page cursor")] = None,
+    received_after: Annotated[Moment | None, Query(description="a page cursor")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
     """Every Stripe event received, with what was done with it: unknown types are kept

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
 
 from api.deps import MinPositionDep, PrincipalDep, ServicesDep
+from api.fields import Day
 from api.report_schemas import FeedPayment, PaymentsFeed, Worklist, WorklistReason, WorklistRow
 from api.routes.shaping import today
 from api.schemas import MoneyModel
+from ledger.limits import POSITION_MAX
 from ledger.money import Money, check_currency
 from projections import worklist as work
 
@@ -24,7 +25,7 @@ def get_worklist(
     svc: ServicesDep,
     _: PrincipalDep,
     position: MinPositionDep,
-    as_of: Annotated[date | None, Query(description="the day (default today, UTC)")] = None,
+    as_of: Annotated[Day | None, Query(description="the day (default today, UTC)")] = None,
     currency: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Worklist:
@@ -66,7 +67,9 @@ def payments_feed(
     needs_action: Annotated[
         bool, Query(description="only payments to retry or to allocate")
     ] = False,
-    before: Annotated[int | None, Query(ge=1, description="a page cursor: `next_before`")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=POSITION_MAX, description="a page cursor: `next_before`")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=FEED_PAGE_MAX)] = 100,
 ) -> PaymentsFeed:
     """Incoming payments, newest first, successful and failed, each with what it still

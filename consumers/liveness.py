@@ -1,0 +1,108 @@
+"""Which background workers are alive: each process beats for its live workers in
+PostgreSQL, so that every API process (``/healthz``) sees every worker wherever it runs.
+A worker whose last beat is older than ``STALE_SECONDS`` is down: its process died (a
+SIGKILL, an out-of-memory kill) or hangs. A worker that stops cleanly removes its row."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import Connection
+from psycopg_pool import ConnectionPool
+
+from projections.database import create_schema, open_pool
+
+log = logging.getLogger("arledger.liveness")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS worker_heartbeats (
+    worker text PRIMARY KEY,
+    host text NOT NULL,
+    pid int NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    beat_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+BEAT_SECONDS = 5.0
+STALE_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class WorkerBeat:
+    worker: str
+    host: str
+    pid: int
+    beat_at: datetime
+    age_seconds: float
+
+    @property
+    def alive(self) -> bool:
+        return self.age_seconds <= STALE_SECONDS
+
+
+def ensure_schema(pool: ConnectionPool) -> None:
+    create_schema(pool, SCHEMA)
+
+
+def beats(conn: Connection[Any]) -> list[WorkerBeat]:
+    rows = conn.execute(
+        "SELECT worker, host, pid, beat_at, extract(epoch FROM now() - beat_at)::float8"
+        " FROM worker_heartbeats ORDER BY worker"
+    ).fetchall()
+    return [WorkerBeat(r[0], r[1], int(r[2]), r[3], float(r[4])) for r in rows]
+
+
+class Heartbeat:
+    """Beats every ``BEAT_SECONDS`` for each named worker that ``alive(name)`` says is
+    running, from a thread of its own; a database that is down is waited out."""
+
+    def __init__(self, database_url: str, workers: list[str], alive: Callable[[str], bool]) -> None:
+        self.database_url, self.workers, self.alive = database_url, workers, alive
+        self.host, self.pid = socket.gethostname(), os.getpid()
+
+    def start(self, stop: threading.Event) -> threading.Thread:
+        thread = threading.Thread(target=self._run, args=(stop,), name="heartbeat", daemon=True)
+        thread.start()
+        return thread
+
+    def _run(self, stop: threading.Event) -> None:
+        pool: ConnectionPool | None = None
+        while not stop.is_set():
+            try:
+                pool = pool or open_pool(self.database_url, max_size=1, name="arledger-beat")
+                ensure_schema(pool)
+                while not stop.is_set():
+                    self._beat(pool)
+                    stop.wait(BEAT_SECONDS)
+                self._leave(pool)
+            except psycopg.Error as e:
+                log.warning("heartbeat failed; retrying", extra={"error": repr(e)})
+                stop.wait(BEAT_SECONDS)
+        if pool is not None:
+            pool.close()
+
+    def _beat(self, pool: ConnectionPool) -> None:
+        live = [w for w in self.workers if self.alive(w)]
+        with pool.connection() as conn:
+            for worker in live:
+                conn.execute(
+                    "INSERT INTO worker_heartbeats (worker, host, pid) VALUES (%s, %s, %s)"
+                    " ON CONFLICT (worker) DO UPDATE SET host = EXCLUDED.host,"
+                    " pid = EXCLUDED.pid, beat_at = now()",
+                    (worker, self.host, self.pid),
+                )
+
+    def _leave(self, pool: ConnectionPool) -> None:
+        with pool.connection() as conn:
+            conn.execute(
+                "DELETE FROM worker_heartbeats WHERE worker = ANY(%s) AND pid = %s",
+                (self.workers, self.pid),
+            )
