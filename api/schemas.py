@@ -34,7 +34,9 @@ class MoneyModel(BaseModel):
 
     @classmethod
     def of(cls, money: Money) -> MoneyModel:
-        return cls(amount=money.amount_minor, currency=money.currency)
+        """A reply's Money, not checked as an input: a total may pass what one amount
+        coming in may be."""
+        return cls.model_construct(amount=money.amount_minor, currency=money.currency)
 
 
 class Command(BaseModel):

@@ -191,3 +191,28 @@ def test_query_parameters_that_overflow_are_422s(door):
         response = p.api.http.get(path, params=params)
         assert response.status_code == 422, (path, params, response.status_code, response.text)
     assert p.services.ledger.head_position() == head
+
+
+def test_totals_past_the_largest_single_amount_are_read_by_every_report(settings):
+    """Two invoices of the largest amount (and one more) make totals no single amount may
+    be: every read that sums them still answers."""
+    with pipeline(settings) as p:
+        account = p.api.open_account("Giant Ltd")["id"]
+        p.api.raise_invoice(account, "G-1", 10**15, "2026-01-01", "2026-01-31")
+        last = p.api.raise_invoice(account, "G-2", 1, "2026-01-01", "2026-01-31")
+        p.wait_until_projected(last["position"])
+        at = {"min_position": last["position"]}
+        reads = [
+            (f"/v1/accounts/{account}/balance", {}),
+            (f"/v1/accounts/{account}/replay", {"as_of": "2026-03-01"}),
+            ("/v1/reports/aged-debt", {"currency": "GBP", "as_of": "2026-03-01"}),
+            ("/v1/reports/trial-balance", {"currency": "GBP", "as_of": "2026-03-01"}),
+            ("/v1/reports/balances", {"currency": "GBP"}),
+            ("/v1/worklist", {"as_of": "2026-03-01"}),
+            ("/v1/audit-trail", {}),
+        ]
+        for path, params in reads:
+            response = p.api.get(path, **params, **at)
+            assert response.status_code == 200, (path, response.status_code, response.text)
+        balance = p.api.get(f"/v1/accounts/{account}/balance", **at).json()
+        assert balance["invoiced"]["amount"] == 10**15 + 1
