@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID, uuid4, uuid5
 
 import psycopg
 from fastapi.responses import JSONResponse
@@ -23,6 +23,7 @@ from psycopg_pool import ConnectionPool
 
 from api.problems import PROBLEM_MEDIA_TYPE, ApiProblem, problem_body, status_of
 from ledger.errors import ConcurrencyExhausted, LedgerError
+from projections import command_marks
 from projections.database import create_schema
 
 SCHEMA = """
@@ -38,6 +39,8 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 );
 -- The reply as JSON text: jsonb cannot hold every string a reply may carry (a NUL).
 ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS response_text text;
+-- Which API process claimed the key: its own dead claims are taken over at once.
+ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS claimed_by uuid;
 """
 log = logging.getLogger("arledger.idempotency")
 KEY_LENGTH_MAX = 255
@@ -73,7 +76,9 @@ def request_hash(method: str, path: str, body: Any) -> str:
 class IdempotencyStore:
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
-        create_schema(pool, SCHEMA)
+        self.instance = uuid4()  # this process, in the claims it makes
+        self.in_flight: set[tuple[str, str]] = set()
+        create_schema(pool, SCHEMA, command_marks.SCHEMA)
 
     def run(
         self,
@@ -90,6 +95,8 @@ class IdempotencyStore:
         stored = self._claim(actor, key, fingerprint)
         if stored is not None:
             return stored
+        self.in_flight.add((actor, key))
+        marking = command_marks.current_command.set((actor, key))
         try:
             reply = command()
         except ConcurrencyExhausted:
@@ -100,6 +107,9 @@ class IdempotencyStore:
         except BaseException:
             self._release(actor, key)
             raise
+        finally:
+            command_marks.current_command.reset(marking)
+            self.in_flight.discard((actor, key))
         if reply.status >= 500:
             # A transient refusal (a read model behind, a channel not configured) is not
             # the command's result: the retry with this key runs it again.
@@ -117,20 +127,20 @@ class IdempotencyStore:
     def _claim(self, actor: str, key: str, fingerprint: str) -> Reply | None:
         with self.pool.connection() as conn, conn.transaction():
             inserted = conn.execute(
-                "INSERT INTO idempotency_keys (actor, key, request_hash) VALUES (%s, %s, %s)"
-                " ON CONFLICT DO NOTHING RETURNING 1",
-                (actor, key, fingerprint),
+                "INSERT INTO idempotency_keys (actor, key, request_hash, claimed_by)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                (actor, key, fingerprint, self.instance),
             ).fetchone()
             if inserted:
                 return None
             row = conn.execute(
                 "SELECT request_hash, status, COALESCE(response_text, response::text),"
-                " claimed_at < now() - make_interval(secs => %s) AS stale"
+                " claimed_at < now() - make_interval(secs => %s) AS stale, claimed_by"
                 " FROM idempotency_keys WHERE actor = %s AND key = %s FOR UPDATE",
                 (CLAIM_STALE_SECONDS, actor, key),
             ).fetchone()
             assert row is not None
-            stored_hash, status, response, stale = row
+            stored_hash, status, response, stale, claimed_by = row
             if stored_hash != fingerprint:
                 raise ApiProblem(
                     409,
@@ -142,7 +152,10 @@ class IdempotencyStore:
             if status is not None:
                 media = PROBLEM_MEDIA_TYPE if int(status) >= 400 else "application/json"
                 return Reply(int(status), json.loads(response), media, replayed=True)
-            if not stale:
+            if command_marks.committed(conn, actor, key):
+                return self._recovered(conn, actor, key)
+            dead = claimed_by == self.instance and (actor, key) not in self.in_flight
+            if not stale and not dead:
                 raise ApiProblem(
                     409,
                     "request-in-progress",
@@ -152,10 +165,29 @@ class IdempotencyStore:
                     headers={"Retry-After": "1"},
                 )
             conn.execute(
-                "UPDATE idempotency_keys SET claimed_at = now() WHERE actor = %s AND key = %s",
-                (actor, key),
+                "UPDATE idempotency_keys SET claimed_at = now(), claimed_by = %s"
+                " WHERE actor = %s AND key = %s",
+                (self.instance, actor, key),
             )
             return None
+
+    @staticmethod
+    def _recovered(conn: Any, actor: str, key: str) -> Reply:
+        """The command committed but its reply was never kept (the process died, or the
+        database went, in between): say so, append nothing, and keep this as the key's
+        answer."""
+        body = {
+            "recorded": True,
+            "idempotency_key": key,
+            "detail": "this request was recorded before its reply was lost; nothing was "
+            "appended again: read the resource it concerns for its state",
+        }
+        conn.execute(
+            "UPDATE idempotency_keys SET status = 200, response_text = %s"
+            " WHERE actor = %s AND key = %s",
+            (json.dumps(body), actor, key),
+        )
+        return Reply(200, body, replayed=True)
 
     def _complete(self, actor: str, key: str, reply: Reply) -> None:
         with self.pool.connection() as conn:

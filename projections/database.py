@@ -29,6 +29,8 @@ def eventstore_env(database_url: str, pool_size: int = 10) -> dict[str, str]:
     info = conninfo_to_dict(database_url)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        # The library's recorder, marking each command's key with its events.
+        "APPLICATION_RECORDER_TOPIC": "projections.command_marks:MarkingRecorder",
         "POSTGRES_DBNAME": str(info.get("dbname") or "postgres"),
         "POSTGRES_HOST": str(info.get("host") or "127.0.0.1"),
         "POSTGRES_PORT": str(info.get("port") or "5432"),

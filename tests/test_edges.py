@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from api.idempotency import request_hash
 from tests import stripe_payloads as sp
 from tests.pipeline import pipeline
 from tests.support import free_port
@@ -89,3 +90,47 @@ def test_made_up_methods_do_not_grow_the_metrics(edges):
     metrics = p.api.get("/metrics").text
     assert "BREW" not in metrics
     assert 'method="other"' in metrics
+
+
+def _lose_reply(p, actor, key, claimed_by, age="1 minute"):
+    """As if the process died between the store's commit and keeping the reply."""
+    with p.services.pool.connection() as conn:
+        conn.execute(
+            "UPDATE idempotency_keys SET status = NULL, response = NULL, response_text = NULL,"
+            " claimed_by = %s, claimed_at = now() - %s::interval WHERE actor = %s AND key = %s",
+            (claimed_by, age, actor, key),
+        )
+
+
+def test_a_retry_after_a_lost_reply_appends_nothing_for_any_command(settings):
+    with pipeline(settings, workers=False) as p:
+        account = p.api.open_account("Lost Reply Ltd")["id"]
+        contact = {"channel": "call", "outcome": "promised Friday"}
+        first = p.api.post(f"/v1/accounts/{account}/contacts", contact, key="lost-1")
+        assert first.status_code == 201, first.text
+        head = p.services.ledger.head_position()
+        _lose_reply(p, "alice", "lost-1", "00000000-0000-0000-0000-000000000001")
+        retry = p.api.post(f"/v1/accounts/{account}/contacts", contact, key="lost-1")
+        assert retry.status_code == 200, retry.text
+        assert retry.json()["recorded"] is True
+        assert retry.headers["Idempotent-Replayed"] == "true"
+        assert p.services.ledger.head_position() == head
+
+
+def test_a_dead_claim_of_this_process_is_taken_over_at_once(settings):
+    """A claim this API process made for a request it no longer runs (the request died
+    with its database connection) is not a 409 "in progress" for half a minute."""
+    with pipeline(settings, workers=False) as p:
+        account = p.api.open_account("Dead Claim Ltd")["id"]
+        path = f"/v1/accounts/{account}/contacts"
+        contact = {"channel": "call", "outcome": "rang"}
+        parsed = {"channel": "call", "direction": "outbound", "outcome": "rang", "notes": None,
+                  "contact_name": None, "contacted_at": None}  # fmt: skip
+        with p.services.pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO idempotency_keys (actor, key, request_hash, claimed_by)"
+                " VALUES ('alice', 'dead-1', %s, %s)",
+                (request_hash("POST", path, parsed), p.services.idempotency.instance),
+            )
+        response = p.api.post(path, contact, key="dead-1")
+        assert response.status_code == 201, response.text

@@ -1,0 +1,61 @@
+"""Idempotency made atomic with the store: a command's mark commits in the same
+transaction as its events.
+
+The API claims an Idempotency-Key before it runs a command and keeps the reply after;
+a process that dies (or loses the database) between the store's commit and keeping the
+reply used to leave a claim that a retry would run again, and a command that appends to
+an existing aggregate (a contact logged, an invoice sent) would then be recorded twice.
+Now the event store's recorder writes ``(actor, key)`` into ``command_marks`` in the
+transaction that appends the command's events, so a retry can tell for certain whether
+the command committed, and appends nothing if it did."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any
+
+from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg import Connection, Cursor
+from psycopg.rows import DictRow
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS command_marks (
+    actor text NOT NULL,
+    key text NOT NULL,
+    committed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (actor, key)
+);
+"""
+TOPIC = "projections.command_marks:MarkingRecorder"
+
+# The (actor, Idempotency-Key) of the command running in this context, set by the API.
+current_command: ContextVar[tuple[str, str] | None] = ContextVar(
+    "arledger_current_command", default=None
+)
+
+
+class MarkingRecorder(PostgresApplicationRecorder):
+    """The library's application recorder, marking the running command's key in the
+    transaction that inserts its events."""
+
+    def create_table(self) -> None:
+        super().create_table()
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(SCHEMA)
+
+    def _insert_events(self, curs: Cursor[DictRow], stored_events: Any, **kwargs: Any) -> None:
+        command = current_command.get()
+        if command is not None and stored_events:
+            curs.execute(
+                "INSERT INTO command_marks (actor, key) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                command,
+            )
+        super()._insert_events(curs, stored_events, **kwargs)
+
+
+def committed(conn: Connection[Any], actor: str, key: str) -> bool:
+    """Whether a command with this key appended events (and so must not run again)."""
+    row = conn.execute(
+        "SELECT 1 FROM command_marks WHERE actor = %s AND key = %s", (actor, key)
+    ).fetchone()
+    return row is not None
