@@ -82,6 +82,7 @@ def export_period(
     out: Path,
     progress: Callable[[int, int], None] | None = None,
     relay: str = "",
+    wait_seconds: float = PROJECTION_WAIT_SECONDS,
 ) -> dict[str, Any]:
     """Write the pack for events recorded from ``start`` to ``end`` (inclusive, UTC
     days) into ``out``; return the manifest."""
@@ -100,7 +101,7 @@ def export_period(
     cp = integrity.checkpoint(conn, last)
     assert cp is not None and cp.position == last
     known_at = datetime.fromisoformat(period[-1]["recorded_at"])
-    _wait_for_receivables(conn, relay, last)
+    _wait_for_receivables(conn, relay, last, wait_seconds)
 
     if out.exists():
         shutil.rmtree(out)
@@ -189,13 +190,19 @@ def _scan(
     return before, period
 
 
-def _wait_for_receivables(conn: psycopg.Connection[Any], relay: str, position: int) -> None:
+class ExportBehind(ExportError):
+    """The receivables read model has not yet reached the period's last event."""
+
+
+def _wait_for_receivables(
+    conn: psycopg.Connection[Any], relay: str, position: int, wait_seconds: float
+) -> None:
     """The reports come from the receivables read model: it must have every event of the
     period before they are written."""
-    deadline = time.monotonic() + PROJECTION_WAIT_SECONDS
+    deadline = time.monotonic() + wait_seconds
     while tracking.watermark(conn, RECEIVABLES, relay) < position:
         if time.monotonic() > deadline:
-            raise ExportError(
+            raise ExportBehind(
                 f"the receivables read model has not reached position {position}; "
                 "is `arledger consume` running?"
             )

@@ -11,7 +11,7 @@ import pytest
 from api.idempotency import request_hash
 from tests import stripe_payloads as sp
 from tests.pipeline import pipeline
-from tests.support import free_port
+from tests.support import AUDITOR_KEY, Api, free_port
 
 SECRET = "whsec_edges"
 
@@ -134,3 +134,16 @@ def test_a_dead_claim_of_this_process_is_taken_over_at_once(settings):
             )
         response = p.api.post(path, contact, key="dead-1")
         assert response.status_code == 201, response.text
+
+
+def test_an_export_before_its_read_model_is_a_prompt_503(settings):
+    """The export waits for the receivables read model no longer than any read does."""
+    quick = settings.model_copy(update={"query_wait_ms": 200})
+    with pipeline(quick, workers=False) as p:  # no consumers: the read model stays behind
+        p.api.open_account("Export Ltd")
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        began = time.monotonic()
+        response = Api(p.url, AUDITOR_KEY).get("/v1/exports", **{"from": today, "to": today})
+        assert response.status_code == 503, response.text
+        assert response.headers["Retry-After"]
+        assert time.monotonic() - began < 10

@@ -21,7 +21,7 @@ from api.services import Services
 from ledger.integrity import checkpoints, merkle
 from ledger.integrity.signing import public_pem
 from ledger.limits import POSITION_MAX
-from projections.exports import ExportError, export_period
+from projections.exports import ExportBehind, ExportError, export_period
 
 router = APIRouter(tags=["integrity"])
 
@@ -128,7 +128,23 @@ async def export(
         with tempfile.TemporaryDirectory() as tmp, svc.pool.connection() as conn:
             out = Path(tmp) / "pack"
             try:
-                export_period(conn, svc.integrity, start, end, out, relay=svc.settings.topic)
+                export_period(
+                    conn,
+                    svc.integrity,
+                    start,
+                    end,
+                    out,
+                    relay=svc.settings.topic,
+                    wait_seconds=svc.settings.query_wait_ms / 1000,
+                )
+            except ExportBehind as e:  # transient, like any read before its read model
+                raise ApiProblem(
+                    503,
+                    "projection-lagging",
+                    "The read model has not caught up yet",
+                    str(e),
+                    headers={"Retry-After": "1"},
+                ) from e
             except ExportError as e:
                 raise ApiProblem(422, "bad-export", "The export cannot be made", str(e)) from e
             return deterministic_zip(out, f"arledger-{start}-{end}")
