@@ -90,10 +90,7 @@ def export_period(
         raise ExportError(f"--to {end} is before --from {start}")
     begins = datetime.combine(start, datetime.min.time(), UTC)
     ends = datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC)
-    head_row = conn.execute(
-        f"SELECT coalesce(max(notification_id), 0) FROM {integrity.events_table}"
-    ).fetchone()
-    head = int(head_row[0]) if head_row else 0
+    head = _head(conn, integrity.events_table)
     before, period = _scan(conn, integrity.events_table, begins, ends, head, progress)
     if not period:
         raise ExportError(f"no events were recorded from {start} to {end}")
@@ -188,6 +185,11 @@ def _scan(
         if progress and position % BATCH == 0:
             progress(position, head)
     return before, period
+
+
+def _head(conn: psycopg.Connection[Any], events_table: str) -> int:
+    row = conn.execute(f"SELECT coalesce(max(notification_id), 0) FROM {events_table}").fetchone()
+    return int(row[0]) if row else 0
 
 
 class ExportBehind(ExportError):
