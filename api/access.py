@@ -95,7 +95,10 @@ class KeyStore:
         create_schema(pool, SCHEMA)
 
     def find(self, key: str) -> Principal | None:
-        d = digest(key)
+        return self.find_digest(digest(key))
+
+    def find_digest(self, d: str) -> Principal | None:
+        """The unrevoked key whose digest is ``d`` (cached for ``CACHE_SECONDS``)."""
         with self._lock:
             hit = self._cache.get(d)
         if hit and time.monotonic() - hit[0] < CACHE_SECONDS:

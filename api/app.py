@@ -12,8 +12,10 @@ from fastapi.routing import APIRoute
 from api import metrics, problems
 from api.auth import ROLES
 from api.deps import principal
+from api.desk.install import install as install_desk
 from api.door import Door
 from api.routes import (
+    account_lists,
     accounts,
     api_keys,
     arrangements,
@@ -64,6 +66,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     metrics.install(app)
     problems.install_fallback(app)
     routers = (
+        account_lists.router,
         accounts.router,
         invoices.router,
         chasing.router,
@@ -88,6 +91,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for router in routers:
         _document_roles(router)
         app.include_router(router)
+    install_desk(app)
     return app
 
 

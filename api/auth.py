@@ -49,6 +49,10 @@ class KeyRing:
         # Looking up the digest, not the key, leaks nothing about a key through timing.
         return self._by_digest.get(_digest(key))
 
+    def find_digest(self, digest: str) -> Principal | None:
+        """The key whose SHA-256 digest is ``digest`` (a desk session keeps only that)."""
+        return self._by_digest.get(digest)
+
     def __len__(self) -> int:
         return len(self._by_digest)
 

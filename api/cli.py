@@ -11,6 +11,8 @@ import logging
 import signal
 import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date
@@ -101,9 +103,52 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
             )
         else:
             print("API keys          from ARLEDGER_API_KEYS", flush=True)
+        serving = threading.Event()
+        stack.callback(serving.set)
+        announcer = threading.Thread(
+            target=announce_when_ready,
+            args=(_local_url(args.host, args.port), serving),
+            name="ready",
+            daemon=True,
+        )
+        announcer.start()
         _serve(settings, args.host, args.port)
     print("arledger stopped", flush=True)
     return 0
+
+
+def _local_url(host: str, port: int) -> str:
+    """Where this machine reaches the API served on ``host``."""
+    reach = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - compared
+    return f"http://[{reach}]:{port}" if ":" in reach else f"http://{reach}:{port}"
+
+
+def is_ready(base_url: str) -> bool:
+    """Whether ``GET /readyz`` answers 200."""
+    try:
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy
+        with direct.open(f"{base_url}/readyz", timeout=5) as reply:
+            return int(reply.status) == 200
+    except (OSError, ValueError):
+        return False  # not serving yet, or a 503 (urllib raises HTTPError, an OSError)
+
+
+def announce_when_ready(base_url: str, done: threading.Event) -> bool:
+    """Print the "Ready" line once the API says every read model is fed (``/readyz``):
+    a command's effect is then readable within a read's wait. Gives up when ``done``."""
+    began = time.monotonic()
+    while not done.wait(READY_POLL_SECONDS):
+        if is_ready(base_url):
+            waited = time.monotonic() - began
+            print(
+                f"Ready             every read model is fed ({waited:.1f} s; GET /readyz)",
+                flush=True,
+            )
+            return True
+    return False
+
+
+READY_POLL_SECONDS = 0.5
 
 
 @contextmanager

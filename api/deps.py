@@ -33,10 +33,18 @@ async def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
+# The desk calls the API in-process for its signed-in user: the principal travels in the
+# ASGI scope, where no HTTP client can put it (see ``api.desk.inner``).
+DESK_PRINCIPAL = "arledger.desk.principal"
+
+
 async def principal(
-    svc: ServicesDep, authorization: Annotated[str | None, Header()] = None
+    request: Request, svc: ServicesDep, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
-    """The caller, from ``Authorization: Bearer <api key>``."""
+    """The caller, from ``Authorization: Bearer <api key>`` (or the desk's session)."""
+    signed_in = request.scope.get(DESK_PRINCIPAL)
+    if isinstance(signed_in, Principal):
+        return signed_in
     challenge = {"WWW-Authenticate": 'Bearer realm="arledger"'}
     if not authorization:
         raise ApiProblem(

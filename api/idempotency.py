@@ -21,6 +21,8 @@ import psycopg
 from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool
 
+from api import lifeline
+from api.lifeline import Lifeline
 from api.problems import PROBLEM_MEDIA_TYPE, ApiProblem, problem_body, status_of
 from ledger.errors import ConcurrencyExhausted, LedgerError
 from projections import command_marks
@@ -41,10 +43,15 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS response_text text;
 -- Which API process claimed the key: its own dead claims are taken over at once.
 ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS claimed_by uuid;
+-- The advisory lock that process holds while it lives (api/lifeline.py): a claim whose
+-- process no longer holds it is dead, and taken over at once by any process.
+ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS claimed_lock bigint;
 """
 log = logging.getLogger("arledger.idempotency")
 KEY_LENGTH_MAX = 255
 # A claim older than this with no result belongs to a request that died; it may be retried.
+# (A claim whose process is gone is known dead at once: this is for a process that lives
+# but whose request hangs, and for claims made before processes held a lifeline.)
 CLAIM_STALE_SECONDS = 30
 _NAMESPACE = UUID("a3c1e4f2-5b7d-4e8a-9f10-2c3d4e5f6a7b")
 
@@ -79,6 +86,12 @@ class IdempotencyStore:
         self.instance = uuid4()  # this process, in the claims it makes
         self.in_flight: set[tuple[str, str]] = set()
         create_schema(pool, SCHEMA, command_marks.SCHEMA)
+        conninfo = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
+        self.lifeline = Lifeline(conninfo, self.instance)
+
+    def close(self) -> None:
+        """Let go of this process's lifeline: its unfinished claims are dead from now."""
+        self.lifeline.close()
 
     def run(
         self,
@@ -125,22 +138,24 @@ class IdempotencyStore:
         return reply
 
     def _claim(self, actor: str, key: str, fingerprint: str) -> Reply | None:
+        self.lifeline.hold()
         with self.pool.connection() as conn, conn.transaction():
             inserted = conn.execute(
-                "INSERT INTO idempotency_keys (actor, key, request_hash, claimed_by)"
-                " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-                (actor, key, fingerprint, self.instance),
+                "INSERT INTO idempotency_keys (actor, key, request_hash, claimed_by, claimed_lock)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                (actor, key, fingerprint, self.instance, self.lifeline.key),
             ).fetchone()
             if inserted:
                 return None
             row = conn.execute(
                 "SELECT request_hash, status, COALESCE(response_text, response::text),"
-                " claimed_at < now() - make_interval(secs => %s) AS stale, claimed_by"
+                " claimed_at < now() - make_interval(secs => %s) AS stale, claimed_by,"
+                " claimed_lock"
                 " FROM idempotency_keys WHERE actor = %s AND key = %s FOR UPDATE",
                 (CLAIM_STALE_SECONDS, actor, key),
             ).fetchone()
             assert row is not None
-            stored_hash, status, response, stale, claimed_by = row
+            stored_hash, status, response, stale, claimed_by, claimed_lock = row
             if stored_hash != fingerprint:
                 raise ApiProblem(
                     409,
@@ -154,22 +169,23 @@ class IdempotencyStore:
                 return Reply(int(status), json.loads(response), media, replayed=True)
             if command_marks.committed(conn, actor, key):
                 return self._recovered(conn, actor, key)
-            dead = claimed_by == self.instance and (actor, key) not in self.in_flight
-            if not stale and not dead:
-                raise ApiProblem(
-                    409,
-                    "request-in-progress",
-                    "A request with this Idempotency-Key is running",
-                    f"a request with Idempotency-Key {key!r} is still being processed; "
-                    "retry shortly",
-                    headers={"Retry-After": "1"},
-                )
+            if not stale and not self._dead(conn, actor, key, claimed_by, claimed_lock):
+                raise _in_progress(key)
             conn.execute(
-                "UPDATE idempotency_keys SET claimed_at = now(), claimed_by = %s"
-                " WHERE actor = %s AND key = %s",
-                (self.instance, actor, key),
+                "UPDATE idempotency_keys SET claimed_at = now(), claimed_by = %s,"
+                " claimed_lock = %s WHERE actor = %s AND key = %s",
+                (self.instance, self.lifeline.key, actor, key),
             )
             return None
+
+    def _dead(
+        self, conn: Any, actor: str, key: str, claimed_by: UUID | None, claimed_lock: int | None
+    ) -> bool:
+        """A claim of this process for a request it no longer runs, or of a process that
+        no longer holds its lifeline (it exited, was killed, or lost its connection)."""
+        if claimed_by == self.instance:
+            return (actor, key) not in self.in_flight
+        return claimed_lock is not None and lifeline.is_gone(conn, claimed_lock)
 
     @staticmethod
     def _recovered(conn: Any, actor: str, key: str) -> Reply:
@@ -203,6 +219,16 @@ class IdempotencyStore:
                 "DELETE FROM idempotency_keys WHERE actor = %s AND key = %s AND status IS NULL",
                 (actor, key),
             )
+
+
+def _in_progress(key: str) -> ApiProblem:
+    return ApiProblem(
+        409,
+        "request-in-progress",
+        "A request with this Idempotency-Key is running",
+        f"a request with Idempotency-Key {key!r} is still being processed; retry shortly",
+        headers={"Retry-After": "1"},
+    )
 
 
 def check_key(key: str | None) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import stripe
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from channels.reconcile import ReadModelBehind
@@ -71,7 +71,25 @@ CATALOGUE: dict[str, str] = {
     "bad-export": "The export cannot be made",
     "stripe-error": "Stripe failed the request",
     "body-too-large": "The request body is too large",
+    "read-model-held": "The account's read model is held back by an event it could not apply",
 }
+
+
+# Domain errors the API never answers with, so /v1/problems leaves them out: parents that
+# are never raised themselves (every refusal raises a subclass with a code of its own),
+# and refusals only the background workers meet (the scheduler noting an invoice overdue,
+# the notifier recording a delivery), which they handle.
+NOT_ANSWERED = frozenset(
+    {
+        "ledger-error",
+        "rule-violation",
+        "not-authorised",
+        "webhook-rejected",
+        "invoice-not-newly-overdue",
+        "notification-already-delivered",
+        "unknown-notification",
+    }
+)
 
 
 def status_of(error: errors.LedgerError) -> int:
@@ -192,6 +210,15 @@ def install(app: FastAPI) -> None:
         return problem(exc.status_code, code, str(exc.detail), str(exc.detail), request.url.path)
 
 
+DESK_FAILURE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Something went wrong'
+    '</title><link rel="stylesheet" href="/static/desk.css"></head><body><main><h1>Something'
+    " went wrong</h1><p>The server failed on this page. It has been logged. Nothing you"
+    ' submitted was recorded twice: sending the same form again is safe.</p><p><a href="/">'
+    "Back to your desk</a></p></main></body></html>"
+)
+
+
 def install_fallback(app: FastAPI) -> None:
     """An unexpected failure is logged with its traceback and answered as a problem,
     never as an HTML page or a bare 500."""
@@ -200,8 +227,12 @@ def install_fallback(app: FastAPI) -> None:
     log = logging.getLogger("arledger.api")
 
     @app.exception_handler(Exception)
-    def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"path": request.url.path})
+    def _unexpected(request: Request, exc: Exception) -> Response:
+        # Not inside the except block any more: the exception is passed, not looked up.
+        log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+        wants_page = "text/html" in request.headers.get("accept", "")
+        if wants_page and not request.url.path.startswith("/v1/"):
+            return HTMLResponse(DESK_FAILURE, status_code=500)  # a desk page: never a trace
         return problem(
             500,
             "internal-error",

@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool
 
 from api.access import KeyStore
 from api.auth import KeyRing
+from api.desk.sessions import DeskSessions
 from api.idempotency import IdempotencyStore
 from channels import bank_import
 from channels.bank_import import BankStatements
@@ -84,6 +85,7 @@ class Services:
     stripe: StripeChannel
     bank: BankStatements
     bank_queue: BankQueue
+    desk: DeskSessions
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
@@ -94,6 +96,7 @@ class Services:
         tracking.ensure_schema(pool)
         liveness.ensure_schema(pool)
         keys = KeyRing.parse(settings.api_keys)
+        access = KeyStore(pool)
         if not len(keys):
             log.warning("no API keys configured (ARLEDGER_API_KEYS): every request is refused")
         return cls(
@@ -103,13 +106,15 @@ class Services:
             keys,
             IdempotencyStore(pool),
             BrokerProbe(settings.kafka_bootstrap_servers or ""),
-            KeyStore(pool),
+            access,
             Integrity.from_settings(settings, ledger.events_table),
             StripeChannel.start(settings, ledger, pool),
             bank_import.start(settings, ledger, pool),
             BankQueue(ledger, pool),
+            DeskSessions(pool, keys, access, settings.desk_secret, settings.desk_session_hours),
         )
 
     def close(self) -> None:
+        self.idempotency.close()
         self.pool.close()
         self.ledger.close()

@@ -33,6 +33,8 @@ WORKER_LEDGER_POOL = 2
 
 # Which in-process workers are running their body now (not waiting to restart).
 _running: dict[str, bool] = {}
+# The projection consumer each running consumer worker is (its partitions are beaten).
+_consumers: dict[str, ProjectionConsumer] = {}
 
 
 def _supervised(name: str, body: Callable[[threading.Event], None], stop: threading.Event) -> None:
@@ -69,9 +71,19 @@ def heartbeat(settings: Settings, names: list[str], stop: threading.Event) -> th
     slot = worker_slot()
     keyed = {f"{slot}/{name}": name for name in names}
     beat = Heartbeat(
-        settings.database_url or "", list(keyed), lambda key: _running.get(keyed[key], False)
+        settings.database_url or "",
+        list(keyed),
+        lambda key: _running.get(keyed[key], False),
+        lambda key: _holding(keyed[key]),
     )
     return beat.start(stop)
+
+
+def _holding(name: str) -> tuple[str, list[int]] | None:
+    consumer = _consumers.get(name)
+    if consumer is None:
+        return None
+    return consumer.projection.name, sorted(consumer.assignments.held)
 
 
 def relay_worker(settings: Settings) -> Callable[[threading.Event], None]:
@@ -90,18 +102,19 @@ def relay_worker(settings: Settings) -> Callable[[threading.Event], None]:
 def consumer_worker(
     settings: Settings, projection: str, n: int
 ) -> Callable[[threading.Event], None]:
+    name = f"{projection}-{n}"  # as start() names it
+
     def body(stop: threading.Event) -> None:
         ledger = open_ledger(settings, pool_size=WORKER_LEDGER_POOL)
         pool = open_pool(settings.database_url or "", max_size=2, name=f"arledger-{projection}")
         try:
-            ProjectionConsumer(
-                settings,
-                ledger,
-                pool,
-                PROJECTIONS[projection],
-                client_id=f"arledger-{projection}-{n}",
-            ).run(stop)
+            consumer = ProjectionConsumer(
+                settings, ledger, pool, PROJECTIONS[projection], client_id=f"arledger-{name}"
+            )
+            _consumers[name] = consumer
+            consumer.run(stop)
         finally:
+            _consumers.pop(name, None)
             pool.close()
             ledger.close()
 

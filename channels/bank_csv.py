@@ -22,11 +22,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from uuid import UUID
 
 from ledger.errors import InvalidRequest
-from ledger.money import Money, check_currency, exponent
+from ledger.money import Money, check_currency, minor_units
 
 COLUMNS = ("date", "amount", "reference", "payer")
 DATE_FORMATS = {"iso": "%Y-%m-%d", "dmy": "%d/%m/%Y", "mdy": "%m/%d/%Y"}
@@ -51,23 +50,6 @@ class StatementLine:
     @property
     def outgoing(self) -> bool:
         return self.amount.amount_minor <= 0
-
-
-def minor_units(text: str, currency: str) -> int:
-    """``"1,234.56"`` GBP is 123456; ``"(12.00)"`` and ``"-12.00"`` are -1200."""
-    raw = text.strip().replace(",", "").replace(" ", "")
-    negative = raw.startswith("-") or (raw.startswith("(") and raw.endswith(")"))
-    raw = raw.strip("()").lstrip("-+")
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise ValueError(f"amount {text!r} is not a number") from None
-    if not value.is_finite():
-        raise ValueError(f"amount {text!r} is not a number")
-    scaled = value.scaleb(exponent(currency))
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"amount {text!r} has more decimals than {currency} has")
-    return -int(scaled) if negative else int(scaled)
 
 
 def _header(fields: Sequence[str] | None) -> dict[str, str]:

@@ -18,6 +18,7 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import CommitFailedError, KafkaError
 from psycopg_pool import ConnectionPool
 
+from consumers import liveness
 from consumers.catchup import catch_up, retry_held
 from consumers.topic import ensure_topic
 from ledger.application import Ledger
@@ -42,16 +43,22 @@ LAG_LOG_SECONDS = 30.0  # how often a consumer logs how far behind the relay it 
 
 
 class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Remembers newly assigned partitions: each is checked against the store."""
+    """Remembers newly assigned partitions (each is checked against the store) and
+    which partitions this member holds (its heartbeat says so, for ``/readyz``)."""
 
     def __init__(self) -> None:
         self.unchecked: set[int] = set()
+        self.held: set[int] = set()
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         self.unchecked -= {tp.partition for tp in revoked}
+        self.held -= {tp.partition for tp in revoked}
+        liveness.poke()
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         self.unchecked |= {tp.partition for tp in assigned}
+        self.held |= {tp.partition for tp in assigned}
+        liveness.poke()
         log.info("partitions assigned", extra={"partitions": sorted(self.unchecked)})
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date
+
 from ledger import limits, rules
 from ledger.commands import (
     DecideWriteOff,
@@ -9,11 +11,13 @@ from ledger.commands import (
     RequestWriteOff,
     VoidInvoice,
 )
+from ledger.daily_authority import AuthorityBook, DailyCharge, charging
+from ledger.errors import DailyWriteOffLimitReached
 from ledger.invoice import Invoice
 from ledger.money import Money
 from ledger.stamp import Stamp
 from ledger.store import LedgerStore, Saved, _new
-from ledger.write_off import WriteOff
+from ledger.write_off import Authority, WriteOff
 
 
 class InvoiceAdjustments(LedgerStore):
@@ -73,35 +77,67 @@ class InvoiceAdjustments(LedgerStore):
                 requester_role=cmd.role,
                 stamp=cmd.stamp,
             )
-            left = self._authority_left(cmd.role, cmd.stamp.actor, invoice)
-            if not left < cmd.amount:
-                write_off.apply_at_once(left, cmd.stamp)
+            authority = self._authority(cmd.role, cmd.stamp, invoice)
+            charge = None
+            if authority.covers(cmd.amount):
+                write_off.apply_at_once(authority, cmd.stamp)
                 self._write_off_invoice(write_off, invoice, cmd.stamp)
-            return Saved(write_off, self._position(self.save(write_off, invoice)))
+                charge = self._charge(write_off, cmd.role, cmd.stamp)
+            with charging(charge):
+                return Saved(write_off, self._position(self.save(write_off, invoice)))
 
-        return self._retrying(attempt)
+        try:
+            return self._retrying(attempt)
+        except DailyWriteOffLimitReached:
+            # Another write-off of the requester's took the rest of today's limit while
+            # this one was decided: read it again, and ask for approval instead.
+            return self._retrying(attempt)
 
     def decide_write_off(self, cmd: DecideWriteOff) -> Saved:
         def attempt() -> Saved:
             write_off = self.get_write_off(cmd.write_off_id)
             invoice = self.get_invoice(write_off.invoice_id)
+            charge = None
             if cmd.approve:
-                left = self._authority_left(cmd.role, cmd.stamp.actor, invoice)
-                write_off.approve(cmd.stamp.actor, left, cmd.stamp)
+                authority = self._authority(cmd.role, cmd.stamp, invoice)
+                write_off.approve(cmd.stamp.actor, authority, cmd.stamp)
                 self._write_off_invoice(write_off, invoice, cmd.stamp)
+                charge = self._charge(write_off, cmd.role, cmd.stamp)
             else:
                 write_off.reject(cmd.stamp.actor, cmd.reason or "", cmd.stamp)
-            return Saved(write_off, self._position(self.save(write_off, invoice)))
+            with charging(charge):
+                return Saved(write_off, self._position(self.save(write_off, invoice)))
 
         return self._retrying(attempt)
 
-    def _authority_left(self, role: str, actor: str, invoice: Invoice) -> Money:
-        """What the actor's role limit leaves on this invoice after what the actor has
-        already authorised on it: a limit is per invoice, not per request, so eight
-        requests of the limit do not write off eight times the limit."""
-        limit = self.write_off_policy.limit(role, invoice.currency)
-        return limit - invoice.written_off_on_authority_of(actor)
+    def _authority(self, role: str, stamp: Stamp, invoice: Invoice) -> Authority:
+        """What the actor's role limits leave: on this invoice after what the actor has
+        already authorised on it (a limit is per invoice, not per request, so eight
+        requests of the limit do not write off eight times the limit), and today after
+        what the actor has authorised today on any invoice."""
+        actor, currency = stamp.actor, invoice.currency
+        on_invoice = self.write_off_policy.limit(role, currency)
+        today = self.write_off_policy.daily_limit(role, currency)
+        used_today = Money(self._authorised_on(actor, stamp, currency), currency)
+        return Authority(
+            on_invoice - invoice.written_off_on_authority_of(actor), today - used_today
+        )
+
+    def _authorised_on(self, actor: str, stamp: Stamp, currency: str) -> int:
+        book = self.recorder
+        if not isinstance(book, AuthorityBook):
+            return 0  # a store without the book (not PostgreSQL): per invoice only
+        return book.authorised_on(actor, _day(stamp), currency)
+
+    def _charge(self, write_off: WriteOff, role: str, stamp: Stamp) -> DailyCharge:
+        limit = self.write_off_policy.daily_limit(role, write_off.amount.currency)
+        return DailyCharge(write_off.id, stamp.actor, _day(stamp), write_off.amount, limit)
 
     @staticmethod
     def _write_off_invoice(write_off: WriteOff, invoice: Invoice, stamp: Stamp) -> None:
         invoice.write_off(write_off.id, write_off.amount, write_off.reason, stamp.actor, stamp)
+
+
+def _day(stamp: Stamp) -> date:
+    """The day (UTC) a daily limit counts a command in."""
+    return stamp.effective_at.astimezone(UTC).date()

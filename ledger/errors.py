@@ -129,6 +129,11 @@ class InsufficientAuthority(NotAuthorised):
     title = "The amount is above the approver's write-off limit"
 
 
+class DailyWriteOffLimitReached(NotAuthorised):
+    code = "daily-write-off-limit-reached"
+    title = "The write-off is above what the approver may still write off today"
+
+
 class UnknownWriteOff(NotFound):
     code = "unknown-write-off"
     title = "Unknown write-off"

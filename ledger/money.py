@@ -5,7 +5,9 @@ No float ever becomes money: parsing refuses floats, booleans and numeric string
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ledger.errors import CurrencyMismatch, MalformedMoney, UnknownCurrency
@@ -127,3 +129,23 @@ class Money:
         whole, minor = divmod(abs(self.amount_minor), 10**digits)
         text = f"{whole}.{minor:0{digits}d}" if digits else str(whole)
         return f"{sign}{text} {self.currency}"
+
+
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?|\.[0-9]+")
+
+
+def minor_units(text: str, currency: str) -> int:
+    """``"1,234.56"`` GBP is 123456; ``"(12.00)"`` and ``"-12.00"`` are -1200."""
+    raw = text.strip().replace(",", "").replace(" ", "")
+    negative = raw.startswith("-") or (raw.startswith("(") and raw.endswith(")"))
+    raw = raw.strip("()").lstrip("-+")
+    if not _DECIMAL.fullmatch(raw):  # no exponents, no NaN: digits and one point
+        raise ValueError(f"amount {text!r} is not a number")
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError(f"amount {text!r} is not a number") from None
+    scaled = value.scaleb(exponent(currency))
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"amount {text!r} has more decimals than {currency} has")
+    return -int(scaled) if negative else int(scaled)

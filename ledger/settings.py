@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # Write-off authority per role, in major units of the account's currency: within it a
     # write-off applies at once, above it a second person approves.
     write_off_limits: str = "coordinator:250,manager:25000,admin:25000"
+    # What one person may write off on their own authority in one day (UTC), summed over
+    # every invoice, per currency, in major units; above it a write-off waits for approval.
+    write_off_daily_limits: str = "coordinator:1000,manager:100000,admin:100000"
     # How long a query with min_position waits for its projection before a 503.
     query_wait_ms: int = 3_000
     relay_batch_size: int = 500
@@ -78,3 +81,8 @@ class Settings(BaseSettings):
     notify_unassigned_to: str = "coordinators"
     notify_interval_ms: int = 1_000
     notify_max_attempts: int = 5
+    # The desk (the web pages under /): how long a sign-in lasts, and the secret its
+    # session cookies are signed with (empty: one is made and kept in the database, so
+    # every API process of one ledger shares it).
+    desk_session_hours: int = 10
+    desk_secret: str = ""

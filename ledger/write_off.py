@@ -4,38 +4,77 @@ a write-off is applied at once; above it, it waits for a manager who is not the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.errors import FourEyesRequired, InsufficientAuthority, WriteOffNotPending
+from ledger.errors import (
+    DailyWriteOffLimitReached,
+    FourEyesRequired,
+    InsufficientAuthority,
+    WriteOffNotPending,
+)
 from ledger.money import Money, exponent
 from ledger.stamp import Stamp
 
 # Limits are set in major units (pounds, euros, yen) so that one figure reads the same in
 # every currency of the book; a role not listed may write off nothing.
 DEFAULT_LIMITS_MAJOR = {"coordinator": 250, "manager": 25_000, "admin": 25_000}
+# What one person may write off in a day (UTC) over every invoice, per currency.
+DEFAULT_DAILY_LIMITS_MAJOR = {"coordinator": 1_000, "manager": 100_000, "admin": 100_000}
 
 
 @dataclass(frozen=True)
 class WriteOffPolicy:
-    """How much each role may write off on its own authority."""
+    """How much each role may write off on its own authority: on one invoice, and in
+    one day over every invoice."""
 
     limits_major: dict[str, int]
+    daily_limits_major: dict[str, int] = field(
+        default_factory=lambda: dict(DEFAULT_DAILY_LIMITS_MAJOR)
+    )
 
     @classmethod
-    def parse(cls, spec: str) -> WriteOffPolicy:
+    def parse(cls, spec: str, daily_spec: str = "") -> WriteOffPolicy:
         """``role:amount`` pairs, comma separated, amounts in major units."""
-        limits = {}
-        for item in filter(None, (part.strip() for part in spec.split(","))):
-            role, _, amount = item.partition(":")
-            limits[role.strip()] = int(amount)
-        return cls(limits or dict(DEFAULT_LIMITS_MAJOR))
+        return cls(
+            _parse_limits(spec) or dict(DEFAULT_LIMITS_MAJOR),
+            _parse_limits(daily_spec) or dict(DEFAULT_DAILY_LIMITS_MAJOR),
+        )
 
     def limit(self, role: str, currency: str) -> Money:
-        major = self.limits_major.get(role, 0)
-        return Money(major * 10 ** exponent(currency), currency)
+        """On one invoice."""
+        return _major(self.limits_major.get(role, 0), currency)
+
+    def daily_limit(self, role: str, currency: str) -> Money:
+        """In one day, over every invoice."""
+        return _major(self.daily_limits_major.get(role, 0), currency)
+
+
+def _parse_limits(spec: str) -> dict[str, int]:
+    limits = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        role, _, amount = item.partition(":")
+        limits[role.strip()] = int(amount)
+    return limits
+
+
+def _major(major: int, currency: str) -> Money:
+    return Money(major * 10 ** exponent(currency), currency)
+
+
+@dataclass(frozen=True)
+class Authority:
+    """What one person may still write off on their own authority: on this invoice
+    (their limit less what they have written off on it) and today (their daily limit
+    less what they have written off today on any invoice)."""
+
+    on_invoice: Money
+    today: Money
+
+    def covers(self, amount: Money) -> bool:
+        return not (self.on_invoice < amount or self.today < amount)
 
 
 class WriteOff(Aggregate):
@@ -62,30 +101,37 @@ class WriteOff(Aggregate):
         self.decided_by: str | None = None
         self.decision_reason: str | None = None
 
-    def apply_at_once(self, authority_left: Money, stamp: Stamp) -> None:
-        """Apply on the requester's own authority: what their limit leaves on this
-        invoice covers the amount."""
+    def apply_at_once(self, authority: Authority, stamp: Stamp) -> None:
+        """Apply on the requester's own authority: what their limits leave on this
+        invoice and today covers the amount."""
         self._require_pending()
-        self._authorise(self.requested_by, authority_left, stamp)
+        self._authorise(self.requested_by, authority, stamp)
 
-    def approve(self, approver: str, authority_left: Money, stamp: Stamp) -> None:
+    def approve(self, approver: str, authority: Authority, stamp: Stamp) -> None:
         """Approve: never by the requester, whatever key or role they hold (four eyes by
-        identity), and within what the approver's own limit leaves on the invoice."""
+        identity), and within what the approver's own limits leave on the invoice and
+        today."""
         self._require_pending()
         if approver == self.requested_by:
             raise FourEyesRequired(
                 f"{approver} requested this write-off of {self.amount}; someone else "
                 "must approve it"
             )
-        self._authorise(approver, authority_left, stamp)
+        self._authorise(approver, authority, stamp)
 
-    def _authorise(self, who: str, authority_left: Money, stamp: Stamp) -> None:
-        if authority_left < self.amount:
+    def _authorise(self, who: str, authority: Authority, stamp: Stamp) -> None:
+        if authority.on_invoice < self.amount:
             raise InsufficientAuthority(
-                f"{who}'s write-off limit leaves {authority_left} on this invoice "
+                f"{who}'s write-off limit leaves {authority.on_invoice} on this invoice "
                 f"(after what {who} has already written off on it); this write-off is "
                 f"{self.amount}",
-                authority_left=authority_left.to_json(),
+                authority_left=authority.on_invoice.to_json(),
+            )
+        if authority.today < self.amount:
+            raise DailyWriteOffLimitReached(
+                f"{who}'s daily write-off limit leaves {authority.today} today (after "
+                f"what {who} has already written off today); this write-off is {self.amount}",
+                authority_left_today=authority.today.to_json(),
             )
         self._approved(account_id=self.account_id, approved_by=who, stamp=stamp)
 

@@ -11,12 +11,18 @@ the command committed, and appends nothing if it did."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextvars import ContextVar
+from datetime import date
 from typing import Any
 
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Connection, Cursor
 from psycopg.rows import DictRow
+
+from ledger.daily_authority import current_charge
+from projections import write_off_days
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS command_marks (
@@ -36,12 +42,30 @@ current_command: ContextVar[tuple[str, str] | None] = ContextVar(
 
 class MarkingRecorder(PostgresApplicationRecorder):
     """The library's application recorder, marking the running command's key in the
-    transaction that inserts its events."""
+    transaction that inserts its events, and charging an applied write-off to its
+    actor's day (``ledger/daily_authority.py``)."""
 
     def create_table(self) -> None:
         super().create_table()
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(SCHEMA)
+            curs.execute(write_off_days.SCHEMA)
+
+    def authorised_on(self, actor: str, day: date, currency: str) -> int:
+        """What ``actor`` has authorised writing off on ``day`` in ``currency``."""
+        with self.datastore.transaction(commit=False) as curs:
+            return write_off_days.authorised_on(curs, actor, day, currency)
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        charge = current_charge.get()
+        if charge is not None:
+            # Under the store's table lock (taken again below, which changes nothing), so
+            # one actor's write-offs saved at once are charged one after the other.
+            self._lock_table(curs)
+            write_off_days.charge(curs, charge)
+        super()._insert_stored_events(curs, stored_events, **kwargs)
 
     def _insert_events(self, curs: Cursor[DictRow], stored_events: Any, **kwargs: Any) -> None:
         command = current_command.get()

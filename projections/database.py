@@ -69,7 +69,7 @@ def open_ledger(settings: Settings, pool_size: int = 10) -> Ledger:
         return Ledger(
             eventstore_env(settings.database_url, pool_size),
             settings.snapshot_interval,
-            WriteOffPolicy.parse(settings.write_off_limits),
+            WriteOffPolicy.parse(settings.write_off_limits, settings.write_off_daily_limits),
         )
 
 

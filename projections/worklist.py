@@ -123,8 +123,12 @@ def _assess(r: dict[str, Any], as_of: date) -> Row:
     stale = as_of - timedelta(days=STALE_CONTACT_DAYS)
     if row.last_contact_at is None or row.last_contact_at.date() < stale:
         row.priority += 200
-        when = "never" if row.last_contact_at is None else f"since {row.last_contact_at.date()}"
-        row.reasons.append(Reason("no-recent-contact", f"no contact {when}"))
+        said = (
+            "never contacted"
+            if row.last_contact_at is None
+            else f"no contact since {row.last_contact_at.date()}"
+        )
+        row.reasons.append(Reason("no-recent-contact", said))
     if row.disputed:
         row.reasons.append(
             Reason("dispute-open", f"{Money(row.disputed, currency)} in dispute, not chased")
@@ -149,8 +153,9 @@ def worklist(
 FEED_SQL = """
 SELECT p.payment_id, p.account_id, a.name, p.currency, p.amount_minor, p.method, p.status,
        p.purpose, p.received_on, p.reference, p.failure_code, p.failure_message,
-       p.amount_minor - p.refunded_minor - p.taken_back_minor - p.allocated_minor
-           AS unallocated_minor,
+       CASE WHEN p.status = 'succeeded'
+            THEN p.amount_minor - p.refunded_minor - p.taken_back_minor - p.allocated_minor
+            ELSE 0 END AS unallocated_minor,
        COALESCE(p.recorded_position, p.position) AS recorded_position,
        CASE
          WHEN p.status = 'failed' AND NOT EXISTS (
@@ -166,6 +171,9 @@ SELECT p.payment_id, p.account_id, a.name, p.currency, p.amount_minor, p.method,
   JOIN balance_accounts a ON a.account_id = p.account_id
  WHERE (%(status)s::text IS NULL OR p.status = %(status)s::text)
    AND (%(account)s::uuid IS NULL OR p.account_id = %(account)s::uuid)
+   AND (%(method)s::text IS NULL OR p.method = %(method)s::text)
+   AND (%(received_from)s::date IS NULL OR p.received_on >= %(received_from)s::date)
+   AND (%(received_to)s::date IS NULL OR p.received_on <= %(received_to)s::date)
    AND (%(before)s::bigint IS NULL
         OR COALESCE(p.recorded_position, p.position) < %(before)s::bigint)
 """
@@ -179,6 +187,9 @@ def payments_feed(
     needs_action: bool,
     before: int | None,
     limit: int,
+    method: str | None = None,
+    received_from: date | None = None,
+    received_to: date | None = None,
 ) -> list[dict[str, Any]]:
     """Payments newest first, each with the action it still needs (``retry`` a failed
     payment not re-attempted, ``allocate`` succeeded cash not applied), if any."""
@@ -191,6 +202,9 @@ def payments_feed(
         "account": account_id,
         "before": before,
         "limit": limit,
+        "method": method,
+        "received_from": received_from,
+        "received_to": received_to,
     }
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(sql, params).fetchall()

@@ -175,3 +175,36 @@ def localstripe_url() -> Iterator[str]:
 
     with localstripe() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def chromium_driver() -> Iterator[object]:
+    """One headless Chromium for the whole run (each test clears its cookies)."""
+    from tests.browser import chromium
+
+    with chromium() as driver:
+        yield driver
+
+
+@pytest.fixture
+def checkout(localstripe_url: str) -> Iterator[object]:
+    """A Checkout Sessions double in front of localstripe, for this test."""
+    from tests.stripe_servers import CheckoutSessionsDouble
+
+    double = CheckoutSessionsDouble(localstripe_url)
+    yield double
+    double.close()
+
+
+@pytest.fixture
+def stripe_settings(settings: Settings, checkout: object) -> Settings:
+    """Settings with the card channel pointed at the test's Stripe double."""
+    from tests.stripe_servers import KEY, SECRET
+
+    return settings.model_copy(
+        update={
+            "stripe_api_key": KEY,
+            "stripe_api_base": checkout.url,  # type: ignore[attr-defined]
+            "stripe_webhook_secret": SECRET,
+        }
+    )

@@ -136,3 +136,48 @@ class CheckoutSessionsDouble:
 
     def close(self) -> None:
         self.server.shutdown()
+
+
+SECRET = "whsec_channel"
+KEY = "sk_test_arledger"
+
+
+def stripe_client(localstripe_url):
+    return httpx.Client(base_url=localstripe_url, auth=(KEY, ""), timeout=10)
+
+
+def saved_card(stripe, customer, number):
+    pm = stripe.post(
+        "/v1/payment_methods",
+        data={
+            "type": "card",
+            "card[number]": number,
+            "card[exp_month]": "12",
+            "card[exp_year]": "2030",
+            "card[cvc]": "123",
+        },
+    ).json()
+    attached = stripe.post(f"/v1/payment_methods/{pm['id']}/attach", data={"customer": customer})
+    assert attached.status_code == 200, attached.text
+    return pm["id"]
+
+
+def confirmed_intent(stripe, customer, pm, amount, **meta):
+    """A PaymentIntent confirmed at once in localstripe, as Checkout or a saved card
+    would make it; a declined one exists all the same."""
+    reply = stripe.post(
+        "/v1/payment_intents",
+        data={
+            "amount": str(amount),
+            "currency": "gbp",
+            "customer": customer,
+            "payment_method": pm,
+            "confirm": "true",
+            **{f"metadata[{k}]": v for k, v in meta.items()},
+        },
+    )
+    if reply.status_code == 402:
+        charge = reply.json()["error"]["charge"]
+        pi_id = stripe.get(f"/v1/charges/{charge}").json()["payment_intent"]
+        return stripe.get(f"/v1/payment_intents/{pi_id}").json()
+    return reply.json()

@@ -7,75 +7,10 @@ import time
 from datetime import date
 from uuid import UUID
 
-import httpx
-import pytest
-
 from tests import stripe_payloads as sp
 from tests.pipeline import pipeline
-from tests.stripe_servers import CheckoutSessionsDouble
+from tests.stripe_servers import SECRET, confirmed_intent, saved_card, stripe_client
 from tests.support import gbp
-
-SECRET = "whsec_channel"
-KEY = "sk_test_arledger"
-
-
-@pytest.fixture
-def checkout(localstripe_url):
-    double = CheckoutSessionsDouble(localstripe_url)
-    yield double
-    double.close()
-
-
-@pytest.fixture
-def stripe_settings(settings, checkout):
-    return settings.model_copy(
-        update={
-            "stripe_api_key": KEY,
-            "stripe_api_base": checkout.url,
-            "stripe_webhook_secret": SECRET,
-        }
-    )
-
-
-def _stripe(localstripe_url):
-    return httpx.Client(base_url=localstripe_url, auth=(KEY, ""), timeout=10)
-
-
-def _card(stripe, customer, number):
-    pm = stripe.post(
-        "/v1/payment_methods",
-        data={
-            "type": "card",
-            "card[number]": number,
-            "card[exp_month]": "12",
-            "card[exp_year]": "2030",
-            "card[cvc]": "123",
-        },
-    ).json()
-    attached = stripe.post(f"/v1/payment_methods/{pm['id']}/attach", data={"customer": customer})
-    assert attached.status_code == 200, attached.text
-    return pm["id"]
-
-
-def _intent(stripe, customer, pm, amount, **meta):
-    """A PaymentIntent confirmed at once in localstripe, as Checkout or a saved card
-    would make it; a declined one exists all the same."""
-    reply = stripe.post(
-        "/v1/payment_intents",
-        data={
-            "amount": str(amount),
-            "currency": "gbp",
-            "customer": customer,
-            "payment_method": pm,
-            "confirm": "true",
-            **{f"metadata[{k}]": v for k, v in meta.items()},
-        },
-    )
-    if reply.status_code == 402:
-        charge = reply.json()["error"]["charge"]
-        pi_id = stripe.get(f"/v1/charges/{charge}").json()["payment_intent"]
-        return stripe.get(f"/v1/payment_intents/{pi_id}").json()
-    return reply.json()
 
 
 def _wait_for(check, timeout=15):
@@ -87,7 +22,7 @@ def _wait_for(check, timeout=15):
 
 
 def test_a_payment_link_is_paid_end_to_end(stripe_settings, checkout, localstripe_url):
-    with pipeline(stripe_settings) as p, _stripe(localstripe_url) as stripe:
+    with pipeline(stripe_settings) as p, stripe_client(localstripe_url) as stripe:
         api = p.api
         registered = stripe.post(
             "/_config/webhooks/arledger",
@@ -111,8 +46,10 @@ def test_a_payment_link_is_paid_end_to_end(stripe_settings, checkout, localstrip
         # The client pays on Stripe's page: Checkout confirms a PaymentIntent carrying
         # the session's metadata, then Stripe sends checkout.session.completed; the
         # PaymentIntent's own webhook comes from localstripe too.
-        card = _card(stripe, resent["customer_id"], "4242424242424242")
-        pi = _intent(stripe, resent["customer_id"], card, 250_00, invoice_id=inv, account_id=acct)
+        card = saved_card(stripe, resent["customer_id"], "4242424242424242")
+        pi = confirmed_intent(
+            stripe, resent["customer_id"], card, 250_00, invoice_id=inv, account_id=acct
+        )
         assert pi["status"] == "succeeded", pi
         session.update(payment_intent=pi["id"], payment_status="paid", status="complete")
         done = sp.post(api.http, sp.event("checkout.session.completed", session), SECRET)
@@ -154,13 +91,13 @@ def test_a_payment_link_is_paid_end_to_end(stripe_settings, checkout, localstrip
 def test_a_card_payment_taken_over_the_phone_records_the_attempt_and_its_outcome(
     stripe_settings, localstripe_url
 ):
-    with pipeline(stripe_settings) as p, _stripe(localstripe_url) as stripe:
+    with pipeline(stripe_settings) as p, stripe_client(localstripe_url) as stripe:
         api = p.api
         acct = api.open_account("Phone Order Ltd")["id"]
         inv = api.raise_invoice(acct, "PO-1", 90_00, "2026-10-01", "2026-10-31")["id"]
         link = api.ok(api.post(f"/v1/invoices/{inv}/payment-links", {}))  # makes the customer
-        good = _card(stripe, link["customer_id"], "4242424242424242")
-        declined = _card(stripe, link["customer_id"], "4000000000000341")
+        good = saved_card(stripe, link["customer_id"], "4242424242424242")
+        declined = saved_card(stripe, link["customer_id"], "4000000000000341")
         path = f"/v1/accounts/{acct}/card-payments"
 
         refused = api.ok(
@@ -204,11 +141,11 @@ def _plant_differences(api, stripe):
     acct = api.open_account("Reconciled Rooms Ltd")["id"]
     inv = api.raise_invoice(acct, "RR-1", 500_00, "2026-10-01", "2026-10-31")["id"]
     customer = api.ok(api.post(f"/v1/invoices/{inv}/payment-links", {}))["customer_id"]
-    card = _card(stripe, customer, "4242424242424242")
-    declined = _card(stripe, customer, "4000000000000341")
+    card = saved_card(stripe, customer, "4242424242424242")
+    declined = saved_card(stripe, customer, "4000000000000341")
 
     def intent(amount, pm=card, **meta):
-        return _intent(stripe, customer, pm, amount, account_id=acct, **meta)
+        return confirmed_intent(stripe, customer, pm, amount, account_id=acct, **meta)
 
     def webhook(kind, pi):
         reply = sp.post(api.http, sp.event(kind, pi), SECRET)
@@ -236,7 +173,7 @@ def _plant_differences(api, stripe):
 def test_a_reconciliation_finds_each_kind_of_difference_and_records_the_run(
     stripe_settings, localstripe_url
 ):
-    with pipeline(stripe_settings) as p, _stripe(localstripe_url) as stripe:
+    with pipeline(stripe_settings) as p, stripe_client(localstripe_url) as stripe:
         api = p.api
         acct, inv, planted = _plant_differences(api, stripe)
         matched, unknown_to_ledger, wrong_amount, failed_in_ledger, declined_pi, refund = planted

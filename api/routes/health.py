@@ -1,5 +1,6 @@
 """Health: is the store reachable, is the broker reachable, how far behind is each
-projection (in store positions: the store's head minus what the projection applied)."""
+projection (in store positions: the store's head minus what the projection applied).
+Readiness: does every projection's consumer group hold all its partitions."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api import metrics
 from api.deps import ServicesDep
-from api.problems import CATALOGUE, TYPE_BASE
+from api.problems import CATALOGUE, NOT_ANSWERED, TYPE_BASE
 from consumers import liveness
 from ledger import errors
 from projections import held, tracking
@@ -47,19 +48,51 @@ def healthz(svc: ServicesDep) -> JSONResponse:
                 if stalled:
                     problems.append(f"the {name} read model has not moved for a while")
             body["held"] = [_shown(h) for h in held.holds(conn)]
-            body["workers"] = [_beat(b) for b in liveness.beats(conn)]
+            beats = liveness.beats(conn)
+            body["workers"] = [_beat(b) for b in beats]
         body["store"] = {"ok": True, "position": head}
+        unheld = liveness.unheld(beats, PROJECTIONS, svc.settings.topic_partitions)
     except psycopg.Error as e:
         body["store"]["error"] = str(e)
         problems.append("the store is unreachable")
+        unheld = {}
     ok, error = svc.broker.check()
     body["broker"] = {"ok": ok, **({"error": error} if error else {})}
     if not ok:
         problems.append("the broker is unreachable")
     problems += [f"worker {w['worker']} is down" for w in body.get("workers", []) if not w["alive"]]
     body["problems"] = problems
+    body["ready"] = not problems and not unheld and body["store"]["ok"]
     body["status"] = "unavailable" if problems else "degraded" if body.get("held") else "ok"
     return JSONResponse(body, status_code=503 if problems else 200)
+
+
+@router.get("/readyz")
+def readyz(svc: ServicesDep) -> JSONResponse:
+    """200 when the store and the broker answer and every projection's consumer group
+    holds all the topic's partitions (as its live consumers' heartbeats say), so that a
+    command's effect is readable within a read's wait; else 503 with ``Retry-After`` and
+    the reasons."""
+    reasons: list[str] = []
+    unheld: dict[str, list[int]] = {}
+    try:
+        with svc.pool.connection() as conn:
+            beats = liveness.beats(conn)
+        unheld = liveness.unheld(beats, PROJECTIONS, svc.settings.topic_partitions)
+    except psycopg.Error:
+        reasons.append("the store is unreachable")
+    ok, _ = svc.broker.check()
+    if not ok:
+        reasons.append("the broker is unreachable")
+    reasons += [
+        f"no live consumer of the {name} read model holds partitions "
+        + ", ".join(map(str, partitions))
+        for name, partitions in unheld.items()
+    ]
+    body = {"ready": not reasons, "reasons": reasons, "unheld_partitions": unheld}
+    if reasons:
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+    return JSONResponse(body)
 
 
 def _stalled(topic: str, projection: str, applied: int, head: int) -> bool:
@@ -123,6 +156,7 @@ def problem_types() -> dict[str, str]:
     stack: list[type[errors.LedgerError]] = [errors.LedgerError]
     while stack:
         kind = stack.pop()
-        types[TYPE_BASE + kind.code] = kind.title
+        if kind.code not in NOT_ANSWERED:
+            types[TYPE_BASE + kind.code] = kind.title
         stack.extend(kind.__subclasses__())
     return dict(sorted(types.items()))

@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.deps import CommandDep, ServicesDep
+from api.deps import CommandDep, PrincipalDep, ServicesDep
 from api.idempotency import Reply
 from api.routes.shaping import payment_public
 from api.schemas import (
@@ -99,3 +99,9 @@ def allocate_payment(
         return Reply(201, reply.model_dump(mode="json"))
 
     return ctx.run(body, command)
+
+
+@router.get("/{payment_id}", response_model=PaymentPublic)
+def get_payment(payment_id: UUID, svc: ServicesDep, _: PrincipalDep) -> PaymentPublic:
+    """The payment, what is allocated and what is not, from the store (always current)."""
+    return payment_public(svc.ledger.get_payment(payment_id))

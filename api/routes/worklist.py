@@ -11,7 +11,7 @@ from api.deps import MinPositionDep, PrincipalDep, ServicesDep
 from api.fields import Day
 from api.report_schemas import FeedPayment, PaymentsFeed, Worklist, WorklistReason, WorklistRow
 from api.routes.shaping import today
-from api.schemas import MoneyModel
+from api.schemas import MoneyModel, PaymentMethod
 from ledger.limits import POSITION_MAX
 from ledger.money import Money, check_currency
 from projections import worklist as work
@@ -64,6 +64,9 @@ def payments_feed(
     position: MinPositionDep,
     status: Annotated[str | None, Query(description="pending, succeeded, failed, returned")] = None,
     account_id: UUID | None = None,
+    method: Annotated[PaymentMethod | None, Query(description="card, bacs, ...")] = None,
+    received_from: Annotated[Day | None, Query(description="received on or after")] = None,
+    received_to: Annotated[Day | None, Query(description="received on or before")] = None,
     needs_action: Annotated[
         bool, Query(description="only payments to retry or to allocate")
     ] = False,
@@ -83,6 +86,9 @@ def payments_feed(
             needs_action=needs_action,
             before=before,
             limit=limit,
+            method=method,
+            received_from=received_from,
+            received_to=received_to,
         )
     payments = []
     for r in rows:

@@ -1,0 +1,87 @@
+"""What every desk page depends on: the signed-in user (or a trip to the sign-in page),
+the in-process API client, refusals shown as pages, and the answer to a form."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from api.desk.forms import Forbidden, Outcome
+from api.desk.inner import Answer, Inner
+from api.desk.render import page
+from api.desk.sessions import COOKIE, DeskSessions, DeskUser
+
+
+class SignInRequired(Exception):
+    """No live session: the browser is sent to sign in, and then back here."""
+
+
+def sessions(request: Request) -> DeskSessions:
+    desk: DeskSessions = request.app.state.services.desk
+    return desk
+
+
+def signed_in(request: Request) -> DeskUser:
+    user = sessions(request).find(request.cookies.get(COOKIE))
+    if user is None:
+        raise SignInRequired()
+    return user
+
+
+UserDep = Annotated[DeskUser, Depends(signed_in)]
+
+
+def inner(request: Request, user: UserDep) -> Inner:
+    return Inner(request, user.who)
+
+
+InnerDep = Annotated[Inner, Depends(inner)]
+
+
+def after(outcome: Outcome, to: str, note: str) -> RedirectResponse:
+    """Post, redirect, get: the page it returns to reads the command's own effect (its
+    position) and says what was done."""
+    sep = "&" if "?" in to else "?"
+    target = f"{to}{sep}min_position={outcome.position}&done={quote(note)}"
+    return RedirectResponse(target, status_code=303)
+
+
+def refusal_status(outcome: Outcome) -> int:
+    status = int((outcome.problem or {}).get("status") or 422)
+    return status if 400 <= status < 500 else 422
+
+
+def forbidden_page(request: Request, user: DeskUser, outcome: Outcome) -> HTMLResponse | None:
+    """A refusal for the role (a form the page never offered them): its own page."""
+    if refusal_status(outcome) != 403:
+        return None
+    return page(request, user, "problem.html", 403, problem=outcome.problem)
+
+
+def unavailable(request: Request, user: DeskUser, answer: Answer) -> HTMLResponse:
+    """A read the API could not answer (a read model still catching up, an unknown id)."""
+    status = answer.status if answer.status in (404, 503) else 502
+    headers = {"Retry-After": "1"} if status == 503 else {}
+    response = page(request, user, "problem.html", status, problem=answer.problem)
+    response.headers.update(headers)
+    return response
+
+
+def unknown_action(request: Request, user: DeskUser, action: str) -> HTMLResponse:
+    problem = {"title": "Unknown action", "detail": f"this page has no action {action!r}"}
+    return page(request, user, "problem.html", 400, problem=problem)
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, exc: SignInRequired) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/signin?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        problem: dict[str, Any] = {"title": "Refused", "detail": str(exc), "status": 403}
+        return page(request, None, "problem.html", 403, problem=problem)

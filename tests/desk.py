@@ -1,0 +1,118 @@
+"""Driving the desk in tests: a real headless Chromium for the users' days, and a plain
+HTTP client for what a browser would never send (forged or token-less POSTs)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+
+# Screenshots of each screen, kept as artefacts of the run.
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "desk"
+WAIT_SECONDS = 20.0
+
+
+class Browser:
+    """One signed-in user's browser on the desk at ``base``."""
+
+    def __init__(self, driver: webdriver.Chrome, base: str) -> None:
+        self.driver, self.base = driver, base.rstrip("/")
+        driver.delete_all_cookies()
+
+    def sign_in(self, key: str) -> None:
+        self.open("/signin")
+        self.driver.find_element(By.ID, "api_key").send_keys(key)
+        self.driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+        self.wait_for(lambda: "/signin" not in self.driver.current_url, "signing in")
+
+    def open(self, path: str) -> None:
+        self.driver.get(self.base + path)
+
+    @property
+    def text(self) -> str:
+        return str(self.driver.find_element(By.TAG_NAME, "main").text)
+
+    def find(self, css: str) -> WebElement:
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def all(self, css: str) -> list[WebElement]:
+        return list(self.driver.find_elements(By.CSS_SELECTOR, css))
+
+    def click(self, css: str, link_text: str | None = None) -> None:
+        """Click ``css`` (or the link called ``link_text`` inside it), finding it again
+        if a live region was refreshed under it."""
+        for attempt in range(3):
+            try:
+                found = self.find(css)
+                (found.find_element(By.LINK_TEXT, link_text) if link_text else found).click()
+                return
+            except StaleElementReferenceException:
+                if attempt == 2:
+                    raise
+
+    def fill(self, css: str, value: str) -> None:
+        field = self.find(css)
+        field.clear()
+        field.send_keys(value)
+
+    def choose(self, css: str, value: str) -> None:
+        self.driver.execute_script(
+            "arguments[0].value = arguments[1];arguments[0].dispatchEvent(new Event('change'));",
+            self.find(css),
+            value,
+        )
+
+    def wait_for(self, check: Callable[[], Any], what: str, seconds: float = WAIT_SECONDS) -> None:
+        deadline = time.monotonic() + seconds
+        while not check():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}: {self.text}"
+            time.sleep(0.1)
+
+    def wait_text(self, text: str, seconds: float = WAIT_SECONDS) -> None:
+        self.wait_for(lambda: text in self.text, repr(text), seconds)
+
+    def shot(self, name: str) -> Path:
+        """A full-page screenshot of the current screen, kept under test-artifacts/."""
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        height = self.driver.execute_script("return document.body.scrollHeight")
+        width = self.driver.get_window_size()["width"]
+        self.driver.set_window_size(width, min(max(int(height) + 40, 600), 4000))
+        path = ARTIFACTS / f"{name}.png"
+        self.driver.save_screenshot(str(path))
+        return path
+
+
+class DeskHttp:
+    """The desk over plain HTTP, signed in with ``key``: pages, their forms' tokens, and
+    POSTs shaped however a test likes."""
+
+    def __init__(self, base: str, key: str) -> None:
+        self.http = httpx.Client(base_url=base, timeout=30, follow_redirects=False)
+        page = self.http.get("/signin")
+        nonce = hidden(page.text, "csrf")
+        answer = self.http.post("/signin", data={"api_key": key, "csrf": nonce})
+        assert answer.status_code == 303, answer.text
+
+    def get(self, path: str, **params: Any) -> httpx.Response:
+        return self.http.get(path, params=params)
+
+    def post(self, path: str, data: dict[str, Any]) -> httpx.Response:
+        return self.http.post(path, data=data)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def hidden(html: str, name: str) -> str:
+    """The value of the first hidden input called ``name`` on a page."""
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found, f"no {name} field on the page"
+    return found.group(1)
