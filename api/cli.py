@@ -1,7 +1,7 @@
 """The ``arledger`` command: ``up`` (everything, on the embedded default unless
 DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS point elsewhere), ``api``, ``relay``, ``consume``,
-``scheduler``, ``replay``, ``demo``, and the auditor's ``verify``, ``checkpoint``,
-``signing-key`` and ``export``."""
+``scheduler``, ``replay``, ``demo``, ``migrate``, and the auditor's ``verify``,
+``checkpoint``, ``signing-key`` and ``export``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import uvicorn
 
-from api import cli_bank, cli_integrity, logs, workers
+from api import cli_bank, cli_integrity, logs, provision, workers
 from api.app import create_app
 from api.auth import new_development_key
 from ledger.settings import Settings
@@ -81,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
     cli_integrity.register(sub)
     cli_bank.register(sub)
+    provision.register(sub)
     return parser
 
 
@@ -88,13 +89,14 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
     with ExitStack() as stack:
         settings = stack.enter_context(_embedded_servers(settings, args.broker_port))
         generated_key = not settings.api_keys
-        settings = _with_api_key(settings)
+        settings = provision.with_signing_key(_with_api_key(settings))
         supervisor = workers.Supervisor(settings, args.consumers)
         supervisor.start()
         stack.callback(supervisor.stop)
         print(f"arledger API      http://{args.host}:{args.port}  (OpenAPI at /openapi.json)")
         print(f"Kafka broker      {settings.kafka_bootstrap_servers}  topic {settings.topic}")
         print(f"Database          {settings.database_url}")
+        print(f"Signing key       {settings.signing_key_file}  (signs every checkpoint)")
         if generated_key:
             print(
                 f"API key           {settings.api_keys.split(':')[0]}  (role admin; "
@@ -153,7 +155,9 @@ READY_POLL_SECONDS = 0.5
 
 @contextmanager
 def _embedded_servers(settings: Settings, broker_port: int | None) -> Iterator[Settings]:
-    """Start the embedded PostgreSQL and broker for what is not configured."""
+    """Start the embedded PostgreSQL and broker for what is not configured. The embedded
+    database is set up as its superuser, and the processes get the URL of the restricted
+    service role."""
     from api.embedded import EmbeddedPostgres
     from api.embedded_broker import EmbeddedBroker
 
@@ -163,8 +167,9 @@ def _embedded_servers(settings: Settings, broker_port: int | None) -> Iterator[S
     with ExitStack() as stack:
         if not settings.database_url:
             postgres = EmbeddedPostgres()
-            updates["database_url"] = postgres.start(home)
+            owner = settings.model_copy(update={"database_url": postgres.start(home)})
             stack.callback(postgres.stop)
+            updates["database_url"] = provision.prepare_database(owner)
         if not settings.kafka_bootstrap_servers:
             broker = EmbeddedBroker(home / "broker")
             updates["kafka_bootstrap_servers"] = broker.start(broker_port)

@@ -21,6 +21,7 @@ def register(sub: Any) -> None:
     statement.add_argument("--method", default="bacs", help="bacs, ach, direct_debit, ...")
     statement.add_argument("--bank-account", default="default", help="which of our accounts")
     statement.add_argument("--date-format", default="iso", choices=["iso", "dmy", "mdy"])
+    statement.add_argument("--decimal-separator", default=".", choices=[".", ","])
     statement.add_argument("--tolerance", type=int, default=None, help="minor units")
     statement.set_defaults(run=_import_statement)
 
@@ -42,6 +43,7 @@ def _import_statement(args: argparse.Namespace, settings: Settings) -> int:
         args.date_format,
         args.file.name,
         args.tolerance,
+        args.decimal_separator,
     )
     services = Services.start(settings)
     try:

@@ -8,7 +8,7 @@ from typing import Any
 import stripe
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from channels.reconcile import ReadModelBehind
@@ -210,33 +210,19 @@ def install(app: FastAPI) -> None:
         return problem(exc.status_code, code, str(exc.detail), str(exc.detail), request.url.path)
 
 
-DESK_FAILURE = (
-    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Something went wrong'
-    '</title><link rel="stylesheet" href="/static/desk.css"></head><body><main><h1>Something'
-    " went wrong</h1><p>The server failed on this page. It has been logged. Nothing you"
-    ' submitted was recorded twice: sending the same form again is safe.</p><p><a href="/">'
-    "Back to your desk</a></p></main></body></html>"
-)
-
-
 def install_fallback(app: FastAPI) -> None:
-    """An unexpected failure is logged with its traceback and answered as a problem,
-    never as an HTML page or a bare 500."""
-    import logging
+    """An unexpected failure is logged with its traceback and answered as a problem (a
+    page for the desk), on a connection that stays usable (``api.last_resort``)."""
+    from api.last_resort import LastResort
 
-    log = logging.getLogger("arledger.api")
+    app.add_middleware(LastResort)
 
-    @app.exception_handler(Exception)
-    def _unexpected(request: Request, exc: Exception) -> Response:
-        # Not inside the except block any more: the exception is passed, not looked up.
-        log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
-        wants_page = "text/html" in request.headers.get("accept", "")
-        if wants_page and not request.url.path.startswith("/v1/"):
-            return HTMLResponse(DESK_FAILURE, status_code=500)  # a desk page: never a trace
-        return problem(
-            500,
-            "internal-error",
-            CATALOGUE["internal-error"],
-            "the server failed; the command may be retried with the same Idempotency-Key",
-            request.url.path,
-        )
+
+def internal_error(instance: str) -> JSONResponse:
+    return problem(
+        500,
+        "internal-error",
+        CATALOGUE["internal-error"],
+        "the server failed; the command may be retried with the same Idempotency-Key",
+        instance,
+    )

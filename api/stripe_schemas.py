@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -40,7 +40,11 @@ class CardPaymentCreate(Command):
 
 class CardPaymentPublic(BaseModel):
     payment_intent: str
-    status: str = Field(description="Stripe's PaymentIntent status")
+    payment_id: UUID | None = Field(description="the ledger payment the attempt is")
+    status: Literal["pending", "succeeded", "failed"] | None = Field(
+        description="the ledger's status of that payment (null when it has no account)"
+    )
+    stripe_status: str = Field(description="Stripe's PaymentIntent status, as Stripe says it")
     outcome: str = Field(description="what the ledger recorded: applied, unmatched, ...")
     detail: str
     decline: dict[str, Any] | None = Field(description="Stripe's last_payment_error, if any")

@@ -2,10 +2,13 @@
 ``payer`` columns (any order, any case; other columns are ignored; an optional
 ``currency`` column overrides the statement's currency line by line).
 
-Amounts are in major units as banks print them (``1,234.56``); they become integer
-minor units of the currency, and an amount with more decimals than the currency has is
-refused rather than rounded. Money going out (a negative amount) is not a receipt: such
-lines are read but marked ``outgoing``. Every problem in the file is reported at once,
+Amounts are in major units as banks print them (``1,234.56``, or with
+``decimal_separator`` ``","`` ``1.234,56``); they become integer minor units of the
+currency. An amount whose other mark does not group thousands (``12,50`` read with
+``"."``) is refused as ambiguous, and one with more decimals than the currency has is
+refused rather than rounded; a line dated after tomorrow (UTC) is refused, as a payment
+would be. Money going out (a negative amount) is not a receipt: such lines are read but
+marked ``outgoing``. Every problem in the file is reported at once,
 with its line number, and a file with any problem is refused whole.
 
 Each line gets a fingerprint: the bank account, date, amount, reference and payer, and
@@ -25,7 +28,8 @@ from datetime import date, datetime
 from uuid import UUID
 
 from ledger.errors import InvalidRequest
-from ledger.money import Money, check_currency, minor_units
+from ledger.money import DECIMAL_SEPARATORS, Money, check_currency, minor_units
+from ledger.rules import check_received_on
 
 COLUMNS = ("date", "amount", "reference", "payer")
 DATE_FORMATS = {"iso": "%Y-%m-%d", "dmy": "%d/%m/%Y", "mdy": "%m/%d/%Y"}
@@ -75,13 +79,49 @@ def _collapse(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+@dataclass(frozen=True)
+class NumberFormat:
+    """How the statement writes dates and amounts."""
+
+    date_format: str = "iso"
+    decimal_separator: str = "."
+
+    def check(self) -> None:
+        if self.date_format not in DATE_FORMATS:
+            raise MalformedStatement(f"date_format must be one of {', '.join(DATE_FORMATS)}")
+        if self.decimal_separator not in DECIMAL_SEPARATORS:
+            raise MalformedStatement(
+                f"decimal_separator must be one of {' '.join(DECIMAL_SEPARATORS)}"
+            )
+
+    def read(self, record: dict[str, str], names: dict[str, str], currency: str) -> Money:
+        """The line's amount in its currency (``ValueError`` or a ledger error naming
+        what is wrong)."""
+        line_currency = check_currency(
+            (record.get(names.get("currency", ""), "") or currency).strip().upper()
+        )
+        text = record[names["amount"]] or ""
+        return Money(minor_units(text, line_currency, self.decimal_separator), line_currency)
+
+    def day(self, record: dict[str, str], names: dict[str, str]) -> date:
+        """The line's date: a receipt's, so never after tomorrow (UTC)."""
+        text = (record[names["date"]] or "").strip()
+        on = datetime.strptime(text, DATE_FORMATS[self.date_format]).date()
+        check_received_on(on)
+        return on
+
+
 def read_statement(
-    content: str, currency: str, bank_account: str = "default", date_format: str = "iso"
+    content: str,
+    currency: str,
+    bank_account: str = "default",
+    date_format: str = "iso",
+    decimal_separator: str = ".",
 ) -> list[StatementLine]:
     """Every line of the statement, or ``MalformedStatement`` naming each bad line."""
     check_currency(currency)
-    if date_format not in DATE_FORMATS:
-        raise MalformedStatement(f"date_format must be one of {', '.join(DATE_FORMATS)}")
+    number_format = NumberFormat(date_format, decimal_separator)
+    number_format.check()
     reader = csv.DictReader(io.StringIO(content.lstrip("\ufeff")))
     names = _header(reader.fieldnames)
     lines: list[StatementLine] = []
@@ -92,30 +132,28 @@ def read_statement(
         if not any((v or "").strip() for v in record.values() if isinstance(v, str)):
             continue  # a blank line
         try:
-            line_currency = check_currency(
-                (record.get(names.get("currency", ""), "") or currency).strip().upper()
+            on, amount = (
+                number_format.day(record, names),
+                number_format.read(record, names, currency),
             )
-            on = datetime.strptime(
-                (record[names["date"]] or "").strip(), DATE_FORMATS[date_format]
-            ).date()
-            amount = Money(minor_units(record[names["amount"]] or "", line_currency), line_currency)
         except (ValueError, InvalidRequest) as e:
             problems.append(f"line {row}: {e}")
             continue
         reference = _collapse(record[names["reference"]] or "")
         payer = _collapse(record[names["payer"]] or "")
-        parts = (on.isoformat(), str(amount.amount_minor), line_currency, reference, payer)
-        lines.append(
-            StatementLine(
-                row, on, amount, reference, payer, _fingerprint(bank_account, parts, seen)
-            )
-        )
+        parts = (on.isoformat(), str(amount.amount_minor), amount.currency, reference, payer)
+        fingerprint = _fingerprint(bank_account, parts, seen)
+        lines.append(StatementLine(row, on, amount, reference, payer, fingerprint))
         if len(lines) > MAX_LINES:
             raise MalformedStatement(f"a statement may have at most {MAX_LINES} lines")
+    _refuse_problems(problems)
+    if not lines:
+        raise MalformedStatement("the statement has no lines")
+    return lines
+
+
+def _refuse_problems(problems: list[str]) -> None:
     if problems:
         shown = "; ".join(problems[:20])
         more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
         raise MalformedStatement(f"{len(problems)} line(s) could not be read: {shown}{more}")
-    if not lines:
-        raise MalformedStatement("the statement has no lines")
-    return lines

@@ -57,6 +57,7 @@ class Statement:
     date_format: str = "iso"
     filename: str | None = None
     tolerance_minor: int | None = None
+    decimal_separator: str = "."
 
     def statement_id(self) -> UUID:
         digest = hashlib.sha256(self.content.encode()).hexdigest()
@@ -106,7 +107,11 @@ class BankStatements:
         if statement.method not in RECEIPT_METHODS:
             raise InvalidRequest(f"method must be one of {', '.join(RECEIPT_METHODS)}")
         lines = read_statement(
-            statement.content, statement.currency, statement.bank_account, statement.date_format
+            statement.content,
+            statement.currency,
+            statement.bank_account,
+            statement.date_format,
+            statement.decimal_separator,
         )
         statement_id = statement.statement_id()
         earlier = self._recorded(statement_id)

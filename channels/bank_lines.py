@@ -20,6 +20,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from channels.bank_csv import StatementLine
+from projections.database import ensure_tables
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bank_lines (
@@ -57,7 +58,7 @@ COLUMNS = (
 
 
 def ensure_schema(conn: Connection[Any]) -> None:
-    conn.execute(SCHEMA)
+    ensure_tables(conn, SCHEMA)
 
 
 def claim(

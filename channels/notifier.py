@@ -28,6 +28,7 @@ from ledger.notification import Notification
 from ledger.payment import Payment
 from ledger.settings import Settings
 from ledger.stamp import Stamp
+from projections.database import ensure_tables
 
 log = logging.getLogger("arledger.notifier")
 
@@ -59,10 +60,13 @@ def compose(request: dict[str, Any], account: Account, payment: Payment) -> tupl
     why = request["code"] or "no reason given"
     if request["message"]:
         why += f": {request['message']}"
+    why = why.rstrip()
+    if not why.endswith((".", "!", "?")):  # Stripe's messages end a sentence themselves
+        why += "."
     body = (
         f"The {payment.method} payment of {payment.amount}{reference} received on "
         f"{payment.received_on.isoformat()} for account {account.name} {what}. "
-        f"Reason: {why}. The invoices it was meant for are still owed; please pay again "
+        f"Reason: {why} The invoices it was meant for are still owed; please pay again "
         f"or contact us to arrange another way to pay."
     )
     if not account.email:
@@ -76,7 +80,7 @@ class Notifier:
         self.unassigned_to = settings.notify_unassigned_to
         self.max_attempts = settings.notify_max_attempts
         with pool.connection() as conn:
-            conn.execute(DISPATCHES)
+            ensure_tables(conn, DISPATCHES)
 
     def run_once(self, limit: int = 100) -> Counter[str]:
         made: Counter[str] = Counter()

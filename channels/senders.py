@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from ledger.settings import Settings
+from projections.database import ensure_tables
 
 log = logging.getLogger("arledger.notifications")
 
@@ -59,7 +60,7 @@ class OutboxSender:
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
         with pool.connection() as conn:
-            conn.execute(OUTBOX_SCHEMA)
+            ensure_tables(conn, OUTBOX_SCHEMA)
 
     def send(self, message: Message) -> str:
         with self.pool.connection() as conn:
@@ -91,7 +92,7 @@ class OutboxSender:
 
 def outbox(pool: ConnectionPool, account_id: UUID | None, limit: int) -> list[dict[str, Any]]:
     with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(OUTBOX_SCHEMA)
+        ensure_tables(conn, OUTBOX_SCHEMA)
         return cur.execute(
             "SELECT outbox_id, notification_id, account_id, role, recipient, subject, body,"
             " written_at FROM notification_outbox"

@@ -61,6 +61,9 @@ class Outcome:
     detail: str
     payment_intent: str | None = None
     positions: list[int] = field(default_factory=list)
+    # The ledger payment the event was recorded as, and its status in the ledger.
+    payment_id: UUID | None = None
+    payment_status: str | None = None
 
 
 def _stamp(event: dict[str, Any], at: int | None = None) -> Stamp:
@@ -153,6 +156,7 @@ class StripeEvents:
             )
         )
         done = Outcome("applied", f"payment {payment_id} succeeded", pi_id, [saved.position])
+        done.payment_id, done.payment_status = payment_id, saved.aggregate.status
         if saved.replayed:
             done.outcome, done.detail = "ignored", f"payment {payment_id} was recorded before"
         invoice_id = _uuid(meta.get("invoice_id"))
@@ -210,9 +214,11 @@ class StripeEvents:
                 payment_id=payment_id,
             )
         )
+        done = Outcome("applied", f"failed attempt {payment_id}", pi["id"], [saved.position])
         if saved.replayed:
-            return Outcome("ignored", f"failed attempt {payment_id} was recorded before", pi["id"])
-        return Outcome("applied", f"failed attempt {payment_id}", pi["id"], [saved.position])
+            done = Outcome("ignored", f"failed attempt {payment_id} was recorded before", pi["id"])
+        done.payment_id, done.payment_status = payment_id, saved.aggregate.status
+        return done
 
     # --- what happens to a succeeded payment afterwards ---------------------------------
 

@@ -16,6 +16,8 @@ from psycopg import Connection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from projections.database import ensure_tables
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS stripe_events (
     event_id text PRIMARY KEY,
@@ -45,7 +47,7 @@ CREATE TABLE IF NOT EXISTS stripe_customers (
 
 
 def ensure_schema(conn: Connection[Any]) -> None:
-    conn.execute(SCHEMA)
+    ensure_tables(conn, SCHEMA)
 
 
 def keep_rejected(conn: Connection[Any], body: bytes, reason: str) -> None:

@@ -100,7 +100,7 @@ class InvoiceAdjustments(LedgerStore):
             charge = None
             if cmd.approve:
                 authority = self._authority(cmd.role, cmd.stamp, invoice)
-                write_off.approve(cmd.stamp.actor, authority, cmd.stamp)
+                write_off.approve(cmd.stamp.actor, authority, cmd.stamp, cmd.reason)
                 self._write_off_invoice(write_off, invoice, cmd.stamp)
                 charge = self._charge(write_off, cmd.role, cmd.stamp)
             else:

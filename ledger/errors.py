@@ -40,6 +40,11 @@ class BadDates(InvalidRequest):
     title = "The dates are inconsistent"
 
 
+class PaymentDatedInFuture(BadDates):
+    code = "payment-dated-in-future"
+    title = "The payment is dated after today"
+
+
 class NotFound(LedgerError):
     code = "not-found"
     title = "Not found"

@@ -16,8 +16,14 @@ from ledger.errors import (
     InvoiceHasAllocations,
     InvoiceVoid,
     OverAllocation,
-    RuleViolation,
     WriteOffExceedsOutstanding,
+)
+from ledger.invoice_errors import (
+    DisputeExceedsUndisputed,
+    DisputeNotOpen,
+    InvoiceSettled,
+    NothingToPay,
+    NotOverdue,
 )
 from ledger.money import Money
 from ledger.stamp import Stamp
@@ -259,15 +265,18 @@ class Invoice(Aggregate):
         self.credit_note_ids.append(credit_note_id)
 
     def void(self, reason: str, stamp: Stamp) -> None:
-        """Cancel an invoice raised in error. Only one with nothing allocated: money
-        received against it must be un-allocated first. Credit notes already issued
-        stand; the void cancels what is left."""
+        """Cancel an invoice raised in error, once. Only one with nothing allocated:
+        money received against it must be un-allocated first. Credit notes and write-offs
+        already made stand; the void cancels what is left, so one that leaves nothing
+        (settled) cannot be voided."""
         self._require_not_void("void it again")
         if self.allocated.is_positive():
             raise InvoiceHasAllocations(
                 f"invoice {self.number} has {self.allocated} allocated; only an invoice "
                 "with nothing allocated can be voided (issue a credit note instead)"
             )
+        if not self.outstanding.is_positive():
+            raise InvoiceSettled(f"invoice {self.number} is settled; nothing is left to void")
         self._voided(
             account_id=self.account_id, amount=self.outstanding, reason=reason, stamp=stamp
         )
@@ -539,23 +548,3 @@ class Invoice(Aggregate):
     ) -> None:
         del self.disputes[dispute_id]
         self.resolved_dispute_ids.append(dispute_id)
-
-
-class DisputeExceedsUndisputed(RuleViolation):
-    code = "dispute-exceeds-undisputed"
-    title = "More would be disputed than is outstanding and undisputed"
-
-
-class DisputeNotOpen(RuleViolation):
-    code = "dispute-not-open"
-    title = "No open dispute with that id on the invoice"
-
-
-class NothingToPay(RuleViolation):
-    code = "nothing-to-pay"
-    title = "The invoice owes nothing a link could collect"
-
-
-class NotOverdue(RuleViolation):
-    code = "invoice-not-newly-overdue"
-    title = "The invoice is not overdue, or was already noted as overdue"

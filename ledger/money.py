@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from ledger.errors import CurrencyMismatch, MalformedMoney, UnknownCurrency
@@ -131,21 +131,47 @@ class Money:
         return f"{sign}{text} {self.currency}"
 
 
-_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?|\.[0-9]+")
+DECIMAL_SEPARATORS = (".", ",")
+_GROUPED = r"[0-9]{1,3}(?:%s[0-9]{3})+"
 
 
-def minor_units(text: str, currency: str) -> int:
-    """``"1,234.56"`` GBP is 123456; ``"(12.00)"`` and ``"-12.00"`` are -1200."""
-    raw = text.strip().replace(",", "").replace(" ", "")
+def minor_units(text: str, currency: str, decimal_separator: str = ".") -> int:
+    """``"1,234.56"`` GBP is 123456, and with ``decimal_separator`` ``","`` so is
+    ``"1.234,56"``; ``"(12.00)"`` and ``"-12.00"`` are -1200. The other mark (or a space)
+    may only group thousands: ``"12,50"`` with ``"."`` is refused, never read as 1250.00."""
+    if decimal_separator not in DECIMAL_SEPARATORS:
+        raise ValueError(f"decimal_separator must be one of {' '.join(DECIMAL_SEPARATORS)}")
+    raw = text.strip()
     negative = raw.startswith("-") or (raw.startswith("(") and raw.endswith(")"))
-    raw = raw.strip("()").lstrip("-+")
-    if not _DECIMAL.fullmatch(raw):  # no exponents, no NaN: digits and one point
+    if raw.startswith("(") and raw.endswith(")"):
+        raw = raw[1:-1].strip()
+    raw = raw[1:].strip() if raw[:1] in ("-", "+") else raw
+    whole, point, fraction = raw.partition(decimal_separator)
+    if not re.fullmatch(r"[0-9]*", fraction) or (point and not fraction):
+        raise ValueError(
+            f"amount {text!r} is not a number with {decimal_separator!r} as the decimal separator"
+        )
+    digits = _whole_digits(whole, text, decimal_separator)
+    if not digits and not fraction:
         raise ValueError(f"amount {text!r} is not a number")
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise ValueError(f"amount {text!r} is not a number") from None
+    value = Decimal(f"{digits or 0}.{fraction or 0}")
     scaled = value.scaleb(exponent(currency))
     if scaled != scaled.to_integral_value():
         raise ValueError(f"amount {text!r} has more decimals than {currency} has")
     return -int(scaled) if negative else int(scaled)
+
+
+def _whole_digits(whole: str, text: str, decimal_separator: str) -> str:
+    """The digits of the whole part, once its thousands grouping (if any) is checked."""
+    if re.fullmatch(r"[0-9]*", whole):
+        return whole
+    group = "," if decimal_separator == "." else "."
+    for mark in (group, " ", "\u00a0", "\u202f"):
+        if re.fullmatch(_GROUPED % re.escape(mark), whole):
+            return whole.replace(mark, "")
+    if re.fullmatch(r"[0-9., \u00a0\u202f]+", whole):
+        raise ValueError(
+            f"amount {text!r} is ambiguous: with {decimal_separator!r} as the decimal "
+            f"separator, {group!r} or a space may only group thousands"
+        )
+    raise ValueError(f"amount {text!r} is not a number")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ledger import limits
 from ledger.commands import OpenAccount, RaiseInvoice, RecordPayment, UpdateAccount
-from ledger.errors import BadDates, InvalidRequest, MalformedMoney
+from ledger.errors import BadDates, InvalidRequest, MalformedMoney, PaymentDatedInFuture
 from ledger.money import Money, check_currency
 from ledger.payment import PAYMENT_METHODS, PAYMENT_PURPOSES, PAYMENT_STATUSES
 from ledger.text import forbidden_character
@@ -65,8 +66,31 @@ def check_raise_invoice(cmd: RaiseInvoice) -> None:
         )
 
 
+# A payment may be dated at most this many days after today (UTC): a value date a day
+# ahead of a receiver's clock is ordinary, money received weeks from now is not received.
+RECEIVED_ON_FUTURE_DAYS = 1
+
+
+def latest_received_on(today: date | None = None) -> date:
+    """The last ``received_on`` a payment may have today (UTC)."""
+    return (today or datetime.now(UTC).date()) + timedelta(days=RECEIVED_ON_FUTURE_DAYS)
+
+
+def check_received_on(received_on: date, today: date | None = None) -> None:
+    """Money is counted from the day it was received: never from a day still to come."""
+    latest = latest_received_on(today)
+    if received_on > latest:
+        raise PaymentDatedInFuture(
+            f"received_on {received_on} is after {latest}: a payment is recorded once it "
+            f"is received, dated at most {RECEIVED_ON_FUTURE_DAYS} day after today (UTC)",
+            received_on=received_on.isoformat(),
+            latest=latest.isoformat(),
+        )
+
+
 def check_record_payment(cmd: RecordPayment) -> None:
     require_positive(cmd.amount, "amount")
+    check_received_on(cmd.received_on)
     if cmd.method not in PAYMENT_METHODS:
         raise InvalidRequest(f"method must be one of {', '.join(PAYMENT_METHODS)}")
     if cmd.purpose not in PAYMENT_PURPOSES:

@@ -5,6 +5,7 @@ a write-off is applied at once; above it, it waits for a manager who is not the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -107,19 +108,23 @@ class WriteOff(Aggregate):
         self._require_pending()
         self._authorise(self.requested_by, authority, stamp)
 
-    def approve(self, approver: str, authority: Authority, stamp: Stamp) -> None:
-        """Approve: never by the requester, whatever key or role they hold (four eyes by
-        identity), and within what the approver's own limits leave on the invoice and
-        today."""
+    def approve(
+        self, approver: str, authority: Authority, stamp: Stamp, reason: str | None = None
+    ) -> None:
+        """Approve, with the approver's ``reason``: never by the requester, whatever key
+        or role they hold (four eyes by identity), and within what the approver's own
+        limits leave on the invoice and today."""
         self._require_pending()
         if approver == self.requested_by:
             raise FourEyesRequired(
                 f"{approver} requested this write-off of {self.amount}; someone else "
                 "must approve it"
             )
-        self._authorise(approver, authority, stamp)
+        self._authorise(approver, authority, stamp, reason)
 
-    def _authorise(self, who: str, authority: Authority, stamp: Stamp) -> None:
+    def _authorise(
+        self, who: str, authority: Authority, stamp: Stamp, reason: str | None = None
+    ) -> None:
         if authority.on_invoice < self.amount:
             raise InsufficientAuthority(
                 f"{who}'s write-off limit leaves {authority.on_invoice} on this invoice "
@@ -133,12 +138,29 @@ class WriteOff(Aggregate):
                 f"what {who} has already written off today); this write-off is {self.amount}",
                 authority_left_today=authority.today.to_json(),
             )
-        self._approved(account_id=self.account_id, approved_by=who, stamp=stamp)
+        self._approved(account_id=self.account_id, approved_by=who, stamp=stamp, reason=reason)
 
-    @event("Approved")
-    def _approved(self, account_id: UUID, approved_by: str, stamp: Stamp) -> None:
+    class Approved(Aggregate.Event):
+        """Applied: at once on the requester's authority, or approved by another with
+        their ``reason`` (version 2; an event stored before it has none)."""
+
+        class_version = 2
+        account_id: UUID
+        approved_by: str
+        stamp: Stamp
+        reason: str | None = None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["reason"] = None
+
+    @event(Approved)
+    def _approved(
+        self, account_id: UUID, approved_by: str, stamp: Stamp, reason: str | None = None
+    ) -> None:
         self.status = "applied"
         self.decided_by = approved_by
+        self.decision_reason = reason
 
     def reject(self, rejecter: str, reason: str, stamp: Stamp) -> None:
         self._require_pending()

@@ -10,91 +10,12 @@ from typing import Any
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
+from projections import balance_tables
 from projections.writer import fresh_per_account
 
 NAME = "balances"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS balance_accounts (
-    account_id uuid PRIMARY KEY,
-    name text NOT NULL,
-    currency char(3) NOT NULL,
-    payment_terms_days int NOT NULL,
-    email text,
-    external_ref text,
-    credit_limit_minor bigint,
-    status text NOT NULL,
-    opened_at timestamptz NOT NULL,
-    invoiced_minor bigint NOT NULL DEFAULT 0,
-    paid_minor bigint NOT NULL DEFAULT 0,
-    allocated_minor bigint NOT NULL DEFAULT 0,
-    credited_minor bigint NOT NULL DEFAULT 0,
-    written_off_minor bigint NOT NULL DEFAULT 0,
-    position bigint NOT NULL
-);
-CREATE TABLE IF NOT EXISTS balance_invoices (
-    invoice_id uuid PRIMARY KEY,
-    account_id uuid NOT NULL,
-    number text NOT NULL,
-    currency char(3) NOT NULL,
-    amount_minor bigint NOT NULL,
-    allocated_minor bigint NOT NULL DEFAULT 0,
-    credited_minor bigint NOT NULL DEFAULT 0,
-    written_off_minor bigint NOT NULL DEFAULT 0,
-    issued_on date NOT NULL,
-    due_on date NOT NULL,
-    description text,
-    raised_at timestamptz NOT NULL,
-    position bigint NOT NULL
-);
-ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS voided_minor bigint NOT NULL DEFAULT 0;
-ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS disputed_minor bigint NOT NULL DEFAULT 0;
-ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS last_contact_at timestamptz;
-ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS escalated_to text;
-ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS insolvency text;
-ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS referred_to text;
-ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS refunded_minor bigint NOT NULL DEFAULT 0;
-ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS coordinator text;
-CREATE INDEX IF NOT EXISTS balance_invoices_account ON balance_invoices (account_id, due_on);
-CREATE TABLE IF NOT EXISTS balance_payments (
-    payment_id uuid PRIMARY KEY,
-    account_id uuid NOT NULL,
-    currency char(3) NOT NULL,
-    amount_minor bigint NOT NULL,
-    allocated_minor bigint NOT NULL DEFAULT 0,
-    method text NOT NULL,
-    status text NOT NULL,
-    received_on date NOT NULL,
-    reference text,
-    failure_code text,
-    failure_message text,
-    position bigint NOT NULL
-);
-CREATE INDEX IF NOT EXISTS balance_payments_account ON balance_payments (account_id);
-ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS refunded_minor bigint NOT NULL DEFAULT 0;
-ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS taken_back_minor bigint NOT NULL DEFAULT 0;
-ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS purpose text NOT NULL DEFAULT 'payment';
-ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS recorded_position bigint;
-CREATE INDEX IF NOT EXISTS balance_payments_feed ON balance_payments (recorded_position);
-ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS overdue_noted boolean NOT NULL DEFAULT false;
-ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS broken_promises int NOT NULL DEFAULT 0;
-CREATE TABLE IF NOT EXISTS balance_arrangements (
-    arrangement_id uuid PRIMARY KEY,
-    account_id uuid NOT NULL,
-    kind text NOT NULL,
-    status text NOT NULL,
-    position bigint NOT NULL
-);
-CREATE INDEX IF NOT EXISTS balance_arrangements_open ON balance_arrangements (status, kind);
-CREATE TABLE IF NOT EXISTS account_events (
-    position bigint PRIMARY KEY,
-    account_id uuid NOT NULL,
-    type text NOT NULL,
-    recorded_at timestamptz NOT NULL,
-    cloudevent jsonb NOT NULL
-);
-CREATE INDEX IF NOT EXISTS account_events_account ON account_events (account_id, position);
-"""
+SCHEMA = balance_tables.SCHEMA
 
 Handler = Callable[[Connection[Any], dict[str, Any]], None]
 
@@ -171,8 +92,8 @@ def _invoice_raised(conn: Connection[Any], ce: dict[str, Any]) -> None:
     d = ce["data"]
     conn.execute(
         "INSERT INTO balance_invoices (invoice_id, account_id, number, currency, amount_minor,"
-        " issued_on, due_on, description, raised_at, position)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " issued_on, due_on, description, raised_at, position, kind, charged_for,"
+        " credit_limit_exceeded) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             ce["subject"],
             ce["accountid"],
@@ -184,6 +105,9 @@ def _invoice_raised(conn: Connection[Any], ce: dict[str, Any]) -> None:
             d["description"],
             ce["time"],
             ce["position"],
+            d.get("kind") or "invoice",
+            d.get("charged_for"),
+            bool(d.get("credit_limit_exceeded")),
         ),
     )
     _add_to_account(conn, ce, "invoiced_minor", d["amount"]["amount"])
@@ -264,6 +188,14 @@ def _arrangement_ended(status: str) -> Handler:
 def _invoice_became_overdue(conn: Connection[Any], ce: dict[str, Any]) -> None:
     conn.execute(
         "UPDATE balance_invoices SET overdue_noted = true, position = %s WHERE invoice_id = %s",
+        (ce["position"], ce["subject"]),
+    )
+
+
+def _invoice_sent(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    """Sent to the client: the first send or a resend, each counted."""
+    conn.execute(
+        "UPDATE balance_invoices SET sends = sends + 1, position = %s WHERE invoice_id = %s",
         (ce["position"], ce["subject"]),
     )
 
@@ -400,6 +332,7 @@ HANDLERS: dict[str, Handler] = {
     "arledger.invoice.disputed": _disputed(+1, "amount"),
     "arledger.invoice.dispute_resolved": _disputed(-1, "disputed"),
     "arledger.invoice.became_overdue": _invoice_became_overdue,
+    "arledger.invoice.sent": _invoice_sent,
     "arledger.promise.made": _arrangement_made("promise"),
     "arledger.promise.kept": _arrangement_ended("kept"),
     "arledger.promise.broken": _arrangement_ended("broken"),

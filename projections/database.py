@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -50,35 +51,63 @@ def eventstore_env(database_url: str, pool_size: int = 10) -> dict[str, str]:
 
 
 @contextmanager
-def schema_lock(database_url: str) -> Iterator[None]:
+def schema_lock(database_url: str) -> Iterator[psycopg.Connection[Any]]:
     """Serialise schema creation: processes starting together would otherwise race on
     CREATE TABLE IF NOT EXISTS ("tuple concurrently updated")."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
         try:
-            yield
+            yield conn
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
 
 
+def may_create(conn: psycopg.Connection[Any]) -> bool:
+    """Whether this connection's role may create tables in its schema.
+
+    A role that may not (the restricted service role, ``ledger/integrity/guard.py``)
+    leaves the schema to its owner, who set it up before the processes started
+    (``arledger migrate``; ``arledger up`` does it): even a CREATE ... IF NOT EXISTS of
+    what exists is refused to it, and an ALTER TABLE or CREATE INDEX needs ownership.
+    """
+    row = conn.execute(
+        "SELECT coalesce(has_schema_privilege(current_schema(), 'CREATE'), false)"
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def open_ledger(settings: Settings, pool_size: int = 10) -> Ledger:
-    """The application service over the configured store (tables created if missing)."""
+    """The application service over the configured store (tables created if missing, by
+    a role that may create them)."""
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set; run `arledger up` for the embedded default")
-    with schema_lock(settings.database_url):
+    with schema_lock(settings.database_url) as conn:
+        env = eventstore_env(settings.database_url, pool_size)
+        if not may_create(conn):
+            env["CREATE_TABLE"] = "n"
         return Ledger(
-            eventstore_env(settings.database_url, pool_size),
+            env,
             settings.snapshot_interval,
             WriteOffPolicy.parse(settings.write_off_limits, settings.write_off_daily_limits),
         )
 
 
+def ensure_tables(conn: psycopg.Connection[Any], *statements: str) -> None:
+    """Run CREATE ... IF NOT EXISTS statements, unless this role leaves the schema to its
+    owner (:func:`may_create`)."""
+    if not may_create(conn):
+        return
+    for statement in statements:
+        conn.execute(statement)
+
+
 def create_schema(pool: ConnectionPool, *statements: str) -> None:
-    """Run CREATE ... IF NOT EXISTS statements under the schema lock."""
+    """Run CREATE ... IF NOT EXISTS statements under the schema lock (:func:`ensure_tables`)."""
     with pool.connection() as conn:
+        if not may_create(conn):
+            return
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-        for statement in statements:
-            conn.execute(statement)
+        ensure_tables(conn, *statements)
 
 
 def open_pool(

@@ -34,7 +34,15 @@ class Browser:
         self.wait_for(lambda: "/signin" not in self.driver.current_url, "signing in")
 
     def open(self, path: str) -> None:
+        """Go to ``path`` and wait for its page (not a browser error page) to be there."""
         self.driver.get(self.base + path)
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not self.driver.find_elements(By.TAG_NAME, "main"):
+            source = self.driver.page_source[:2000]
+            assert time.monotonic() < deadline, f"{path} showed no page: {source}"
+            time.sleep(0.2)
+            if "<main" not in source:
+                self.driver.get(self.base + path)
 
     @property
     def text(self) -> str:
@@ -94,12 +102,28 @@ class DeskHttp:
     """The desk over plain HTTP, signed in with ``key``: pages, their forms' tokens, and
     POSTs shaped however a test likes."""
 
-    def __init__(self, base: str, key: str) -> None:
+    def __init__(self, base: str, key: str | None) -> None:
         self.http = httpx.Client(base_url=base, timeout=30, follow_redirects=False)
+        self.set_cookie = ""
+        if key is None:
+            return
         page = self.http.get("/signin")
         nonce = hidden(page.text, "csrf")
         answer = self.http.post("/signin", data={"api_key": key, "csrf": nonce})
         assert answer.status_code == 303, answer.text
+        self.set_cookie = next(
+            v for v in answer.headers.get_list("set-cookie") if v.startswith("arledger_desk=")
+        )
+
+    @classmethod
+    def anonymous(cls, base: str) -> DeskHttp:
+        return cls(base, None)
+
+    @classmethod
+    def with_cookie(cls, base: str, cookie: str) -> DeskHttp:
+        desk = cls(base, None)
+        desk.http.cookies.set("arledger_desk", cookie)
+        return desk
 
     def get(self, path: str, **params: Any) -> httpx.Response:
         return self.http.get(path, params=params)

@@ -227,6 +227,44 @@ def test_a_statement_that_cannot_be_read_is_refused_whole(bank_settings):
         assert p.services.ledger.head_position() == head
 
 
+def test_a_statement_with_decimal_commas_is_read_as_its_format_says_never_guessed(
+    bank_settings,
+):
+    with pipeline(bank_settings) as p:
+        api = p.api
+        body = {"name": "Rive Gauche SARL", "currency": "EUR", "payment_terms_days": 30}
+        rive = api.ok(api.post("/v1/accounts", body))["id"]
+        inv = api.raise_invoice(rive, "RG-1", 12_50, "2026-09-15", "2026-10-15", currency="EUR")
+        statement = HEADER + (
+            '2026-11-02,"12,50",RG-1,RIVE GAUCHE SARL\n'
+            '2026-11-03,"1.012,50",RG-2,RIVE GAUCHE SARL\n'
+        )
+        head = p.services.ledger.head_position()
+        # Read with the default "." the comma groups no thousands: refused, not €1,250.00.
+        guessed = api.post(
+            "/v1/bank-statements", {"content": statement, "currency": "EUR", "filename": "fr.csv"}
+        )
+        assert guessed.status_code == 422, guessed.text
+        problem = guessed.json()
+        assert problem["type"] == "/v1/problems/bank-statement-malformed"
+        assert "line 2: amount '12,50' is ambiguous" in problem["detail"]
+        assert p.services.ledger.head_position() == head
+
+        read = api.ok(
+            api.post(
+                "/v1/bank-statements",
+                {"content": statement, "currency": "EUR", "decimal_separator": ","},
+            )
+        )
+        amounts = [ln["amount"] for ln in read["lines"]]
+        assert amounts == [
+            {"amount": 12_50, "currency": "EUR"},
+            {"amount": 1_012_50, "currency": "EUR"},
+        ]
+        assert read["lines"][0]["outcome"] == "allocated"
+        assert _outstanding(api, inv["id"], read["position"])["amount"] == 0
+
+
 def test_amounts_are_read_in_the_currency_s_own_minor_units():
     assert minor_units("1,234.56", "GBP") == 123_456
     assert minor_units("(12.00)", "GBP") == -1_200
@@ -234,3 +272,11 @@ def test_amounts_are_read_in_the_currency_s_own_minor_units():
     assert minor_units("1.234", "KWD") == 1_234
     with pytest.raises(ValueError, match="more decimals"):
         minor_units("10.5", "JPY")
+    # A statement's own number format: a decimal comma, a point (or space) for thousands.
+    assert minor_units("12,50", "EUR", decimal_separator=",") == 1_250
+    assert minor_units("1.234,56", "EUR", decimal_separator=",") == 123_456
+    assert minor_units("1 234,56", "EUR", decimal_separator=",") == 123_456
+    # What the chosen format cannot read for sure is refused, never guessed.
+    for text, separator in (("12,50", "."), ("1,23,456.00", "."), ("12.5", ","), ("1,2.5", ",")):
+        with pytest.raises(ValueError):
+            minor_units(text, "EUR", decimal_separator=separator)

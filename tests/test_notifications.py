@@ -63,7 +63,10 @@ def test_a_failed_payment_tells_the_coordinator_and_the_client_once(settings):
         ]
         declined = next(m for m in messages if "120.00 GBP" in m["subject"])
         assert declined["subject"] == "Payment of 120.00 GBP from Acme Meeting Rooms Ltd failed"
-        assert "card_declined: Your card was declined." in declined["body"]
+        assert "Reason: card_declined: Your card was declined. The invoices" in declined["body"]
+        returned = next(m for m in messages if "80.00 GBP" in m["subject"])
+        assert "Reason: insufficient_funds. The invoices" in returned["body"]
+        assert not [m["body"] for m in messages if ".." in m["body"]]  # one full stop each
         assert "reference pi_123" in declined["body"]
 
         # Another notifier over the same requests adds nothing, and sends nothing again.

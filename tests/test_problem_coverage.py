@@ -186,15 +186,13 @@ def test_faults_are_named_problems(settings, monkeypatch):
 
         with monkeypatch.context() as patch:
             patch.setattr(Ledger, "open_account", broken)
-            # A connection of its own: on a kept-alive one the 500 arrives as a reset
-            # (uvicorn drops the connection after the error handler answered).
-            failed = httpx.post(
-                f"{p.url}/v1/accounts",
-                json=body,
-                headers={**p.api.http.headers, "Idempotency-Key": "broken"},
-            )
+            # On the client's kept-alive connection: the 500 arrives as a problem, not
+            # as a reset, and the same connection carries the retry.
+            failed = p.api.post("/v1/accounts", body, key="broken")
         refused(failed, 500, "internal-error")
         assert p.api.post("/v1/accounts", body, key="broken").status_code == 201  # not kept
+        page = p.api.http.get("/payments/not-an-id", headers={"Accept": "text/html"})
+        assert page.status_code in (303, 422) and "Traceback" not in page.text
 
 
 @pytest.fixture

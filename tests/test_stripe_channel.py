@@ -103,8 +103,18 @@ def test_a_card_payment_taken_over_the_phone_records_the_attempt_and_its_outcome
         refused = api.ok(
             api.post(path, {"amount": gbp(90_00), "payment_method": declined, "invoice_id": inv})
         )
-        assert (refused["status"], refused["outcome"]) == ("requires_payment_method", "applied")
+        # The reply speaks the ledger's status; Stripe's is beside it.
+        assert (refused["status"], refused["stripe_status"], refused["outcome"]) == (
+            "failed",
+            "requires_payment_method",
+            "applied",
+        )
         assert refused["decline"]["code"] == "card_declined"
+        declined_payment = api.ok(api.get(f"/v1/payments/{refused['payment_id']}"))
+        assert (declined_payment["status"], declined_payment["failure_code"]) == (
+            "failed",
+            "card_declined",
+        )
         paid = api.ok(
             api.post(
                 path,
@@ -112,7 +122,11 @@ def test_a_card_payment_taken_over_the_phone_records_the_attempt_and_its_outcome
                 key="phone-1",
             )
         )
-        assert (paid["status"], paid["outcome"]) == ("succeeded", "applied")
+        assert (paid["status"], paid["stripe_status"], paid["outcome"]) == (
+            "succeeded",
+            "succeeded",
+            "applied",
+        )
         again = api.post(
             path, {"amount": gbp(90_00), "payment_method": good, "invoice_id": inv}, key="phone-1"
         )

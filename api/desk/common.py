@@ -3,10 +3,12 @@ the in-process API client, refusals shown as pages, and the answer to a form."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from api.desk.forms import Forbidden, Outcome
@@ -81,7 +83,27 @@ def install_handlers(app: FastAPI) -> None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/signin?next={quote(target)}", status_code=303)
 
+    api_validation = app.exception_handlers.get(RequestValidationError)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        """A desk URL with a malformed id or parameter is a page, not problem JSON."""
+        if request.url.path.startswith("/v1/") or api_validation is None:
+            assert api_validation is not None
+            return await _call(api_validation, request, exc)
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        problem = {"title": "That address is not valid", "detail": detail, "status": 422}
+        return page(request, None, "problem.html", 422, problem=problem)
+
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
         problem: dict[str, Any] = {"title": "Refused", "detail": str(exc), "status": 403}
         return page(request, None, "problem.html", 403, problem=problem)
+
+
+async def _call(handler: Any, request: Request, exc: Exception) -> Response:
+    answer = handler(request, exc)
+    result: Response = await answer if inspect.isawaitable(answer) else answer
+    return result

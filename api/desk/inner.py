@@ -116,6 +116,12 @@ async def _dispatch(app: Any, scope: dict[str, Any], payload: bytes) -> Answer:
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
 
-    await app(scope, receive, send)
+    try:
+        await app(scope, receive, send)
+    except Exception:
+        # Starlette answers an unexpected error with its 500 and then raises it again for
+        # the server to log; the answer was sent, so the page shows it as a failed read.
+        if not chunks:
+            raise
     answer.body = b"".join(chunks)
     return answer

@@ -4,6 +4,8 @@ payment's page (allocate its cash, or follow up a failure)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -87,6 +89,7 @@ async def _payment_page(
     if not (account.ok and invoices.ok):
         return unavailable(request, user, invoices if account.ok else account)
     open_invoices = invoices.json()["invoices"]
+    told = await who_was_told(api, pay) if pay["status"] == "failed" else []
     return page(
         request,
         user,
@@ -96,6 +99,8 @@ async def _payment_page(
         account=account.json(),
         invoices=open_invoices,
         proposal=propose(pay, open_invoices),
+        told=told,
+        today=date.today().isoformat(),
         outcome=outcome,
     )
 
@@ -132,14 +137,11 @@ async def payment_action(
         return unavailable(request, user, found)
     pay = found.json()
     action = form.text("action", required=False) or ""
-    if action == "allocate":
-        outcome = await perform(api, form, action, lambda: _allocation(form, pay))
-        note = "Payment allocated"
-    elif action == "receipt":
-        outcome = await perform(api, form, action, lambda: _receipt(form, pay))
-        note = "Receipt sent"
-    else:
+    build = PAYMENT_ACTIONS.get(action)
+    if build is None:
         return unknown_action(request, user, action)
+    outcome = await perform(api, form, action, lambda: build[0](form, pay))
+    note = build[1]
     if outcome.ok:
         return after(outcome, f"/payments/{payment_id}", note)
     return forbidden_page(request, user, outcome) or await _payment_page(
@@ -165,3 +167,58 @@ def _allocation(form: Form, pay: dict[str, Any]) -> Command:
 def _receipt(form: Form, pay: dict[str, Any]) -> Command:
     body = {"channel": form.required("channel"), "recipient": form.text("recipient", False)}
     return "POST", f"/v1/payments/{pay['id']}/receipts", body
+
+
+def _unallocation(form: Form, pay: dict[str, Any]) -> Command:
+    return "POST", f"/v1/payments/{pay['id']}/unallocations", {"reason": form.required("reason")}
+
+
+def _refund(form: Form, pay: dict[str, Any]) -> Command:
+    body = {
+        "amount": form.money("amount", pay["amount"]["currency"]),
+        "reason": form.required("reason"),
+        "refunded_on": form.required("refunded_on"),
+        "reverse_allocations": form.text("reverse_allocations", False) == "yes",
+    }
+    return "POST", f"/v1/payments/{pay['id']}/refunds", body
+
+
+def _return(form: Form, pay: dict[str, Any]) -> Command:
+    body = {
+        "return_code": form.required("return_code"),
+        "returned_on": form.required("returned_on"),
+        "reason": form.text("reason", False),
+    }
+    return "POST", f"/v1/payments/{pay['id']}/return", body
+
+
+PAYMENT_ACTIONS: dict[str, tuple[Callable[[Form, dict[str, Any]], Command], str]] = {
+    "allocate": (_allocation, "Payment allocated"),
+    "receipt": (_receipt, "Receipt sent"),
+    "unallocate": (_unallocation, "Allocations taken back"),
+    "refund": (_refund, "Refund recorded"),
+    "return": (_return, "Return recorded"),
+}
+
+
+async def who_was_told(api: Inner, pay: dict[str, Any]) -> list[dict[str, Any]]:
+    """The notifications about this payment (a failure tells the coordinator and the
+    client), each recipient with whether it was delivered."""
+    trail = await api.get(
+        f"/v1/accounts/{pay['account_id']}/audit-trail", type="arledger.notification.*", limit=1000
+    )
+    if not trail.ok:
+        return []
+    entries = trail.json()["entries"]
+    queued = {e["subject"]: e for e in entries if e["type"].endswith(".queued")}
+    told = [
+        {"role": r["role"], "to": r["to"], "state": "queued", "subject": key}
+        for key, e in queued.items()
+        if e["data"].get("about") == pay["id"]
+        for r in e["data"].get("recipients", [])
+    ]
+    for e in entries:
+        for t in told:
+            if e["subject"] == t["subject"] and e["data"].get("role") == t["role"]:
+                t["state"] = "delivered" if e["type"].endswith(".delivered") else "failed"
+    return told

@@ -1,7 +1,186 @@
-"""The desk's reports screen."""
+"""Reports: aged debt, debtor days with its trend, cash posting, payment behaviour and
+the trial balance, each at its own URL so it can be bookmarked, each read from the
+``/v1/reports`` API for the signed-in user. Charts are SVG drawn here."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from api.desk import charts
+from api.desk.common import InnerDep, UserDep, unavailable
+from api.desk.inner import Answer, Inner
+from api.desk.render import major, page
+from api.desk.sessions import DeskUser
 
 router = APIRouter(include_in_schema=False)
+CURRENCY_DEFAULT = "GBP"
+CURRENCIES = ("GBP", "EUR", "USD", "CHF", "JPY", "KWD")
+TABS = (
+    ("/reports/aged-debt", "Aged debt"),
+    ("/reports/debtor-days", "Debtor days"),
+    ("/reports/cash-posting", "Cash posting"),
+    ("/reports/payment-behaviour", "Payment behaviour"),
+    ("/reports/trial-balance", "Trial balance"),
+)
+BUCKETS = (
+    ("current", "Not yet due"),
+    ("days_1_30", "1-30 days"),
+    ("days_31_60", "31-60 days"),
+    ("days_61_90", "61-90 days"),
+    ("days_91_plus", "91+ days"),
+)
+PERIODS = ("day", "week", "month")
+TREND_MONTHS = 12
+TREND_KEYS = (
+    "dso_standard",
+    "dso_countback",
+    "best_possible_dso",
+    "average_days_delinquent",
+    "collection_effectiveness_index",
+)
+
+
+def figure(value: Any) -> str:
+    """A Money object in a table whose header names the currency: ``1,234.56``."""
+    if not isinstance(value, dict) or "amount" not in value:
+        return ""
+    return major(int(value["amount"]), str(value["currency"]))
+
+
+def ratio(value: Any, unit: str = "") -> str:
+    """A ratio of the API (days, a percentage) to two decimals; a dash when there is none."""
+    return "—" if value is None else f"{float(value):,.2f}{unit}"
+
+
+def _params(request: Request, *names: str) -> dict[str, str]:
+    """The report's parameters as typed (kept in the form), the currency upper-cased."""
+    query = request.query_params
+    found = {n: (query.get(n) or "").strip() for n in names}
+    found["currency"] = (query.get("currency") or CURRENCY_DEFAULT).strip().upper()
+    return found
+
+
+async def _show(
+    request: Request,
+    user: DeskUser,
+    template: str,
+    answer: Answer,
+    params: dict[str, str],
+    **extra: Any,
+) -> Response:
+    """The report's page; a refused parameter is shown next to the form that sent it."""
+    context: dict[str, Any] = dict(
+        params=params, tabs=TABS, currencies=CURRENCIES, figure=figure, ratio=ratio
+    )
+    if answer.status in (400, 422):
+        return page(request, user, template, 422, report=None, problem=answer.problem, **context)
+    if not answer.ok:
+        return unavailable(request, user, answer)
+    return page(request, user, template, report=answer.json(), problem=None, **context, **extra)
+
+
+@router.get("/reports")
+@router.get("/reports/aged-debt")
+async def aged_debt(request: Request, user: UserDep, api: InnerDep) -> Response:
+    params = _params(request, "as_of", "as_known_at")
+    answer = await api.get(
+        "/v1/reports/aged-debt", **params, min_position=request.query_params.get("min_position")
+    )
+    chart = _aged_chart(answer.json()) if answer.ok else None
+    return await _show(
+        request, user, "reports_aged.html", answer, params, buckets=BUCKETS, chart=chart
+    )
+
+
+def _aged_chart(report: dict[str, Any]) -> Any:
+    items = [
+        charts.Bar(label, report[key]["amount"], figure(report[key])) for key, label in BUCKETS
+    ]
+    title = f"Aged debt in {report['currency']} at {report['as_of']}, by days past due"
+    return charts.bars(title, items)
+
+
+@router.get("/reports/debtor-days")
+async def debtor_days(request: Request, user: UserDep, api: InnerDep) -> Response:
+    params = _params(request, "period_start", "period_end", "as_known_at")
+    today = datetime.now(UTC).date()
+    params["period_start"] = params["period_start"] or today.replace(day=1).isoformat()
+    params["period_end"] = params["period_end"] or today.isoformat()
+    answer = await api.get("/v1/reports/debtor-days", **params)
+    trend: list[dict[str, Any]] = []
+    if answer.ok:
+        trend = await _trend(api, params, date.fromisoformat(answer.json()["period_end"]))
+    labels = [t["month"] for t in trend]
+    chart = charts.lines(
+        f"Debtor days by month, the {TREND_MONTHS} months to {params['period_end']}",
+        labels,
+        [
+            charts.Series("Standard DSO", [t["dso_standard"] for t in trend]),
+            charts.Series("Countback DSO", [t["dso_countback"] for t in trend]),
+            charts.Series("Best possible DSO", [t["best_possible_dso"] for t in trend]),
+        ],
+        " d",
+    )
+    return await _show(
+        request, user, "reports_debtor_days.html", answer, params, trend=trend, chart=chart
+    )
+
+
+def months_to(end: date, count: int = TREND_MONTHS) -> list[tuple[date, date]]:
+    """The ``count`` calendar months up to the one holding ``end``, oldest first; the
+    last one ends at ``end``."""
+    spans: list[tuple[date, date]] = []
+    last = end
+    for _ in range(count):
+        first = last.replace(day=1)
+        spans.append((first, last))
+        last = first - timedelta(days=1)
+    return spans[::-1]
+
+
+async def _trend(api: Inner, params: dict[str, str], end: date) -> list[dict[str, Any]]:
+    """One debtor-days call per month, all at once."""
+
+    async def month(start: date, stop: date) -> dict[str, Any]:
+        answer = await api.get(
+            "/v1/reports/debtor-days",
+            currency=params["currency"],
+            period_start=start.isoformat(),
+            period_end=stop.isoformat(),
+            as_known_at=params["as_known_at"],
+        )
+        body = answer.json() if answer.ok else {}
+        keys = TREND_KEYS
+        return {"month": start.isoformat()[:7], **{k: body.get(k) for k in keys}}
+
+    return list(await asyncio.gather(*(month(s, e) for s, e in months_to(end))))
+
+
+@router.get("/reports/cash-posting")
+async def cash_posting(request: Request, user: UserDep, api: InnerDep) -> Response:
+    params = _params(request, "date", "period", "as_known_at")
+    params["period"] = params["period"] or "day"
+    answer = await api.get("/v1/reports/cash-posting", **params)
+    return await _show(request, user, "reports_cash.html", answer, params, periods=PERIODS)
+
+
+@router.get("/reports/payment-behaviour")
+async def payment_behaviour(request: Request, user: UserDep, api: InnerDep) -> Response:
+    params = _params(request, "routinely_late")
+    late = "true" if params["routinely_late"] else None
+    answer = await api.get(
+        "/v1/reports/payment-behaviour", currency=params["currency"], routinely_late=late
+    )
+    return await _show(request, user, "reports_behaviour.html", answer, params)
+
+
+@router.get("/reports/trial-balance")
+async def trial_balance(request: Request, user: UserDep, api: InnerDep) -> Response:
+    params = _params(request, "as_of", "as_known_at")
+    answer = await api.get("/v1/reports/trial-balance", **params)
+    return await _show(request, user, "reports_trial.html", answer, params)

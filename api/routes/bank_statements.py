@@ -37,6 +37,11 @@ class StatementImport(Command):
     date_format: Literal["iso", "dmy", "mdy"] = Field(
         default="iso", description="iso 2026-11-02, dmy 02/11/2026, mdy 11/02/2026"
     )
+    decimal_separator: Literal[".", ","] = Field(
+        default=".",
+        description="how the statement writes decimals: . 1,234.56 or , 1.234,56; an amount "
+        "whose other mark does not group thousands (12,50 with .) is refused, never guessed",
+    )
     filename: str | None = Field(default=None, max_length=300)
     amount_tolerance: int | None = Field(
         strict=True,
@@ -84,6 +89,7 @@ def import_statement(body: StatementImport, svc: ServicesDep, ctx: CommandDep) -
             body.date_format,
             body.filename,
             body.amount_tolerance,
+            body.decimal_separator,
         )
         report = svc.bank.import_statement(statement, ctx.stamp())
         return Reply(200 if report["duplicate"] else 201, report)

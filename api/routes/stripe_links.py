@@ -70,7 +70,9 @@ def take_card_payment(
         )
         reply = CardPaymentPublic(
             payment_intent=str(intent["id"]),
-            status=str(intent.get("status")),
+            payment_id=done.payment_id,
+            status=done.payment_status,  # type: ignore[arg-type]
+            stripe_status=str(intent.get("status")),
             outcome=done.outcome,
             detail=done.detail,
             decline=intent.get("last_payment_error"),

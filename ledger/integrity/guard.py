@@ -3,11 +3,13 @@ table (and on the checkpoints) raise, whoever asks, the table's owner included. 
 superuser who first disables the triggers can alter a row, and the verifier exists to
 catch exactly that.
 
-The service itself runs as a role that can only read and append to the store
-(:func:`service_role_statements`); the guard holds even if it were given more.
+The service itself runs as a role that can only read and append to the store, and is no
+superuser (:func:`service_role_statements`); the guard holds even if it were given more.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from psycopg import sql
 
@@ -33,41 +35,71 @@ def append_only_statements(table: str) -> list[str]:
 
 
 def service_role_statements(
-    role: str, password: str | None, events_table: str, other_tables: list[str], server_version: int
-) -> list[sql.Composable]:
-    """Make (or bring up to date) the login role the service processes run as.
+    role: str,
+    password: str | None,
+    events_table: str,
+    append_only: list[str],
+    server_version: int,
+    functions: Sequence[str] = (),
+) -> list[sql.SQL | sql.Composed]:
+    """Make (or bring up to date) the login role the service processes run as. Run by
+    the schema's owner, after the schema is set up; idempotent.
 
-    On the store's tables it gets SELECT and INSERT only. The store's writer locks
-    the events table in EXCLUSIVE mode to keep positions in commit order; PostgreSQL 17
-    and later allow that with the MAINTAIN privilege, earlier versions only with UPDATE,
-    DELETE or TRUNCATE, so there it gets UPDATE and the guard's trigger refuses any use
-    of it. The role creates and owns its own read-model tables in the public schema.
+    The role is no superuser (so it cannot ``SET session_replication_role = replica``
+    to silence the guard), owns nothing and may create nothing: the owner sets the
+    schema up, and the processes leave it alone (``projections.database.may_create``).
+    It may read and write every table in the schema, now and later (default
+    privileges on what the owner creates), except the history: on the events table
+    and ``append_only`` (the checkpoints, the command marks...) only SELECT and INSERT.
+    The store's writer locks the events table in EXCLUSIVE mode to keep positions in
+    commit order; PostgreSQL 17 and later allow that with the MAINTAIN privilege,
+    earlier versions only with UPDATE, DELETE or TRUNCATE, so there it gets UPDATE and
+    the guard's trigger refuses any use of it. ``functions`` (with their argument types)
+    it may execute.
     """
+    name = sql.Identifier(role)
+    statements = _login_role(role, password)
+    dml = sql.SQL("SELECT, INSERT, UPDATE, DELETE")
+    statements += [
+        # Before PostgreSQL 15 every role could create in public: not this one.
+        sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"),
+        sql.SQL("REVOKE CREATE ON SCHEMA public FROM {}").format(name),
+        sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(name),
+        sql.SQL("GRANT {} ON ALL TABLES IN SCHEMA public TO {}").format(dml, name),
+        sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(name),
+        sql.SQL("ALTER DEFAULT PRIVILEGES GRANT {} ON TABLES TO {}").format(dml, name),
+        sql.SQL("ALTER DEFAULT PRIVILEGES GRANT USAGE, SELECT ON SEQUENCES TO {}").format(name),
+    ]
+    for table in [events_table, *append_only]:
+        statements.append(sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(table), name))
+        statements.append(
+            sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(sql.Identifier(table), name)
+        )
+    lock = "MAINTAIN" if server_version >= 170000 else "UPDATE"
+    statements.append(
+        sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(lock), sql.Identifier(events_table), name)
+    )
+    for function in functions:
+        # A signature such as ``f(uuid, text)``: the caller's own constant, not input.
+        statements.append(
+            sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(sql.SQL(function), name)
+        )
+    return statements
+
+
+def _login_role(role: str, password: str | None) -> list[sql.SQL | sql.Composed]:
+    """The role, made if missing, and held to no more than a login, whatever it was."""
     name = sql.Identifier(role)
     login = (
         sql.SQL("LOGIN PASSWORD {}").format(sql.Literal(password)) if password else sql.SQL("LOGIN")
     )
-    statements: list[sql.Composable] = [
+    return [
         sql.SQL(
             "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {}) THEN "
-            "CREATE ROLE {} NOSUPERUSER NOCREATEDB NOCREATEROLE; END IF; END $$"
+            "CREATE ROLE {}; END IF; END $$"
         ).format(sql.Literal(role), name),
-        sql.SQL("ALTER ROLE {} ").format(name) + login,
-        sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(name),
+        sql.SQL(
+            "ALTER ROLE {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS "
+        ).format(name)
+        + login,
     ]
-    lock = "MAINTAIN" if server_version >= 170000 else "UPDATE"
-    statements.append(
-        sql.SQL("GRANT SELECT, INSERT, {} ON {} TO {}").format(
-            sql.SQL(lock), sql.Identifier(events_table), name
-        )
-    )
-    statements.append(
-        sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(
-            sql.Identifier(f"{events_table}_notification_id_seq"), name
-        )
-    )
-    for table in other_tables:
-        statements.append(
-            sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(sql.Identifier(table), name)
-        )
-    return statements

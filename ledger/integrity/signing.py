@@ -12,6 +12,7 @@ and standard tools (``openssl pkeyutl -verify -pubin -inkey key.pub -rawin``):
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -72,15 +73,17 @@ def signature_valid(public_key: Ed25519PublicKey, signature: bytes, message: byt
 
 
 def new_key_pair(private_path: Path, public_path: Path) -> str:
-    """Write a new private key (mode 0600) and its public key; return the key id."""
+    """Write a new private key (mode 0600 from the start; FileExistsError if there is
+    one already) and its public key; return the key id."""
     key = Ed25519PrivateKey.generate()
-    private_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
     )
-    private_path.chmod(0o600)
+    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+    private_path.chmod(0o600)  # whatever the umask
     public_path.write_text(public_pem(key.public_key()))
     return key_id(key.public_key())

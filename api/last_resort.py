@@ -1,0 +1,67 @@
+"""The last resort: an unexpected failure anywhere in a request is logged with its
+traceback and answered as a 500 ``internal-error`` problem (a plain page for the desk,
+never a stack trace), and the exception stops here.
+
+Starlette's own error layer sends its 500 and then raises the exception again for the
+server, which then drops the connection: a client on a kept-alive connection saw
+"connection reset" instead of the problem. This middleware sits inside that layer and
+outside every other, so nothing reaches it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from api.problems import internal_error
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("arledger.api")
+DESK_FAILURE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Something went wrong'
+    '</title><link rel="stylesheet" href="/static/desk.css"></head><body><main><h1>Something'
+    " went wrong</h1><p>The server failed on this page. It has been logged. Nothing you"
+    ' submitted was recorded twice: sending the same form again is safe.</p><p><a href="/">'
+    "Back to your desk</a></p></main></body></html>"
+)
+
+
+class LastResort:
+    """ASGI middleware: see the module's docstring."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            log.error("unhandled error", exc_info=exc, extra={"path": scope.get("path")})
+            if not started:  # once a reply has begun, ending it is all that is left
+                await failure(Request(scope))(scope, receive, send)
+
+
+def failure(request: Request) -> Response:
+    """The 500 for ``request``: a page for a browser on the desk, else a problem."""
+    wants_page = "text/html" in request.headers.get("accept", "")
+    if wants_page and not request.url.path.startswith("/v1/"):
+        return HTMLResponse(DESK_FAILURE, status_code=500)
+    return internal_error(request.url.path)

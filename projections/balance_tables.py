@@ -1,0 +1,93 @@
+"""The balances read model's tables: accounts with their running totals, invoices with
+what was applied to them and what the invoice said of itself (its kind, its sends, whether
+it passed the account's credit limit), payments, open arrangements and each account's
+event history. Columns added since a table was first made are added where missing."""
+
+from __future__ import annotations
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS balance_accounts (
+    account_id uuid PRIMARY KEY,
+    name text NOT NULL,
+    currency char(3) NOT NULL,
+    payment_terms_days int NOT NULL,
+    email text,
+    external_ref text,
+    credit_limit_minor bigint,
+    status text NOT NULL,
+    opened_at timestamptz NOT NULL,
+    invoiced_minor bigint NOT NULL DEFAULT 0,
+    paid_minor bigint NOT NULL DEFAULT 0,
+    allocated_minor bigint NOT NULL DEFAULT 0,
+    credited_minor bigint NOT NULL DEFAULT 0,
+    written_off_minor bigint NOT NULL DEFAULT 0,
+    position bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS balance_invoices (
+    invoice_id uuid PRIMARY KEY,
+    account_id uuid NOT NULL,
+    number text NOT NULL,
+    currency char(3) NOT NULL,
+    amount_minor bigint NOT NULL,
+    allocated_minor bigint NOT NULL DEFAULT 0,
+    credited_minor bigint NOT NULL DEFAULT 0,
+    written_off_minor bigint NOT NULL DEFAULT 0,
+    issued_on date NOT NULL,
+    due_on date NOT NULL,
+    description text,
+    raised_at timestamptz NOT NULL,
+    position bigint NOT NULL
+);
+ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS voided_minor bigint NOT NULL DEFAULT 0;
+ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS disputed_minor bigint NOT NULL DEFAULT 0;
+ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS last_contact_at timestamptz;
+ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS escalated_to text;
+ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS insolvency text;
+ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS referred_to text;
+ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS refunded_minor bigint NOT NULL DEFAULT 0;
+ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS coordinator text;
+ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS sends int NOT NULL DEFAULT 0;
+ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'invoice';
+ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS charged_for uuid;
+ALTER TABLE balance_invoices
+    ADD COLUMN IF NOT EXISTS credit_limit_exceeded boolean NOT NULL DEFAULT false;
+CREATE INDEX IF NOT EXISTS balance_invoices_account ON balance_invoices (account_id, due_on);
+CREATE TABLE IF NOT EXISTS balance_payments (
+    payment_id uuid PRIMARY KEY,
+    account_id uuid NOT NULL,
+    currency char(3) NOT NULL,
+    amount_minor bigint NOT NULL,
+    allocated_minor bigint NOT NULL DEFAULT 0,
+    method text NOT NULL,
+    status text NOT NULL,
+    received_on date NOT NULL,
+    reference text,
+    failure_code text,
+    failure_message text,
+    position bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS balance_payments_account ON balance_payments (account_id);
+ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS refunded_minor bigint NOT NULL DEFAULT 0;
+ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS taken_back_minor bigint NOT NULL DEFAULT 0;
+ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS purpose text NOT NULL DEFAULT 'payment';
+ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS recorded_position bigint;
+CREATE INDEX IF NOT EXISTS balance_payments_feed ON balance_payments (recorded_position);
+ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS overdue_noted boolean NOT NULL DEFAULT false;
+ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS broken_promises int NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS balance_arrangements (
+    arrangement_id uuid PRIMARY KEY,
+    account_id uuid NOT NULL,
+    kind text NOT NULL,
+    status text NOT NULL,
+    position bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS balance_arrangements_open ON balance_arrangements (status, kind);
+CREATE TABLE IF NOT EXISTS account_events (
+    position bigint PRIMARY KEY,
+    account_id uuid NOT NULL,
+    type text NOT NULL,
+    recorded_at timestamptz NOT NULL,
+    cloudevent jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS account_events_account ON account_events (account_id, position);
+"""
