@@ -126,7 +126,8 @@ class DeskHttp:
         return desk
 
     def get(self, path: str, **params: Any) -> httpx.Response:
-        return self.http.get(path, params=params)
+        # httpx drops a URL's own query when given params, even empty ones.
+        return self.http.get(path, params=params) if params else self.http.get(path)
 
     def post(self, path: str, data: dict[str, Any]) -> httpx.Response:
         return self.http.post(path, data=data)

@@ -16,7 +16,7 @@ def test_a_session_is_a_signed_http_only_cookie_that_sign_out_and_revocation_end
         admin = Api(p.url, ADMIN_KEY)
         issued = admin.ok(admin.post("/v1/api-keys", {"role": "coordinator", "actor": "bea"}))
         anonymous = DeskHttp.anonymous(p.url)
-        assert anonymous.get("/payments").headers["location"] == "/signin?next=%2Fpayments"
+        assert anonymous.get("/payments").headers["location"] == "/signin?next=/payments"
         page = anonymous.get("/signin")
         wrong = anonymous.post(
             "/signin", {"api_key": "not-a-key", "csrf": hidden(page.text, "csrf")}
@@ -70,5 +70,5 @@ def test_a_resubmitted_form_records_once_and_money_shows_in_its_own_decimals(
                                    type="arledger.account.contact_logged"))  # fmt: skip
         assert [e["data"]["outcome"] for e in trail["entries"]] == ["left a voicemail"]
         shown = desk.get(second.headers["location"])
-        assert "Contact logged" in shown.text and shown.text.count("left a voicemail") == 2
+        assert "Contact logged" in shown.text and shown.text.count("left a voicemail") == 1
         desk.close()
