@@ -89,6 +89,21 @@ def test_a_collections_specialist_works_the_top_of_the_worklist(
         form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         desk.wait_text("Promise recorded")
 
+        # The next notice, shown with the invoices it would rest on before it is sent.
+        desk.click(f'tr[data-account="{big}"]', "Next notice…")
+        desk.wait_for(lambda: desk.find("#act-notice").get_attribute("open"), "the notice form")
+        preview = desk.find("#act-notice").text
+        assert "chases 900.00 GBP" in preview and "WP-1: 900.00 GBP" in preview
+        assert desk.find("#act-notice input[value=reminder]").is_selected()
+        desk.shot("account-notice-preview")
+        desk.find("#act-notice button[type=submit]").click()
+        desk.wait_text("Notice issued")
+        notices = p.api.ok(
+            p.api.get(f"/v1/accounts/{big}/audit-trail", type="arledger.account.notice_issued",
+                      min_position=p.services.ledger.head_position())
+        )  # fmt: skip
+        assert [r["number"] for r in notices["entries"][0]["data"]["invoices"]] == ["WP-1"]
+
         desk.open(f"/accounts/{big}")
         assert "promised to pay on Friday" in desk.text
         promises = desk.find('section[aria-labelledby="arr-h"]').text

@@ -62,11 +62,12 @@ async def account_page(
         api.get("/v1/payments", account_id=str(account_id), limit=100, min_position=wait),
         api.get(f"{base}/arrangements", min_position=wait),
         api.get(f"{base}/audit-trail", limit=TIMELINE_MAX, min_position=wait),
+        api.get(f"{base}/notices/preview"),
     )
     failed = next((a for a in answers if not a.ok), None)
     if failed is not None:
         return unavailable(request, user, failed)
-    acct, balance, invoices, payments, arrangements, trail = (a.json() for a in answers)
+    acct, balance, invoices, payments, arrangements, trail, notices = (a.json() for a in answers)
     status = refusal_status(outcome) if outcome and outcome.problem else 200
     return page(
         request,
@@ -83,8 +84,18 @@ async def account_page(
         disputed=sum(int((i.get("disputed") or {}).get("amount", 0)) for i in invoices["invoices"]),
         today=date.today(),
         actions=ACTIONS,
+        notices=notices["stages"],
+        next_stage=_next_stage(notices["stages"]),
         outcome=outcome,
     )
+
+
+def _next_stage(stages: list[dict[str, Any]]) -> str | None:
+    """The first stage that would chase an invoice not yet sent a notice of it."""
+    for stage in stages:
+        if any(not row["reissue"] for row in stage["rows"]):
+            return str(stage["stage"])
+    return None
 
 
 def _timeline(entries: list[dict[str, Any]]) -> dict[str, Any]:
