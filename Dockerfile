@@ -18,6 +18,7 @@ COPY projections ./projections
 COPY consumers ./consumers
 COPY api ./api
 COPY channels ./channels
+COPY documents ./documents
 RUN pip install . && cd / && rm -rf /src
 
 USER arledger

@@ -72,6 +72,7 @@ CATALOGUE: dict[str, str] = {
     "stripe-error": "Stripe failed the request",
     "body-too-large": "The request body is too large",
     "read-model-held": "The account's read model is held back by an event it could not apply",
+    "not-acceptable": "None of the media types asked for is served",
 }
 
 

@@ -17,12 +17,12 @@ from psycopg.conninfo import make_conninfo
 
 from api import access, idempotency
 from api.desk import sessions
-from channels import bank_lines, notifier, senders, stripe_inbox
+from channels import bank_lines, notifier, send_claims, senders, stripe_inbox
 from consumers import liveness
 from ledger.integrity import checkpoints, guard
 from ledger.integrity.signing import new_key_pair
 from ledger.settings import Settings
-from projections import command_marks, tracking, write_off_days
+from projections import command_marks, commits, tracking, write_off_days
 from projections.database import SCHEMA_LOCK_KEY, create_schema, open_ledger, open_pool
 from projections.registry import PROJECTIONS
 
@@ -31,7 +31,14 @@ PASSWORD_ENV = "ARLEDGER_SERVICE_PASSWORD"  # noqa: S105 - a variable's name
 SIGNING_KEY = "signing-key.pem"
 PUBLIC_KEY = "signing-key.pub"
 # History the service role may read and append to, never change (besides the events).
-APPEND_ONLY = [checkpoints.TABLE, "command_marks", "write_off_authority", "access_log"]
+APPEND_ONLY = [
+    checkpoints.TABLE,
+    "command_marks",
+    commits.TABLE,
+    "write_off_authority",
+    "access_log",
+    "notification_sends",
+]
 FUNCTIONS = ["arledger_charge_write_off(uuid, text, date, text, bigint, bigint)"]
 # Tables the processes create at start-up when their role may (the owner's, here).
 SCHEMAS = [
@@ -40,12 +47,14 @@ SCHEMAS = [
     access.SCHEMA,
     idempotency.SCHEMA,
     command_marks.SCHEMA,
+    commits.SCHEMA,
     write_off_days.SCHEMA,
     sessions.SCHEMA,
     stripe_inbox.SCHEMA,
     bank_lines.SCHEMA,
     notifier.DISPATCHES,
     senders.OUTBOX_SCHEMA,
+    send_claims.SCHEMA,
 ]
 
 

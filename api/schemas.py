@@ -490,4 +490,6 @@ class LateFeePolicyCreate(Command):
 
 
 class LateChargeCreate(Command):
-    charge_on: Day = Field(description="charge for lateness up to this date")
+    charge_on: Day = Field(
+        description="charge for lateness up to the day before this date, at most today (UTC)"
+    )

@@ -10,6 +10,7 @@ models are rebuilt from the store before any screen is timed; no broker is neede
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import random
 import statistics
@@ -107,10 +108,22 @@ def screens(api: httpx.Client) -> list[tuple[str, str]]:
         ("/accounts?q=Client 1", "/v1/accounts?q=Client 1&limit=200"),
         (f"/accounts/{account}", f"/v1/accounts/{account}/audit-trail?limit=1000"),
         ("/approvals", "/v1/audit-trail?type=arledger.write_off.*&limit=1000"),
+        ("/reports/aged-debt", "/v1/reports/aged-debt?currency=GBP"),
+        ("/reports/debtor-days", "/v1/reports/debtor-days?currency=GBP" + _this_month()),
+        ("/reports/cash-posting", "/v1/reports/cash-posting?currency=GBP"),
+        ("/reports/payment-behaviour", "/v1/reports/payment-behaviour?currency=GBP"),
+        ("/reports/trial-balance", "/v1/reports/trial-balance?currency=GBP"),
+        ("/bank", "/v1/bank-statements/lines?outcome=exception"),
+        ("/audit", "/v1/checkpoints"),
     ]
     if payment:
         found.append((f"/payments/{payment}", f"/v1/payments/{payment}"))
     return found
+
+
+def _this_month() -> str:
+    today = dt.date.today()
+    return f"&period_start={today.replace(day=1)}&period_end={today}"
 
 
 def timings(call: Callable[[], httpx.Response], repeat: int) -> list[float]:

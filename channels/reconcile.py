@@ -10,7 +10,9 @@ one of:
   left for a person (``action``);
 - ``missing-in-stripe``: the ledger has a Stripe payment Stripe does not know;
 - ``amount-mismatch`` / ``status-mismatch``: both have it, and they disagree;
-- ``refund-missing-in-ledger``: a Stripe refund the ledger lacks; recorded now.
+- ``refund-missing-in-ledger``: a Stripe refund the ledger lacks; recorded now;
+- ``declined``: an attempt the card declined, which the ledger has as a failed payment;
+  ``declined-recorded-in-ledger`` when the ledger lacked it and it is recorded now.
 
 Payouts are listed with their totals, for matching against the bank statement. The run,
 with every finding and what to do about each, is recorded as a
@@ -46,6 +48,10 @@ ACTIONS = {
     "amount-mismatch": "correct the ledger's payment (refund or record the difference)",
     "status-mismatch": "record the payment's real outcome in the ledger",
     "refund-missing-in-ledger": "recorded in the ledger now",
+    "declined": "the ledger has this declined attempt as failed: follow the client up "
+    "(a payment link) if nobody has",
+    "declined-recorded-in-ledger": "recorded in the ledger now as a failed attempt: follow "
+    "the client up (a payment link)",
 }
 
 
@@ -212,11 +218,26 @@ class StripeReconciler:
                 self._record(found, lambda: self.events.record_success(event, pi, stamp))
             elif found.ledger_amount != received:
                 found.kind = "amount-mismatch"
-        elif pi.get("last_payment_error") and not rows:
-            self._record(found, lambda: self.events.record_failure(event, pi, stamp))
         elif paid is not None:
             found.kind = "status-mismatch"
+        elif pi.get("last_payment_error"):
+            self._declined(found, rows, lambda: self.events.record_failure(event, pi, stamp))
         report.findings.append(found)
+
+    def _declined(
+        self, found: Finding, rows: list[dict[str, Any]], record: Callable[[], Outcome]
+    ) -> None:
+        """A declined attempt: recorded as a failed payment when the ledger lacks it,
+        else shown with the failed payment the ledger has."""
+        failed = next((r for r in rows if r["status"] == "failed"), None)
+        if failed is None:
+            self._record(found, record)
+            if found.kind == "missing-in-ledger":
+                found.kind = "declined-recorded-in-ledger"
+            return
+        found.kind = "declined"
+        found.ledger_amount = Money(failed["amount_minor"], failed["currency"].strip())
+        found.ledger_status = "failed"
 
     @staticmethod
     def _record(found: Finding, record: Callable[[], Outcome]) -> None:

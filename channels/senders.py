@@ -1,8 +1,10 @@
-"""Senders deliver notifications. The default, ``outbox``, writes each message to the
+"""Senders deliver notifications. With ``ARLEDGER_SMTP_URL`` set, email
+(``channels.smtp``); otherwise the default, ``outbox``, writes each message to the
 ``notification_outbox`` table and to the log, for a mail or SMS relay (or a person) to
-pick up; another is plugged in with ``ARLEDGER_NOTIFICATION_SENDER=package.module:make``,
-where ``make(settings, pool)`` returns an object with a ``name`` and ``send(message)``
-that returns the delivery's reference, or raises to say it failed."""
+pick up (an attachment is named in the log, not kept). Another is plugged in with
+``ARLEDGER_NOTIFICATION_SENDER=package.module:make``, where ``make(settings, pool)``
+returns an object with a ``name`` and ``send(message)`` that returns the delivery's
+reference, or raises to say it failed."""
 
 from __future__ import annotations
 
@@ -37,6 +39,13 @@ CREATE INDEX IF NOT EXISTS notification_outbox_account ON notification_outbox (a
 
 
 @dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    media_type: str = "application/pdf"
+
+
+@dataclass(frozen=True)
 class Message:
     notification_id: UUID
     account_id: UUID
@@ -44,6 +53,10 @@ class Message:
     to: str
     subject: str
     body: str
+    # The same for every try of one notification to one recipient (an email's
+    # Message-ID), so that a receiver can tell a repeat; and what goes with the text.
+    message_id: str = ""
+    attachments: tuple[Attachment, ...] = ()
 
 
 class Sender(Protocol):
@@ -85,6 +98,7 @@ class OutboxSender:
                 "role": message.role,
                 "to": message.to,
                 "subject": message.subject,
+                "attachments": [a.filename for a in message.attachments],
             },
         )
         return f"outbox:{row[0]}"
@@ -104,6 +118,10 @@ def outbox(pool: ConnectionPool, account_id: UUID | None, limit: int) -> list[di
 
 def load_sender(settings: Settings, pool: ConnectionPool) -> Sender:
     spec = settings.notification_sender
+    if spec == "outbox" and settings.smtp_url:
+        from channels.smtp import SmtpSender
+
+        return SmtpSender(settings)
     if spec == "outbox":
         return OutboxSender(pool)
     module, _, factory = spec.partition(":")

@@ -1,9 +1,13 @@
 """The scheduler: the events that happen because a date passes. An invoice becomes
 overdue the day after its due date; a promise to pay is kept the day enough has been paid
 or broken the day after its date; a plan's instalment is kept or missed the same way.
+What counts as paid, and that each unit of cash keeps one arrangement only, is the
+domain's rule (``ledger/arrangement_cash.py``); an account's decisions are taken in the
+order their days fall.
 
-It decides from the balances read model (what is open, what was paid when), after
-waiting for that model to reach the store's head, and records each decision through the
+It decides from the balances read model (what is open, what each payment holds) and the
+receivables one (what each payment applied to which invoice, when), after waiting for
+both to reach the store's head, and records each decision through the
 ledger with the business date it belongs to, whatever day it runs: a scheduler that was
 down for a week catches up with the same events, dated as they would have been. Exactly
 once comes from the aggregates, not from the scheduler's memory: a promise already
@@ -23,11 +27,23 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from ledger.application import Ledger
+from ledger.arrangement_cash import (
+    Cash,
+    CashBook,
+    Decision,
+    Pending,
+    Terms,
+    cash_of_rows,
+    next_decision,
+)
 from ledger.errors import RuleViolation
 from ledger.money import Money
+from ledger.payment_plan import PaymentPlan
+from ledger.promise import Promise
 from ledger.stamp import Stamp
 from projections import tracking
 from projections.balances import NAME as BALANCES
+from projections.receivables import NAME as RECEIVABLES
 
 log = logging.getLogger("arledger.scheduler")
 
@@ -48,17 +64,16 @@ def run_once(
     ledger: Ledger, pool: ConnectionPool, topic: str, today: date, wait_s: float = 30
 ) -> Counter[str]:
     """Decide everything due by ``today``; return how many of each decision were made."""
-    if not tracking.wait_for(pool, BALANCES, topic, ledger.head_position(), wait_s):
-        raise ProjectionBehind(f"the {BALANCES} read model has not reached the store's head")
+    head = ledger.head_position()
+    for name in (BALANCES, RECEIVABLES):
+        if not tracking.wait_for(pool, name, topic, head, wait_s):
+            raise ProjectionBehind(f"the {name} read model has not reached the store's head")
     made: Counter[str] = Counter()
     stamp = Stamp(ACTOR, f"scheduler:{today}", str(uuid5(_NAMESPACE, str(today))), _now())
     for invoice_id, due_on in _newly_overdue(pool, today):
         made[_decide("overdue", ledger.note_overdue, invoice_id, due_on + DAY, stamp)] += 1
-    for arrangement_id, kind in _open_arrangements(pool):
-        if kind == "promise":
-            made.update(_promise(ledger, pool, arrangement_id, today, stamp))
-        else:
-            made.update(_plan(ledger, pool, arrangement_id, today, stamp))
+    for account_id in _open_accounts(pool):
+        made.update(decide_account(ledger, pool, account_id, today, stamp))
     made.pop("", None)
     log.info("scheduler ran", extra={"today": today.isoformat(), **made})
     return made
@@ -85,49 +100,71 @@ def run(
         stop.wait(interval_s)
 
 
-def _promise(
-    ledger: Ledger, pool: ConnectionPool, promise_id: UUID, today: date, stamp: Stamp
+def decide_account(
+    ledger: Ledger, pool: ConnectionPool, account_id: UUID, today: date, stamp: Stamp
 ) -> Counter[str]:
-    """Kept on the day the payments since it was made reached the amount; broken the day
-    after its date if they did not."""
-    promise = ledger.get_promise(promise_id)
-    payments = _paid(pool, promise.account_id, promise.made_on, min(promise.promised_on, today))
-    reached, paid = _reached(payments, promise.amount)
-    if reached is not None:
-        decide = ledger.decide_promise
-        decided = _decide("promise_kept", decide, promise_id, True, paid, reached, stamp)
-    elif today > promise.promised_on:
-        on = promise.promised_on + DAY
-        decide = ledger.decide_promise
-        decided = _decide("promise_broken", decide, promise_id, False, paid, on, stamp)
-    else:
-        return Counter()
-    return Counter({decided: 1})
-
-
-def _plan(
-    ledger: Ledger, pool: ConnectionPool, plan_id: UUID, today: date, stamp: Stamp
-) -> Counter[str]:
-    """Decide the plan's instalments in order, as far as ``today`` allows."""
+    """Decide an account's open promises and instalments, the earliest decision first,
+    each counting only cash no earlier kept decision counted."""
+    book = _cash_book(pool, account_id)
+    pending: dict[UUID, Pending] = {}
+    for arrangement_id, order in _arrangements_of(pool, account_id):
+        arrangement = ledger.get_arrangement(arrangement_id)
+        book.spend(cash_of_rows(arrangement.kept_by, today))
+        nxt = _pending(arrangement, order)
+        if nxt is not None:
+            pending[arrangement_id] = nxt
     made: Counter[str] = Counter()
-    while True:
-        plan = ledger.get_plan(plan_id)
-        if plan.status != "active":
-            return made
-        index = plan.next_index
-        due_on = plan.instalments[index]["due_on"]
-        payments = _paid(pool, plan.account_id, plan.starts_on, min(due_on, today))
-        reached, paid = _reached(payments, plan.due_by(index))
-        if reached is not None:
-            kept, on, name = True, reached, "instalment_kept"
-        elif today > due_on:
-            kept, on, name = False, due_on + DAY, "instalment_missed"
+    while (decision := next_decision(book, list(pending.values()), today)) is not None:
+        name = _take(ledger, decision, stamp)
+        if not name:
+            return made  # decided elsewhere meanwhile: the next run starts afresh
+        made[name] += 1
+        book.spend(decision.tally.kept_by)
+        arrangement_id = decision.pending.arrangement_id
+        nxt = _pending(ledger.get_arrangement(arrangement_id), decision.pending.order)
+        if nxt is None:
+            del pending[arrangement_id]
         else:
-            return made
-        outcome = _decide(name, ledger.decide_instalment, plan_id, kept, paid, on, stamp)
-        if not outcome:
-            return made
-        made[outcome] += 1
+            pending[arrangement_id] = nxt
+    return made
+
+
+def _pending(arrangement: Promise | PaymentPlan, order: int) -> Pending | None:
+    """The arrangement's next decision: the promise itself, or the plan's next
+    instalment (due the running total less what its kept instalments counted)."""
+    invoices = frozenset(arrangement.invoice_ids)
+    if isinstance(arrangement, Promise):
+        if arrangement.status != "open":
+            return None
+        terms = Terms(
+            invoices, arrangement.made_on, arrangement.promised_on, arrangement.amount.amount_minor
+        )
+        return Pending(arrangement.id, "promise", order, terms, arrangement.amount.currency)
+    if arrangement.status != "active":
+        return None
+    index = arrangement.next_index
+    due = arrangement.due_by(index).amount_minor - arrangement.counted
+    due_on = arrangement.instalments[index]["due_on"]
+    terms = Terms(invoices, arrangement.starts_on, due_on, due)
+    currency = arrangement.instalments[index]["amount"].currency
+    return Pending(arrangement.id, "payment_plan", order, terms, currency, arrangement.counted)
+
+
+def _take(ledger: Ledger, decision: Decision, stamp: Stamp) -> str:
+    """Record one decision through the ledger; the name it is counted under, or "" if
+    its aggregate refused it (already decided)."""
+    pending, tally = decision.pending, decision.tally
+    cur = pending.currency
+    paid = Money(pending.before + tally.counted, cur)
+    kept_by = [cash.row(cur) for cash in tally.kept_by]
+    decide: Callable[..., object]
+    if pending.kind == "promise":
+        decide, name = ledger.decide_promise, "promise_kept" if decision.kept else "promise_broken"
+    else:
+        decide = ledger.decide_instalment
+        name = "instalment_kept" if decision.kept else "instalment_missed"
+    args = (pending.arrangement_id, decision.kept, paid, decision.on, stamp, kept_by)
+    return _decide(name, decide, *args)
 
 
 def _decide(name: str, decision: Callable[..., object], *args: object) -> str:
@@ -141,28 +178,34 @@ def _decide(name: str, decision: Callable[..., object], *args: object) -> str:
     return name
 
 
-def _reached(payments: list[tuple[date, int]], target: Money) -> tuple[date | None, Money]:
-    """The day the running total of ``payments`` reached ``target`` (None if it did not),
-    and the total paid."""
-    total, reached = 0, None
-    for received_on, amount_minor in payments:
-        total += amount_minor
-        if reached is None and total >= target.amount_minor:
-            reached = received_on
-    return reached, Money(total, target.currency)
-
-
-def _paid(pool: ConnectionPool, account_id: UUID, start: date, end: date) -> list[tuple[date, int]]:
-    """Cash each succeeded payment received in [start, end] still holds (refunds, returns
-    and chargebacks taken off), oldest first."""
+def _cash_book(pool: ConnectionPool, account_id: UUID) -> CashBook:
+    """The account's countable cash from the read models: each succeeded payment's cash
+    still held (refunds, returns and chargebacks taken off) on its ``received_on``, and
+    what it has applied to each invoice now, on the allocation's date. Deposits are
+    left out: they never keep a promise or an instalment."""
     with pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT received_on, amount_minor - refunded_minor - taken_back_minor"
+        payments = conn.execute(
+            "SELECT payment_id, received_on, amount_minor - refunded_minor - taken_back_minor"
             " FROM balance_payments WHERE account_id = %s AND status = 'succeeded'"
-            " AND received_on BETWEEN %s AND %s ORDER BY received_on, position",
-            (account_id, start, end),
+            " AND purpose = 'payment' ORDER BY received_on, position",
+            (account_id,),
         ).fetchall()
-    return [(row[0], int(row[1])) for row in rows]
+        applied = conn.execute(
+            "SELECT m.payment_id, m.invoice_id,"
+            " MIN(m.effective_on) FILTER (WHERE m.kind = 'allocated'), -SUM(m.amount_minor)"
+            " FROM receivable_movements m"
+            " JOIN receivable_payments p ON p.payment_id = m.payment_id"
+            " WHERE m.account_id = %s AND m.kind IN ('allocated', 'unallocated')"
+            " AND p.purpose = 'payment'"
+            " GROUP BY 1, 2 HAVING SUM(m.amount_minor) < 0 ORDER BY 3, MIN(m.position)",
+            (account_id,),
+        ).fetchall()
+    held = {row[0]: int(row[2]) for row in payments}
+    return CashBook(
+        held=held,
+        received=[Cash(row[0], None, row[1], int(row[2])) for row in payments],
+        applied=[Cash(row[0], row[1], row[2], int(row[3])) for row in applied],
+    )
 
 
 def _newly_overdue(pool: ConnectionPool, today: date) -> Iterator[tuple[UUID, date]]:
@@ -177,13 +220,26 @@ def _newly_overdue(pool: ConnectionPool, today: date) -> Iterator[tuple[UUID, da
     yield from ((row[0], row[1]) for row in rows)
 
 
-def _open_arrangements(pool: ConnectionPool) -> list[tuple[UUID, str]]:
+def _open_accounts(pool: ConnectionPool) -> list[UUID]:
+    """The accounts with a promise or a plan still to decide."""
     with pool.connection() as conn:
         rows = conn.execute(
-            "SELECT arrangement_id, kind FROM balance_arrangements WHERE status = 'open'"
-            " ORDER BY position"
+            "SELECT account_id FROM balance_arrangements WHERE status = 'open'"
+            " GROUP BY account_id ORDER BY MIN(position)"
         ).fetchall()
-    return [(row[0], row[1]) for row in rows]
+    return [row[0] for row in rows]
+
+
+def _arrangements_of(pool: ConnectionPool, account_id: UUID) -> list[tuple[UUID, int]]:
+    """Every promise and plan of the account that has counted cash or may: the open
+    ones, kept promises and every plan (each with its order of making, for the open)."""
+    with pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT arrangement_id, position FROM balance_arrangements WHERE account_id = %s"
+            " AND (status IN ('open', 'kept') OR kind = 'payment_plan') ORDER BY position",
+            (account_id,),
+        ).fetchall()
+    return [(row[0], int(row[1])) for row in rows]
 
 
 def _now() -> datetime:

@@ -317,6 +317,21 @@ class Account(Aggregate):
             self.notice_stages[str(row["invoice_id"])] = stage
         self.notice_ids.append(notice_id)
 
+    @event("StatementSent")
+    def send_statement(
+        self,
+        period_from: date,
+        period_to: date,
+        channel: str,
+        recipient: str,
+        at_position: int,
+        filename: str,
+        sha256: str,
+        stamp: Stamp,
+    ) -> None:
+        """A statement of account for the period sent to ``recipient``: the PDF rendered
+        from the account's events up to store position ``at_position``, and its SHA-256."""
+
     def set_late_fee_policy(
         self, fixed_fee: Money | None, interest_rate_bps: int, grace_days: int, stamp: Stamp
     ) -> None:

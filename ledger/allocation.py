@@ -59,6 +59,11 @@ def _explicit(
 def _oldest_first(
     payment: Payment, account: Account, get_invoice: Callable[[UUID], Invoice]
 ) -> tuple[Plan, dict[UUID, Invoice]]:
+    if payment.purpose == "deposit":
+        raise PaymentNotAllocatable(
+            f"payment {payment.id} is a deposit: held as security, it is applied only "
+            "explicitly (name the invoices and amounts), never oldest first"
+        )
     remaining = payment.unallocated
     if not remaining.is_positive():
         raise PaymentNotAllocatable(

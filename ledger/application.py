@@ -43,10 +43,19 @@ from ledger.payment import Payment
 from ledger.reconciliation import Reconciliation
 from ledger.reversals import PaymentReversals
 from ledger.stamp import Stamp
+from ledger.statement_sends import StatementSends
 from ledger.store import AllocationResult, Saved, _new, _require_currency
 
 
-class Ledger(InvoiceAdjustments, PaymentReversals, Chasing, Arrangements, LateCharges, Notifying):
+class Ledger(
+    InvoiceAdjustments,
+    PaymentReversals,
+    Chasing,
+    Arrangements,
+    LateCharges,
+    Notifying,
+    StatementSends,
+):
     """Accounts, invoices and payments, in the PostgreSQL event store."""
 
     def open_account(self, cmd: OpenAccount) -> Saved:
@@ -283,11 +292,14 @@ class Ledger(InvoiceAdjustments, PaymentReversals, Chasing, Arrangements, LateCh
             account = self.get_account(payment.account_id)
             plan, invoices = plan_allocation(cmd, payment, account, self.get_invoice)
             # An allocation takes effect on the later of the payment's receipt and the
-            # invoice's issue.
+            # invoice's issue; a deposit's on the day it is applied (it was security, not
+            # cash against invoices, until then), so no closed day changes.
             effective = payment.received_on
+            if payment.purpose == "deposit":
+                effective = max(effective, cmd.stamp.effective_at.date())
             for invoice_id, amount in plan:
                 invoice = invoices[invoice_id]
-                on = max(payment.received_on, invoice.issued_on)
+                on = max(effective, invoice.issued_on)
                 invoice.apply_payment(payment.id, amount, cmd.stamp.effective_on(on))
                 effective = max(effective, on)
             payment.allocate(cmd.request_id, cmd.strategy, plan, cmd.stamp.effective_on(effective))

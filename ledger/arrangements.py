@@ -4,6 +4,7 @@ scheduler as their dates pass (see ``consumers/scheduler.py``)."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from ledger import limits, rules
@@ -101,13 +102,21 @@ class Arrangements(LedgerStore):
     # --- the scheduler's decisions ------------------------------------------------
 
     def decide_promise(
-        self, promise_id: UUID, kept: bool, paid: Money, on: date, stamp: Stamp
+        self,
+        promise_id: UUID,
+        kept: bool,
+        paid: Money,
+        on: date,
+        stamp: Stamp,
+        kept_by: list[dict[str, Any]] | None = None,
     ) -> Saved:
+        """Kept (by the cash in ``kept_by``) or broken, dated ``on``."""
+
         def attempt() -> Saved:
             promise = self.get_promise(promise_id)
             effective = stamp.effective_on(on)
             if kept:
-                promise.keep(paid, effective)
+                promise.keep(paid, kept_by or [], effective)
             else:
                 promise.break_(paid, effective)
             return Saved(promise, self._position(self.save(promise)))
@@ -115,11 +124,19 @@ class Arrangements(LedgerStore):
         return self._retrying(attempt)
 
     def decide_instalment(
-        self, plan_id: UUID, kept: bool, paid: Money, on: date, stamp: Stamp
+        self,
+        plan_id: UUID,
+        kept: bool,
+        paid: Money,
+        on: date,
+        stamp: Stamp,
+        kept_by: list[dict[str, Any]] | None = None,
     ) -> Saved:
+        """The plan's next instalment kept (by the cash in ``kept_by``) or missed."""
+
         def attempt() -> Saved:
             plan = self.get_plan(plan_id)
-            plan.decide_next(kept, paid, stamp.effective_on(on))
+            plan.decide_next(kept, paid, stamp.effective_on(on), kept_by)
             return Saved(plan, self._position(self.save(plan)))
 
         return self._retrying(attempt)

@@ -144,6 +144,11 @@ class UnknownWriteOff(NotFound):
     title = "Unknown write-off"
 
 
+class UnknownNotice(NotFound):
+    code = "unknown-notice"
+    title = "The account has no such dunning notice"
+
+
 class PaymentNotPending(RuleViolation):
     code = "payment-not-pending"
     title = "The payment's outcome is already known"

@@ -417,29 +417,42 @@ class Invoice(Aggregate):
         self._payment_link_id = link_id
 
     def record_late_charge(
-        self,
-        charge_invoice_id: UUID,
-        charge_on: date,
-        base: Money,
-        days: int,
-        fee: Money,
-        interest: Money,
-        stamp: Stamp,
+        self, charge_invoice_id: UUID, charge_on: date, figures: dict[str, Any], stamp: Stamp
     ) -> None:
         """Say on this invoice that a late charge was raised for it, and how it was
-        worked out: ``interest`` on ``base`` for ``days``, plus ``fee``."""
+        worked out (``ledger/late_charges.py``): ``interest`` for ``days`` on what was
+        owed undisputed each day (``periods``; ``base`` on average), plus ``fee``."""
         self._late_charged(
             account_id=self.account_id,
             charge_invoice_id=charge_invoice_id,
             charge_on=charge_on,
-            base=base,
-            days=days,
-            fee=fee,
-            interest=interest,
             stamp=stamp,
+            **figures,
         )
 
-    @event("LateCharged")
+    class LateCharged(Aggregate.Event):
+        """A late charge was raised for this invoice. Version 2 charges interest day by
+        day on what was owed undisputed each day: ``periods`` lists the spans of days
+        with the amount (``from`` to the day before ``to``), ``base`` is the amount on an
+        average day. Version 1 charged ``base`` (then the undisputed outstanding) for
+        every day; its events have no ``periods``."""
+
+        class_version = 2
+        account_id: UUID
+        charge_invoice_id: UUID
+        charge_on: date
+        base: Money
+        days: int
+        fee: Money
+        interest: Money
+        stamp: Stamp
+        periods: list[dict[str, Any]]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["periods"] = []
+
+    @event(LateCharged)
     def _late_charged(
         self,
         account_id: UUID,
@@ -450,6 +463,7 @@ class Invoice(Aggregate):
         fee: Money,
         interest: Money,
         stamp: Stamp,
+        periods: list[dict[str, Any]],
     ) -> None:
         self.late_charged_to = charge_on
         self.late_charge_count += 1

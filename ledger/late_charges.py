@@ -2,25 +2,29 @@
 raised as a separate invoice (kind ``late_charge``) so that it is owed, aged, chased and
 paid like any other, and recorded on the late invoice with how it was worked out.
 
-Interest is simple: what is outstanding and not disputed x rate (basis points a year) x
-days / 365, in integer minor units, rounded half up. The first charge runs from
-``grace_days`` after the due date; each later one from the previous charge's date, so a
-period is never charged twice. The fixed fee comes with the first charge only."""
+Interest is simple and charged day by day (``ledger/late_interest.py``): on each day of
+the period, what the invoice owed and did not dispute at the end of that day x rate
+(basis points a year) / 365, added up exactly and rounded once, half up, to minor units.
+The first charge runs from ``grace_days`` after the due date; each later one from the
+previous charge's date, so a period is never charged twice; a charge runs to
+``charge_on``, which may not be after today (UTC): interest is never charged in advance.
+The fixed fee comes with the first charge only."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ledger import limits
 from ledger.commands import ChargeLateFee, SetLateFeePolicy
-from ledger.errors import InvalidRequest, RuleViolation
+from ledger.errors import BadDates, InvalidRequest, RuleViolation
 from ledger.invoice import Invoice, invoice_id_for
+from ledger.late_interest import Span, average, changes, interest_on, undisputed_spans
+from ledger.late_interest import simple_interest as simple_interest
 from ledger.money import Money
 from ledger.store import LedgerStore, Saved
 
-BASIS_POINTS = 10_000
-DAYS_IN_YEAR = 365
 INTEREST_RATE_BPS_MAX = 10_000  # 100% a year
 
 
@@ -34,11 +38,9 @@ class LateChargeNotDue(RuleViolation):
     title = "Nothing can be charged for lateness on that date"
 
 
-def simple_interest(base_minor: int, rate_bps: int, days: int) -> int:
-    """``base`` x ``rate_bps``/10,000 x ``days``/365, rounded half up, in minor units."""
-    numerator = base_minor * rate_bps * days
-    denominator = BASIS_POINTS * DAYS_IN_YEAR
-    return (2 * numerator + denominator) // (2 * denominator)
+class LateChargeDatedInFuture(BadDates):
+    code = "late-charge-dated-in-future"
+    title = "A late charge runs at most to today"
 
 
 class LateCharges(LedgerStore):
@@ -62,6 +64,15 @@ class LateCharges(LedgerStore):
         return self._retrying(attempt)
 
     def charge_late_fee(self, cmd: ChargeLateFee) -> Saved:
+        today = datetime.now(UTC).date()
+        if cmd.charge_on > today:
+            raise LateChargeDatedInFuture(
+                f"charge_on {cmd.charge_on} is after today ({today}, UTC): lateness is "
+                "charged for days that have passed, never in advance",
+                charge_on=cmd.charge_on.isoformat(),
+                latest=today.isoformat(),
+            )
+
         def attempt() -> Saved:
             invoice = self.get_invoice(cmd.invoice_id)
             account = self.get_account(invoice.account_id)
@@ -70,28 +81,7 @@ class LateCharges(LedgerStore):
                 raise LateFeesNotConfigured(f"account {account.id} has no late-fee policy")
             if invoice.kind == "late_charge":
                 raise InvalidRequest("a late charge is not itself charged for lateness")
-            start = invoice.late_charged_to or invoice.due_on + timedelta(policy["grace_days"])
-            days = (cmd.charge_on - start).days
-            base = invoice.undisputed
-            if days <= 0 or not base.is_positive():
-                raise LateChargeNotDue(
-                    f"invoice {invoice.number} can be charged for lateness after {start} while "
-                    f"something undisputed is outstanding ({base}); not on {cmd.charge_on}",
-                    chargeable_after=start.isoformat(),
-                )
-            interest = Money(
-                simple_interest(base.amount_minor, policy["interest_rate_bps"], days),
-                account.currency,
-            )
-            fee = (
-                policy["fixed_fee"]
-                if policy["fixed_fee"] and not invoice.late_charge_count
-                else None
-            )
-            fee = fee or Money.zero(account.currency)
-            total = interest + fee
-            if not total.is_positive():
-                raise LateChargeNotDue(f"the charge for {days} days rounds to nothing")
+            figures = self._late_charge(invoice, policy, cmd.charge_on)
             number = f"{invoice.number}-LC{invoice.late_charge_count + 1}"
             stamp = cmd.stamp.effective_on(cmd.charge_on)
             charge_id = invoice_id_for(account.id, number)
@@ -99,48 +89,75 @@ class LateCharges(LedgerStore):
             charge = Invoice(
                 account_id=account.id,
                 number=number,
-                amount=total,
+                amount=figures.total,
                 issued_on=cmd.charge_on,
                 due_on=cmd.charge_on + timedelta(account.payment_terms_days),
-                description=_describe(invoice, fee, interest, base, policy, days),
+                description=figures.describe(invoice.number, int(policy["interest_rate_bps"])),
                 stamp=stamp,
                 kind="late_charge",
                 charged_for=invoice.id,
             )
-            invoice.record_late_charge(charge_id, cmd.charge_on, base, days, fee, interest, stamp)
+            invoice.record_late_charge(charge_id, cmd.charge_on, figures.record(), stamp)
             return Saved(charge, self._position(self.save(account, invoice, charge)))
 
         return self._retrying(attempt)
 
+    def _late_charge(self, invoice: Invoice, policy: dict[str, Any], charge_on: date) -> Figures:
+        """What a charge to ``charge_on`` rests on: what the invoice owed undisputed each
+        day since the last charge (or the grace period's end), the fee and the interest."""
+        start = invoice.late_charged_to or invoice.due_on + timedelta(policy["grace_days"])
+        history = self.events.get(invoice.id, lte=invoice.version)
+        spans = undisputed_spans(changes(history, invoice.issued_on), start, charge_on)
+        if not any(span.undisputed for span in spans):
+            raise LateChargeNotDue(
+                f"invoice {invoice.number} can be charged for lateness after {start}, for "
+                f"days on which something undisputed was outstanding; not on {charge_on}",
+                chargeable_after=start.isoformat(),
+            )
+        cur = invoice.currency
+        interest = Money(interest_on(spans, int(policy["interest_rate_bps"])), cur)
+        first_fee = policy["fixed_fee"] if invoice.late_charge_count == 0 else None
+        figures = Figures(spans, first_fee or Money.zero(cur), interest)
+        if not figures.total.is_positive():
+            raise LateChargeNotDue(f"the charge for {figures.days} days rounds to nothing")
+        return figures
 
-def _figures(
-    invoice: Invoice, policy: dict[str, Any], charge_on: date
-) -> tuple[Money, int, Money, Money]:
-    """What a charge on ``charge_on`` rests on: the undisputed outstanding, the days since
-    the last charge (or the grace period's end), the fee and the interest."""
-    start = invoice.late_charged_to or invoice.due_on + timedelta(policy["grace_days"])
-    days = (charge_on - start).days
-    base = invoice.undisputed
-    if days <= 0 or not base.is_positive():
-        raise LateChargeNotDue(
-            f"invoice {invoice.number} can be charged for lateness after {start} while "
-            f"something undisputed is outstanding ({base}); not on {charge_on}",
-            chargeable_after=start.isoformat(),
+
+@dataclass(frozen=True)
+class Figures:
+    """A late charge: the spans of days it charges interest on, its fee and interest."""
+
+    spans: list[Span]
+    fee: Money
+    interest: Money
+
+    @property
+    def total(self) -> Money:
+        return self.fee + self.interest
+
+    @property
+    def days(self) -> int:
+        return sum(span.days for span in self.spans)
+
+    @property
+    def base(self) -> Money:
+        """What was owed undisputed on an average day of the period."""
+        return Money(average(self.spans), self.fee.currency)
+
+    def record(self) -> dict[str, Any]:
+        """How it was worked out, as recorded on the late invoice's event."""
+        periods = [span.to_record(self.fee.currency) for span in self.spans]
+        return {
+            "base": self.base,
+            "days": self.days,
+            "fee": self.fee,
+            "interest": self.interest,
+            "periods": periods,
+        }
+
+    def describe(self, number: str, rate: int) -> str:
+        return (
+            f"late payment of {number}: fee {self.fee}, interest {self.interest} "
+            f"({rate // 100}.{rate % 100:02d}% a year for {self.days} days on what was "
+            f"owed undisputed each day, {self.base} on average)"
         )
-    rate_bps = int(policy["interest_rate_bps"])
-    interest = Money(simple_interest(base.amount_minor, rate_bps, days), invoice.currency)
-    first_fee = policy["fixed_fee"] if invoice.late_charge_count == 0 else None
-    fee = first_fee or Money.zero(invoice.currency)
-    if not (interest + fee).is_positive():
-        raise LateChargeNotDue(f"the charge for {days} days rounds to nothing")
-    return base, days, fee, interest
-
-
-def _describe(
-    invoice: Invoice, fee: Money, interest: Money, base: Money, policy: dict[str, Any], days: int
-) -> str:
-    rate = int(policy["interest_rate_bps"])
-    return (
-        f"late payment of {invoice.number}: fee {fee}, interest {interest} "
-        f"({rate // 100}.{rate % 100:02d}% a year on {base} for {days} days)"
-    )

@@ -1,7 +1,8 @@
 """A payment plan: what an account owes on some invoices, paid in instalments. Each
-instalment is kept when the succeeded payments since the plan began reach the running
-total due by its date, missed otherwise; the plan completes when every instalment is
-kept, and breaks when more are missed than it allows."""
+instalment is kept when the cash applied to the plan's invoices since the plan began
+reaches the running total due by its date, missed otherwise (each unit of cash keeps one
+arrangement only: ``ledger/arrangement_cash.py``); the plan completes when every
+instalment is kept, and breaks when more are missed than it allows."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class PaymentPlan(Aggregate):
         self.starts_on = starts_on
         self.missed_allowed = missed_allowed
         self.outcomes: list[str] = []  # "kept" or "missed", one per instalment decided
+        self.kept_by: list[dict[str, Any]] = []  # the cash that kept its instalments
         self.status = "active"
 
     @property
@@ -48,13 +50,26 @@ class PaymentPlan(Aggregate):
             total = total + instalment["amount"]
         return total
 
-    def decide_next(self, kept: bool, paid: Money, stamp: Stamp) -> None:
-        """Record the next instalment kept or missed; complete or break the plan when
-        that decides it."""
+    @property
+    def counted(self) -> int:
+        """The cash (minor units) its kept instalments counted."""
+        return sum(row["amount"].amount_minor for row in self.kept_by)
+
+    def decide_next(
+        self, kept: bool, paid: Money, stamp: Stamp, kept_by: list[dict[str, Any]] | None = None
+    ) -> None:
+        """Record the next instalment kept (by the cash in ``kept_by``) or missed;
+        complete or break the plan when that decides it."""
         self._require_active()
         index = self.next_index
         if kept:
-            self._instalment_kept(account_id=self.account_id, index=index, paid=paid, stamp=stamp)
+            self._instalment_kept(
+                account_id=self.account_id,
+                index=index,
+                paid=paid,
+                kept_by=kept_by or [],
+                stamp=stamp,
+            )
         else:
             self._instalment_missed(
                 account_id=self.account_id,
@@ -70,9 +85,27 @@ class PaymentPlan(Aggregate):
         elif len(self.outcomes) == len(self.instalments):
             self._completed(account_id=self.account_id, stamp=stamp)
 
-    @event("InstalmentKept")
-    def _instalment_kept(self, account_id: UUID, index: int, paid: Money, stamp: Stamp) -> None:
+    class InstalmentKept(Aggregate.Event):
+        """An instalment kept, by the cash in ``kept_by`` (version 2; an event stored
+        before it has none recorded)."""
+
+        class_version = 2
+        account_id: UUID
+        index: int
+        paid: Money
+        stamp: Stamp
+        kept_by: tuple[dict[str, Any], ...] = ()
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["kept_by"] = []
+
+    @event(InstalmentKept)
+    def _instalment_kept(
+        self, account_id: UUID, index: int, paid: Money, stamp: Stamp, kept_by: Any = ()
+    ) -> None:
         self.outcomes.append("kept")
+        self.kept_by.extend(kept_by)
 
     @event("InstalmentMissed")
     def _instalment_missed(

@@ -1,10 +1,13 @@
 """A promise to pay: the client says they will pay an amount by a date. It is kept when
-succeeded payments received from the day it was made up to and including that date reach
-the amount; broken when the date passes without. The scheduler decides both."""
+the cash it counts, from the day it was made up to and including that date, reaches the
+amount (cash applied to the invoices it names, or cash that reached the account when it
+names none; each unit of cash keeps one arrangement only: ``ledger/arrangement_cash.py``);
+broken when the date passes without. The scheduler decides both."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -41,15 +44,31 @@ class Promise(Aggregate):
         self.notes = notes
         self.status = "open"
         self.paid: Money | None = None
+        self.kept_by: list[dict[str, Any]] = []
 
-    def keep(self, paid: Money, stamp: Stamp) -> None:
-        """Enough was paid by the promised date."""
+    def keep(self, paid: Money, kept_by: list[dict[str, Any]], stamp: Stamp) -> None:
+        """Enough was paid by the promised date: ``kept_by`` is the cash that kept it
+        (payment, invoice or None for cash on the account, amount)."""
         self._require_open()
-        self._kept(account_id=self.account_id, paid=paid, stamp=stamp)
+        self._kept(account_id=self.account_id, paid=paid, kept_by=kept_by, stamp=stamp)
 
-    @event("Kept")
-    def _kept(self, account_id: UUID, paid: Money, stamp: Stamp) -> None:
-        self.status, self.paid = "kept", paid
+    class Kept(Aggregate.Event):
+        """Kept, by the cash in ``kept_by`` (version 2; an event stored before it has
+        none recorded)."""
+
+        class_version = 2
+        account_id: UUID
+        paid: Money
+        stamp: Stamp
+        kept_by: tuple[dict[str, Any], ...] = ()
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["kept_by"] = []
+
+    @event(Kept)
+    def _kept(self, account_id: UUID, paid: Money, stamp: Stamp, kept_by: Any = ()) -> None:
+        self.status, self.paid, self.kept_by = "kept", paid, list(kept_by)
 
     def break_(self, paid: Money, stamp: Stamp) -> None:
         """The promised date passed with less paid than promised."""

@@ -62,6 +62,20 @@ _OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
             "properties": {"due_on": {"type": "string", "format": "date"}, "amount": MONEY},
         },
     },
+    ("Invoice.LateCharged", "periods"): {
+        "type": "array",
+        "description": "the days charged, as spans with what was owed undisputed on each",
+        "items": {
+            "type": "object",
+            "required": ["from", "to", "days", "undisputed"],
+            "properties": {
+                "from": {"type": "string", "format": "date"},
+                "to": {"type": "string", "format": "date", "description": "the day after"},
+                "days": {"type": "integer"},
+                "undisputed": MONEY,
+            },
+        },
+    },
     ("Account.NoticeIssued", "invoices"): {
         "type": "array",
         "description": "the invoices the notice rested on, with why each was eligible",

@@ -81,6 +81,23 @@ class Settings(BaseSettings):
     notify_unassigned_to: str = "coordinators"
     notify_interval_ms: int = 1_000
     notify_max_attempts: int = 5
+    # A failed delivery is tried again after this, doubling after each failure.
+    notify_backoff_ms: int = 1_000
+    # Email: `smtp://user:pass@host:port` (STARTTLS when the server offers it; `smtps://`
+    # for TLS from the start). Set, it replaces the outbox sender. Coordinators are actor
+    # names: one without an `@` is mailed at `name@<mail_internal_domain>`.
+    smtp_url: str | None = None
+    smtp_timeout_s: float = 10.0
+    # A CA bundle to check the mail server's certificate with (default: the system's).
+    smtp_ca_file: Path | None = None
+    mail_from: str = "arledger@localhost"
+    mail_internal_domain: str = "localhost"
+    # Statements and dunning letters: who they come from and how to pay. The address and
+    # the bank details are lines separated by `|` (or newlines); the logo a PNG or JPEG.
+    company_name: str = "arledger"
+    company_address: str = ""
+    company_bank_details: str = ""
+    company_logo_file: Path | None = None
     # The desk (the web pages under /): how long a sign-in lasts, and the secret its
     # session cookies are signed with (empty: one is made and kept in the database, so
     # every API process of one ledger shares it).

@@ -118,12 +118,14 @@ class LedgerStore(Application[UUID]):
         return self._get(Account, account_id, UnknownAccount(f"no account {account_id}"))
 
     def get_account_as_known_at(self, account_id: UUID, at: datetime) -> Account:
-        """The account as the store knew it at ``at``: its events recorded by then."""
+        """The account as the store knew it at ``at``: its events up to the last position
+        committed by then, in commit order (``projections/commits.py``)."""
         with self.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
             row = conn.execute(
                 f"SELECT max(originator_version) AS v FROM {self.events_table}"
-                " WHERE originator_id = %s AND (convert_from(state, 'UTF8')::jsonb"
-                " #>> '{timestamp,_data_}')::timestamptz <= %s",
+                " WHERE originator_id = %s AND notification_id <= COALESCE(("
+                "  SELECT position FROM event_commits WHERE committed_at <= %s"
+                "   ORDER BY committed_at DESC, position DESC LIMIT 1), 0)",
                 (account_id, at),
             ).fetchone()
         version = row["v"] if row else None  # rows come as dicts from the library's pool

@@ -1,12 +1,13 @@
 """Aged debt from the receivables read model: what each invoice owed at the end of the
 ``as_of`` date, put in a bucket by how many days it was past its ``due_on`` then
-(``current`` is not yet due), per account and in total. With ``as_known_at``, only what
-had been recorded by that moment counts: the report as it was run then."""
+(``current`` is not yet due), per account and in total. With ``known_position`` (the last
+position committed by an ``as_known_at`` moment, ``projections/commits.py``), only what
+had been committed by then counts: the report as it was run then."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -61,7 +62,7 @@ SELECT i.account_id, a.name,
   FROM (SELECT m.invoice_id, SUM(m.amount_minor) AS owed
           FROM receivable_movements m
          WHERE m.currency = %(currency)s AND m.effective_on <= %(as_of)s
-           AND (%(known)s::timestamptz IS NULL OR m.recorded_at <= %(known)s::timestamptz)
+           AND (%(known)s::bigint IS NULL OR m.position <= %(known)s::bigint)
            AND (%(account)s::uuid IS NULL OR m.account_id = %(account)s::uuid)
          GROUP BY m.invoice_id) o
   JOIN receivable_invoices i ON i.invoice_id = o.invoice_id
@@ -75,13 +76,13 @@ def aged_debt(
     conn: Connection[Any],
     currency: str,
     as_of: date,
-    as_known_at: datetime | None = None,
+    known_position: int | None = None,
     account_id: UUID | None = None,
 ) -> tuple[Aged, list[AgedAccount]]:
     """The portfolio's ageing and each owing account's, largest total first."""
     rows = conn.execute(
         AGED_SQL,
-        {"currency": currency, "as_of": as_of, "known": as_known_at, "account": account_id},
+        {"currency": currency, "as_of": as_of, "known": known_position, "account": account_id},
     ).fetchall()
     total = Aged()
     accounts = []

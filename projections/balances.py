@@ -226,17 +226,18 @@ def _payment_recorded(conn: Connection[Any], ce: dict[str, Any]) -> None:
             "UPDATE balance_payments SET purpose = %s WHERE payment_id = %s",
             (d["purpose"], ce["subject"]),
         )
-    if d["status"] == "succeeded":
+    if d["status"] == "succeeded" and d.get("purpose", "payment") == "payment":
         _add_to_account(conn, ce, "paid_minor", d["amount"]["amount"])
 
 
 def _payment_succeeded(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    """Its cash is paid; a deposit's is held (``deposits_held``) until applied."""
     row = conn.execute(
         "UPDATE balance_payments SET status = 'succeeded', position = %s"
-        " WHERE payment_id = %s RETURNING amount_minor",
+        " WHERE payment_id = %s RETURNING amount_minor, purpose",
         (ce["position"], ce["subject"]),
     ).fetchone()
-    if row is not None:
+    if row is not None and row[1] == "payment":
         _add_to_account(conn, ce, "paid_minor", int(row[0]))
 
 
@@ -254,11 +255,13 @@ def _payment_allocations(sign: int) -> Handler:
 
     def handle(conn: Connection[Any], ce: dict[str, Any]) -> None:
         total = sign * sum(row["amount"]["amount"] for row in ce["data"]["allocations"])
-        conn.execute(
+        row = conn.execute(
             "UPDATE balance_payments SET allocated_minor = allocated_minor + %s, position = %s"
-            " WHERE payment_id = %s",
+            " WHERE payment_id = %s RETURNING purpose",
             (total, ce["position"], ce["subject"]),
-        )
+        ).fetchone()
+        if row is not None and row[0] == "deposit":
+            _add_to_account(conn, ce, "paid_minor", total)  # applied: now cash paid
 
     return handle
 
@@ -266,17 +269,20 @@ def _payment_allocations(sign: int) -> Handler:
 def _cash_leaves(payment_column: str, status: str | None = None, sign: int = 1) -> Handler:
     """A handler for cash that leaves a payment (a refund, a bank return, a chargeback;
     ``sign`` -1 brings it back, a chargeback won): the payment's column grows, the
-    account's cash held shrinks, by ``data.amount``."""
+    account's cash paid shrinks, by ``data.amount`` (a deposit's leaves what it holds
+    unapplied, never what is paid)."""
     assert payment_column in {"refunded_minor", "taken_back_minor"}
 
     def handle(conn: Connection[Any], ce: dict[str, Any]) -> None:
         amount = sign * ce["data"]["amount"]["amount"]
-        conn.execute(
+        row = conn.execute(
             f"UPDATE balance_payments SET {payment_column} = {payment_column} + %s,"
-            " status = COALESCE(%s, status), position = %s WHERE payment_id = %s",
+            " status = COALESCE(%s, status), position = %s WHERE payment_id = %s"
+            " RETURNING purpose",
             (amount, status, ce["position"], ce["subject"]),
-        )
-        _add_to_account(conn, ce, "paid_minor", -amount)
+        ).fetchone()
+        if row is not None and row[0] == "payment":
+            _add_to_account(conn, ce, "paid_minor", -amount)
         if payment_column == "refunded_minor":
             _add_to_account(conn, ce, "refunded_minor", amount)
 

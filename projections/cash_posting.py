@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from psycopg import Connection
@@ -69,7 +69,7 @@ CASH_SQL = """
 SELECT c.effective_on, c.method, c.purpose, c.kind, SUM(c.amount_minor)
   FROM receivable_cash c
  WHERE c.currency = %(currency)s AND c.effective_on BETWEEN %(start)s AND %(end)s
-   AND (%(known)s::timestamptz IS NULL OR c.recorded_at <= %(known)s::timestamptz)
+   AND (%(known)s::bigint IS NULL OR c.position <= %(known)s::bigint)
  GROUP BY 1, 2, 3, 4
 """
 
@@ -81,11 +81,11 @@ SELECT c.effective_on, SUM(c.amount_minor - COALESCE(a.applied, 0))
        SELECT SUM(-m.amount_minor) AS applied FROM receivable_movements m
         WHERE m.payment_id = c.payment_id AND m.kind IN ('allocated', 'unallocated')
           AND m.effective_on <= %(end)s
-          AND (%(known)s::timestamptz IS NULL OR m.recorded_at <= %(known)s::timestamptz)
+          AND (%(known)s::bigint IS NULL OR m.position <= %(known)s::bigint)
        ) a ON true
  WHERE c.currency = %(currency)s AND c.kind = 'received' AND c.purpose = 'payment'
    AND c.effective_on BETWEEN %(start)s AND %(end)s
-   AND (%(known)s::timestamptz IS NULL OR c.recorded_at <= %(known)s::timestamptz)
+   AND (%(known)s::bigint IS NULL OR c.position <= %(known)s::bigint)
  GROUP BY 1
 """
 
@@ -93,7 +93,7 @@ MOVEMENTS_SQL = """
 SELECT m.effective_on, m.kind, SUM(m.amount_minor)
   FROM receivable_movements m
  WHERE m.currency = %(currency)s AND m.effective_on <= %(end)s
-   AND (%(known)s::timestamptz IS NULL OR m.recorded_at <= %(known)s::timestamptz)
+   AND (%(known)s::bigint IS NULL OR m.position <= %(known)s::bigint)
    AND m.effective_on >= %(start)s
  GROUP BY 1, 2
 """
@@ -101,7 +101,7 @@ SELECT m.effective_on, m.kind, SUM(m.amount_minor)
 OPENING_SQL = """
 SELECT COALESCE(SUM(m.amount_minor), 0) FROM receivable_movements m
  WHERE m.currency = %(currency)s AND m.effective_on < %(start)s
-   AND (%(known)s::timestamptz IS NULL OR m.recorded_at <= %(known)s::timestamptz)
+   AND (%(known)s::bigint IS NULL OR m.position <= %(known)s::bigint)
 """
 
 
@@ -110,9 +110,9 @@ def cash_posting(
     currency: str,
     start: date,
     end: date,
-    as_known_at: datetime | None = None,
+    known_position: int | None = None,
 ) -> tuple[list[Day], RollForward]:
-    params = {"currency": currency, "start": start, "end": end, "known": as_known_at}
+    params = {"currency": currency, "start": start, "end": end, "known": known_position}
     days = {on: Day(on) for on in (start + timedelta(days=n) for n in range(_span(start, end)))}
     for on, method, purpose, kind, amount in conn.execute(CASH_SQL, params).fetchall():
         day, amount = days[on], int(amount)
@@ -139,7 +139,7 @@ def cash_posting(
         write_offs=-by_kind.get("written_off", 0),
         # Read another way, invoice by invoice as aged debt reads it, so that the check
         # means something: an amount with no invoice or account behind it shows.
-        closing=aged_debt(conn, currency, end, as_known_at)[0].total,
+        closing=aged_debt(conn, currency, end, known_position)[0].total,
     )
     return list(days.values()), roll
 

@@ -7,7 +7,8 @@ reply used to leave a claim that a retry would run again, and a command that app
 an existing aggregate (a contact logged, an invoice sent) would then be recorded twice.
 Now the event store's recorder writes ``(actor, key)`` into ``command_marks`` in the
 transaction that appends the command's events, so a retry can tell for certain whether
-the command committed, and appends nothing if it did."""
+the command committed, and appends nothing if it did. In the same transaction it says
+when the command's last position commits (``projections/commits.py``)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from psycopg import Connection, Cursor
 from psycopg.rows import DictRow
 
 from ledger.daily_authority import current_charge
-from projections import write_off_days
+from projections import commits, write_off_days
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS command_marks (
@@ -50,6 +51,12 @@ class MarkingRecorder(PostgresApplicationRecorder):
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(SCHEMA)
             curs.execute(write_off_days.SCHEMA)
+        with self.datastore.transaction(commit=True) as curs:
+            # The store's lock first, as every writer takes it before it writes a commit
+            # row (no deadlock with one); nothing is appended while old events are dated.
+            self._lock_table(curs)
+            curs.execute(commits.SCHEMA)
+            commits.backfill(curs, self.events_table_name)
 
     def authorised_on(self, actor: str, day: date, currency: str) -> int:
         """What ``actor`` has authorised writing off on ``day`` in ``currency``."""
@@ -75,6 +82,17 @@ class MarkingRecorder(PostgresApplicationRecorder):
                 command,
             )
         super()._insert_events(curs, stored_events, **kwargs)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The positions just inserted; and, still under the table lock and as late as
+        the transaction allows, when they commit (``projections/commits.py``)."""
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if ids:
+            with curs.connection.cursor() as marks:
+                commits.record(marks, max(ids))
+        return ids
 
 
 def committed(conn: Connection[Any], actor: str, key: str) -> bool:

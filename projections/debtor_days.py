@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
@@ -124,7 +124,7 @@ SELECT m.account_id,
   FROM receivable_movements m
   JOIN receivable_invoices i ON i.invoice_id = m.invoice_id
  WHERE m.currency = %(currency)s AND m.effective_on <= %(end)s
-   AND (%(known)s::timestamptz IS NULL OR m.recorded_at <= %(known)s::timestamptz)
+   AND (%(known)s::bigint IS NULL OR m.position <= %(known)s::bigint)
    AND (%(account)s::uuid IS NULL OR m.account_id = %(account)s::uuid)
  GROUP BY m.account_id
 """
@@ -134,7 +134,7 @@ SELECT m.account_id, date_trunc('month', m.effective_on)::date, SUM(m.amount_min
   FROM receivable_movements m
  WHERE m.currency = %(currency)s AND m.kind = ANY(%(sales)s)
    AND m.effective_on BETWEEN %(earliest)s AND %(end)s
-   AND (%(known)s::timestamptz IS NULL OR m.recorded_at <= %(known)s::timestamptz)
+   AND (%(known)s::bigint IS NULL OR m.position <= %(known)s::bigint)
    AND (%(account)s::uuid IS NULL OR m.account_id = %(account)s::uuid)
  GROUP BY 1, 2
 """
@@ -145,7 +145,7 @@ def figures(
     currency: str,
     period_start: date,
     period_end: date,
-    as_known_at: datetime | None = None,
+    known_position: int | None = None,
     account_id: UUID | None = None,
 ) -> dict[UUID, Figures]:
     """Each account's figures for the period (accounts with nothing owed or sold in it
@@ -159,7 +159,7 @@ def figures(
         "end": period_end,
         "earliest": earliest,
         "sales": list(SALES_KINDS),
-        "known": as_known_at,
+        "known": known_position,
         "account": account_id,
     }
     out: dict[UUID, Figures] = defaultdict(Figures)

@@ -105,9 +105,10 @@ def export_period(
     out.mkdir(parents=True)
     _write(out, "events.jsonl", "".join(_dumps(e) + "\n" for e in period))
     _write(out, "events.csv", _events_csv(period))
-    _write(out, "receivables.csv", _receivables_csv(conn, start, end, known_at))
-    _write(out, "aged_debt.json", _dumps(_aged(conn, end, known_at)) + "\n")
-    _write(out, "debtor_days.json", _dumps(_debtor_days(conn, start, end, known_at)) + "\n")
+    # The reports as the ledger stood when the period's last event was committed.
+    _write(out, "receivables.csv", _receivables_csv(conn, start, end, last))
+    _write(out, "aged_debt.json", _dumps(_aged(conn, end, known_at, last)) + "\n")
+    _write(out, "debtor_days.json", _dumps(_debtor_days(conn, start, end, last)) + "\n")
     proof = {
         "first_position": period[0]["position"],
         "last_position": last,
@@ -235,7 +236,7 @@ def _names(conn: psycopg.Connection[Any]) -> dict[UUID, str]:
     return dict(conn.execute("SELECT account_id, name FROM receivable_accounts").fetchall())
 
 
-def _receivables_csv(conn: psycopg.Connection[Any], start: date, end: date, known: datetime) -> str:
+def _receivables_csv(conn: psycopg.Connection[Any], start: date, end: date, known: int) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["account_id", "name", "currency", "opening_minor", "closing_minor"])
@@ -248,8 +249,10 @@ def _receivables_csv(conn: psycopg.Connection[Any], start: date, end: date, know
     return buffer.getvalue()
 
 
-def _aged(conn: psycopg.Connection[Any], as_of: date, known: datetime) -> dict[str, Any]:
-    report: dict[str, Any] = {"as_of": as_of.isoformat(), "as_known_at": known.isoformat()}
+def _aged(
+    conn: psycopg.Connection[Any], as_of: date, known_at: datetime, known: int
+) -> dict[str, Any]:
+    report: dict[str, Any] = {"as_of": as_of.isoformat(), "as_known_at": known_at.isoformat()}
     for currency in _currencies(conn):
         total, accounts = ageing.aged_debt(conn, currency, as_of, known)
         report[currency] = {
@@ -263,7 +266,7 @@ def _aged(conn: psycopg.Connection[Any], as_of: date, known: datetime) -> dict[s
 
 
 def _debtor_days(
-    conn: psycopg.Connection[Any], start: date, end: date, known: datetime
+    conn: psycopg.Connection[Any], start: date, end: date, known: int
 ) -> dict[str, Any]:
     report: dict[str, Any] = {"period_start": start.isoformat(), "period_end": end.isoformat()}
     for currency in _currencies(conn):

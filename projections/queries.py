@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 from psycopg import Connection
 from psycopg.rows import dict_row
+
+from projections.replay.fold import fold
 
 BALANCE_SQL = """
 SELECT a.account_id, a.currency, a.invoiced_minor, a.paid_minor, a.allocated_minor,
@@ -37,10 +39,37 @@ def outstanding_minor(row: dict[str, Any]) -> int:
 
 
 def balance(conn: Connection[Any], account_id: UUID, as_of: date) -> dict[str, Any] | None:
-    """The account's running totals; ``overdue_minor`` is what is outstanding on invoices
-    due before ``as_of``."""
+    """The account's running totals (everything recorded, whatever its date: today's
+    balance); ``overdue_minor`` is what is outstanding on invoices due before ``as_of``.
+    At a date, every figure: :func:`balance_as_of`."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(BALANCE_SQL, {"account_id": account_id, "as_of": as_of}).fetchone()
+
+
+def balance_as_of(conn: Connection[Any], account_id: UUID, as_of: date) -> dict[str, Any] | None:
+    """The account's figures at the end of ``as_of`` by effective time, as the reports
+    date them (the README's "Receivables at a date"): the replay fold
+    (``projections/replay/fold.py``) over the account's history in this read model. The
+    same keys as :func:`balance`."""
+    rows = conn.execute(
+        "SELECT cloudevent FROM account_events WHERE account_id = %s ORDER BY position",
+        (account_id,),
+    ).fetchall()
+    if not rows:
+        return None
+    state = fold(account_id, [row[0] for row in rows], as_of)
+    return {
+        "account_id": account_id,
+        "currency": state.currency,
+        "invoiced_minor": state.invoiced,
+        "paid_minor": state.paid,
+        "allocated_minor": state.allocated,
+        "credited_minor": state.credited,
+        "written_off_minor": state.written_off,
+        "refunded_minor": state.refunded,
+        "overdue_minor": state.overdue,
+        "deposits_held_minor": state.deposits_held,
+    }
 
 
 def invoice(conn: Connection[Any], invoice_id: UUID) -> dict[str, Any] | None:
@@ -51,15 +80,16 @@ def invoice(conn: Connection[Any], invoice_id: UUID) -> dict[str, Any] | None:
 
 
 def account_events(
-    conn: Connection[Any], account_id: UUID, as_of: datetime | None, after: int, limit: int
+    conn: Connection[Any], account_id: UUID, known: int | None, after: int, limit: int
 ) -> list[dict[str, Any]]:
-    """The account's events in store order, only those recorded by ``as_of`` if given."""
+    """The account's events in store order, only those up to position ``known`` if given
+    (the last committed by a moment: ``projections/commits.py``)."""
     rows = conn.execute(
         "SELECT cloudevent FROM account_events"
         " WHERE account_id = %s AND position > %s"
-        " AND (%s::timestamptz IS NULL OR recorded_at <= %s::timestamptz)"
+        " AND (%s::bigint IS NULL OR position <= %s::bigint)"
         " ORDER BY position LIMIT %s",
-        (account_id, after, as_of, as_of, limit),
+        (account_id, after, known, known, limit),
     ).fetchall()
     return [row[0] for row in rows]
 

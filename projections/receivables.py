@@ -1,14 +1,15 @@
 """The receivables read model: every change to what is owed and every movement of cash,
 as dated rows, so that reports can be asked about any date (``as_of``, business time)
-and as the ledger stood at any moment (``as_known_at``, recorded time).
+and as the ledger stood at any moment (``as_known_at``: the rows up to the last position
+committed by then, ``projections/commits.py``).
 
 A row is never changed once written: a report for a past date reads the rows effective
-by then, and one ``as_known_at`` a moment also reads only the rows recorded by then, so
-both are reproducible. Dates follow PRODUCT.md's definitions: an invoice counts from its
-``issued_on``; an allocation takes effect on the later of its payment's ``received_on``
-and its invoice's ``issued_on`` (the event's own effective time already says so); a
-credit note, write-off or void on its own date. No movement of an invoice is dated
-before the invoice was issued."""
+by then, and one ``as_known_at`` a moment also reads only the rows of the positions
+committed by then, so both are reproducible. Dates follow PRODUCT.md's definitions: an
+invoice counts from its ``issued_on``; an allocation takes effect on the later of its
+payment's ``received_on`` and its invoice's ``issued_on`` (the event's own effective time
+already says so); a credit note, write-off or void on its own date. No movement of an
+invoice is dated before the invoice was issued."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ and the total of the aged debt for the same date, which adds up invoice by invoi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -23,7 +23,7 @@ SELECT m.account_id, a.name, m.kind, SUM(m.amount_minor)
   FROM receivable_movements m
   JOIN receivable_accounts a ON a.account_id = m.account_id
  WHERE m.currency = %(currency)s AND m.effective_on <= %(as_of)s
-   AND (%(known)s::timestamptz IS NULL OR m.recorded_at <= %(known)s::timestamptz)
+   AND (%(known)s::bigint IS NULL OR m.position <= %(known)s::bigint)
  GROUP BY m.account_id, a.name, m.kind
 """
 
@@ -31,7 +31,7 @@ CONTROL_SQL = """
 SELECT m.kind, SUM(m.amount_minor)
   FROM receivable_movements m
  WHERE m.currency = %(currency)s AND m.effective_on <= %(as_of)s
-   AND (%(known)s::timestamptz IS NULL OR m.recorded_at <= %(known)s::timestamptz)
+   AND (%(known)s::bigint IS NULL OR m.position <= %(known)s::bigint)
  GROUP BY m.kind
 """
 
@@ -81,15 +81,15 @@ class TrialBalance:
 
 
 def trial_balance(
-    conn: Connection[Any], currency: str, as_of: date, as_known_at: datetime | None = None
+    conn: Connection[Any], currency: str, as_of: date, known_position: int | None = None
 ) -> TrialBalance:
-    params = {"currency": currency, "as_of": as_of, "known": as_known_at}
+    params = {"currency": currency, "as_of": as_of, "known": known_position}
     lines: dict[UUID, Line] = {}
     for account, name, kind, amount in conn.execute(TRIAL_SQL, params).fetchall():
         lines.setdefault(account, Line(account, name, {})).by_kind[kind] = int(amount)
     control = Line(None, "receivables control", {})
     for kind, amount in conn.execute(CONTROL_SQL, params).fetchall():
         control.by_kind[kind] = int(amount)
-    aged, _ = ageing.aged_debt(conn, currency, as_of, as_known_at)
+    aged, _ = ageing.aged_debt(conn, currency, as_of, known_position)
     ordered = sorted(lines.values(), key=lambda line: (line.name, str(line.account_id)))
     return TrialBalance(ordered, control, aged.total)

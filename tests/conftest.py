@@ -208,3 +208,6 @@ def stripe_settings(settings: Settings, checkout: object) -> Settings:
             "stripe_webhook_secret": SECRET,
         }
     )
+
+
+from tests.smtp_server import smtp_server  # noqa: E402, F401 - a session fixture

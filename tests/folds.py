@@ -1,5 +1,6 @@
 """The store's truth, computed independently of the projections: fold every event in the
-store into balances per account, and read what the projection says for comparison."""
+store into balances per account, and read what the projection says for comparison.
+``paid`` is cash held against invoices: a deposit counts only as far as it is applied."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def fold_store(ledger: Ledger) -> dict[str, dict[str, int]]:
         after = batch[-1].id
     return {
         "accounts": {k: dict(v) for k, v in totals.items()},
-        "invoices": {k: v for k, v in invoices.items() if k != "_payments"},
+        "invoices": {k: v for k, v in invoices.items() if k not in ("_payments", "_deposits")},
     }  # type: ignore[return-value]
 
 
@@ -46,6 +47,8 @@ def _fold(event: Any, totals: dict[str, dict[str, int]], invoices: dict[str, Any
         }
     elif isinstance(event, Invoice.PaymentAllocated):  # type: ignore[attr-defined]
         totals[str(event.account_id)]["allocated"] += event.amount.amount_minor
+        if str(event.payment_id) in invoices.get("_deposits", ()):
+            totals[str(event.account_id)]["paid"] += event.amount.amount_minor
         invoices[str(event.originator_id)]["allocated"] += event.amount.amount_minor
     elif isinstance(event, Invoice.CreditNoteIssued):  # type: ignore[attr-defined]
         totals[str(event.account_id)]["credited"] += event.amount.amount_minor
@@ -58,10 +61,13 @@ def _fold(event: Any, totals: dict[str, dict[str, int]], invoices: dict[str, Any
         invoices[str(event.originator_id)]["voided"] = event.amount.amount_minor
     elif isinstance(event, Payment.Recorded):  # type: ignore[attr-defined]
         invoices.setdefault("_payments", {})[str(event.originator_id)] = event.amount.amount_minor
-        if event.status == "succeeded":
+        if event.purpose == "deposit":
+            invoices.setdefault("_deposits", set()).add(str(event.originator_id))
+        elif event.status == "succeeded":
             totals[str(event.account_id)]["paid"] += event.amount.amount_minor
     elif isinstance(event, Payment.Succeeded):  # type: ignore[attr-defined]
-        totals[str(event.account_id)]["paid"] += invoices["_payments"][str(event.originator_id)]
+        if str(event.originator_id) not in invoices.get("_deposits", ()):
+            totals[str(event.account_id)]["paid"] += invoices["_payments"][str(event.originator_id)]
     else:
         _fold_reversal(event, totals, invoices)
 
@@ -69,20 +75,25 @@ def _fold(event: Any, totals: dict[str, dict[str, int]], invoices: dict[str, Any
 def _fold_reversal(event: Any, totals: dict[str, dict[str, int]], invoices: dict[str, Any]) -> None:
     """Money taken back: un-allocations, refunds, returns and chargebacks."""
     account = totals[str(event.account_id)] if hasattr(event, "account_id") else None
+    deposits = invoices.get("_deposits", set())
+    # A deposit's cash leaves from what it holds unapplied: never from what is paid.
+    paid = 0 if str(event.originator_id) in deposits else 1
     if isinstance(event, Invoice.PaymentUnallocated):  # type: ignore[attr-defined]
         assert account is not None
         account["allocated"] -= event.amount.amount_minor
         invoices[str(event.originator_id)]["allocated"] -= event.amount.amount_minor
+        if str(event.payment_id) in deposits:
+            account["paid"] -= event.amount.amount_minor
     elif isinstance(event, Payment.Refunded):  # type: ignore[attr-defined]
         assert account is not None
-        account["paid"] -= event.amount.amount_minor
+        account["paid"] -= paid * event.amount.amount_minor
         account["refunded"] += event.amount.amount_minor
     elif isinstance(event, Payment.Returned | Payment.ChargebackOpened | Payment.Forfeited):  # type: ignore[attr-defined]
         assert account is not None
-        account["paid"] -= event.amount.amount_minor
+        account["paid"] -= paid * event.amount.amount_minor
     elif isinstance(event, Payment.ChargebackClosed) and event.outcome == "won":  # type: ignore[attr-defined]
         assert account is not None
-        account["paid"] += event.amount.amount_minor
+        account["paid"] += paid * event.amount.amount_minor
 
 
 def read_projection(pool: ConnectionPool) -> dict[str, dict[str, Any]]:

@@ -70,6 +70,7 @@ def test_a_failed_payment_tells_the_coordinator_and_the_client_once(settings):
         assert "reference pi_123" in declined["body"]
 
         # Another notifier over the same requests adds nothing, and sends nothing again.
+        p.wait_until_projected()  # the pipeline's own notifier has recorded every delivery
         head = p.services.ledger.head_position()
         again = Notifier(
             p.services.ledger, p.services.pool, OutboxSender(p.services.pool), settings

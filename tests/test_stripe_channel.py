@@ -208,7 +208,7 @@ def test_a_reconciliation_finds_each_kind_of_difference_and_records_the_run(
             unknown_to_ledger["id"]: "missing-in-ledger",
             wrong_amount["id"]: "amount-mismatch",
             failed_in_ledger["id"]: "status-mismatch",
-            declined_pi["id"]: "missing-in-ledger",
+            declined_pi["id"]: "declined-recorded-in-ledger",
             "pi_never_in_stripe": "missing-in-stripe",
             refund.json()["id"]: "refund-missing-in-ledger",
         }
@@ -229,4 +229,12 @@ def test_a_reconciliation_finds_each_kind_of_difference_and_records_the_run(
             f["reference"]: f["kind"] for f in again["findings"] if f["reference"] in mine
         }
         assert again_kinds[unknown_to_ledger["id"]] == "matched"  # a second run finds it done
+        # A declined attempt is its own kind of row, on the first run and on a rerun, with
+        # what the ledger has of it and an action that fits.
+        declined = next(f for f in again["findings"] if f["reference"] == declined_pi["id"])
+        assert (declined["kind"], declined["ledger_status"]) == ("declined", "failed")
+        assert declined["ledger_amount"] == gbp(40_00)
+        assert "follow the client up" in declined["action"]
+        first = next(f for f in run["findings"] if f["reference"] == declined_pi["id"])
+        assert "allocation" not in first["action"]
         assert refund.json()["id"] not in again_kinds

@@ -108,3 +108,35 @@ def test_routinely_late_payers_are_flagged_with_their_trend(settings):
             api.get("/v1/reports/payment-behaviour", currency="EUR", routinely_late="true")
         )
         assert [r["name"] for r in flagged["accounts"]] == ["Late Payer GmbH"]
+
+
+def test_the_payments_feed_shows_cash_only_where_cash_arrived(settings):
+    """A pending payment whose outcome is failed held no cash: the feed shows nothing
+    unallocated for it, as its own reply did (issue 15, item 10); a failed or pending one
+    never does, and the feed filters by method and by the day it was received."""
+    with pipeline(settings) as p:
+        api = p.api
+        acct = api.open_account("Pennant Catering Ltd")["id"]
+        api.raise_invoice(acct, "PC-1", 600_00, "2026-01-01", "2026-01-31")
+        pending = api.record_payment(acct, 600_00, method="card", status="pending")
+        failed = api.ok(
+            api.post(
+                f"/v1/payments/{pending['id']}/outcome",
+                {"status": "failed", "failure_code": "card_declined"},
+            )
+        )
+        assert failed["unallocated"] == gbp(0)
+        api.record_payment(acct, 250_00, method="bacs", received_on="2026-03-02")
+        waiting = api.record_payment(acct, 90_00, method="card", status="pending")
+        feed = api.ok(api.get("/v1/payments", account_id=acct, min_position=waiting["position"]))[
+            "payments"
+        ]
+        shown = {(x["method"], x["status"]): x["unallocated"] for x in feed}
+        assert shown == {
+            ("card", "failed"): gbp(0),
+            ("bacs", "succeeded"): gbp(250_00),
+            ("card", "pending"): gbp(0),
+        }
+        bacs = api.ok(api.get("/v1/payments", method="bacs", received_from="2026-03-01",
+                              received_to="2026-03-31"))["payments"]  # fmt: skip
+        assert [x["amount"] for x in bacs] == [gbp(250_00)]

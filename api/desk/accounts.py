@@ -83,6 +83,7 @@ async def account_page(
         **_timeline(trail["entries"]),
         disputed=sum(int((i.get("disputed") or {}).get("amount", 0)) for i in invoices["invoices"]),
         today=date.today(),
+        statement_from=date.today().replace(day=1).isoformat(),
         actions=ACTIONS,
         notices=notices["stages"],
         next_stage=_next_stage(notices["stages"]),

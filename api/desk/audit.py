@@ -130,12 +130,10 @@ async def _replayed(
                 q=q, replayed=None, problem=found.problem,
             )  # fmt: skip
         return unavailable(request, user, found)
-    trail = await api.get(
-        f"/v1/accounts/{account_id}/audit-trail",
-        recorded_to=q["as_known_at"],
-        limit=EVENTS_SHOWN,
-    )
-    events = trail.json()["entries"] if trail.ok else None
+    trail = await api.get(f"/v1/accounts/{account_id}/audit-trail", limit=EVENTS_SHOWN)
+    # The events the replay rested on: by position (commit order), not by any clock.
+    up_to = int(found.json()["position"])
+    events = [e for e in trail.json()["entries"] if e["position"] <= up_to] if trail.ok else None
     return page(
         request, user, "audit_replay.html", q=q, replayed=found.json(), events=events,
         problem=None, events_max=EVENTS_SHOWN, at=to_second,

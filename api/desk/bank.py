@@ -131,6 +131,7 @@ def _statement(form: Form, content: str | FormError | None, filename: str | None
         "content": content,
         "currency": form.required("currency").upper(),
         "date_format": form.text("date_format", required=False) or "iso",
+        "decimal_separator": form.text("decimal_separator", required=False) or ".",
         "method": form.text("method", required=False) or "bacs",
         "bank_account": form.text("bank_account", required=False) or "default",
         "filename": (filename or "")[:300] or None,

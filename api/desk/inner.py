@@ -8,6 +8,7 @@ may not do, whatever the page offered."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,12 +100,16 @@ class Inner:
 
 async def _dispatch(app: Any, scope: dict[str, Any], payload: bytes) -> Answer:
     sent = False
+    done = asyncio.Event()
     answer = Answer(500, b"")
     chunks: list[bytes] = []
 
     async def receive() -> Message:
         nonlocal sent
         if sent:
+            # A streaming reply listens for the client going away: it stays until the
+            # reply is complete, as a connected client would.
+            await done.wait()
             return {"type": "http.disconnect"}
         sent = True
         return {"type": "http.request", "body": payload, "more_body": False}
@@ -115,9 +120,12 @@ async def _dispatch(app: Any, scope: dict[str, Any], payload: bytes) -> Answer:
             answer.headers = {k.decode().lower(): v.decode() for k, v in message["headers"]}
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                done.set()
 
     try:
         await app(scope, receive, send)
+        done.set()
     except Exception:
         # Starlette answers an unexpected error with its 500 and then raises it again for
         # the server to log; the answer was sent, so the page shows it as a failed read.

@@ -7,7 +7,17 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.desk import accounts, approvals, audit, bank, payments, reports, signin, worklist
+from api.desk import (
+    accounts,
+    approvals,
+    audit,
+    bank,
+    downloads,
+    payments,
+    reports,
+    signin,
+    worklist,
+)
 from api.desk.common import install_handlers
 
 STATIC = Path(__file__).parent / "static"
@@ -20,6 +30,7 @@ ROUTERS = (
     bank.router,
     approvals.router,
     audit.router,
+    downloads.router,
 )
 
 

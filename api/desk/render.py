@@ -70,7 +70,19 @@ def as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-ENV.filters.update(money=money, major=plain_major, day=day, moment=moment, as_date=as_date)
+def combine_limit(params: dict[str, Any], limit: int) -> dict[str, Any]:
+    """A page's filters with a download's own row limit."""
+    return {**{k: v for k, v in params.items() if v}, "limit": limit}
+
+
+ENV.filters.update(
+    money=money,
+    major=plain_major,
+    day=day,
+    moment=moment,
+    as_date=as_date,
+    combine_limit=combine_limit,
+)
 
 
 def roles_by_route(app: Any) -> dict[tuple[str, str], frozenset[str]]:

@@ -6,13 +6,15 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
+from api import tabular_lists
 from api.deps import MinPositionDep, PrincipalDep, ServicesDep
 from api.routes.arrangements import plan_public, promise_public
 from api.routes.shaping import invoice_row_public, refuse_if_held
 from api.schemas import InvoicePublic, MoneyModel, PaymentPlanPublic, PromisePublic
+from api.tabular import RESPONSES, FormatDep, reply
 from ledger.money import Money
 from projections import account_lists
 from projections.balances import NAME as BALANCES
@@ -41,18 +43,19 @@ class InvoiceList(BaseModel):
     position: int
 
 
-@router.get("/v1/accounts", response_model=AccountList)
+@router.get("/v1/accounts", response_model=AccountList, responses=RESPONSES)
 def find_accounts(
     svc: ServicesDep,
     _: PrincipalDep,
     position: MinPositionDep,
+    fmt: FormatDep,
     q: Annotated[str | None, Query(max_length=200, description="part of a name or ref")] = None,
     limit: Annotated[int, Query(ge=1, le=LIST_MAX)] = 50,
-) -> AccountList:
+) -> AccountList | Response:
     """Accounts whose name or external reference contains `q` (all without it), by name."""
     with svc.pool.connection() as conn:
         rows = account_lists.accounts(conn, q or None, limit)
-    return AccountList(
+    found = AccountList(
         accounts=[
             AccountRow(
                 id=r["account_id"],
@@ -69,23 +72,26 @@ def find_accounts(
         ],
         position=position,
     )
+    return reply(fmt, found, tabular_lists.accounts)
 
 
-@router.get("/v1/accounts/{account_id}/invoices", response_model=InvoiceList)
+@router.get("/v1/accounts/{account_id}/invoices", response_model=InvoiceList, responses=RESPONSES)
 def account_invoices(
     account_id: UUID,
     svc: ServicesDep,
     _: PrincipalDep,
     position: MinPositionDep,
+    fmt: FormatDep,
     open_only: Annotated[bool, Query(alias="open", description="only what still owes")] = False,
     limit: Annotated[int, Query(ge=1, le=LIST_MAX)] = 200,
-) -> InvoiceList:
+) -> InvoiceList | Response:
     """The account's invoices, oldest due first, each with its status and outstanding."""
     svc.ledger.get_account(account_id)  # 404 for an unknown account, not an empty list
     with svc.pool.connection() as conn:
         refuse_if_held(conn, BALANCES, account_id)
         rows = account_lists.invoices(conn, account_id, open_only, limit)
-    return InvoiceList(invoices=[invoice_row_public(r) for r in rows], position=position)
+    found = InvoiceList(invoices=[invoice_row_public(r) for r in rows], position=position)
+    return reply(fmt, found, tabular_lists.invoices(account_id))
 
 
 class ArrangementList(BaseModel):
@@ -94,14 +100,17 @@ class ArrangementList(BaseModel):
     position: int
 
 
-@router.get("/v1/accounts/{account_id}/arrangements", response_model=ArrangementList)
+@router.get(
+    "/v1/accounts/{account_id}/arrangements", response_model=ArrangementList, responses=RESPONSES
+)
 def account_arrangements(
-    account_id: UUID, svc: ServicesDep, _: PrincipalDep, position: MinPositionDep
-) -> ArrangementList:
+    account_id: UUID, svc: ServicesDep, _: PrincipalDep, position: MinPositionDep, fmt: FormatDep
+) -> ArrangementList | Response:
     """The account's promises to pay and payment plans, each as the store has it now."""
     svc.ledger.get_account(account_id)
     with svc.pool.connection() as conn:
         found = account_lists.arrangements(conn, account_id)
     promises = [promise_public(svc.ledger.get_promise(i)) for i, k in found if k == "promise"]
     plans = [plan_public(svc.ledger.get_plan(i)) for i, k in found if k != "promise"]
-    return ArrangementList(promises=promises, payment_plans=plans, position=position)
+    listed = ArrangementList(promises=promises, payment_plans=plans, position=position)
+    return reply(fmt, listed, tabular_lists.arrangements(account_id))

@@ -6,9 +6,10 @@ from dataclasses import replace
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
+from api import tabular_lists
 from api.deps import CommandDep, MinPositionDep, PrincipalDep, ServicesDep
 from api.fields import Day, Moment
 from api.idempotency import Reply
@@ -28,6 +29,7 @@ from api.schemas import (
     ReferralCreate,
     StandingChange,
 )
+from api.tabular import RESPONSES, FormatDep, reply
 from ledger.commands import (
     ChangeStanding,
     Escalate,
@@ -44,6 +46,7 @@ from ledger.limits import POSITION_MAX
 from ledger.money import Money
 from projections import queries
 from projections.balances import NAME as BALANCES
+from projections.commits import known_position_or_none as known
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -259,13 +262,20 @@ def get_balance(
     svc: ServicesDep,
     _: PrincipalDep,
     position: MinPositionDep,
-    as_of: Annotated[Day | None, Query(description="overdue is counted at this date")] = None,
+    as_of: Annotated[
+        Day | None,
+        Query(description="every figure as of the end of this date, by effective time"),
+    ] = None,
 ) -> BalancePublic:
-    """What the account has been invoiced and paid, and what it still owes."""
+    """What the account has been invoiced and paid, and what it still owes: now, or at
+    the end of ``as_of`` by effective time, dated as the reports date them."""
     on = as_of or today()
     with svc.pool.connection() as conn:
         refuse_if_held(conn, BALANCES, account_id)
-        row = queries.balance(conn, account_id, on)
+        if as_of is None:  # today's, from the running totals
+            row = queries.balance(conn, account_id, on)
+        else:  # every figure as of the date, by effective time
+            row = queries.balance_as_of(conn, account_id, as_of)
     if row is None:
         raise UnknownAccount(
             f"no account {account_id} in the balances read model "
@@ -295,24 +305,26 @@ def get_balance(
     )
 
 
-@router.get("/{account_id}/events", response_model=EventPage)
+@router.get("/{account_id}/events", response_model=EventPage, responses=RESPONSES)
 def get_events(
     account_id: UUID,
     svc: ServicesDep,
     _: PrincipalDep,
     position: MinPositionDep,
+    fmt: FormatDep,
     as_of: Annotated[
         Moment | None,
-        Query(description="only events recorded at or before this time (UTC, ISO 8601)"),
+        Query(description="only events committed by this time (UTC, ISO 8601), in commit order"),
     ] = None,
     after: Annotated[
         int, Query(ge=0, le=POSITION_MAX, description="a page cursor: `next_after`")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=EVENTS_PAGE_MAX)] = 200,
-) -> EventPage:
+) -> EventPage | Response:
     """The account's events in store order, as CloudEvents."""
     svc.ledger.get_account(account_id)  # 404 for an unknown account, not an empty page
     with svc.pool.connection() as conn:
-        events = queries.account_events(conn, account_id, as_of, after, limit)
+        events = queries.account_events(conn, account_id, known(conn, as_of), after, limit)
     next_after = events[-1]["position"] if len(events) == limit else None
-    return EventPage(account_id=account_id, events=events, next_after=next_after, position=position)
+    page = EventPage(account_id=account_id, events=events, next_after=next_after, position=position)
+    return reply(fmt, page, tabular_lists.account_events)

@@ -3,17 +3,21 @@ and what the account owed after it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
+from api import tabular, tabular_lists
 from api.deps import AuditPositionDep, PrincipalDep, ServicesDep
 from api.fields import Moment
 from api.report_schemas import AuditEntry, AuditTrail
 from api.schemas import MoneyModel
 from api.services import Services
+from api.tabular import RESPONSES, FormatDep
+from ledger.errors import InvalidRequest
 from ledger.limits import POSITION_MAX
 from ledger.money import Money
 from projections import audit
@@ -44,6 +48,14 @@ class TrailFilters:
 
 
 Filters = Annotated[TrailFilters, Depends()]
+Every = Annotated[
+    bool,
+    Query(
+        alias="all",
+        description="with format=csv or xlsx: every entry after `after`, read a page at a "
+        "time and streamed, instead of one page of `limit`",
+    ),
+]
 
 
 def audit_entry(r: dict[str, Any]) -> AuditEntry:
@@ -83,26 +95,56 @@ def _trail(svc: Services, position: int, account_id: UUID | None, f: TrailFilter
     return AuditTrail(entries=entries, next_after=next_after, position=position)
 
 
-@router.get("/v1/audit-trail", response_model=AuditTrail)
+def _every_entry(svc: Services, account_id: UUID | None, f: TrailFilters) -> Iterator[AuditEntry]:
+    """Every entry the filters let through after ``f.after``, a full page at a time."""
+    page = replace(f, limit=PAGE_MAX)
+    while True:
+        trail = _trail(svc, 0, account_id, page)
+        yield from trail.entries
+        if trail.next_after is None:
+            return
+        page = replace(page, after=trail.next_after)
+
+
+def _answer(
+    svc: Services, position: int, account_id: UUID | None, f: TrailFilters, fmt: str, every: bool
+) -> AuditTrail | Response:
+    """A page as JSON, CSV or XLSX; with ``all``, every page as one CSV or XLSX."""
+    asked = {k: v for k, v in asdict(f).items() if k != "limit" or not every}
+    params = [(k.replace("_", " ").capitalize(), v) for k, v in asked.items() if v]
+    if not every:
+        layout = tabular_lists.audit_page(params, account_id)
+        return tabular.reply(fmt, _trail(svc, position, account_id, f), layout)
+    if fmt == tabular.JSON:
+        raise InvalidRequest("all=true is for format=csv or xlsx; JSON is paged by next_after")
+    rows = (e.model_dump(mode="json") for e in _every_entry(svc, account_id, f))
+    return tabular.respond(fmt, tabular_lists.audit_trail(rows, params, account_id))
+
+
+@router.get("/v1/audit-trail", response_model=AuditTrail, responses=RESPONSES)
 def ledger_trail(
     svc: ServicesDep,
     _: PrincipalDep,
     position: AuditPositionDep,
     filters: Filters,
+    fmt: FormatDep,
     account_id: UUID | None = None,
-) -> AuditTrail:
+    every: Every = False,
+) -> AuditTrail | Response:
     """Every event across the ledger, in store order, filterable and paged."""
-    return _trail(svc, position, account_id, filters)
+    return _answer(svc, position, account_id, filters, fmt, every)
 
 
-@router.get("/v1/accounts/{account_id}/audit-trail", response_model=AuditTrail)
+@router.get("/v1/accounts/{account_id}/audit-trail", response_model=AuditTrail, responses=RESPONSES)
 def account_trail(
     account_id: UUID,
     svc: ServicesDep,
     _: PrincipalDep,
     position: AuditPositionDep,
     filters: Filters,
-) -> AuditTrail:
+    fmt: FormatDep,
+    every: Every = False,
+) -> AuditTrail | Response:
     """One account's events with what it owed after each."""
     svc.ledger.get_account(account_id)  # 404 for an unknown account, not an empty page
-    return _trail(svc, position, account_id, filters)
+    return _answer(svc, position, account_id, filters, fmt, every)

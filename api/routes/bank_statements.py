@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field, model_validator
 
+from api import tabular_lists
 from api.deps import CommandDep, PrincipalDep, ServicesDep
 from api.fields import Moment
 from api.idempotency import Reply
 from api.schemas import AllocationRow, Command
+from api.tabular import RESPONSES, FormatDep, reply
 from channels.bank_import import Statement
 
 router = APIRouter(tags=["bank"])
@@ -97,18 +99,20 @@ def import_statement(body: StatementImport, svc: ServicesDep, ctx: CommandDep) -
     return ctx.run(body, command)
 
 
-@router.get("/v1/bank-statements/lines")
+@router.get("/v1/bank-statements/lines", response_model=dict[str, Any], responses=RESPONSES)
 def statement_lines(
     svc: ServicesDep,
     _: PrincipalDep,
+    fmt: FormatDep,
     outcome: Annotated[Outcome | None, Query(description="exception: the queue")] = None,
     statement_id: UUID | None = None,
     imported_after: Annotated[Moment | None, Query(description="a page cursor")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> dict[str, Any]:
+) -> dict[str, Any] | Response:
     """Statement lines and what became of each; ``outcome=exception`` is the queue of
     lines waiting for a person, each with its candidate matches and what to do."""
-    return {"lines": svc.bank_queue.lines(outcome, statement_id, imported_after, limit)}
+    lines = {"lines": svc.bank_queue.lines(outcome, statement_id, imported_after, limit)}
+    return reply(fmt, lines, tabular_lists.bank_lines)
 
 
 @router.post("/v1/bank-statements/lines/{line_id}/resolution")

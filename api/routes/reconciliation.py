@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Response
 from pydantic import Field, model_validator
 
+from api import tabular_layouts
 from api.deps import CommandDep, ServicesDep
 from api.fields import Day
 from api.idempotency import Reply
 from api.schemas import Command
+from api.tabular import CREATED_RESPONSES, FormatDep, convert
 from channels.reconcile_report import report_json
 
 router = APIRouter(tags=["stripe"])
@@ -28,8 +29,10 @@ class ReconciliationCreate(Command):
         return self
 
 
-@router.post("/v1/reconciliations/stripe", status_code=201)
-def reconcile_stripe(body: ReconciliationCreate, svc: ServicesDep, ctx: CommandDep) -> JSONResponse:
+@router.post("/v1/reconciliations/stripe", status_code=201, responses=CREATED_RESPONSES)
+def reconcile_stripe(
+    body: ReconciliationCreate, svc: ServicesDep, ctx: CommandDep, fmt: FormatDep
+) -> Response:
     """Compare Stripe's payments, refunds and payouts in the period with the ledger: each
     row matched, missing on one side (what Stripe has and the ledger lacks is recorded
     now, and allocated when its metadata names the invoice), or mismatched in amount or
@@ -41,4 +44,4 @@ def reconcile_stripe(body: ReconciliationCreate, svc: ServicesDep, ctx: CommandD
         body_json: dict[str, Any] = report_json(report, str(run_id), position)
         return Reply(201, body_json)
 
-    return ctx.run(body, command)
+    return convert(fmt, ctx.run(body, command), tabular_layouts.reconciliation)

@@ -27,6 +27,7 @@ from ledger.errors import NotFound
 from ledger.money import Money
 from projections import why as why_model
 from projections.ageing import bucket_for
+from projections.commits import known_position_or_none as known
 from projections.replay.fold import AccountAsOf, fold
 from projections.replay.history import read_history
 
@@ -48,7 +49,10 @@ def replay_account(
     ] = None,
     as_known_at: Annotated[
         Moment | None,
-        Query(description="only the events recorded by this moment (UTC): the ledger as it was"),
+        Query(
+            description="only the events committed by this moment (UTC), in commit order: "
+            "the ledger as it was"
+        ),
     ] = None,
 ) -> AccountReplay:
     """The account's balance, invoices and ageing rebuilt from its events in the store,
@@ -56,7 +60,7 @@ def replay_account(
     ``as_known_at``, it equals what the read models said at that moment."""
     svc.ledger.get_account(account_id)  # 404 for an unknown account
     with svc.pool.connection() as conn:
-        history = read_history(svc.ledger, conn, account_id, as_known_at)
+        history = read_history(svc.ledger, conn, account_id, known(conn, as_known_at))
     state = fold(account_id, history.events, as_of or today())
     return _replay_body(state, as_known_at, history.streams, history.broken_links)
 

@@ -8,8 +8,9 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
+from api import tabular_layouts as layouts
 from api.deps import MinPositionDep, PrincipalDep, ReceivablesPositionDep, ServicesDep
 from api.fields import Day, Moment
 from api.report_schemas import (
@@ -27,17 +28,22 @@ from api.report_schemas import (
 )
 from api.routes.shaping import today
 from api.schemas import MoneyModel
+from api.tabular import RESPONSES, FormatDep, reply
 from ledger.errors import InvalidRequest
 from ledger.money import Money, check_currency
 from projections import ageing, behaviour, cash_posting, debtor_days, queries, trial_balance
 from projections.ageing import Aged
+from projections.commits import known_position_or_none as known
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 Currency = Annotated[str, Query(description="ISO 4217 code: one currency per report")]
 KnownAt = Annotated[
     Moment | None,
-    Query(description="the report as the ledger stood at this moment (recorded time, UTC)"),
+    Query(
+        description="the report as the ledger stood at this moment (UTC): the events "
+        "committed by then, in commit order"
+    ),
 ]
 
 
@@ -57,28 +63,29 @@ def aged_buckets(aged: Aged, currency: str) -> dict[str, MoneyModel]:
     }
 
 
-@router.get("/aged-debt", response_model=AgedDebtReport)
+@router.get("/aged-debt", response_model=AgedDebtReport, responses=RESPONSES)
 def aged_debt(
     svc: ServicesDep,
     _: PrincipalDep,
     position: ReceivablesPositionDep,
+    fmt: FormatDep,
     currency: Currency,
     as_of: Annotated[Day | None, Query(description="the day (default today, UTC)")] = None,
     as_known_at: KnownAt = None,
     account_id: UUID | None = None,
-) -> AgedDebtReport:
+) -> AgedDebtReport | Response:
     """What was owed at the end of ``as_of``, by days past due, per account and in total.
     A past date's report does not change as later events arrive; ``as_known_at`` also
     leaves out what was recorded after that moment (a backdated payment, say)."""
     cur = check_currency(currency)
     on = as_of or today()
     with svc.pool.connection() as conn:
-        total, accounts = ageing.aged_debt(conn, cur, on, as_known_at, account_id)
+        total, accounts = ageing.aged_debt(conn, cur, on, known(conn, as_known_at), account_id)
     rows = [
         AgedAccount(account_id=a.account_id, name=a.name, **aged_buckets(a.aged, cur))
         for a in accounts
     ]
-    return AgedDebtReport(
+    report = AgedDebtReport(
         currency=cur,
         as_of=on,
         as_known_at=as_known_at,
@@ -86,6 +93,7 @@ def aged_debt(
         position=position,
         **aged_buckets(total, cur),
     )
+    return reply(fmt, report, layouts.aged_debt)
 
 
 def _ratio(value: Decimal | None) -> float | None:
@@ -111,18 +119,19 @@ def _debtor_days_body(start: date, end: date, f: debtor_days.Figures, cur: str) 
     }
 
 
-@router.get("/debtor-days", response_model=DebtorDaysReport)
+@router.get("/debtor-days", response_model=DebtorDaysReport, responses=RESPONSES)
 def debtor_days_report(
     svc: ServicesDep,
     _: PrincipalDep,
     position: ReceivablesPositionDep,
+    fmt: FormatDep,
     currency: Currency,
     period_start: Day,
     period_end: Day,
     account_id: UUID | None = None,
     as_known_at: KnownAt = None,
     by_account: Annotated[bool, Query(description="also each account's own figures")] = False,
-) -> DebtorDaysReport:
+) -> DebtorDaysReport | Response:
     """Standard and countback DSO, best possible DSO, average days delinquent, the
     collection effectiveness index and average days to pay, for the portfolio or one
     account (definitions in the README)."""
@@ -131,7 +140,7 @@ def debtor_days_report(
         raise BadPeriod(f"period_end {period_end} is before period_start {period_start}")
     with svc.pool.connection() as conn:
         per_account = debtor_days.figures(
-            conn, cur, period_start, period_end, as_known_at, account_id
+            conn, cur, period_start, period_end, known(conn, as_known_at), account_id
         )
     total = debtor_days.Figures()
     for f in per_account.values():
@@ -142,7 +151,7 @@ def debtor_days_report(
             DebtorDaysAccount(account_id=a, **_debtor_days_body(period_start, period_end, f, cur))
             for a, f in sorted(per_account.items(), key=lambda kv: str(kv[0]))
         ]
-    return DebtorDaysReport(
+    report = DebtorDaysReport(
         currency=cur,
         period_start=period_start,
         period_end=period_end,
@@ -152,20 +161,22 @@ def debtor_days_report(
         position=position,
         **_debtor_days_body(period_start, period_end, total, cur),
     )
+    return reply(fmt, report, layouts.debtor_days)
 
 
-@router.get("/cash-posting", response_model=CashPostingReport)
+@router.get("/cash-posting", response_model=CashPostingReport, responses=RESPONSES)
 def cash_posting_report(
     svc: ServicesDep,
     _: PrincipalDep,
     position: ReceivablesPositionDep,
+    fmt: FormatDep,
     currency: Currency,
     on: Annotated[
         Day | None, Query(alias="date", description="a day in the period (default today)")
     ] = None,
     period: Annotated[str, Query(description="day, week (Monday to Sunday) or month")] = "day",
     as_known_at: KnownAt = None,
-) -> CashPostingReport:
+) -> CashPostingReport | Response:
     """Cash received by method, applied and unallocated, day by day, and the books
     balanced for the period."""
     cur = check_currency(currency)
@@ -173,12 +184,12 @@ def cash_posting_report(
         raise BadPeriod(f"period must be one of {', '.join(cash_posting.PERIODS)}; got {period!r}")
     start, end = cash_posting.period_bounds(period, on or today())
     with svc.pool.connection() as conn:
-        days, roll = cash_posting.cash_posting(conn, cur, start, end, as_known_at)
+        days, roll = cash_posting.cash_posting(conn, cur, start, end, known(conn, as_known_at))
     by_method: dict[str, int] = {}
     for day in days:
         for method, amount in day.received_by_method.items():
             by_method[method] = by_method.get(method, 0) + amount
-    return CashPostingReport(
+    report = CashPostingReport(
         currency=cur,
         period=period,
         period_start=start,
@@ -212,6 +223,7 @@ def cash_posting_report(
         ),
         position=position,
     )
+    return reply(fmt, report, layouts.cash_posting)
 
 
 def behaviour_public(b: behaviour.Behaviour) -> PaymentBehaviourPublic:
@@ -227,16 +239,17 @@ def behaviour_public(b: behaviour.Behaviour) -> PaymentBehaviourPublic:
     )
 
 
-@router.get("/payment-behaviour", response_model=PaymentBehaviourReport)
+@router.get("/payment-behaviour", response_model=PaymentBehaviourReport, responses=RESPONSES)
 def payment_behaviour(
     svc: ServicesDep,
     _: PrincipalDep,
     position: ReceivablesPositionDep,
+    fmt: FormatDep,
     currency: Currency,
     routinely_late: Annotated[
         bool, Query(description="only the accounts flagged as routinely late")
     ] = False,
-) -> PaymentBehaviourReport:
+) -> PaymentBehaviourReport | Response:
     """How late each account pays its recent invoices, the trend, and who is routinely
     late (for escalation), latest first by average days late."""
     cur = check_currency(currency)
@@ -245,26 +258,28 @@ def payment_behaviour(
     if routinely_late:
         found = [b for b in found if b.routinely_late]
     found.sort(key=lambda b: (-(b.average_days_late or 0), b.name, str(b.account_id)))
-    return PaymentBehaviourReport(
+    report = PaymentBehaviourReport(
         currency=cur, accounts=[behaviour_public(b) for b in found], position=position
     )
+    return reply(fmt, report, layouts.payment_behaviour)
 
 
-@router.get("/balances", response_model=PortfolioBalances)
+@router.get("/balances", response_model=PortfolioBalances, responses=RESPONSES)
 def portfolio_balances(
     svc: ServicesDep,
     _: PrincipalDep,
     position: MinPositionDep,
+    fmt: FormatDep,
     currency: Currency,
     as_of: Annotated[Day | None, Query(description="overdue is counted at this date")] = None,
-) -> PortfolioBalances:
+) -> PortfolioBalances | Response:
     """Every account of the currency added up: the balance fields, for the portfolio."""
     cur = check_currency(currency)
     on = as_of or today()
     with svc.pool.connection() as conn:
         row = queries.portfolio(conn, cur, on)
     outstanding = queries.outstanding_minor(row)
-    return PortfolioBalances(
+    report = PortfolioBalances(
         currency=cur,
         accounts=int(row["accounts"]),
         invoiced=_m(int(row["invoiced_minor"]), cur),
@@ -278,24 +293,26 @@ def portfolio_balances(
         as_of=on,
         position=position,
     )
+    return reply(fmt, report, layouts.portfolio_balances)
 
 
-@router.get("/trial-balance")
+@router.get("/trial-balance", response_model=dict[str, Any], responses=RESPONSES)
 def trial_balance_report(
     svc: ServicesDep,
     _: PrincipalDep,
     position: ReceivablesPositionDep,
+    fmt: FormatDep,
     currency: Currency,
     as_of: Annotated[Day | None, Query(description="the day (default today, UTC)")] = None,
     as_known_at: KnownAt = None,
-) -> dict[str, Any]:
+) -> dict[str, Any] | Response:
     """The receivables sub-ledger trial balance at the end of ``as_of``: debits and
     credits per account and for the control account; ``reconciled`` when the control
     balance equals the sum of the account balances and the aged-debt total."""
     cur = check_currency(currency)
     on = as_of or today()
     with svc.pool.connection() as conn:
-        tb = trial_balance.trial_balance(conn, cur, on, as_known_at)
+        tb = trial_balance.trial_balance(conn, cur, on, known(conn, as_known_at))
 
     def money(line: trial_balance.Line) -> dict[str, Any]:
         return {
@@ -303,7 +320,7 @@ def trial_balance_report(
             for k, v in line.to_json().items()
         }
 
-    return {
+    report = {
         "currency": cur,
         "as_of": on.isoformat(),
         "as_known_at": as_known_at.isoformat() if as_known_at else None,
@@ -314,3 +331,4 @@ def trial_balance_report(
         "reconciled": tb.reconciled,
         "position": position,
     }
+    return reply(fmt, report, layouts.trial_balance)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
+from api import tabular_lists
 from api.deps import MinPositionDep, PrincipalDep, ServicesDep
 from api.fields import Day
 from api.report_schemas import FeedPayment, PaymentsFeed, Worklist, WorklistReason, WorklistRow
 from api.routes.shaping import today
 from api.schemas import MoneyModel, PaymentMethod
+from api.tabular import RESPONSES, FormatDep, reply
 from ledger.limits import POSITION_MAX
 from ledger.money import Money, check_currency
 from projections import worklist as work
@@ -20,22 +22,23 @@ router = APIRouter(tags=["collections"])
 FEED_PAGE_MAX = 500
 
 
-@router.get("/v1/worklist", response_model=Worklist)
+@router.get("/v1/worklist", response_model=Worklist, responses=RESPONSES)
 def get_worklist(
     svc: ServicesDep,
     _: PrincipalDep,
     position: MinPositionDep,
+    fmt: FormatDep,
     as_of: Annotated[Day | None, Query(description="the day (default today, UTC)")] = None,
     currency: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> Worklist:
+) -> Worklist | Response:
     """The accounts to chase, most pressing first, each with why it is there. Accounts
     on hold, in insolvency, or owing only what is in dispute are left out."""
     on = as_of or today()
     cur = check_currency(currency) if currency is not None else None
     with svc.pool.connection() as conn:
         rows = work.worklist(conn, on, cur, limit)
-    return Worklist(
+    found = Worklist(
         as_of=on,
         rows=[
             WorklistRow(
@@ -55,13 +58,15 @@ def get_worklist(
         ],
         position=position,
     )
+    return reply(fmt, found, lambda body: tabular_lists.worklist(body, cur))
 
 
-@router.get("/v1/payments", response_model=PaymentsFeed, tags=["payments"])
+@router.get("/v1/payments", response_model=PaymentsFeed, tags=["payments"], responses=RESPONSES)
 def payments_feed(
     svc: ServicesDep,
     _: PrincipalDep,
     position: MinPositionDep,
+    fmt: FormatDep,
     status: Annotated[str | None, Query(description="pending, succeeded, failed, returned")] = None,
     account_id: UUID | None = None,
     method: Annotated[PaymentMethod | None, Query(description="card, bacs, ...")] = None,
@@ -74,7 +79,7 @@ def payments_feed(
         int | None, Query(ge=1, le=POSITION_MAX, description="a page cursor: `next_before`")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=FEED_PAGE_MAX)] = 100,
-) -> PaymentsFeed:
+) -> PaymentsFeed | Response:
     """Incoming payments, newest first, successful and failed, each with what it still
     needs: `retry` for a failed payment not re-attempted, `allocate` for cash not yet
     applied to invoices."""
@@ -112,4 +117,12 @@ def payments_feed(
             )
         )
     next_before = payments[-1].recorded_position if len(payments) == limit else None
-    return PaymentsFeed(payments=payments, next_before=next_before, position=position)
+    feed = PaymentsFeed(payments=payments, next_before=next_before, position=position)
+    asked: dict[str, Any] = {
+        "status": status,
+        "account_id": account_id,
+        "method": method,
+        "before": before,
+    }
+    asked |= {"received_from": received_from, "received_to": received_to}
+    return reply(fmt, feed, lambda body: tabular_lists.payments_feed(body, asked))

@@ -6,8 +6,9 @@ its ``issued_on``; a change to what an invoice owes takes effect on its event's 
 date but never before the invoice was issued; cash moves on its event's effective date.
 Only what took effect by the end of ``as_of`` counts. The totals mean what the balances
 read model's do: ``invoiced`` net of voids, ``paid`` the cash held (received less
-refunds, returns and chargebacks), ``outstanding`` invoiced less allocations, credits
-and write-offs."""
+refunds, returns and chargebacks; a deposit only as far as it is applied, on the day it
+was applied), ``deposits_held`` the rest of the deposits, ``outstanding`` invoiced less
+allocations, credits and write-offs."""
 
 from __future__ import annotations
 
@@ -118,7 +119,10 @@ class AccountAsOf:
 
     @property
     def paid(self) -> int:
-        return sum(p.held for p in self.payments.values())
+        """Cash held against invoices: a deposit counts only as far as it is applied."""
+        return sum(
+            p.allocated if p.purpose == "deposit" else p.held for p in self.payments.values()
+        )
 
     @property
     def refunded(self) -> int:

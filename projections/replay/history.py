@@ -6,7 +6,6 @@ CloudEvents the relay would publish."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -33,7 +32,8 @@ SELECT notification_id, originator_id, originator_version, topic, state, chain_h
 
 @dataclass
 class History:
-    """The account's events in store order (recorded by ``as_known_at`` when given), and
+    """The account's events in store order (up to the position known at a moment, when
+    given), and
     what checking their streams' hash chains found: the positions of events whose stored
     hash is not what their content and predecessor give (empty: all intact)."""
 
@@ -51,11 +51,13 @@ class History:
 
 
 def read_history(
-    ledger: Ledger, conn: psycopg.Connection[Any], account_id: UUID, as_known_at: datetime | None
+    ledger: Ledger, conn: psycopg.Connection[Any], account_id: UUID, known: int | None
 ) -> History:
-    """Every event of the account, decoded and checked. Each stream's chain is checked
-    whole, also past ``as_known_at``: a later edit would not change the past, but an
-    auditor asking about the past wants to know the store is sound."""
+    """Every event of the account, decoded and checked; only those up to position
+    ``known`` (the last committed by an ``as_known_at`` moment, ``projections/commits.py``)
+    are kept. Each stream's chain is checked whole, also past ``known``: a later edit would
+    not change the past, but an auditor asking about the past wants to know the store is
+    sound."""
     table = ledger.events_table
     streams = [
         row[0]
@@ -74,6 +76,6 @@ def read_history(
             broken.append(position)
         previous[stream] = expected
         ce = to_cloudevent(ledger, Notification(stream, version, topic, state, position))
-        if as_known_at is None or datetime.fromisoformat(ce["time"]) <= as_known_at:
+        if known is None or position <= known:
             events.append(ce)
     return History(events=events, streams=len(streams), broken_links=broken)
