@@ -64,8 +64,9 @@ def forbidden_page(request: Request, user: DeskUser, outcome: Outcome) -> HTMLRe
 
 
 def unavailable(request: Request, user: DeskUser, answer: Answer) -> HTMLResponse:
-    """A read the API could not answer (a read model still catching up, an unknown id)."""
-    status = answer.status if answer.status in (404, 503) else 502
+    """A read the API could not answer: a parameter it refused (422), an unknown id
+    (404), a read model still catching up (503), or its own failure (502)."""
+    status = answer.status if answer.status in (404, 422, 503) else 502
     headers = {"Retry-After": "1"} if status == 503 else {}
     response = page(request, user, "problem.html", status, problem=answer.problem)
     response.headers.update(headers)

@@ -44,8 +44,6 @@ async def payments(request: Request, user: UserDep, api: InnerDep) -> Response:
         min_position=request.query_params.get("min_position"),
     )
     if not feed.ok:
-        if feed.status == 422:
-            return page(request, user, "problem.html", 422, problem=feed.problem)
         return unavailable(request, user, feed)
     rows = feed.json()["payments"]
     return page(

@@ -24,8 +24,6 @@ async def worklist(request: Request, user: UserDep, api: InnerDep) -> Response:
         min_position=request.query_params.get("min_position"),
     )
     if not found.ok:
-        if found.status == 422:
-            return page(request, user, "problem.html", 422, problem=found.problem)
         return unavailable(request, user, found)
     body = found.json()
     return page(
