@@ -44,6 +44,10 @@ CREATE TABLE IF NOT EXISTS audit_entries (
 CREATE INDEX IF NOT EXISTS audit_entries_account ON audit_entries (account_id, position);
 CREATE INDEX IF NOT EXISTS audit_entries_actor ON audit_entries (actor, position);
 CREATE INDEX IF NOT EXISTS audit_entries_recorded ON audit_entries (recorded_at);
+-- The write-offs waiting for a decision: their requests and decisions, found by write-off.
+CREATE INDEX IF NOT EXISTS audit_entries_write_offs ON audit_entries (subject, type)
+    WHERE type IN ('arledger.write_off.requested', 'arledger.write_off.approved',
+                   'arledger.write_off.rejected');
 """
 
 

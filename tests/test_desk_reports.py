@@ -94,6 +94,7 @@ def _debtor_days(desk: Browser, api: Api) -> None:
         assert desk.find(f"[data-ratio={key}]").text == f"{dd[key]:,.2f} days"
     cei = dd["collection_effectiveness_index"]
     assert desk.find("[data-ratio=collection_effectiveness_index]").text == f"{cei:,.2f}%"
+    desk.wait_for(lambda: desk.all("#trend tbody tr"), "the 12-month trend, included")
     months = desk.all("#trend tbody tr")
     assert len(months) == 12 and months[0].text.startswith("2026-06")
     assert months[-1].text.startswith("2025-07")

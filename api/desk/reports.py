@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -107,27 +108,57 @@ def _aged_chart(report: dict[str, Any]) -> Any:
 
 @router.get("/reports/debtor-days")
 async def debtor_days(request: Request, user: UserDep, api: InnerDep) -> Response:
+    """The period's figures at once; the 12-month trend (12 reports) is its own URL,
+    which the page includes by script and links to without it."""
+    params = _debtor_days_params(request)
+    answer = await api.get("/v1/reports/debtor-days", **params)
+    trend_url = "/reports/debtor-days/trend?" + urlencode({k: v for k, v in params.items() if v})
+    return await _show(
+        request, user, "reports_debtor_days.html", answer, params, trend_url=trend_url
+    )
+
+
+@router.get("/reports/debtor-days/trend")
+async def debtor_days_trend(request: Request, user: UserDep, api: InnerDep) -> Response:
+    """Debtor days month by month, the last 12 months to the period's end."""
+    params = _debtor_days_params(request)
+    end = date.fromisoformat(params["period_end"]) if _is_day(params["period_end"]) else None
+    if end is None:
+        problem = {"title": "Not a date", "detail": "period_end must be a date: 2026-06-30"}
+        return page(request, user, "problem.html", 422, problem=problem)
+    trend = await _trend(api, params, end)
+    return page(
+        request, user, "reports_debtor_days_trend.html", params=params, trend=trend,
+        chart=_trend_chart(trend, params["period_end"]), ratio=ratio,
+    )  # fmt: skip
+
+
+def _debtor_days_params(request: Request) -> dict[str, str]:
     params = _params(request, "period_start", "period_end", "as_known_at")
     today = datetime.now(UTC).date()
     params["period_start"] = params["period_start"] or today.replace(day=1).isoformat()
     params["period_end"] = params["period_end"] or today.isoformat()
-    answer = await api.get("/v1/reports/debtor-days", **params)
-    trend: list[dict[str, Any]] = []
-    if answer.ok:
-        trend = await _trend(api, params, date.fromisoformat(answer.json()["period_end"]))
-    labels = [t["month"] for t in trend]
-    chart = charts.lines(
-        f"Debtor days by month, the {TREND_MONTHS} months to {params['period_end']}",
-        labels,
+    return params
+
+
+def _is_day(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
+
+
+def _trend_chart(trend: list[dict[str, Any]], end: str) -> Any:
+    return charts.lines(
+        f"Debtor days by month, the {TREND_MONTHS} months to {end}",
+        [t["month"] for t in trend],
         [
             charts.Series("Standard DSO", [t["dso_standard"] for t in trend]),
             charts.Series("Countback DSO", [t["dso_countback"] for t in trend]),
             charts.Series("Best possible DSO", [t["best_possible_dso"] for t in trend]),
         ],
         " d",
-    )
-    return await _show(
-        request, user, "reports_debtor_days.html", answer, params, trend=trend, chart=chart
     )
 
 

@@ -3,18 +3,24 @@ authority, otherwise approved or rejected by a second person."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from api.deps import CommandDep, PrincipalDep, ServicesDep
+from api.deps import AuditPositionDep, CommandDep, PrincipalDep, ServicesDep
 from api.idempotency import Reply
 from api.schemas import MoneyModel, WriteOffCreate, WriteOffDecision, WriteOffPublic
 from ledger.commands import DecideWriteOff, RequestWriteOff
+from ledger.money import Money
 from ledger.write_off import WriteOff
+from projections import write_off_queue
 
 router = APIRouter(tags=["write-offs"])
+PENDING_MAX = 1000
 
 
 def write_off_public(write_off: WriteOff, position: int | None = None) -> WriteOffPublic:
@@ -106,3 +112,60 @@ def _decide(
 def get_write_off(write_off_id: UUID, svc: ServicesDep, _: PrincipalDep) -> WriteOffPublic:
     """The write-off and its decision, from the store (always current)."""
     return write_off_public(svc.ledger.get_write_off(write_off_id))
+
+
+class PendingWriteOff(BaseModel):
+    id: UUID
+    account_id: UUID
+    account_name: str | None
+    invoice_id: UUID
+    invoice_number: str | None
+    invoice_due_on: date | None
+    invoice_outstanding: MoneyModel | None
+    invoice_written_off: MoneyModel | None
+    amount: MoneyModel
+    reason: str
+    requested_by: str
+    requested_at: datetime
+
+
+class PendingWriteOffs(BaseModel):
+    write_offs: list[PendingWriteOff]
+    position: int
+
+
+@router.get("/v1/write-offs", response_model=PendingWriteOffs)
+def pending_write_offs(
+    svc: ServicesDep,
+    _: PrincipalDep,
+    position: AuditPositionDep,
+    limit: Annotated[int, Query(ge=1, le=PENDING_MAX)] = 200,
+) -> PendingWriteOffs:
+    """The write-offs waiting for a decision, oldest first, each with its account and
+    what its invoice owes (from the read models: pass `min_position` after a decision)."""
+    with svc.pool.connection() as conn:
+        rows = write_off_queue.pending(conn, limit)
+    return PendingWriteOffs(write_offs=[_pending(r) for r in rows], position=position)
+
+
+def _pending(r: dict[str, Any]) -> PendingWriteOff:
+    data = r["data"]
+    cur = (r["currency"] or data["amount"]["currency"]).strip()
+
+    def owed(minor: int | None) -> MoneyModel | None:
+        return None if minor is None else MoneyModel.of(Money(int(minor), cur))
+
+    return PendingWriteOff(
+        id=r["write_off_id"],
+        account_id=r["account_id"],
+        account_name=r["account_name"],
+        invoice_id=data["invoice_id"],
+        invoice_number=r["invoice_number"],
+        invoice_due_on=r["due_on"],
+        invoice_outstanding=owed(r["outstanding_minor"]),
+        invoice_written_off=owed(r["written_off_minor"]),
+        amount=MoneyModel.of(Money.parse(data["amount"])),
+        reason=data["reason"],
+        requested_by=data["requested_by"],
+        requested_at=r["recorded_at"],
+    )

@@ -36,9 +36,24 @@
     if (target && target.tagName === "DETAILS") { target.open = true; target.scrollIntoView(); }
   }
 
+  // A region marked data-include="URL" is replaced by that page's [data-fragment]: a
+  // slow part (a 12-month trend) comes after the page, which links to it without script.
+  function include(region) {
+    fetch(region.dataset.include, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html) { return; }
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var part = doc.querySelector("[data-fragment]");
+        if (part) { region.outerHTML = part.innerHTML; }
+      })
+      .catch(function () { /* the link inside the region still leads there */ });
+  }
+
   window.addEventListener("hashchange", openTarget);
   document.addEventListener("DOMContentLoaded", function () {
     openTarget();
+    document.querySelectorAll("[data-include]").forEach(include);
     var timed = document.querySelector("[data-refresh]");
     var seconds = timed ? parseInt(timed.dataset.refresh, 10) : 0;
     if (seconds > 0) { window.setInterval(refresh, seconds * 1000); }
