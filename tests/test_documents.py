@@ -5,9 +5,13 @@ byte, on request."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 import time
+
+import openpyxl
 
 from tests.documents_support import (
     pdf_text,
@@ -81,6 +85,18 @@ def test_a_statement_runs_a_balance_and_reproduces_for_a_past_moment(settings):
         html = _statement(api, acct, position, format="html")
         assert "text/html" in html.headers["content-type"]
         assert "Closing balance" in html.text and "950.00" in html.text
+
+        # In CSV and XLSX too: the lines with their running balance, in major units.
+        then = {"at_position": s["position"]}
+        table = _statement(api, acct, position, format="csv", **then).text
+        rows = list(csv.DictReader(io.StringIO(table)))
+        assert [(r["Reference"], r["Balance"]) for r in rows] == [
+            ("ST-2", "1700.00"), ("BACS-77", "1000.00"), ("ST-1", "1000.00"), ("ST-2", "950.00"),
+        ]  # fmt: skip
+        sheet = _statement(api, acct, position, format="xlsx", **then).content
+        book = openpyxl.load_workbook(io.BytesIO(sheet))
+        summary = [[c.value for c in row] for row in book["Summary"].iter_rows()]
+        assert ["Closing balance", "GBP", 950] in summary
 
 
 def test_a_statement_refuses_a_backwards_period_or_an_unknown_format(settings):

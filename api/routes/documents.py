@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import Field
 
+from api import tabular, tabular_statement
 from api.deps import AuditPositionDep, CommandDep, PrincipalDep, ServicesDep
 from api.fields import Day, Moment
 from api.idempotency import Reply
@@ -56,13 +57,15 @@ def _bytes(content: bytes, media_type: str, filename: str, **headers: str) -> Re
 _statement_name = statement_pdf.filename
 
 
-# A format the statement is served in, by name. Another module may add one (csv, xlsx).
+# A format the statement is served in, by name.
 STATEMENT_FORMATS: dict[str, StatementRenderer] = {
     "json": lambda s, c: JSONResponse(s.to_json()),
     "pdf": lambda s, c: _bytes(
         pdf.render_statement(s, c), "application/pdf", _statement_name(s, "pdf")
     ),
     "html": lambda s, c: HTMLResponse(html.render_statement(s, c)),
+    "csv": lambda s, c: tabular.respond("csv", tabular_statement.statement(s.to_json())),
+    "xlsx": lambda s, c: tabular.respond("xlsx", tabular_statement.statement(s.to_json())),
 }
 
 
@@ -74,7 +77,7 @@ def get_statement(
     position: AuditPositionDep,
     period_from: Annotated[Day, Query(alias="from", description="first day (inclusive)")],
     period_to: Annotated[Day | None, Query(alias="to", description="last day; today")] = None,
-    format: Annotated[str, Query(description="json (default), pdf or html")] = "json",
+    format: Annotated[str, Query(description="json (default), pdf, html, csv or xlsx")] = "json",
     as_known_at: Annotated[
         Moment | None, Query(description="only events recorded by this moment (UTC)")
     ] = None,
