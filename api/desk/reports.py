@@ -36,6 +36,8 @@ BUCKETS = (
     ("days_91_plus", "91+ days"),
 )
 PERIODS = ("day", "week", "month")
+# A report's per-account table shows its first rows; the download holds every one.
+ROWS_SHOWN = 200
 TREND_MONTHS = 12
 TREND_KEYS = (
     "dso_standard",
@@ -76,7 +78,12 @@ async def _show(
 ) -> Response:
     """The report's page; a refused parameter is shown next to the form that sent it."""
     context: dict[str, Any] = dict(
-        params=params, tabs=TABS, currencies=CURRENCIES, figure=figure, ratio=ratio
+        params=params,
+        tabs=TABS,
+        currencies=CURRENCIES,
+        figure=figure,
+        ratio=ratio,
+        rows_shown=ROWS_SHOWN,
     )
     if answer.status in (400, 422):
         return page(request, user, template, 422, report=None, problem=answer.problem, **context)
