@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 
@@ -65,6 +65,22 @@ class Browser:
             except StaleElementReferenceException:
                 if attempt == 2:
                     raise
+
+    def follow(self, target: WebElement) -> None:
+        """Click ``target`` and wait for the next page to replace this one. Chromium may
+        report the old page's node as not in the document rather than stale while the
+        new page comes in: both mean it is gone."""
+        old = self.find("main")
+        target.click()
+
+        def gone() -> bool:
+            try:
+                old.is_enabled()
+            except (StaleElementReferenceException, WebDriverException):
+                return True
+            return False
+
+        self.wait_for(gone, "the next page")
 
     def fill(self, css: str, value: str) -> None:
         field = self.find(css)

@@ -8,8 +8,6 @@ from typing import Any
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.wait import WebDriverWait
 
 from ledger.settings import Settings
 from tests.desk import Browser, DeskHttp, hidden
@@ -26,9 +24,7 @@ STATEMENT = (
 
 def follow(desk: Browser, target: WebElement) -> None:
     """Click ``target`` and wait for the next page to replace this one."""
-    old = desk.find("main")
-    target.click()
-    WebDriverWait(desk.driver, 20).until(expected_conditions.staleness_of(old))
+    desk.follow(target)
 
 
 def _book(api: Api) -> dict[str, str]:
