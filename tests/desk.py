@@ -11,13 +11,20 @@ from typing import Any
 
 import httpx
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 
 # Screenshots of each screen, kept as artefacts of the run.
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "desk"
 WAIT_SECONDS = 20.0
+# What Chromium says of a node while one page gives way to the next: the old page's node
+# is stale (or "not in the document") and the new page may not have its <main> yet.
+BETWEEN_PAGES = (NoSuchElementException, StaleElementReferenceException)
 
 
 class Browser:
@@ -46,7 +53,11 @@ class Browser:
 
     @property
     def text(self) -> str:
-        return str(self.driver.find_element(By.TAG_NAME, "main").text)
+        """The page's main text; empty while one page is giving way to the next."""
+        try:
+            return str(self.driver.find_element(By.TAG_NAME, "main").text)
+        except BETWEEN_PAGES:
+            return ""
 
     def find(self, css: str) -> WebElement:
         return self.driver.find_element(By.CSS_SELECTOR, css)
@@ -56,15 +67,17 @@ class Browser:
 
     def click(self, css: str, link_text: str | None = None) -> None:
         """Click ``css`` (or the link called ``link_text`` inside it), finding it again
-        if a live region was refreshed under it."""
-        for attempt in range(3):
+        if a live region was refreshed under it or the page was still coming in."""
+        deadline = time.monotonic() + WAIT_SECONDS
+        while True:
             try:
                 found = self.find(css)
                 (found.find_element(By.LINK_TEXT, link_text) if link_text else found).click()
                 return
-            except StaleElementReferenceException:
-                if attempt == 2:
+            except BETWEEN_PAGES:
+                if time.monotonic() > deadline:
                     raise
+                time.sleep(0.1)
 
     def follow(self, target: WebElement) -> None:
         """Click ``target`` and wait for the next page to replace this one. Chromium may
@@ -95,8 +108,16 @@ class Browser:
         )
 
     def wait_for(self, check: Callable[[], Any], what: str, seconds: float = WAIT_SECONDS) -> None:
+        """Wait until ``check`` holds; a check that meets a page in between is not yet."""
         deadline = time.monotonic() + seconds
-        while not check():
+
+        def holds() -> bool:
+            try:
+                return bool(check())
+            except BETWEEN_PAGES:
+                return False
+
+        while not holds():
             assert time.monotonic() < deadline, f"timed out waiting for {what}: {self.text}"
             time.sleep(0.1)
 
