@@ -14,11 +14,14 @@ WORKDIR /src
 # pyproject.toml names README.md as the package's readme: the build needs it.
 COPY pyproject.toml README.md ./
 COPY ledger ./ledger
+COPY contract ./contract
+COPY infra ./infra
 COPY projections ./projections
 COPY consumers ./consumers
 COPY api ./api
 COPY channels ./channels
 COPY documents ./documents
+COPY runtime ./runtime
 RUN pip install . && cd / && rm -rf /src
 
 USER arledger

@@ -1,1 +1,1 @@
-"""The HTTP API, the command-line entry points and the embedded default."""
+"""The HTTP API: routes, API keys, idempotency, exports and the desk."""

@@ -23,7 +23,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from api.auth import ROLES, Principal
-from projections.database import create_schema
+from infra.database import create_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (

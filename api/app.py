@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
@@ -40,22 +40,24 @@ from api.routes import (
     write_offs,
 )
 from api.services import Services
-from ledger.settings import Settings
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
-    """The API over the configured store; ``services`` may be given by a test or by
-    ``arledger up``, which then owns their lifetime."""
+def create_app(services: Services | Callable[[], Services]) -> FastAPI:
+    """The API over ``services``: built already (a test, a benchmark), whose lifetime the
+    caller owns; or a factory, the composition root's (``runtime/composition.py``), that
+    the app calls as it starts and whose services it closes as it stops."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = services is None
-        app.state.services = services or Services.start(settings or Settings())
+        if isinstance(services, Services):
+            app.state.services = services
+            yield
+            return
+        app.state.services = services()
         try:
             yield
         finally:
-            if owned:
-                app.state.services.close()
+            app.state.services.close()
 
     app = FastAPI(
         title="arledger",

@@ -24,9 +24,9 @@ from psycopg_pool import ConnectionPool
 from api import lifeline
 from api.lifeline import Lifeline
 from api.problems import PROBLEM_MEDIA_TYPE, ApiProblem, problem_body, status_of
+from infra import recorder
+from infra.database import create_schema
 from ledger.errors import ConcurrencyExhausted, LedgerError
-from projections import command_marks
-from projections.database import create_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency_keys (
@@ -85,7 +85,7 @@ class IdempotencyStore:
         self.pool = pool
         self.instance = uuid4()  # this process, in the claims it makes
         self.in_flight: set[tuple[str, str]] = set()
-        create_schema(pool, SCHEMA, command_marks.SCHEMA)
+        create_schema(pool, SCHEMA, recorder.SCHEMA)
         conninfo = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
         self.lifeline = Lifeline(conninfo, self.instance)
 
@@ -109,7 +109,7 @@ class IdempotencyStore:
         if stored is not None:
             return stored
         self.in_flight.add((actor, key))
-        marking = command_marks.current_command.set((actor, key))
+        marking = recorder.current_command.set((actor, key))
         try:
             reply = command()
         except ConcurrencyExhausted:
@@ -121,7 +121,7 @@ class IdempotencyStore:
             self._release(actor, key)
             raise
         finally:
-            command_marks.current_command.reset(marking)
+            recorder.current_command.reset(marking)
             self.in_flight.discard((actor, key))
         if reply.status >= 500:
             # A transient refusal (a read model behind, a channel not configured) is not
@@ -167,7 +167,7 @@ class IdempotencyStore:
             if status is not None:
                 media = PROBLEM_MEDIA_TYPE if int(status) >= 400 else "application/json"
                 return Reply(int(status), json.loads(response), media, replayed=True)
-            if command_marks.committed(conn, actor, key):
+            if recorder.committed(conn, actor, key):
                 return self._recovered(conn, actor, key)
             if not stale and not self._dead(conn, actor, key, claimed_by, claimed_lock):
                 raise _in_progress(key)

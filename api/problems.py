@@ -1,5 +1,10 @@
 """RFC 9457 problem details: every error the API returns, in one place, with a stable
-``type`` per error."""
+``type`` per error.
+
+Domain errors (``ledger/errors.py``, and the subclasses other packages define of its
+kinds) map to a status through one table, read up the class hierarchy; the problems only
+the HTTP layer raises are here too: ``ApiProblem`` with its catalogue of codes, and the
+domain-shaped refusals of the API's own parameters."""
 
 from __future__ import annotations
 
@@ -11,14 +16,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from channels.reconcile import ReadModelBehind
-from channels.stripe_links import StripeNotConfigured
 from ledger import errors
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "/v1/problems/"
 
-# The HTTP status of each domain error. A subclass not listed takes its parent's.
+# The HTTP status of each kind of domain error: an error not listed takes its nearest
+# listed ancestor's. Errors defined outside ledger/errors.py (in channels/, projections/
+# and here) subclass one of these kinds, so this table never names them.
 STATUS_BY_ERROR: dict[type[errors.LedgerError], int] = {
     errors.LedgerError: 400,
     errors.InvalidRequest: 422,
@@ -26,10 +31,8 @@ STATUS_BY_ERROR: dict[type[errors.LedgerError], int] = {
     errors.RuleViolation: 409,
     errors.CurrencyMismatch: 422,
     errors.WrongAccount: 422,
-    errors.ConcurrencyExhausted: 503,
     errors.NotAuthorised: 403,
-    ReadModelBehind: 503,
-    StripeNotConfigured: 503,
+    errors.Unavailable: 503,
 }
 
 
@@ -49,6 +52,21 @@ class ApiProblem(Exception):
         self.status, self.code, self.title, self.detail = status, code, title, detail
         self.headers = headers or {}
         self.extensions = extensions
+
+
+class BadPeriod(errors.InvalidRequest):
+    """A report or statement asked for a period that is not one (it ends before it
+    starts, runs too long, or names no period we know)."""
+
+    code = "bad-period"
+    title = "The period asked for is not valid"
+
+
+class UnknownPosition(errors.NotFound):
+    """The audit read model holds no event at the position asked for."""
+
+    code = "unknown-position"
+    title = "No event at this position"
 
 
 # Every problem type the API can return, served at /v1/problems for client authors.
@@ -85,6 +103,7 @@ NOT_ANSWERED = frozenset(
         "ledger-error",
         "rule-violation",
         "not-authorised",
+        "unavailable",
         "webhook-rejected",
         "invoice-not-newly-overdue",
         "notification-already-delivered",

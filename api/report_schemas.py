@@ -73,6 +73,21 @@ class DebtorDaysReport(DebtorDaysRatios):
     position: int
 
 
+class DebtorDaysMonth(DebtorDaysRatios):
+    month: str = Field(description="the calendar month, YYYY-MM", examples=["2026-06"])
+    period_start: date
+    period_end: date = Field(description="the month's last day, or the report's end")
+
+
+class DebtorDaysTrend(BaseModel):
+    currency: str
+    period_end: date
+    account_id: UUID | None
+    as_known_at: datetime | None
+    months: list[DebtorDaysMonth] = Field(description="oldest first")
+    position: int
+
+
 class CashDay(BaseModel):
     date: date
     received: MoneyModel = Field(description="payments received (deposits apart)")

@@ -1,8 +1,8 @@
-"""What the API's routes depend on, built once per process."""
+"""What the API's routes depend on, built once per process by the composition root
+(``runtime/composition.py``), which hands it, or a factory for it, to ``create_app``."""
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,19 +15,12 @@ from api.access import KeyStore
 from api.auth import KeyRing
 from api.desk.sessions import DeskSessions
 from api.idempotency import IdempotencyStore
-from channels import bank_import
 from channels.bank_import import BankStatements
 from channels.bank_queue import BankQueue
 from channels.stripe_channel import StripeChannel
-from consumers import liveness
+from infra.integrity.service import Integrity
+from infra.settings import Settings
 from ledger.application import Ledger
-from ledger.integrity.service import Integrity
-from ledger.settings import Settings
-from projections import tracking
-from projections.database import open_ledger, open_pool
-from projections.registry import PROJECTIONS
-
-log = logging.getLogger("arledger.api")
 
 BROKER_PROBE_TIMEOUT_MS = 2_000
 BROKER_PROBE_CACHE_SECONDS = 2.0
@@ -74,6 +67,8 @@ class BrokerProbe:
 
 @dataclass
 class Services:
+    """The API's ledger, pool, keys, channels and stores; built by the composition root."""
+
     settings: Settings
     ledger: Ledger
     pool: ConnectionPool
@@ -86,33 +81,6 @@ class Services:
     bank: BankStatements
     bank_queue: BankQueue
     desk: DeskSessions
-
-    @classmethod
-    def start(cls, settings: Settings) -> Services:
-        ledger = open_ledger(settings)
-        pool = open_pool(settings.database_url or "", max_size=20, name="arledger-api")
-        for projection in PROJECTIONS.values():
-            projection.ensure_schema(pool)
-        tracking.ensure_schema(pool)
-        liveness.ensure_schema(pool)
-        keys = KeyRing.parse(settings.api_keys)
-        access = KeyStore(pool)
-        if not len(keys):
-            log.warning("no API keys configured (ARLEDGER_API_KEYS): every request is refused")
-        return cls(
-            settings,
-            ledger,
-            pool,
-            keys,
-            IdempotencyStore(pool),
-            BrokerProbe(settings.kafka_bootstrap_servers or ""),
-            access,
-            Integrity.from_settings(settings, ledger.events_table),
-            StripeChannel.start(settings, ledger, pool),
-            bank_import.start(settings, ledger, pool),
-            BankQueue(ledger, pool),
-            DeskSessions(pool, keys, access, settings.desk_secret, settings.desk_session_hours),
-        )
 
     def close(self) -> None:
         self.idempotency.close()

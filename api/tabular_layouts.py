@@ -102,6 +102,30 @@ def debtor_days(body: dict[str, Any]) -> Document:
     )
 
 
+def debtor_days_trend(body: dict[str, Any]) -> Document:
+    """One row a month, oldest first."""
+    columns = [
+        Column("Month", "month", "text"),
+        Column("Period start", "period_start", "date"),
+        Column("Period end", "period_end", "date"),
+        CURRENCY,
+        *DEBTOR_DAYS,
+    ]
+    rows = [{**m, "currency": body["currency"]} for m in body["months"]]
+    return Document(
+        "Debtor days by month",
+        _stem("debtor-days-trend", body["currency"], body["period_end"]),
+        [
+            ("Currency", body["currency"]),
+            ("Period end", day(body["period_end"])),
+            ("Months", len(rows)),
+            ("Account", body.get("account_id")),
+            known_at(body),
+        ],
+        [Sheet("By month", columns, rows)],
+    )
+
+
 def _by_kind(prefix: str, key: str, kinds: list[str]) -> list[Column]:
     return [money(f"{prefix} {k}", f"{key}.{k}") for k in kinds]
 

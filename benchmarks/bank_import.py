@@ -22,8 +22,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.embedded import free_port  # noqa: E402
 from benchmarks.pipeline import client, post, start_up  # noqa: E402
+from runtime.embedded import free_port  # noqa: E402
 
 
 def book(http: httpx.Client, accounts: int) -> list[tuple[str, list[str]]]:

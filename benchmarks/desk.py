@@ -25,13 +25,14 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.embedded import EmbeddedPostgres  # noqa: E402
-from api.progress import ProgressBar  # noqa: E402
 from api.services import Services  # noqa: E402
 from benchmarks.rebuild import PARTITIONS, fresh_database  # noqa: E402
 from consumers.catchup import catch_up  # noqa: E402
-from ledger.settings import Settings  # noqa: E402
+from infra.settings import Settings  # noqa: E402
 from projections.registry import PROJECTIONS  # noqa: E402
+from runtime.composition import Root  # noqa: E402
+from runtime.embedded import EmbeddedPostgres  # noqa: E402
+from runtime.progress import ProgressBar  # noqa: E402
 from tests.book import write_book  # noqa: E402
 from tests.desk import DeskHttp  # noqa: E402
 from tests.support import serving  # noqa: E402
@@ -69,7 +70,7 @@ def bench(url: str, accounts: int, commands: int, repeat: int, passes: int) -> N
     home = Path(tempfile.mkdtemp(prefix="arledger-bench-home-"))
     settings = Settings(database_url=url, kafka_bootstrap_servers="127.0.0.1:1", home=home,
                         api_keys=f"{KEY}:admin:bench")  # fmt: skip
-    services = Services.start(settings)
+    services = Root(settings).services()
     load(services, accounts, commands)
     with serving(settings, services) as base:
         desk = DeskHttp(base, KEY)

@@ -24,14 +24,14 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.embedded import free_port  # noqa: E402
+from runtime.embedded import free_port  # noqa: E402
 
 
 def start_up(home: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "ARLEDGER_HOME": str(home), "ARLEDGER_LOG_LEVEL": "WARNING"}
     env.pop("ARLEDGER_API_KEYS", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "up", "--port", str(port)],
+        [sys.executable, "-m", "runtime.cli", "up", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

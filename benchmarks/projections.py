@@ -37,19 +37,19 @@ from psycopg_pool import ConnectionPool
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.embedded import EmbeddedPostgres  # noqa: E402
-from api.embedded_broker import EmbeddedBroker  # noqa: E402
-from api.services import Services  # noqa: E402
 from benchmarks.rebuild import fresh_database  # noqa: E402
-from consumers.cloudevents import to_cloudevent  # noqa: E402
 from consumers.rebuild import rebuild  # noqa: E402
 from consumers.relay import Relay  # noqa: E402
 from consumers.runner import ProjectionConsumer  # noqa: E402
+from contract.cloudevents import to_cloudevent  # noqa: E402
+from infra.database import eventstore_env, open_pool  # noqa: E402
+from infra.settings import Settings  # noqa: E402
 from ledger.application import Ledger  # noqa: E402
-from ledger.settings import Settings  # noqa: E402
 from projections import tracking  # noqa: E402
-from projections.database import eventstore_env, open_pool  # noqa: E402
 from projections.registry import PROJECTIONS  # noqa: E402
+from runtime.composition import Root  # noqa: E402
+from runtime.embedded import EmbeddedPostgres  # noqa: E402
+from runtime.embedded_broker import EmbeddedBroker  # noqa: E402
 from tests.book import write_book  # noqa: E402
 from tests.support import serving  # noqa: E402
 
@@ -258,7 +258,7 @@ def _queries(settings: Settings, pool: ConnectionPool) -> None:
                 "SELECT account_id FROM balance_accounts WHERE currency = 'GBP' LIMIT 200"
             ).fetchall()
         ]
-    services = Services.start(settings)
+    services = Root(settings).services()
     try:
         with serving(settings, services) as base:
             http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"})

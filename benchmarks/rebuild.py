@@ -23,11 +23,11 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.embedded import EmbeddedPostgres  # noqa: E402
 from consumers.catchup import catch_up  # noqa: E402
+from infra.database import eventstore_env, open_pool  # noqa: E402
 from ledger.application import Ledger  # noqa: E402
-from projections.database import eventstore_env, open_pool  # noqa: E402
 from projections.registry import BALANCES  # noqa: E402
+from runtime.embedded import EmbeddedPostgres  # noqa: E402
 from tests.book import write_book  # noqa: E402
 
 PARTITIONS = 6

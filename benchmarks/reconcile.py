@@ -22,8 +22,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.embedded import free_port  # noqa: E402
 from benchmarks.pipeline import client, post, start_up  # noqa: E402
+from runtime.embedded import free_port  # noqa: E402
 from tests.stripe_servers import localstripe  # noqa: E402
 
 KEY = "sk_test_benchmark"

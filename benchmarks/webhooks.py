@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.embedded import free_port  # noqa: E402
 from benchmarks.pipeline import client, post, start_up  # noqa: E402
+from runtime.embedded import free_port  # noqa: E402
 from tests import stripe_payloads as sp  # noqa: E402
 
 SECRET = "whsec_benchmark"

@@ -34,13 +34,14 @@ from channels.bank_match import AccountFacts, Decision, InvoiceFacts, Matcher
 from channels.bank_queue import ACTIONS, STATEMENT_NAMESPACE, line_json, payment_id_for_line
 from channels.read_model import balances_caught_up
 from channels.reconcile import ReadModelBehind
+from infra.settings import Settings
 from ledger.application import Ledger
 from ledger.commands import AllocatePayment, RecordPayment
 from ledger.errors import InvalidRequest
 from ledger.money import Money
 from ledger.reconciliation import Reconciliation
-from ledger.settings import Settings
 from ledger.stamp import Stamp
+from projections import balance_queries
 
 log = logging.getLogger("arledger.bank")
 
@@ -64,24 +65,9 @@ class Statement:
         return uuid5(STATEMENT_NAMESPACE, f"{self.bank_account}/{digest}")
 
 
-FACTS_SQL = """
-SELECT a.account_id, a.name, a.currency, a.external_ref, i.invoice_id, i.number, i.due_on,
-       i.amount_minor - i.allocated_minor - i.credited_minor - i.written_off_minor
-       - i.voided_minor AS outstanding
-  FROM balance_accounts a LEFT JOIN balance_invoices i ON i.account_id = a.account_id
- WHERE a.currency = %s
-"""
-BY_HAND_SQL = """
-SELECT p.payment_id, p.account_id, p.amount_minor, p.received_on FROM balance_payments p
- WHERE p.currency = %s AND p.status = 'succeeded' AND p.method <> 'card'
-   AND p.received_on BETWEEN %s AND %s
-   AND NOT EXISTS (SELECT 1 FROM bank_lines b WHERE b.payment_id = p.payment_id)
-"""
-
-
 def load_accounts(conn: Connection[Any], currency: str) -> list[AccountFacts]:
     accounts: dict[UUID, AccountFacts] = {}
-    for row in conn.execute(FACTS_SQL, (currency,)).fetchall():
+    for row in balance_queries.account_invoices(conn, currency):
         account = accounts.get(row[0]) or AccountFacts(row[0], row[1], currency, row[3])
         accounts[row[0]] = account
         if row[4] is not None:
@@ -142,7 +128,7 @@ class BankStatements:
         days = [ln.on for ln in lines]
         with self.pool.connection() as conn:
             accounts = load_accounts(conn, currency)
-            by_hand = conn.execute(BY_HAND_SQL, (currency, min(days), max(days))).fetchall()
+            by_hand = balance_queries.by_hand_payments(conn, currency, min(days), max(days))
         return Matcher(accounts, tolerance, self.similarity), [list(r) for r in by_hand]
 
     def _take(

@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from channels.bank_csv import StatementLine
-from projections.database import ensure_tables
+from infra.database import ensure_tables
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bank_lines (

@@ -15,10 +15,10 @@ from uuid import UUID
 from documents.company import Company, money_text
 from documents.letters import Letter, letter_for, link_at
 from documents.pdf import render_letter
+from infra.settings import Settings
 from ledger.account import Account
 from ledger.application import Ledger
 from ledger.payment import Payment
-from ledger.settings import Settings
 
 WHAT = {"payment_failed": "failed", "payment_returned": "was returned by the bank"}
 

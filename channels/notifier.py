@@ -30,11 +30,11 @@ from channels import send_claims, statement_mail
 from channels.messages import Composed, Composer, compose
 from channels.senders import Attachment, Message, Sender
 from channels.smtp import mail_domain
+from infra.database import ensure_tables
+from infra.settings import Settings
 from ledger.application import Ledger
 from ledger.notification import Notification
-from ledger.settings import Settings
 from ledger.stamp import Stamp
-from projections.database import ensure_tables
 
 __all__ = ["DISPATCHES", "Notifier", "compose"]
 

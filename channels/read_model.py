@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from psycopg_pool import ConnectionPool
 
-from ledger.settings import Settings
+from infra.settings import Settings
 from projections import tracking
 from projections.registry import BALANCES
 

@@ -28,15 +28,15 @@ from typing import Any
 from uuid import UUID
 
 import stripe
-from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from channels.stripe_apply import Outcome, StripeEvents, payment_id_for
 from ledger.application import Ledger
 from ledger.commands import RefundPayment
-from ledger.errors import LedgerError, UnknownPayment
+from ledger.errors import LedgerError, Unavailable, UnknownPayment
 from ledger.money import Money
 from ledger.stamp import Stamp
+from projections import balance_queries
 
 log = logging.getLogger("arledger.reconcile")
 
@@ -114,14 +114,7 @@ def listed(resource: Any, window: dict[str, int]) -> Iterator[dict[str, Any]]:
             yield item
 
 
-LEDGER_SQL = """
-SELECT payment_id, account_id, currency, amount_minor, status, reference, refunded_minor
-  FROM balance_payments
- WHERE reference LIKE 'pi\\_%%' AND received_on BETWEEN %s AND %s
-"""
-
-
-class ReadModelBehind(LedgerError):
+class ReadModelBehind(Unavailable):
     code = "read-model-behind"
     title = "The payments read model has not caught up with the ledger"
 
@@ -164,11 +157,13 @@ class StripeReconciler:
             "refunds": len(refunds),
             "payouts": len(report.payouts),
         }
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            ours = cur.execute(LEDGER_SQL, (start - timedelta(days=1), end + timedelta(days=1)))
-            by_reference: dict[str, list[dict[str, Any]]] = {}
-            for row in ours.fetchall():
-                by_reference.setdefault(row["reference"], []).append(row)
+        with self.pool.connection() as conn:
+            ours = balance_queries.stripe_payments(
+                conn, start - timedelta(days=1), end + timedelta(days=1)
+            )
+        by_reference: dict[str, list[dict[str, Any]]] = {}
+        for row in ours:
+            by_reference.setdefault(row["reference"], []).append(row)
         seen: set[str] = set()
         for pi in intents:
             seen.add(pi["id"])

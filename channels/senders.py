@@ -17,8 +17,8 @@ from uuid import UUID
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from ledger.settings import Settings
-from projections.database import ensure_tables
+from infra.database import ensure_tables
+from infra.settings import Settings
 
 log = logging.getLogger("arledger.notifications")
 

@@ -14,7 +14,7 @@ from email.utils import formatdate
 from urllib.parse import unquote, urlsplit
 
 from channels.senders import Message
-from ledger.settings import Settings
+from infra.settings import Settings
 
 PORTS = {"smtp": 25, "smtps": 465}
 

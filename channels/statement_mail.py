@@ -10,10 +10,10 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from channels.messages import Composed, Document
+from contract.catalog import event_id
 from documents.company import Company, money_text
 from documents.statement_pdf import render
 from ledger.account import Account
-from ledger.catalog import event_id
 from ledger.money import Money
 
 Handler = Callable[[dict[str, Any], Any, Account], Composed]

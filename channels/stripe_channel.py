@@ -15,8 +15,8 @@ from channels.reconcile import StripeReconciler
 from channels.stripe_apply import StripeEvents
 from channels.stripe_links import StripeLinks
 from channels.stripe_webhooks import Webhooks
+from infra.settings import Settings
 from ledger.application import Ledger
-from ledger.settings import Settings
 
 
 def client_for(settings: Settings) -> stripe.StripeClient | None:

@@ -16,7 +16,7 @@ from psycopg import Connection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from projections.database import ensure_tables
+from infra.database import ensure_tables
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS stripe_events (

@@ -22,14 +22,14 @@ from psycopg_pool import ConnectionPool
 from channels.stripe_apply import Outcome, StripeEvents
 from ledger.application import Ledger
 from ledger.commands import RecordPaymentLink
-from ledger.errors import LedgerError, RuleViolation
+from ledger.errors import RuleViolation, Unavailable
 from ledger.money import Money
 from ledger.stamp import Stamp
 
 log = logging.getLogger("arledger.stripe")
 
 
-class StripeNotConfigured(LedgerError):
+class StripeNotConfigured(Unavailable):
     code = "stripe-not-configured"
     title = "No Stripe API key is configured"
 

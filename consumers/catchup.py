@@ -10,8 +10,8 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from consumers.cloudevents import to_cloudevent
 from consumers.topic import partition_for
+from contract.cloudevents import to_cloudevent
 from ledger.application import Ledger
 from projections import held, tracking
 from projections.writer import Projection, apply_batch

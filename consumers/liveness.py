@@ -24,7 +24,7 @@ import psycopg
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
-from projections.database import create_schema, open_pool
+from infra.database import create_schema, open_pool
 
 log = logging.getLogger("arledger.liveness")
 

@@ -20,9 +20,9 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from consumers.catchup import catch_up
+from infra.database import create_schema, open_pool
 from ledger.application import Ledger
 from projections import tracking
-from projections.database import create_schema, open_pool
 from projections.writer import Projection
 
 log = logging.getLogger("arledger.rebuild")

@@ -25,11 +25,11 @@ from kafka.errors import KafkaError
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from consumers.cloudevents import CONTENT_TYPE, to_cloudevent
 from consumers.topic import TopicMismatch, ensure_topic, partition_for
+from contract.cloudevents import CONTENT_TYPE, to_cloudevent
+from infra.integrity.service import Integrity
+from infra.settings import Settings
 from ledger.application import Ledger
-from ledger.integrity.service import Integrity
-from ledger.settings import Settings
 from projections import tracking
 
 log = logging.getLogger("arledger.relay")

@@ -21,8 +21,8 @@ from psycopg_pool import ConnectionPool
 from consumers import liveness
 from consumers.catchup import catch_up, retry_held
 from consumers.topic import ensure_topic
+from infra.settings import Settings
 from ledger.application import Ledger
-from ledger.settings import Settings
 from projections import tracking
 from projections.writer import GapDetected, Projection, apply_batch
 

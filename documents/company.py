@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.settings import Settings
 from ledger.money import Money, exponent
-from ledger.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
+from contract.catalog import recorded_at
 from ledger.account import Account
-from ledger.catalog import recorded_at
 from ledger.errors import UnknownNotice
 from ledger.invoice import Invoice
 from ledger.money import Money
@@ -123,7 +123,7 @@ def _row_json(row: LetterRow) -> dict[str, Any]:
 def notice_event(ledger: LedgerStore, account_id: UUID, notice_id: str) -> Any:
     """The ``NoticeIssued`` event of ``notice_id`` on the account, or UnknownNotice."""
     for event in ledger.events.get(account_id):
-        if isinstance(event, Account.NoticeIssued) and event.notice_id == notice_id:  # type: ignore[attr-defined]
+        if isinstance(event, Account.NoticeIssued) and event.notice_id == notice_id:
             return event
     raise UnknownNotice(f"account {account_id} has no notice {notice_id}")
 
@@ -165,6 +165,6 @@ def link_at(ledger: LedgerStore, invoice_id: UUID, by: datetime) -> str | None:
     for event in ledger.events.get(invoice_id):
         if recorded_at(event) > by:
             break
-        if isinstance(event, Invoice.PaymentLinkIssued):  # type: ignore[attr-defined]
+        if isinstance(event, Invoice.PaymentLinkIssued):
             url = str(event.url)
     return url

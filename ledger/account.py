@@ -5,29 +5,15 @@ for oldest-first allocation without asking a read model."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.errors import DuplicateInvoiceNumber, InvalidRequest, RuleViolation
+from ledger import account_rules as rules
 from ledger.money import Money
 from ledger.stamp import Stamp
-from ledger.standing import INSOLVENCY_KINDS, StandingNotAllowed, next_status
-
-UPDATABLE = frozenset(
-    {"name", "email", "external_ref", "payment_terms_days", "credit_limit", "coordinator"}
-)
-CONTACT_CHANNELS = ("call", "email", "letter", "sms", "meeting", "portal")
-REFERRAL_KINDS = ("enforcement", "outside_agency", "solicitor")
-# How the client pays from now on: a card on file, a direct-debit or ACH mandate, or
-# transfers (BACS) and cheques they send themselves.
-PAYMENT_SETUPS = ("card", "direct_debit", "ach", "bacs", "cheque")
-
-
-class NothingToCollect(RuleViolation):
-    code = "nothing-to-collect"
-    title = "The account owes less than the referral would collect"
+from ledger.standing import StandingNotAllowed, next_status
 
 
 class Account(Aggregate):
@@ -50,7 +36,19 @@ class Account(Aggregate):
         state.setdefault("notice_ids", [])
         state.setdefault("late_fee_policy", None)
 
-    @event("Opened")
+    class Opened(Aggregate.Created):
+        """An account was opened for a client."""
+
+        cloudevent_type: ClassVar[str] = "arledger.account.opened"
+        name: str
+        currency: str
+        payment_terms_days: int
+        email: str | None
+        external_ref: str | None
+        credit_limit: Money | None
+        stamp: Stamp
+
+    @event(Opened)
     def __init__(
         self,
         name: str,
@@ -87,14 +85,18 @@ class Account(Aggregate):
 
     def register_invoice(self, invoice_id: UUID, number: str, stamp: Stamp) -> None:
         """Claim ``number`` for a new invoice; a number is used once per account."""
-        if number in self.invoice_ids_by_number:
-            raise DuplicateInvoiceNumber(
-                f"invoice number {number!r} is already used on account {self.id}",
-                invoice_id=str(self.invoice_ids_by_number[number]),
-            )
+        rules.check_number_unused(self.id, self.invoice_ids_by_number, number)
         self._register_invoice(invoice_id=invoice_id, number=number, stamp=stamp)
 
-    @event("InvoiceRegistered")
+    class InvoiceRegistered(Aggregate.Event):
+        """An invoice number was claimed on the account."""
+
+        cloudevent_type: ClassVar[str] = "arledger.account.invoice_registered"
+        invoice_id: UUID
+        number: str
+        stamp: Stamp
+
+    @event(InvoiceRegistered)
     def _register_invoice(self, invoice_id: UUID, number: str, stamp: Stamp) -> None:
         self.invoice_ids_by_number[number] = invoice_id
 
@@ -105,15 +107,18 @@ class Account(Aggregate):
     def update_details(self, changes: dict[str, Any], reason: str | None, stamp: Stamp) -> None:
         """Change contact details, payment terms or credit limit. Only what differs is
         recorded; a change to nothing is refused rather than recorded as noise."""
-        unknown = set(changes) - UPDATABLE
-        if unknown:
-            raise InvalidRequest(f"cannot update {', '.join(sorted(unknown))}")
-        changed = {k: v for k, v in changes.items() if getattr(self, k) != v}
-        if not changed:
-            raise InvalidRequest("nothing to change: every value given is already current")
+        changed = rules.details_changed(self, changes)
         self._details_updated(changes=changed, reason=reason, stamp=stamp)
 
-    @event("DetailsUpdated")
+    class DetailsUpdated(Aggregate.Event):
+        """Contact details, payment terms or the credit limit changed (only what did)."""
+
+        cloudevent_type: ClassVar[str] = "arledger.account.details_updated"
+        changes: dict[str, Any]
+        reason: str | None
+        stamp: Stamp
+
+    @event(DetailsUpdated)
     def _details_updated(self, changes: dict[str, Any], reason: str | None, stamp: Stamp) -> None:
         for name, value in changes.items():
             setattr(self, name, value)
@@ -128,20 +133,21 @@ class Account(Aggregate):
         stamp: Stamp,
     ) -> None:
         """A call, email, letter or meeting with the client, and how it went."""
-        if channel not in CONTACT_CHANNELS:
-            raise InvalidRequest(f"channel must be one of {', '.join(CONTACT_CHANNELS)}")
-        if direction not in ("outbound", "inbound"):
-            raise InvalidRequest("direction must be outbound or inbound")
-        self._contact_logged(
-            channel=channel,
-            direction=direction,
-            outcome=outcome,
-            notes=notes,
-            contact_name=contact_name,
-            stamp=stamp,
-        )
+        rules.check_contact(channel, direction)
+        self._contact_logged(channel, direction, outcome, notes, contact_name, stamp)
 
-    @event("ContactLogged")
+    class ContactLogged(Aggregate.Event):
+        """A call, email, letter or meeting with the client, and its outcome."""
+
+        cloudevent_type: ClassVar[str] = "arledger.account.contact_logged"
+        channel: str
+        direction: str
+        outcome: str
+        notes: str | None
+        contact_name: str | None
+        stamp: Stamp
+
+    @event(ContactLogged)
     def _contact_logged(
         self,
         channel: str,
@@ -159,7 +165,16 @@ class Account(Aggregate):
         to = next_status(action, self.status)
         self._standing_changed(action=action, status=to, reason=reason, stamp=stamp)
 
-    @event("StandingChanged")
+    class StandingChanged(Aggregate.Event):
+        """The account was held, suspended, reinstated or terminated."""
+
+        cloudevent_type: ClassVar[str] = "arledger.account.standing_changed"
+        action: str
+        status: str
+        reason: str
+        stamp: Stamp
+
+    @event(StandingChanged)
     def _standing_changed(self, action: str, status: str, reason: str, stamp: Stamp) -> None:
         self.status = status
         if action == "recommend_suspension":
@@ -173,20 +188,33 @@ class Account(Aggregate):
             raise StandingNotAllowed("cannot escalate a terminated account")
         self._escalated(manager=manager, reason=reason, stamp=stamp)
 
-    @event("Escalated")
+    class Escalated(Aggregate.Event):
+        """The account was handed to a named manager."""
+
+        cloudevent_type: ClassVar[str] = "arledger.account.escalated"
+        manager: str
+        reason: str
+        stamp: Stamp
+
+    @event(Escalated)
     def _escalated(self, manager: str, reason: str, stamp: Stamp) -> None:
         self.escalated_to = manager
 
     def open_insolvency_case(self, kind: str, reference: str | None, stamp: Stamp) -> None:
         """Administration or insolvency: all dunning stops; the debt is claimed through
         the case instead."""
-        if kind not in INSOLVENCY_KINDS:
-            raise InvalidRequest(f"kind must be one of {', '.join(INSOLVENCY_KINDS)}")
-        if self.insolvency is not None:
-            raise StandingNotAllowed(f"an insolvency case ({self.insolvency}) is already open")
+        rules.check_insolvency_case(kind, self.insolvency)
         self._insolvency_opened(kind=kind, reference=reference, stamp=stamp)
 
-    @event("InsolvencyCaseOpened")
+    class InsolvencyCaseOpened(Aggregate.Event):
+        """The client went into administration or insolvency: dunning stops."""
+
+        cloudevent_type: ClassVar[str] = "arledger.account.insolvency_case_opened"
+        kind: str
+        reference: str | None
+        stamp: Stamp
+
+    @event(InsolvencyCaseOpened)
     def _insolvency_opened(self, kind: str, reference: str | None, stamp: Stamp) -> None:
         self.insolvency = kind
 
@@ -202,31 +230,21 @@ class Account(Aggregate):
         """Refer the debt to enforcement or an outside collection agency, with the value
         expected to be collected; ``outstanding`` is what the account owed at referral,
         recorded as the evidence the referral rested on."""
-        if kind not in REFERRAL_KINDS:
-            raise InvalidRequest(f"kind must be one of {', '.join(REFERRAL_KINDS)}")
-        if collection_value.currency != self.currency:
-            raise InvalidRequest(
-                f"collection_value is in {collection_value.currency}; the account is in "
-                f"{self.currency}"
-            )
-        if not outstanding.is_positive():
-            raise NothingToCollect(f"account {self.id} owes nothing; there is nothing to refer")
-        if outstanding < collection_value:
-            raise NothingToCollect(
-                f"collection value {collection_value} is more than the {outstanding} "
-                "the account owes",
-                outstanding=outstanding.to_json(),
-            )
-        self._referred(
-            kind=kind,
-            agency=agency,
-            collection_value=collection_value,
-            outstanding=outstanding,
-            reason=reason,
-            stamp=stamp,
-        )
+        rules.check_referral(self.id, self.currency, kind, collection_value, outstanding)
+        self._referred(kind, agency, collection_value, outstanding, reason, stamp)
 
-    @event("ReferredForCollection")
+    class ReferredForCollection(Aggregate.Event):
+        """The debt was referred to enforcement or a collection agency."""
+
+        cloudevent_type: ClassVar[str] = "arledger.account.referred_for_collection"
+        kind: str
+        agency: str
+        collection_value: Money
+        outstanding: Money
+        reason: str
+        stamp: Stamp
+
+    @event(ReferredForCollection)
     def _referred(
         self,
         kind: str,
@@ -241,15 +259,18 @@ class Account(Aggregate):
     def set_up_payment_method(self, method: str, reference: str | None, stamp: Stamp) -> None:
         """Record how the client pays from now on: a card taken over the phone and kept, a
         direct-debit or ACH mandate (``reference`` is the mandate), or their own transfers."""
-        if method not in PAYMENT_SETUPS:
-            raise InvalidRequest(f"method must be one of {', '.join(PAYMENT_SETUPS)}")
-        if method in ("direct_debit", "ach") and not reference:
-            raise InvalidRequest(f"a {method} mandate needs its reference")
-        if self.status == "terminated":
-            raise StandingNotAllowed("cannot set up payments on a terminated account")
+        rules.check_payment_setup(method, reference, self.status)
         self._payment_method_set_up(method=method, reference=reference, stamp=stamp)
 
-    @event("PaymentMethodSetUp")
+    class PaymentMethodSetUp(Aggregate.Event):
+        """How the client pays from now on (a card, a mandate, their own transfers)."""
+
+        cloudevent_type: ClassVar[str] = "arledger.account.payment_method_set_up"
+        method: str
+        reference: str | None
+        stamp: Stamp
+
+    @event(PaymentMethodSetUp)
     def _payment_method_set_up(self, method: str, reference: str | None, stamp: Stamp) -> None:
         self.payment_method = method
 
@@ -259,20 +280,19 @@ class Account(Aggregate):
         """Raise a concern that ``amount`` of what the account owes may never be paid: a
         provision for the accounts, and the first step before a write-off. ``outstanding``
         is what it owed at the time, recorded as evidence."""
-        if amount.currency != self.currency:
-            raise InvalidRequest(
-                f"amount is in {amount.currency}; the account is in {self.currency}"
-            )
-        if outstanding < amount:
-            raise NothingToCollect(
-                f"{amount} is more than the {outstanding} the account owes",
-                outstanding=outstanding.to_json(),
-            )
-        self._debt_flagged_doubtful(
-            amount=amount, outstanding=outstanding, reason=reason, stamp=stamp
-        )
+        rules.check_doubtful_debt(self.currency, amount, outstanding)
+        self._debt_flagged_doubtful(amount, outstanding, reason, stamp)
 
-    @event("DebtFlaggedDoubtful")
+    class DebtFlaggedDoubtful(Aggregate.Event):
+        """Part of what the account owes may never be paid (a provision)."""
+
+        cloudevent_type: ClassVar[str] = "arledger.account.debt_flagged_doubtful"
+        amount: Money
+        outstanding: Money
+        reason: str
+        stamp: Stamp
+
+    @event(DebtFlaggedDoubtful)
     def _debt_flagged_doubtful(
         self, amount: Money, outstanding: Money, reason: str, stamp: Stamp
     ) -> None:
@@ -290,19 +310,22 @@ class Account(Aggregate):
     ) -> None:
         """Record a reminder, final demand or default notice and the invoices it rested
         on, with the figures that made each eligible (see ``ledger.dunning``)."""
-        if channel not in ("email", "post", "portal"):
-            raise InvalidRequest("channel must be one of email, post, portal")
-        self._notice_issued(
-            notice_id=notice_id,
-            stage=stage,
-            channel=channel,
-            notice_on=notice_on,
-            invoices=invoices,
-            total_chased=total_chased,
-            stamp=stamp,
-        )
+        rules.check_notice_channel(channel)
+        self._notice_issued(notice_id, stage, channel, notice_on, invoices, total_chased, stamp)
 
-    @event("NoticeIssued")
+    class NoticeIssued(Aggregate.Event):
+        """A reminder, final demand or default notice, with the invoices it rested on."""
+
+        cloudevent_type: ClassVar[str] = "arledger.account.notice_issued"
+        notice_id: str
+        stage: str
+        channel: str
+        notice_on: date
+        invoices: list[dict[str, Any]]
+        total_chased: Money
+        stamp: Stamp
+
+    @event(NoticeIssued)
     def _notice_issued(
         self,
         notice_id: str,
@@ -317,7 +340,20 @@ class Account(Aggregate):
             self.notice_stages[str(row["invoice_id"])] = stage
         self.notice_ids.append(notice_id)
 
-    @event("StatementSent")
+    class StatementSent(Aggregate.Event):
+        """A statement of account was sent, by the SHA-256 of its PDF."""
+
+        cloudevent_type: ClassVar[str] = "arledger.account.statement_sent"
+        period_from: date
+        period_to: date
+        channel: str
+        recipient: str
+        at_position: int
+        filename: str
+        sha256: str
+        stamp: Stamp
+
+    @event(StatementSent)
     def send_statement(
         self,
         period_from: date,
@@ -337,20 +373,19 @@ class Account(Aggregate):
     ) -> None:
         """Charge late payers a fixed fee (once per invoice) and/or simple interest at an
         annual rate in basis points, from ``grace_days`` after the due date."""
-        if fixed_fee is not None and fixed_fee.currency != self.currency:
-            raise InvalidRequest(
-                f"fixed_fee is in {fixed_fee.currency}; the account is in {self.currency}"
-            )
-        if fixed_fee is None and not interest_rate_bps:
-            raise InvalidRequest("give a fixed_fee, an interest_rate_bps, or both")
-        self._late_fee_policy_set(
-            fixed_fee=fixed_fee,
-            interest_rate_bps=interest_rate_bps,
-            grace_days=grace_days,
-            stamp=stamp,
-        )
+        rules.check_late_fee_policy(self.currency, fixed_fee, interest_rate_bps)
+        self._late_fee_policy_set(fixed_fee, interest_rate_bps, grace_days, stamp)
 
-    @event("LateFeePolicySet")
+    class LateFeePolicySet(Aggregate.Event):
+        """What a late payer is charged from now on: a fixed fee, interest, or both."""
+
+        cloudevent_type: ClassVar[str] = "arledger.account.late_fee_policy_set"
+        fixed_fee: Money | None
+        interest_rate_bps: int
+        grace_days: int
+        stamp: Stamp
+
+    @event(LateFeePolicySet)
     def _late_fee_policy_set(
         self, fixed_fee: Money | None, interest_rate_bps: int, grace_days: int, stamp: Stamp
     ) -> None:

@@ -16,41 +16,38 @@ from ledger.errors import DailyWriteOffLimitReached
 from ledger.invoice import Invoice
 from ledger.money import Money
 from ledger.stamp import Stamp
-from ledger.store import LedgerStore, Saved, _new
-from ledger.write_off import Authority, WriteOff
+from ledger.unit_of_work import Decision, Saved, UnitOfWork, already_ran, changed, new
+from ledger.write_off import Authority, WriteOff, WriteOffPolicy
 
 
-class InvoiceAdjustments(LedgerStore):
+class InvoiceAdjustments:
     """Credit notes, voids, and write-offs with their authority rules."""
+
+    def __init__(self, uow: UnitOfWork, policy: WriteOffPolicy, book: AuthorityBook) -> None:
+        self.uow = uow
+        self.write_off_policy = policy
+        self.book = book
 
     def issue_credit_note(self, cmd: IssueCreditNote) -> Saved:
         """Credit part or all of an invoice's outstanding amount, with a reason."""
         rules.require_positive(cmd.amount, "amount")
         rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
-
-        def attempt() -> Saved:
-            invoice = self.get_invoice(cmd.invoice_id)
-            if cmd.credit_note_id in invoice.credit_note_ids:
-                # This command already ran (a retry after a lost reply): append nothing.
-                return Saved(invoice, self.head_position(), replayed=True)
-            stamp = cmd.stamp.effective_on(cmd.issued_on)
-            invoice.issue_credit_note(
+        stamp = cmd.stamp.effective_on(cmd.issued_on)
+        return self.uow.change(
+            self.uow.invoice,
+            cmd.invoice_id,
+            lambda i: i.issue_credit_note(
                 cmd.credit_note_id, cmd.amount, cmd.reason, cmd.issued_on, stamp
-            )
-            return Saved(invoice, self._position(self.save(invoice)))
-
-        return self._retrying(attempt)
+            ),
+            already=lambda i: cmd.credit_note_id in i.credit_note_ids,
+        )
 
     def void_invoice(self, cmd: VoidInvoice) -> Saved:
         """Cancel an invoice raised in error."""
         rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
-
-        def attempt() -> Saved:
-            invoice = self.get_invoice(cmd.invoice_id)
-            invoice.void(cmd.reason, cmd.stamp)
-            return Saved(invoice, self._position(self.save(invoice)))
-
-        return self._retrying(attempt)
+        return self.uow.change(
+            self.uow.invoice, cmd.invoice_id, lambda i: i.void(cmd.reason, cmd.stamp)
+        )
 
     def request_write_off(self, cmd: RequestWriteOff) -> Saved:
         """Ask to write off bad debt; within the requester's own limit it is applied in
@@ -58,14 +55,12 @@ class InvoiceAdjustments(LedgerStore):
         rules.require_positive(cmd.amount, "amount")
         rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
 
-        def attempt() -> Saved:
-            if cmd.write_off_id in self.repository:
-                # This command already ran (a retry after a lost reply): append nothing.
-                existing = self.get_write_off(cmd.write_off_id)
-                return Saved(existing, self.head_position(), replayed=True)
-            invoice = self.get_invoice(cmd.invoice_id)
+        def decide() -> Decision:
+            if self.uow.exists(cmd.write_off_id):
+                return already_ran(self.uow.write_off(cmd.write_off_id))
+            invoice = self.uow.invoice(cmd.invoice_id)
             invoice.check_write_off(cmd.amount)
-            write_off = _new(
+            write_off = new(
                 WriteOff,
                 "Requested",
                 cmd.write_off_id,
@@ -83,20 +78,19 @@ class InvoiceAdjustments(LedgerStore):
                 write_off.apply_at_once(authority, cmd.stamp)
                 self._write_off_invoice(write_off, invoice, cmd.stamp)
                 charge = self._charge(write_off, cmd.role, cmd.stamp)
-            with charging(charge):
-                return Saved(write_off, self._position(self.save(write_off, invoice)))
+            return changed(write_off, invoice, guard=charging(charge))
 
         try:
-            return self._retrying(attempt)
+            return self.uow.run(decide)
         except DailyWriteOffLimitReached:
             # Another write-off of the requester's took the rest of today's limit while
             # this one was decided: read it again, and ask for approval instead.
-            return self._retrying(attempt)
+            return self.uow.run(decide)
 
     def decide_write_off(self, cmd: DecideWriteOff) -> Saved:
-        def attempt() -> Saved:
-            write_off = self.get_write_off(cmd.write_off_id)
-            invoice = self.get_invoice(write_off.invoice_id)
+        def decide() -> Decision:
+            write_off = self.uow.write_off(cmd.write_off_id)
+            invoice = self.uow.invoice(write_off.invoice_id)
             charge = None
             if cmd.approve:
                 authority = self._authority(cmd.role, cmd.stamp, invoice)
@@ -105,10 +99,9 @@ class InvoiceAdjustments(LedgerStore):
                 charge = self._charge(write_off, cmd.role, cmd.stamp)
             else:
                 write_off.reject(cmd.stamp.actor, cmd.reason or "", cmd.stamp)
-            with charging(charge):
-                return Saved(write_off, self._position(self.save(write_off, invoice)))
+            return changed(write_off, invoice, guard=charging(charge))
 
-        return self._retrying(attempt)
+        return self.uow.run(decide)
 
     def _authority(self, role: str, stamp: Stamp, invoice: Invoice) -> Authority:
         """What the actor's role limits leave: on this invoice after what the actor has
@@ -124,10 +117,7 @@ class InvoiceAdjustments(LedgerStore):
         )
 
     def _authorised_on(self, actor: str, stamp: Stamp, currency: str) -> int:
-        book = self.recorder
-        if not isinstance(book, AuthorityBook):
-            return 0  # a store without the book (not PostgreSQL): per invoice only
-        return book.authorised_on(actor, _day(stamp), currency)
+        return self.book.authorised_on(actor, _day(stamp), currency)
 
     def _charge(self, write_off: WriteOff, role: str, stamp: Stamp) -> DailyCharge:
         limit = self.write_off_policy.daily_limit(role, write_off.amount.currency)

@@ -1,5 +1,5 @@
 """Promises to pay and payment plans: made by a collections specialist, decided by the
-scheduler as their dates pass (see ``consumers/scheduler.py``)."""
+scheduler as their dates pass (see ``runtime/scheduler.py``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from uuid import UUID
 
 from ledger import limits, rules
 from ledger.account import Account
+from ledger.accounts import require_currency
 from ledger.commands import AgreePaymentPlan, CancelArrangement, MakePromise
 from ledger.errors import BadDates, InvalidRequest, NotFound, WrongAccount
 from ledger.invoice import Invoice
@@ -17,7 +18,7 @@ from ledger.payment_plan import PaymentPlan
 from ledger.promise import Promise
 from ledger.stamp import Stamp
 from ledger.standing import StandingNotAllowed
-from ledger.store import LedgerStore, Saved, _new, _require_currency
+from ledger.unit_of_work import Saved, UnitOfWork, new
 
 INSTALMENTS_MAX = 120
 
@@ -32,8 +33,11 @@ class PlanExceedsOutstanding(InvalidRequest):
     title = "The instalments add up to more than the invoices owe"
 
 
-class Arrangements(LedgerStore):
+class Arrangements:
     """Promises and plans: their rules when made, and the decisions the scheduler takes."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
 
     def make_promise(self, cmd: MakePromise) -> Saved:
         rules.require_positive(cmd.amount, "amount")
@@ -41,9 +45,9 @@ class Arrangements(LedgerStore):
         if cmd.promised_on < cmd.made_on:
             raise BadDates(f"promised_on {cmd.promised_on} is before made_on {cmd.made_on}")
         account = self._chaseable(cmd.account_id)
-        _require_currency(account, cmd.amount, "promise")
+        require_currency(account, cmd.amount, "promise")
         self._invoices_of(account, cmd.invoice_ids)
-        promise = _new(
+        promise = new(
             Promise,
             "Made",
             cmd.promise_id,
@@ -55,7 +59,7 @@ class Arrangements(LedgerStore):
             notes=cmd.notes,
             stamp=cmd.stamp.effective_on(cmd.made_on),
         )
-        return self._create(promise, lambda: self.get_promise(promise.id))
+        return self.uow.create(promise, self.get_promise)
 
     def agree_payment_plan(self, cmd: AgreePaymentPlan) -> Saved:
         if not cmd.instalments or len(cmd.instalments) > INSTALMENTS_MAX:
@@ -76,7 +80,7 @@ class Arrangements(LedgerStore):
                 outstanding=owed.to_json(),
                 planned=total.to_json(),
             )
-        plan = _new(
+        plan = new(
             PaymentPlan,
             "Agreed",
             cmd.plan_id,
@@ -87,17 +91,13 @@ class Arrangements(LedgerStore):
             missed_allowed=cmd.missed_allowed,
             stamp=cmd.stamp.effective_on(cmd.starts_on),
         )
-        return self._create(plan, lambda: self.get_plan(plan.id))
+        return self.uow.create(plan, self.get_plan)
 
     def cancel_arrangement(self, cmd: CancelArrangement) -> Saved:
         rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
-
-        def attempt() -> Saved:
-            arrangement = self.get_arrangement(cmd.arrangement_id)
-            arrangement.cancel(cmd.reason, cmd.stamp)
-            return Saved(arrangement, self._position(self.save(arrangement)))
-
-        return self._retrying(attempt)
+        return self.uow.change(
+            self.get_arrangement, cmd.arrangement_id, lambda a: a.cancel(cmd.reason, cmd.stamp)
+        )
 
     # --- the scheduler's decisions ------------------------------------------------
 
@@ -111,17 +111,15 @@ class Arrangements(LedgerStore):
         kept_by: list[dict[str, Any]] | None = None,
     ) -> Saved:
         """Kept (by the cash in ``kept_by``) or broken, dated ``on``."""
+        effective = stamp.effective_on(on)
 
-        def attempt() -> Saved:
-            promise = self.get_promise(promise_id)
-            effective = stamp.effective_on(on)
+        def change(promise: Promise) -> None:
             if kept:
                 promise.keep(paid, kept_by or [], effective)
             else:
                 promise.break_(paid, effective)
-            return Saved(promise, self._position(self.save(promise)))
 
-        return self._retrying(attempt)
+        return self.uow.change(self.get_promise, promise_id, change)
 
     def decide_instalment(
         self,
@@ -133,29 +131,20 @@ class Arrangements(LedgerStore):
         kept_by: list[dict[str, Any]] | None = None,
     ) -> Saved:
         """The plan's next instalment kept (by the cash in ``kept_by``) or missed."""
-
-        def attempt() -> Saved:
-            plan = self.get_plan(plan_id)
-            plan.decide_next(kept, paid, stamp.effective_on(on), kept_by)
-            return Saved(plan, self._position(self.save(plan)))
-
-        return self._retrying(attempt)
-
-    def note_overdue(self, invoice_id: UUID, on: date, stamp: Stamp) -> Saved:
-        def attempt() -> Saved:
-            invoice = self.get_invoice(invoice_id)
-            invoice.note_overdue(on, stamp.effective_on(on))
-            return Saved(invoice, self._position(self.save(invoice)))
-
-        return self._retrying(attempt)
+        return self.uow.change(
+            self.get_plan,
+            plan_id,
+            lambda plan: plan.decide_next(kept, paid, stamp.effective_on(on), kept_by),
+        )
 
     # --- reads and checks -----------------------------------------------------------
 
     def get_promise(self, promise_id: UUID) -> Promise:
-        return self._get(Promise, promise_id, UnknownArrangement(f"no promise {promise_id}"))
+        return self.uow.get(Promise, promise_id, UnknownArrangement(f"no promise {promise_id}"))
 
     def get_plan(self, plan_id: UUID) -> PaymentPlan:
-        return self._get(PaymentPlan, plan_id, UnknownArrangement(f"no payment plan {plan_id}"))
+        missing = UnknownArrangement(f"no payment plan {plan_id}")
+        return self.uow.get(PaymentPlan, plan_id, missing)
 
     def get_arrangement(self, arrangement_id: UUID) -> Promise | PaymentPlan:
         try:
@@ -164,13 +153,13 @@ class Arrangements(LedgerStore):
             return self.get_plan(arrangement_id)
 
     def _chaseable(self, account_id: UUID) -> Account:
-        account = self.get_account(account_id)
+        account = self.uow.account(account_id)
         if account.status == "terminated":
             raise StandingNotAllowed("the account is terminated; no arrangement can be made")
         return account
 
     def _invoices_of(self, account: Account, invoice_ids: tuple[UUID, ...]) -> list[Invoice]:
-        invoices = [self.get_invoice(i) for i in invoice_ids]
+        invoices = [self.uow.invoice(i) for i in invoice_ids]
         for invoice in invoices:
             if invoice.account_id != account.id:
                 raise WrongAccount(f"invoice {invoice.number} belongs to another account")
@@ -186,7 +175,7 @@ def _check_instalments(
     previous = starts_on
     for n, (due_on, amount) in enumerate(instalments):
         rules.require_positive(amount, f"instalments[{n}].amount")
-        _require_currency(account, amount, "instalment")
+        require_currency(account, amount, "instalment")
         if due_on <= previous and not (n == 0 and due_on == starts_on):
             raise BadDates(f"instalment {n + 1} is due on {due_on}, not after {previous}")
         previous = due_on

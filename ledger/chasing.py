@@ -11,7 +11,7 @@ from ledger import dunning, limits, rules
 from ledger.commands import DisputeInvoice, IssueNotice, ResolveDispute, SendDocument
 from ledger.errors import InvalidRequest
 from ledger.money import Money
-from ledger.store import LedgerStore, Saved
+from ledger.unit_of_work import Decision, Saved, UnitOfWork, already_ran, changed
 
 
 @dataclass(frozen=True)
@@ -27,59 +27,55 @@ class Notice:
     total_chased: Money
 
 
-class Chasing(LedgerStore):
+class Chasing:
     """Disputes (which stop the chase for what they cover) and notices (which rest on
     the overdue, undisputed invoices and record why)."""
 
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
     def send_invoice(self, cmd: SendDocument) -> Saved:
         rules.require_text(cmd.recipient, "recipient", limits.NAME_LENGTH_MAX, optional=True)
-
-        def attempt() -> Saved:
-            invoice = self.get_invoice(cmd.subject_id)
-            invoice.send(cmd.channel, cmd.recipient, cmd.stamp)
-            return Saved(invoice, self._position(self.save(invoice)))
-
-        return self._retrying(attempt)
+        return self.uow.change(
+            self.uow.invoice,
+            cmd.subject_id,
+            lambda i: i.send(cmd.channel, cmd.recipient, cmd.stamp),
+        )
 
     def send_receipt(self, cmd: SendDocument) -> Saved:
         rules.require_text(cmd.recipient, "recipient", limits.NAME_LENGTH_MAX, optional=True)
         if cmd.channel not in ("email", "post", "portal"):
             raise InvalidRequest("channel must be one of email, post, portal")
-
-        def attempt() -> Saved:
-            payment = self.get_payment(cmd.subject_id)
-            payment.issue_receipt(cmd.channel, cmd.recipient, cmd.stamp)
-            return Saved(payment, self._position(self.save(payment)))
-
-        return self._retrying(attempt)
+        return self.uow.change(
+            self.uow.payment,
+            cmd.subject_id,
+            lambda p: p.issue_receipt(cmd.channel, cmd.recipient, cmd.stamp),
+        )
 
     def dispute_invoice(self, cmd: DisputeInvoice) -> Saved:
         rules.require_positive(cmd.amount, "amount")
         rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
-
-        def attempt() -> Saved:
-            invoice = self.get_invoice(cmd.invoice_id)
-            if cmd.dispute_id in invoice.disputes or cmd.dispute_id in invoice.resolved_dispute_ids:
-                return Saved(invoice, self.head_position(), replayed=True)
-            invoice.dispute(cmd.dispute_id, cmd.amount, cmd.reason, cmd.stamp)
-            return Saved(invoice, self._position(self.save(invoice)))
-
-        return self._retrying(attempt)
+        return self.uow.change(
+            self.uow.invoice,
+            cmd.invoice_id,
+            lambda i: i.dispute(cmd.dispute_id, cmd.amount, cmd.reason, cmd.stamp),
+            already=lambda i: (
+                cmd.dispute_id in i.disputes or cmd.dispute_id in i.resolved_dispute_ids
+            ),
+        )
 
     def resolve_dispute(self, cmd: ResolveDispute) -> Saved:
         rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
         if cmd.credit is not None:
             rules.require_positive(cmd.credit, "credit")
-
-        def attempt() -> Saved:
-            invoice = self.get_invoice(cmd.invoice_id)
-            stamp = cmd.stamp.effective_on(cmd.resolved_on)
-            invoice.resolve_dispute(
+        stamp = cmd.stamp.effective_on(cmd.resolved_on)
+        return self.uow.change(
+            self.uow.invoice,
+            cmd.invoice_id,
+            lambda i: i.resolve_dispute(
                 cmd.dispute_id, cmd.upheld, cmd.credit, cmd.reason, cmd.resolved_on, stamp
-            )
-            return Saved(invoice, self._position(self.save(invoice)))
-
-        return self._retrying(attempt)
+            ),
+        )
 
     def issue_notice(self, cmd: IssueNotice) -> Saved:
         if len(cmd.invoice_ids) > limits.ALLOCATIONS_PER_COMMAND_MAX:
@@ -87,24 +83,16 @@ class Chasing(LedgerStore):
                 f"{len(cmd.invoice_ids)} invoices; at most {limits.ALLOCATIONS_PER_COMMAND_MAX}"
             )
 
-        def attempt() -> Saved:
-            account = self.get_account(cmd.account_id)
+        def decide() -> Decision:
+            account = self.uow.account(cmd.account_id)
             if cmd.notice_id in account.notice_ids:
-                # Issued already (a retry after a lost reply): append nothing. The rows are
-                # in the account's history; the reply here carries none.
-                notice = Notice(
-                    cmd.notice_id,
-                    account.id,
-                    cmd.stage,
-                    cmd.channel,
-                    cmd.notice_on,
-                    [],
-                    Money.zero(account.currency),
-                )
-                return Saved(notice, self.head_position(), replayed=True)
-            every = [self.get_invoice(i) for i in account.invoice_ids()]
+                # Issued already: the rows are in the account's history; the reply to
+                # the replay carries none.
+                nothing = Money.zero(account.currency)
+                return already_ran(_notice(cmd, account.id, [], nothing))
+            every = [self.uow.invoice(i) for i in account.invoice_ids()]
             dunning.check_account(account.status, account.insolvency, every)
-            chosen = [self.get_invoice(i) for i in cmd.invoice_ids]
+            chosen = [self.uow.invoice(i) for i in cmd.invoice_ids]
             rows = dunning.eligible(
                 chosen or every,
                 account.id,
@@ -118,9 +106,10 @@ class Chasing(LedgerStore):
             account.issue_notice(
                 cmd.notice_id, cmd.stage, cmd.channel, cmd.notice_on, rows, total, stamp
             )
-            notice = Notice(
-                cmd.notice_id, account.id, cmd.stage, cmd.channel, cmd.notice_on, rows, total
-            )
-            return Saved(notice, self._position(self.save(account)))
+            return changed(account, reply=_notice(cmd, account.id, rows, total))
 
-        return self._retrying(attempt)
+        return self.uow.run(decide)
+
+
+def _notice(cmd: IssueNotice, account_id: UUID, rows: list[dict[str, Any]], total: Money) -> Notice:
+    return Notice(cmd.notice_id, account_id, cmd.stage, cmd.channel, cmd.notice_on, rows, total)

@@ -159,7 +159,15 @@ class WrongAccount(RuleViolation):
     title = "The invoice belongs to another account"
 
 
-class ConcurrencyExhausted(LedgerError):
+class Unavailable(LedgerError):
+    """The command cannot be served just now (a read model behind, a channel not set
+    up, writers racing); nothing was appended, and the same request may be retried."""
+
+    code = "unavailable"
+    title = "The service cannot do this now"
+
+
+class ConcurrencyExhausted(Unavailable):
     """Too many concurrent writers kept changing the same aggregates; retry later."""
 
     code = "concurrent-modification"

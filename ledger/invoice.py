@@ -3,79 +3,54 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
-from uuid import UUID, uuid5
+from typing import Any, ClassVar
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.errors import (
-    BadDates,
-    CreditExceedsOutstanding,
-    CurrencyMismatch,
-    InvalidRequest,
-    InvoiceHasAllocations,
-    InvoiceVoid,
-    OverAllocation,
-    WriteOffExceedsOutstanding,
+from ledger import invoice_rules as rules
+from ledger.invoice_state import (
+    InvoiceFigures,
+    dispute_credit_note_id,
+    invoice_id_for,
+    invoice_status,
 )
-from ledger.invoice_errors import (
-    DisputeExceedsUndisputed,
-    DisputeNotOpen,
-    InvoiceSettled,
-    NothingToPay,
-    NotOverdue,
-)
+from ledger.invoice_state import upcast_state_v1_v2 as _upcast_state_v1_v2
 from ledger.money import Money
 from ledger.stamp import Stamp
 
-SEND_CHANNELS = ("email", "post", "portal")
-_INVOICE_NAMESPACE = UUID("6f1f8f0e-7a5e-4c38-9d7c-2b1d5b7b9a01")
+__all__ = ["Invoice", "invoice_id_for", "invoice_status"]
 
 
-def invoice_id_for(account_id: UUID, number: str) -> UUID:
-    """An invoice's id follows from its account and number, so a number cannot be used
-    twice on one account even by two racing requests: the second insert conflicts."""
-    return uuid5(_INVOICE_NAMESPACE, f"{account_id}/{number}")
-
-
-def invoice_status(
-    allocated: int, credited: int, written_off: int, outstanding: int, voided: int
-) -> str:
-    """``open`` (nothing applied), ``partially_paid`` (something applied, something
-    outstanding), ``paid`` (settled, payments among what settled it), ``written_off``
-    (settled, a write-off and no payment among it), ``credited`` (settled by credit notes
-    alone) or ``void``. Amounts in minor units."""
-    if voided:
-        return "void"
-    if outstanding == 0:
-        return "paid" if allocated else "written_off" if written_off else "credited"
-    return "partially_paid" if allocated or credited or written_off else "open"
-
-
-class Invoice(Aggregate):
+class Invoice(InvoiceFigures, Aggregate):
     """An invoice and what has been applied to it."""
 
     # Version 2 added disputes and the overdue notice.
     class_version = 2
-
-    @staticmethod
-    def upcast_v1_v2(state: dict[str, Any]) -> None:
-        """A snapshot taken before version 2: no disputes, not yet noted overdue."""
-        state.setdefault("disputes", {})
-        state.setdefault("resolved_dispute_ids", [])
-        state.setdefault("overdue_noted", False)
-        state.setdefault("credit_limit_exceeded", False)
-        state.setdefault("sends", [])
-        state.setdefault("kind", "invoice")
-        state.setdefault("charged_for", None)
-        state.setdefault("late_charged_to", None)
-        state.setdefault("late_charge_count", 0)
+    upcast_v1_v2 = staticmethod(_upcast_state_v1_v2)
 
     @staticmethod
     def create_id(account_id: UUID, number: str, **_: Any) -> UUID:
         return invoice_id_for(account_id, number)
 
-    @event("Raised")
+    class Raised(Aggregate.Created):
+        """An invoice was raised; ``exposure`` is what the account owed with it, when the
+        account has a credit limit: raising over the limit is allowed and flagged."""
+
+        cloudevent_type: ClassVar[str] = "arledger.invoice.raised"
+        account_id: UUID
+        number: str
+        amount: Money
+        issued_on: date
+        due_on: date
+        description: str | None
+        stamp: Stamp
+        credit_limit_exceeded: bool
+        exposure: Money | None
+        kind: str
+        charged_for: UUID | None
+
+    @event(Raised)
     def __init__(
         self,
         account_id: UUID,
@@ -95,8 +70,6 @@ class Invoice(Aggregate):
         self.charged_for = charged_for
         self.late_charged_to: date | None = None  # the last late charge's date
         self.late_charge_count = 0
-        # ``exposure``: what the account owed with this invoice, when it has a credit
-        # limit; raising over the limit is allowed and flagged.
         self.account_id = account_id
         self.number = number
         self.credit_limit_exceeded = credit_limit_exceeded
@@ -115,76 +88,43 @@ class Invoice(Aggregate):
         self.sends: list[str] = []  # the channel of each send, first and resends
         self.resolved_dispute_ids: list[str] = []
 
-    @property
-    def currency(self) -> str:
-        return self.amount.currency
-
-    @property
-    def outstanding(self) -> Money:
-        """The amount less allocations, credit notes and what a void cancelled."""
-        return self.amount - self.allocated - self.credited - self.written_off - self.voided
-
-    @property
-    def disputed(self) -> Money:
-        """What the client disputes and is not chased for while the disputes are open."""
-        total = Money.zero(self.currency)
-        for amount in self.disputes.values():
-            total = total + amount
-        return total
-
-    @property
-    def undisputed(self) -> Money:
-        """What can be chased: the outstanding amount less what is disputed (never below
-        zero: payments may have reduced what is owed below the disputed amount)."""
-        left = self.outstanding.amount_minor - self.disputed.amount_minor
-        return Money(max(0, left), self.currency)
-
-    @property
-    def is_void(self) -> bool:
-        return self.voided.is_positive()
-
-    @property
-    def status(self) -> str:
-        return invoice_status(
-            self.allocated.amount_minor,
-            self.credited.amount_minor,
-            self.written_off.amount_minor,
-            self.outstanding.amount_minor,
-            self.voided.amount_minor,
-        )
-
-    def is_overdue(self, on: date) -> bool:
-        return self.outstanding.is_positive() and self.due_on < on
-
     def apply_payment(self, payment_id: UUID, amount: Money, stamp: Stamp) -> None:
         """Apply ``amount`` of a payment; never more than is outstanding."""
-        self._require_not_void("allocate a payment to it")
-        self._require_currency(amount, "allocation")
-        if self.outstanding < amount:
-            raise OverAllocation(
-                f"invoice {self.number} has {self.outstanding} outstanding; "
-                f"cannot allocate {amount}",
-                invoice_id=str(self.id),
-                outstanding=self.outstanding.to_json(),
-                requested=amount.to_json(),
-            )
-        self._payment_allocated(
-            account_id=self.account_id, payment_id=payment_id, amount=amount, stamp=stamp
-        )
-        if self.outstanding.is_zero():
-            self._settled(account_id=self.account_id, stamp=stamp)
+        rules.check_allocation(self, amount)
+        self._payment_allocated(self.account_id, payment_id, amount, stamp)
+        self._settle_if_paid(stamp)
 
-    @event("PaymentAllocated")
+    class PaymentAllocated(Aggregate.Event):
+        """Part of a payment was applied to the invoice."""
+
+        cloudevent_type: ClassVar[str] = "arledger.invoice.payment_allocated"
+        account_id: UUID
+        payment_id: UUID
+        amount: Money
+        stamp: Stamp
+
+    @event(PaymentAllocated)
     def _payment_allocated(
         self, account_id: UUID, payment_id: UUID, amount: Money, stamp: Stamp
     ) -> None:
         self.allocated = self.allocated + amount
         self.allocations.append((payment_id, amount))
 
-    @event("Settled")
-    def _settled(self, account_id: UUID, stamp: Stamp) -> None:
+    def _settle_if_paid(self, stamp: Stamp) -> None:
+        if self.outstanding.is_zero():
+            self._settled(account_id=self.account_id, stamp=stamp)
+
+    class Settled(Aggregate.Event):
         """Nothing is outstanding: the event a booking system waits for to release a
         booking. It changes no amount; it says the invoice is settled, and when."""
+
+        cloudevent_type: ClassVar[str] = "arledger.invoice.settled"
+        account_id: UUID
+        stamp: Stamp
+
+    @event(Settled)
+    def _settled(self, account_id: UUID, stamp: Stamp) -> None:
+        """Changes no state: the event itself is the news."""
 
     def reverse_payment(
         self, payment_id: UUID, amount: Money, rule: str, reason: str, stamp: Stamp
@@ -192,20 +132,24 @@ class Invoice(Aggregate):
         """Take back ``amount`` of a payment's allocation (the payment checks it has that
         much here). A settled invoice that owes again is reopened, so that a service which
         released a booking on ``Settled`` hears of it."""
-        self._require_currency(amount, "un-allocation")
+        rules.require_currency(self, amount, "un-allocation")
         was_settled = self.outstanding.is_zero()
-        self._payment_unallocated(
-            account_id=self.account_id,
-            payment_id=payment_id,
-            amount=amount,
-            rule=rule,
-            reason=reason,
-            stamp=stamp,
-        )
+        self._payment_unallocated(self.account_id, payment_id, amount, rule, reason, stamp)
         if was_settled and self.outstanding.is_positive():
             self._reopened(account_id=self.account_id, outstanding=self.outstanding, stamp=stamp)
 
-    @event("PaymentUnallocated")
+    class PaymentUnallocated(Aggregate.Event):
+        """Part of a payment's allocation was taken back (``rule``: why)."""
+
+        cloudevent_type: ClassVar[str] = "arledger.invoice.payment_unallocated"
+        account_id: UUID
+        payment_id: UUID
+        amount: Money
+        rule: str
+        reason: str
+        stamp: Stamp
+
+    @event(PaymentUnallocated)
     def _payment_unallocated(
         self,
         account_id: UUID,
@@ -217,41 +161,38 @@ class Invoice(Aggregate):
     ) -> None:
         self.allocated = self.allocated - amount
 
-    @event("Reopened")
+    class Reopened(Aggregate.Event):
+        """A settled invoice owes again (its payment was taken back)."""
+
+        cloudevent_type: ClassVar[str] = "arledger.invoice.reopened"
+        account_id: UUID
+        outstanding: Money
+        stamp: Stamp
+
+    @event(Reopened)
     def _reopened(self, account_id: UUID, outstanding: Money, stamp: Stamp) -> None:
-        """A settled invoice owes again (its payment was returned, refunded or charged
-        back)."""
+        """Changes no state: the event itself is the news."""
 
     def issue_credit_note(
         self, credit_note_id: UUID, amount: Money, reason: str, issued_on: date, stamp: Stamp
     ) -> None:
         """Reduce what is owed by ``amount``, for ``reason``: never below zero."""
-        self._require_not_void("credit it")
-        self._require_currency(amount, "credit note")
-        if issued_on < self.issued_on:
-            raise BadDates(
-                f"credit note dated {issued_on}, before invoice {self.number} "
-                f"was issued on {self.issued_on}"
-            )
-        if self.outstanding < amount:
-            raise CreditExceedsOutstanding(
-                f"invoice {self.number} has {self.outstanding} outstanding; a credit note "
-                f"of {amount} would take it below zero",
-                outstanding=self.outstanding.to_json(),
-                requested=amount.to_json(),
-            )
-        self._credit_note_issued(
-            account_id=self.account_id,
-            credit_note_id=credit_note_id,
-            amount=amount,
-            reason=reason,
-            issued_on=issued_on,
-            stamp=stamp,
-        )
-        if self.outstanding.is_zero():
-            self._settled(account_id=self.account_id, stamp=stamp)
+        rules.check_credit_note(self, amount, issued_on)
+        self._credit_note_issued(self.account_id, credit_note_id, amount, reason, issued_on, stamp)
+        self._settle_if_paid(stamp)
 
-    @event("CreditNoteIssued")
+    class CreditNoteIssued(Aggregate.Event):
+        """A credit note reduced what the invoice owes."""
+
+        cloudevent_type: ClassVar[str] = "arledger.invoice.credit_note_issued"
+        account_id: UUID
+        credit_note_id: UUID
+        amount: Money
+        reason: str
+        issued_on: date
+        stamp: Stamp
+
+    @event(CreditNoteIssued)
     def _credit_note_issued(
         self,
         account_id: UUID,
@@ -269,19 +210,19 @@ class Invoice(Aggregate):
         money received against it must be un-allocated first. Credit notes and write-offs
         already made stand; the void cancels what is left, so one that leaves nothing
         (settled) cannot be voided."""
-        self._require_not_void("void it again")
-        if self.allocated.is_positive():
-            raise InvoiceHasAllocations(
-                f"invoice {self.number} has {self.allocated} allocated; only an invoice "
-                "with nothing allocated can be voided (issue a credit note instead)"
-            )
-        if not self.outstanding.is_positive():
-            raise InvoiceSettled(f"invoice {self.number} is settled; nothing is left to void")
-        self._voided(
-            account_id=self.account_id, amount=self.outstanding, reason=reason, stamp=stamp
-        )
+        rules.check_void(self)
+        self._voided(self.account_id, self.outstanding, reason, stamp)
 
-    @event("Voided")
+    class Voided(Aggregate.Event):
+        """The invoice was cancelled as raised in error; ``amount`` is what it cancelled."""
+
+        cloudevent_type: ClassVar[str] = "arledger.invoice.voided"
+        account_id: UUID
+        amount: Money
+        reason: str
+        stamp: Stamp
+
+    @event(Voided)
     def _voided(self, account_id: UUID, amount: Money, reason: str, stamp: Stamp) -> None:
         self.voided = amount
 
@@ -291,29 +232,24 @@ class Invoice(Aggregate):
         """Write ``amount`` off as bad debt, authorised by ``authorised_by`` (the
         authority check is the write-off request's; this checks the amount)."""
         self.check_write_off(amount)
-        self._written_off(
-            account_id=self.account_id,
-            write_off_id=write_off_id,
-            amount=amount,
-            reason=reason,
-            authorised_by=authorised_by,
-            stamp=stamp,
-        )
-        if self.outstanding.is_zero():
-            self._settled(account_id=self.account_id, stamp=stamp)
+        self._written_off(self.account_id, write_off_id, amount, reason, authorised_by, stamp)
+        self._settle_if_paid(stamp)
 
     def check_write_off(self, amount: Money) -> None:
-        self._require_not_void("write it off")
-        self._require_currency(amount, "write-off")
-        if self.outstanding < amount:
-            raise WriteOffExceedsOutstanding(
-                f"invoice {self.number} has {self.outstanding} outstanding; cannot write "
-                f"off {amount}",
-                outstanding=self.outstanding.to_json(),
-                requested=amount.to_json(),
-            )
+        rules.check_write_off(self, amount)
 
-    @event("WrittenOff")
+    class WrittenOff(Aggregate.Event):
+        """Part of the invoice was written off as bad debt, on someone's authority."""
+
+        cloudevent_type: ClassVar[str] = "arledger.invoice.written_off"
+        account_id: UUID
+        write_off_id: UUID
+        amount: Money
+        reason: str
+        authorised_by: str
+        stamp: Stamp
+
+    @event(WrittenOff)
     def _written_off(
         self,
         account_id: UUID,
@@ -330,38 +266,23 @@ class Invoice(Aggregate):
         used = by.get(authorised_by, 0) + amount.amount_minor
         self.written_off_by = {**by, authorised_by: used}
 
-    def written_off_on_authority_of(self, actor: str) -> Money:
-        """What ``actor`` has already authorised writing off on this invoice."""
-        by: dict[str, int] = getattr(self, "written_off_by", {})
-        return Money(by.get(actor, 0), self.currency)
-
-    def _require_currency(self, amount: Money, what: str) -> None:
-        if amount.currency != self.currency:
-            raise CurrencyMismatch(
-                f"invoice {self.number} is in {self.currency}; the {what} is in {amount.currency}",
-                expected=self.currency,
-                got=amount.currency,
-            )
-
-    def _require_not_void(self, what: str) -> None:
-        if self.is_void:
-            raise InvoiceVoid(f"invoice {self.number} is void; cannot {what}")
-
     def send(self, channel: str, recipient: str | None, stamp: Stamp) -> None:
         """Send the invoice to the client (email, post, portal); a second send is a
         resend and says so."""
-        self._require_not_void("send it")
-        if channel not in SEND_CHANNELS:
-            raise InvalidRequest(f"channel must be one of {', '.join(SEND_CHANNELS)}")
-        self._sent(
-            account_id=self.account_id,
-            channel=channel,
-            recipient=recipient,
-            resend=bool(self.sends),
-            stamp=stamp,
-        )
+        rules.check_send(self, channel)
+        self._sent(self.account_id, channel, recipient, bool(self.sends), stamp)
 
-    @event("Sent")
+    class Sent(Aggregate.Event):
+        """The invoice was sent to the client (``resend`` after the first time)."""
+
+        cloudevent_type: ClassVar[str] = "arledger.invoice.sent"
+        account_id: UUID
+        channel: str
+        recipient: str | None
+        resend: bool
+        stamp: Stamp
+
+    @event(Sent)
     def _sent(
         self, account_id: UUID, channel: str, recipient: str | None, resend: bool, stamp: Stamp
     ) -> None:
@@ -378,31 +299,26 @@ class Invoice(Aggregate):
     ) -> None:
         """A link the client pays the invoice's outstanding amount through (a Stripe
         Checkout Session). A new one replaces, and has expired, the one before."""
-        self._require_not_void("send a payment link for it")
-        self._require_currency(amount, "payment link")
-        if not amount.is_positive() or self.outstanding < amount:
-            raise NothingToPay(
-                f"invoice {self.number} has {self.outstanding} outstanding; a link for "
-                f"{amount} cannot be issued",
-                outstanding=self.outstanding.to_json(),
-            )
+        rules.check_payment_link(self, amount)
+        replaces = self.payment_link_id
         self._payment_link_issued(
-            account_id=self.account_id,
-            link_id=link_id,
-            url=url,
-            amount=amount,
-            customer_id=customer_id,
-            expires_at=expires_at,
-            replaces=self.payment_link_id,
-            stamp=stamp,
+            self.account_id, link_id, url, amount, customer_id, expires_at, replaces, stamp
         )
 
-    @property
-    def payment_link_id(self) -> str | None:
-        """The link issued last (none before links existed)."""
-        return getattr(self, "_payment_link_id", None)
+    class PaymentLinkIssued(Aggregate.Event):
+        """A link the client pays through was issued; it ``replaces`` the one before."""
 
-    @event("PaymentLinkIssued")
+        cloudevent_type: ClassVar[str] = "arledger.invoice.payment_link_issued"
+        account_id: UUID
+        link_id: str
+        url: str
+        amount: Money
+        customer_id: str | None
+        expires_at: datetime | None
+        replaces: str | None
+        stamp: Stamp
+
+    @event(PaymentLinkIssued)
     def _payment_link_issued(
         self,
         account_id: UUID,
@@ -437,6 +353,7 @@ class Invoice(Aggregate):
         average day. Version 1 charged ``base`` (then the undisputed outstanding) for
         every day; its events have no ``periods``."""
 
+        cloudevent_type: ClassVar[str] = "arledger.invoice.late_charged"
         class_version = 2
         account_id: UUID
         charge_invoice_id: UUID
@@ -471,44 +388,41 @@ class Invoice(Aggregate):
     def note_overdue(self, on: date, stamp: Stamp) -> None:
         """The due date has passed with money outstanding: said once per invoice, by the
         scheduler, effective on the day after ``due_on``."""
-        if self.overdue_noted or self.is_void or not self.is_overdue(on):
-            raise NotOverdue(f"invoice {self.number} is not newly overdue on {on}")
-        self._became_overdue(
-            account_id=self.account_id,
-            due_on=self.due_on,
-            outstanding=self.outstanding,
-            stamp=stamp,
-        )
+        rules.check_newly_overdue(self, on)
+        self._became_overdue(self.account_id, self.due_on, self.outstanding, stamp)
 
-    @event("BecameOverdue")
+    class BecameOverdue(Aggregate.Event):
+        """The due date passed with money outstanding (said once per invoice)."""
+
+        cloudevent_type: ClassVar[str] = "arledger.invoice.became_overdue"
+        account_id: UUID
+        due_on: date
+        outstanding: Money
+        stamp: Stamp
+
+    @event(BecameOverdue)
     def _became_overdue(
         self, account_id: UUID, due_on: date, outstanding: Money, stamp: Stamp
     ) -> None:
         self.overdue_noted = True
 
-    # --- disputes ----------------------------------------------------------------------
-
     def dispute(self, dispute_id: str, amount: Money, reason: str, stamp: Stamp) -> None:
         """The client disputes ``amount`` of the invoice: it stays owed (in the balance)
         but is not chased until the dispute is resolved."""
-        self._require_not_void("dispute it")
-        self._require_currency(amount, "dispute")
-        if self.undisputed < amount:
-            raise DisputeExceedsUndisputed(
-                f"invoice {self.number} has {self.undisputed} outstanding and not yet "
-                f"disputed; cannot dispute {amount}",
-                undisputed=self.undisputed.to_json(),
-                requested=amount.to_json(),
-            )
-        self._disputed(
-            account_id=self.account_id,
-            dispute_id=dispute_id,
-            amount=amount,
-            reason=reason,
-            stamp=stamp,
-        )
+        rules.check_dispute(self, amount)
+        self._disputed(self.account_id, dispute_id, amount, reason, stamp)
 
-    @event("Disputed")
+    class Disputed(Aggregate.Event):
+        """The client disputes ``amount``: still owed, not chased while it is open."""
+
+        cloudevent_type: ClassVar[str] = "arledger.invoice.disputed"
+        account_id: UUID
+        dispute_id: str
+        amount: Money
+        reason: str
+        stamp: Stamp
+
+    @event(Disputed)
     def _disputed(
         self, account_id: UUID, dispute_id: str, amount: Money, reason: str, stamp: Stamp
     ) -> None:
@@ -525,32 +439,26 @@ class Invoice(Aggregate):
     ) -> None:
         """Upheld: the client was right, and a credit note for the disputed amount (or
         the smaller ``credit`` given) reduces what is owed. Rejected: collection resumes."""
-        if dispute_id not in self.disputes:
-            raise DisputeNotOpen(f"invoice {self.number} has no open dispute {dispute_id}")
-        disputed = self.disputes[dispute_id]
-        credit = (credit or disputed) if upheld else Money.zero(self.currency)
-        self._require_currency(credit, "credit")
-        if disputed < credit:
-            raise CreditExceedsOutstanding(
-                f"the dispute is for {disputed}; an upheld dispute credits at most that, "
-                f"not {credit}",
-                disputed=disputed.to_json(),
-                requested=credit.to_json(),
-            )
-        self._dispute_resolved(
-            account_id=self.account_id,
-            dispute_id=dispute_id,
-            outcome="upheld" if upheld else "rejected",
-            disputed=disputed,
-            reason=reason,
-            stamp=stamp,
-        )
+        disputed, credit = rules.resolution_credit(self, dispute_id, upheld, credit)
+        outcome = "upheld" if upheld else "rejected"
+        self._dispute_resolved(self.account_id, dispute_id, outcome, disputed, reason, stamp)
         if credit.is_positive():
-            credit_note_id = uuid5(_INVOICE_NAMESPACE, f"{self.id}/dispute/{dispute_id}")
+            credit_note_id = dispute_credit_note_id(self.id, dispute_id)
             reason = f"dispute upheld: {reason}"
             self.issue_credit_note(credit_note_id, credit, reason, issued_on, stamp)
 
-    @event("DisputeResolved")
+    class DisputeResolved(Aggregate.Event):
+        """A dispute was upheld (a credit note follows) or rejected (chasing resumes)."""
+
+        cloudevent_type: ClassVar[str] = "arledger.invoice.dispute_resolved"
+        account_id: UUID
+        dispute_id: str
+        outcome: str
+        disputed: Money
+        reason: str
+        stamp: Stamp
+
+    @event(DisputeResolved)
     def _dispute_resolved(
         self,
         account_id: UUID,

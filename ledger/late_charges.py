@@ -23,7 +23,7 @@ from ledger.invoice import Invoice, invoice_id_for
 from ledger.late_interest import Span, average, changes, interest_on, undisputed_spans
 from ledger.late_interest import simple_interest as simple_interest
 from ledger.money import Money
-from ledger.store import LedgerStore, Saved
+from ledger.unit_of_work import Decision, Saved, UnitOfWork, changed
 
 INTEREST_RATE_BPS_MAX = 10_000  # 100% a year
 
@@ -43,8 +43,11 @@ class LateChargeDatedInFuture(BadDates):
     title = "A late charge runs at most to today"
 
 
-class LateCharges(LedgerStore):
+class LateCharges:
     """Setting an account's late-fee policy, and charging an invoice under it."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
 
     def set_late_fee_policy(self, cmd: SetLateFeePolicy) -> Saved:
         if not 0 <= cmd.interest_rate_bps <= INTEREST_RATE_BPS_MAX:
@@ -53,15 +56,13 @@ class LateCharges(LedgerStore):
             raise InvalidRequest(f"grace_days must be 0 to {limits.PAYMENT_TERMS_DAYS_MAX}")
         if cmd.fixed_fee is not None and not cmd.fixed_fee.is_positive():
             raise InvalidRequest("fixed_fee must be above zero")
-
-        def attempt() -> Saved:
-            account = self.get_account(cmd.account_id)
-            account.set_late_fee_policy(
+        return self.uow.change(
+            self.uow.account,
+            cmd.account_id,
+            lambda a: a.set_late_fee_policy(
                 cmd.fixed_fee, cmd.interest_rate_bps, cmd.grace_days, cmd.stamp
-            )
-            return Saved(account, self._position(self.save(account)))
-
-        return self._retrying(attempt)
+            ),
+        )
 
     def charge_late_fee(self, cmd: ChargeLateFee) -> Saved:
         today = datetime.now(UTC).date()
@@ -73,9 +74,9 @@ class LateCharges(LedgerStore):
                 latest=today.isoformat(),
             )
 
-        def attempt() -> Saved:
-            invoice = self.get_invoice(cmd.invoice_id)
-            account = self.get_account(invoice.account_id)
+        def decide() -> Decision:
+            invoice = self.uow.invoice(cmd.invoice_id)
+            account = self.uow.account(invoice.account_id)
             policy = account.late_fee_policy
             if policy is None:
                 raise LateFeesNotConfigured(f"account {account.id} has no late-fee policy")
@@ -98,15 +99,15 @@ class LateCharges(LedgerStore):
                 charged_for=invoice.id,
             )
             invoice.record_late_charge(charge_id, cmd.charge_on, figures.record(), stamp)
-            return Saved(charge, self._position(self.save(account, invoice, charge)))
+            return changed(account, invoice, charge, reply=charge)
 
-        return self._retrying(attempt)
+        return self.uow.run(decide)
 
     def _late_charge(self, invoice: Invoice, policy: dict[str, Any], charge_on: date) -> Figures:
         """What a charge to ``charge_on`` rests on: what the invoice owed undisputed each
         day since the last charge (or the grace period's end), the fee and the interest."""
         start = invoice.late_charged_to or invoice.due_on + timedelta(policy["grace_days"])
-        history = self.events.get(invoice.id, lte=invoice.version)
+        history = self.uow.history(invoice.id, lte=invoice.version)
         spans = undisputed_spans(changes(history, invoice.issued_on), start, charge_on)
         if not any(span.undisputed for span in spans):
             raise LateChargeNotDue(

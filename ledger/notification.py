@@ -14,7 +14,7 @@ from eventsourcing.domain import Aggregate, event
 
 from ledger.errors import NotFound, RuleViolation
 from ledger.stamp import Stamp
-from ledger.store import LedgerStore, Saved, _new
+from ledger.unit_of_work import Saved, UnitOfWork, new
 
 
 class AlreadyDelivered(RuleViolation):
@@ -174,8 +174,11 @@ class Notification(Aggregate):
         }
 
 
-class Notifying(LedgerStore):
+class Notifying:
     """Queue notifications and record their deliveries."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
 
     def queue_notification(
         self,
@@ -188,7 +191,7 @@ class Notifying(LedgerStore):
     ) -> Saved:
         """Queued once: the same id again returns the first (``replayed``)."""
         recipients, subject, body = message
-        notification = _new(
+        notification = new(
             Notification,
             "Queued",
             notification_id,
@@ -200,12 +203,11 @@ class Notifying(LedgerStore):
             body=body,
             stamp=stamp,
         )
-        return self._create(notification, lambda: self.get_notification(notification_id))
+        return self.uow.create(notification, self.get_notification)
 
     def get_notification(self, notification_id: UUID) -> Notification:
-        return self._get(
-            Notification, notification_id, UnknownNotification(f"no notification {notification_id}")
-        )
+        missing = UnknownNotification(f"no notification {notification_id}")
+        return self.uow.get(Notification, notification_id, missing)
 
     def record_delivery(
         self,
@@ -231,10 +233,4 @@ class Notifying(LedgerStore):
         self, notification_id: UUID, change: Callable[[Notification], None]
     ) -> Saved:
         """Load, ``change`` (which appends events or raises), save; retried on a race."""
-
-        def attempt() -> Saved:
-            notification = self.get_notification(notification_id)
-            change(notification)
-            return Saved(notification, self._position(self.save(notification)))
-
-        return self._retrying(attempt)
+        return self.uow.change(self.get_notification, notification_id, change)

@@ -7,7 +7,7 @@ instalment is kept, and breaks when more are missed than it allows."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -20,7 +20,18 @@ from ledger.stamp import Stamp
 class PaymentPlan(Aggregate):
     """Instalments over one or more invoices, and how each went."""
 
-    @event("Agreed")
+    class Agreed(Aggregate.Created):
+        """A payment plan was agreed: ``instalments`` rows of due date and amount."""
+
+        cloudevent_type: ClassVar[str] = "arledger.payment_plan.agreed"
+        account_id: UUID
+        invoice_ids: list[UUID]
+        instalments: list[dict[str, Any]]
+        starts_on: date
+        missed_allowed: int
+        stamp: Stamp
+
+    @event(Agreed)
     def __init__(
         self,
         account_id: UUID,
@@ -89,6 +100,7 @@ class PaymentPlan(Aggregate):
         """An instalment kept, by the cash in ``kept_by`` (version 2; an event stored
         before it has none recorded)."""
 
+        cloudevent_type: ClassVar[str] = "arledger.payment_plan.instalment_kept"
         class_version = 2
         account_id: UUID
         index: int
@@ -107,17 +119,42 @@ class PaymentPlan(Aggregate):
         self.outcomes.append("kept")
         self.kept_by.extend(kept_by)
 
-    @event("InstalmentMissed")
+    class InstalmentMissed(Aggregate.Event):
+        """An instalment's date passed with less paid than was due by it."""
+
+        cloudevent_type: ClassVar[str] = "arledger.payment_plan.instalment_missed"
+        account_id: UUID
+        index: int
+        paid: Money
+        due: Money
+        stamp: Stamp
+
+    @event(InstalmentMissed)
     def _instalment_missed(
         self, account_id: UUID, index: int, paid: Money, due: Money, stamp: Stamp
     ) -> None:
         self.outcomes.append("missed")
 
-    @event("Completed")
+    class Completed(Aggregate.Event):
+        """Every instalment was kept."""
+
+        cloudevent_type: ClassVar[str] = "arledger.payment_plan.completed"
+        account_id: UUID
+        stamp: Stamp
+
+    @event(Completed)
     def _completed(self, account_id: UUID, stamp: Stamp) -> None:
         self.status = "completed"
 
-    @event("Broken")
+    class Broken(Aggregate.Event):
+        """More instalments were missed than the plan allows."""
+
+        cloudevent_type: ClassVar[str] = "arledger.payment_plan.broken"
+        account_id: UUID
+        missed: int
+        stamp: Stamp
+
+    @event(Broken)
     def _broken(self, account_id: UUID, missed: int, stamp: Stamp) -> None:
         self.status = "broken"
 
@@ -125,7 +162,15 @@ class PaymentPlan(Aggregate):
         self._require_active()
         self._cancelled(account_id=self.account_id, reason=reason, stamp=stamp)
 
-    @event("Cancelled")
+    class Cancelled(Aggregate.Event):
+        """The plan was called off before it was decided."""
+
+        cloudevent_type: ClassVar[str] = "arledger.payment_plan.cancelled"
+        account_id: UUID
+        reason: str
+        stamp: Stamp
+
+    @event(Cancelled)
     def _cancelled(self, account_id: UUID, reason: str, stamp: Stamp) -> None:
         self.status = "cancelled"
 

@@ -7,7 +7,7 @@ broken when the date passes without. The scheduler decides both."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -25,7 +25,19 @@ class ArrangementNotOpen(RuleViolation):
 class Promise(Aggregate):
     """One promise to pay and its outcome."""
 
-    @event("Made")
+    class Made(Aggregate.Created):
+        """The client promised to pay ``amount`` by ``promised_on``."""
+
+        cloudevent_type: ClassVar[str] = "arledger.promise.made"
+        account_id: UUID
+        amount: Money
+        made_on: date
+        promised_on: date
+        invoice_ids: list[UUID]
+        notes: str | None
+        stamp: Stamp
+
+    @event(Made)
     def __init__(
         self,
         account_id: UUID,
@@ -56,6 +68,7 @@ class Promise(Aggregate):
         """Kept, by the cash in ``kept_by`` (version 2; an event stored before it has
         none recorded)."""
 
+        cloudevent_type: ClassVar[str] = "arledger.promise.kept"
         class_version = 2
         account_id: UUID
         paid: Money
@@ -75,7 +88,16 @@ class Promise(Aggregate):
         self._require_open()
         self._broken(account_id=self.account_id, paid=paid, promised=self.amount, stamp=stamp)
 
-    @event("Broken")
+    class Broken(Aggregate.Event):
+        """The promised date passed with less paid than promised."""
+
+        cloudevent_type: ClassVar[str] = "arledger.promise.broken"
+        account_id: UUID
+        paid: Money
+        promised: Money
+        stamp: Stamp
+
+    @event(Broken)
     def _broken(self, account_id: UUID, paid: Money, promised: Money, stamp: Stamp) -> None:
         self.status, self.paid = "broken", paid
 
@@ -83,7 +105,15 @@ class Promise(Aggregate):
         self._require_open()
         self._cancelled(account_id=self.account_id, reason=reason, stamp=stamp)
 
-    @event("Cancelled")
+    class Cancelled(Aggregate.Event):
+        """The promise was called off before it was decided."""
+
+        cloudevent_type: ClassVar[str] = "arledger.promise.cancelled"
+        account_id: UUID
+        reason: str
+        stamp: Stamp
+
+    @event(Cancelled)
     def _cancelled(self, account_id: UUID, reason: str, stamp: Stamp) -> None:
         self.status = "cancelled"
 

@@ -21,13 +21,16 @@ from ledger.invoice import Invoice
 from ledger.money import Money
 from ledger.payment import Payment
 from ledger.stamp import Stamp
-from ledger.store import LedgerStore, Saved
+from ledger.unit_of_work import Decision, Saved, UnitOfWork, already_ran, changed
 
 
-class PaymentReversals(LedgerStore):
+class PaymentReversals:
     """Un-allocate, refund, return and charge back, keeping every invoice and payment in
     step: what a payment takes back from an invoice, the invoice gives up in the same
     transaction."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
 
     def unallocate_payment(self, cmd: UnallocatePayment) -> Saved:
         rules.require_text(cmd.reason, "reason", limits.DESCRIPTION_LENGTH_MAX, optional=False)
@@ -148,7 +151,7 @@ class PaymentReversals(LedgerStore):
         payment.unallocate(request_id, rule, reason, rows, stamp)
         invoices = []
         for invoice_id, amount in rows:
-            invoice = self.get_invoice(invoice_id)
+            invoice = self.uow.invoice(invoice_id)
             invoice.reverse_payment(payment.id, amount, rule, reason, stamp)
             invoices.append(invoice)
         return invoices
@@ -159,11 +162,10 @@ class PaymentReversals(LedgerStore):
         """Load the payment, apply ``change`` (which may touch invoices), save all
         together; a request already applied appends nothing."""
 
-        def attempt() -> Saved:
-            payment = self.get_payment(payment_id)
+        def decide() -> Decision:
+            payment = self.uow.payment(payment_id)
             if request_id in payment.request_ids:
-                return Saved(payment, self.head_position(), replayed=True)
-            invoices = change(payment)
-            return Saved(payment, self._position(self.save(payment, *invoices)))
+                return already_ran(payment)
+            return changed(payment, *change(payment))
 
-        return self._retrying(attempt)
+        return self.uow.run(decide)

@@ -9,10 +9,11 @@ from datetime import date
 from uuid import UUID
 
 from ledger import limits, rules
+from ledger.account import Account
 from ledger.checked import Checked
 from ledger.errors import RuleViolation
 from ledger.stamp import Stamp
-from ledger.store import LedgerStore, Saved
+from ledger.unit_of_work import Saved, UnitOfWork
 
 
 class NoRecipient(RuleViolation):
@@ -32,14 +33,18 @@ class SendStatement(Checked):
     recipient: str | None = None
 
 
-class StatementSends(LedgerStore):
+class StatementSends:
+    """Statements sent from an account, each recorded on it with what was sent."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
     def send_statement(self, cmd: SendStatement) -> Saved:
         """Record the statement as sent, to the named recipient or else the account's
         email (``no-recipient`` when there is neither)."""
         rules.require_text(cmd.recipient, "recipient", limits.NAME_LENGTH_MAX, optional=True)
 
-        def attempt() -> Saved:
-            account = self.get_account(cmd.account_id)
+        def change(account: Account) -> None:
             recipient = cmd.recipient or account.email
             if not recipient:
                 raise NoRecipient(f"account {account.id} has no email address; name a recipient")
@@ -48,6 +53,5 @@ class StatementSends(LedgerStore):
                 start, end, cmd.channel, recipient, cmd.at_position, cmd.filename,
                 cmd.sha256, cmd.stamp,
             )  # fmt: skip
-            return Saved(account, self._position(self.save(account)))
 
-        return self._retrying(attempt)
+        return self.uow.change(self.uow.account, cmd.account_id, change)

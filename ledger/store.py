@@ -1,82 +1,34 @@
-"""The plumbing under the application service: aggregates in and out of the store."""
+"""The event store side of the ledger: the application's configuration, its port to the
+store's own features, and the reads of the write model and of the log."""
 
 from __future__ import annotations
 
-import logging
-import random
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
-from uuid import UUID, uuid4
+from typing import cast
+from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate, DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Notification, Recording
+from eventsourcing.application import Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import JSONTranscoder, Notification
+from eventsourcing.utils import resolve_topic
 
-from ledger import limits
 from ledger.account import Account
-from ledger.errors import (
-    ConcurrencyExhausted,
-    CurrencyMismatch,
-    UnknownAccount,
-    UnknownInvoice,
-    UnknownPayment,
-    UnknownWriteOff,
-)
-from ledger.integrity.install import install
+from ledger.errors import UnknownAccount
 from ledger.invoice import Invoice
-from ledger.money import Money
 from ledger.payment import Payment
 from ledger.stamp import TRANSCODINGS
+from ledger.store_port import EVENT_STORE_TOPIC, Attach, EventStorePort, LibraryEventStore
+from ledger.unit_of_work import Saved as Saved
+from ledger.unit_of_work import UnitOfWork
 from ledger.write_off import DEFAULT_LIMITS_MAJOR, WriteOff, WriteOffPolicy
-
-log = logging.getLogger("arledger.ledger")
-
-A = TypeVar("A", bound=Aggregate)
-R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class Saved:
-    """What a command did: the aggregate it concerns and the store position of the last
-    event it appended (or, when it appended nothing because it was a replay, the
-    position the store had reached)."""
-
-    aggregate: Any
-    position: int
-    replayed: bool = False
-
-
-@dataclass(frozen=True)
-class AllocationResult:
-    payment: Payment
-    allocations: list[tuple[UUID, Money]]
-    position: int
-    replayed: bool = False
-
-
-def _new(kind: type[A], created: str, aggregate_id: UUID | None, **fields: Any) -> A:
-    """Create an aggregate, with a client-chosen id when one is given: the API derives it
-    from the Idempotency-Key, so a command retried after a lost reply conflicts with
-    itself in the store instead of creating a twin."""
-    event_class = getattr(kind, created)
-    return kind._create(event_class, id=aggregate_id or uuid4(), **fields)
-
-
-def _require_currency(account: Account, amount: Money, what: str) -> None:
-    if amount.currency != account.currency:
-        raise CurrencyMismatch(
-            f"account {account.id} is in {account.currency}; the {what} is in {amount.currency}",
-            expected=account.currency,
-            got=amount.currency,
-        )
 
 
 class LedgerStore(Application[UUID]):
-    """The event store side of the ledger: configuration, loading aggregates, retrying
-    after a lost concurrency race, and reading the log. The commands build on it."""
+    """The ledger as an eventsourcing application: its configuration, the unit of work
+    its commands run in, and the reads. ``EVENT_STORE_TOPIC`` in ``env`` names the
+    adapter to the store's own features (PostgreSQL's); without it, the library's
+    interface alone serves (the in-memory recorder)."""
 
     name = "Ledger"
 
@@ -96,49 +48,49 @@ class LedgerStore(Application[UUID]):
             }
             env = {**(env or {}), "IS_SNAPSHOTTING_ENABLED": "y"}
         super().__init__(env)
-        with self.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
-            install(conn, self.events_table)
-
-    @property
-    def events_table(self) -> str:
-        """The stored-events table: hash-chained, append-only, checkpointed."""
-        return str(self.recorder.events_table_name)  # type: ignore[attr-defined]
+        topic = self.env.get(EVENT_STORE_TOPIC)
+        attach = cast(Attach, resolve_topic(topic)) if topic else LibraryEventStore
+        self.store_port: EventStorePort = attach(self)
+        self.uow = UnitOfWork(self)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         for transcoding in TRANSCODINGS:
             transcoder.register(transcoding)
 
-    # --- commands ---------------------------------------------------------------
+    @property
+    def events_table(self) -> str:
+        """The stored-events table: hash-chained, append-only, checkpointed."""
+        return self.store_port.events_table
 
-    def get_write_off(self, write_off_id: UUID) -> WriteOff:
-        return self._get(WriteOff, write_off_id, UnknownWriteOff(f"no write-off {write_off_id}"))
+    def notify_channel(self) -> str:
+        """The channel the store NOTIFYs on each insert: the relay's wake-up."""
+        return self.store_port.notify_channel()
+
+    # --- the write model, as stored now ---------------------------------------------
 
     def get_account(self, account_id: UUID) -> Account:
-        return self._get(Account, account_id, UnknownAccount(f"no account {account_id}"))
+        return self.uow.account(account_id)
+
+    def get_invoice(self, invoice_id: UUID) -> Invoice:
+        return self.uow.invoice(invoice_id)
+
+    def get_payment(self, payment_id: UUID) -> Payment:
+        return self.uow.payment(payment_id)
+
+    def get_write_off(self, write_off_id: UUID) -> WriteOff:
+        return self.uow.write_off(write_off_id)
 
     def get_account_as_known_at(self, account_id: UUID, at: datetime) -> Account:
         """The account as the store knew it at ``at``: its events up to the last position
-        committed by then, in commit order (``projections/commits.py``)."""
-        with self.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
-            row = conn.execute(
-                f"SELECT max(originator_version) AS v FROM {self.events_table}"
-                " WHERE originator_id = %s AND notification_id <= COALESCE(("
-                "  SELECT position FROM event_commits WHERE committed_at <= %s"
-                "   ORDER BY committed_at DESC, position DESC LIMIT 1), 0)",
-                (account_id, at),
-            ).fetchone()
-        version = row["v"] if row else None  # rows come as dicts from the library's pool
+        committed by then, in commit order."""
+        version = self.store_port.version_known_at(account_id, at)
         if version is None:
             raise UnknownAccount(f"no account {account_id} had been opened by {at.isoformat()}")
         account: Account = self.repository.get(account_id, version=version)
         return account
 
-    def get_invoice(self, invoice_id: UUID) -> Invoice:
-        return self._get(Invoice, invoice_id, UnknownInvoice(f"no invoice {invoice_id}"))
-
-    def get_payment(self, payment_id: UUID) -> Payment:
-        return self._get(Payment, payment_id, UnknownPayment(f"no payment {payment_id}"))
+    # --- the log ----------------------------------------------------------------------
 
     def read_log(self, after: int, limit: int) -> Sequence[Notification]:
         """Stored events after position ``after``, oldest first, for the relay and for
@@ -150,47 +102,6 @@ class LedgerStore(Application[UUID]):
     def decode(self, notification: Notification) -> DomainEventProtocol[UUID]:
         return self.mapper.to_domain_event(notification)
 
-    def notify_channel(self) -> str:
-        """The PostgreSQL channel the store NOTIFYs on each insert: the relay's wake-up."""
-        return str(getattr(self.recorder, "channel_name", self.recorder.__class__.__name__))
-
     def head_position(self) -> int:
         """The store's last notification id: the newest position there is."""
-        return self.recorder.max_notification_id() or 0
-
-    # --- plumbing ----------------------------------------------------------------
-
-    def _get(self, kind: type[A], aggregate_id: UUID, missing: Exception) -> A:
-        try:
-            aggregate: Aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise missing from None
-        if not isinstance(aggregate, kind):
-            raise missing
-        return aggregate
-
-    def _exists(self, kind: type[Invoice], account_id: UUID, number: str) -> bool:
-        return kind.create_id(account_id, number) in self.repository
-
-    def _create(self, aggregate: Aggregate, existing: Callable[[], Any]) -> Saved:
-        try:
-            return Saved(aggregate, self._position(self.save(aggregate)))
-        except IntegrityError:
-            # The client-chosen id exists: this command already ran (a retry after a
-            # lost reply). Answer with what it made, appending nothing.
-            return Saved(existing(), self.head_position(), replayed=True)
-
-    def _retrying(self, attempt: Callable[[], R]) -> R:
-        for n in range(limits.COMMAND_RETRIES_MAX):
-            try:
-                return attempt()
-            except IntegrityError:
-                log.info("optimistic concurrency conflict", extra={"attempt": n + 1})
-                time.sleep(random.uniform(0, 0.005 * 2**n))
-        raise ConcurrencyExhausted(
-            f"gave up after {limits.COMMAND_RETRIES_MAX} concurrent-modification retries"
-        )
-
-    @staticmethod
-    def _position(recordings: Sequence[Recording[UUID]]) -> int:
-        return max(r.notification.id for r in recordings)
+        return self.uow.head_position()

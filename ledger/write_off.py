@@ -5,7 +5,7 @@ a write-off is applied at once; above it, it waits for a manager who is not the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -81,7 +81,19 @@ class Authority:
 class WriteOff(Aggregate):
     """One write-off decision: requested, then applied at once, approved, or rejected."""
 
-    @event("Requested")
+    class Requested(Aggregate.Created):
+        """A write-off of ``amount`` on an invoice was requested."""
+
+        cloudevent_type: ClassVar[str] = "arledger.write_off.requested"
+        account_id: UUID
+        invoice_id: UUID
+        amount: Money
+        reason: str
+        requested_by: str
+        requester_role: str
+        stamp: Stamp
+
+    @event(Requested)
     def __init__(
         self,
         account_id: UUID,
@@ -144,6 +156,7 @@ class WriteOff(Aggregate):
         """Applied: at once on the requester's authority, or approved by another with
         their ``reason`` (version 2; an event stored before it has none)."""
 
+        cloudevent_type: ClassVar[str] = "arledger.write_off.approved"
         class_version = 2
         account_id: UUID
         approved_by: str
@@ -168,7 +181,16 @@ class WriteOff(Aggregate):
             raise FourEyesRequired("a write-off is rejected by someone other than its requester")
         self._rejected(account_id=self.account_id, rejected_by=rejecter, reason=reason, stamp=stamp)
 
-    @event("Rejected")
+    class Rejected(Aggregate.Event):
+        """The write-off was refused by someone other than its requester."""
+
+        cloudevent_type: ClassVar[str] = "arledger.write_off.rejected"
+        account_id: UUID
+        rejected_by: str
+        reason: str
+        stamp: Stamp
+
+    @event(Rejected)
     def _rejected(self, account_id: UUID, rejected_by: str, reason: str, stamp: Stamp) -> None:
         self.status = "rejected"
         self.decided_by = rejected_by

@@ -1,7 +1,7 @@
 """Aged debt from the receivables read model: what each invoice owed at the end of the
 ``as_of`` date, put in a bucket by how many days it was past its ``due_on`` then
 (``current`` is not yet due), per account and in total. With ``known_position`` (the last
-position committed by an ``as_known_at`` moment, ``projections/commits.py``), only what
+position committed by an ``as_known_at`` moment, ``infra/commits.py``), only what
 had been committed by then counts: the report as it was run then."""
 
 from __future__ import annotations
@@ -16,17 +16,22 @@ from psycopg import Connection
 BUCKETS = ("current", "days_1_30", "days_31_60", "days_61_90", "days_91_plus")
 
 
+# The last day past due of each bucket but the oldest, which has no end.
+BUCKET_ENDS = (0, 30, 60, 90)
+
+
 def bucket_for(days_past_due: int) -> str:
     """The ageing bucket of an amount ``days_past_due`` days past its due date."""
-    if days_past_due <= 0:
-        return "current"
-    if days_past_due <= 30:
-        return "days_1_30"
-    if days_past_due <= 60:
-        return "days_31_60"
-    if days_past_due <= 90:
-        return "days_61_90"
-    return "days_91_plus"
+    for bucket, last_day in zip(BUCKETS, BUCKET_ENDS, strict=False):
+        if days_past_due <= last_day:
+            return bucket
+    return BUCKETS[-1]
+
+
+def bucket_index_sql(days_past_due: str) -> str:
+    """``bucket_for``'s place in ``BUCKETS`` as an SQL expression over ``days_past_due``."""
+    whens = " ".join(f"WHEN {days_past_due} <= {d} THEN {n}" for n, d in enumerate(BUCKET_ENDS))
+    return f"CASE {whens} ELSE {len(BUCKET_ENDS)} END"
 
 
 @dataclass
@@ -93,3 +98,15 @@ def aged_debt(
         accounts.append(AgedAccount(account, name, aged))
     accounts.sort(key=lambda a: (-a.aged.total, a.name, str(a.account_id)))
     return total, accounts
+
+
+def aged_total(
+    conn: Connection[Any], currency: str, as_of: date, known_position: int | None = None
+) -> int:
+    """What the portfolio's ageing adds up to, without each account's."""
+    owed = " + ".join(f'COALESCE(aged."{bucket}", 0)' for bucket in BUCKETS)
+    (total,) = conn.execute(
+        f"SELECT SUM({owed}) FROM ({AGED_SQL}) aged",
+        {"currency": currency, "as_of": as_of, "known": known_position, "account": None},
+    ).fetchone() or (0,)
+    return int(total or 0)

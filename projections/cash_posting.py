@@ -17,7 +17,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from projections.ageing import aged_debt
+from projections.ageing import aged_total
 
 PERIODS = ("day", "week", "month")
 
@@ -139,7 +139,7 @@ def cash_posting(
         write_offs=-by_kind.get("written_off", 0),
         # Read another way, invoice by invoice as aged debt reads it, so that the check
         # means something: an amount with no invoice or account behind it shows.
-        closing=aged_debt(conn, currency, end, known_position)[0].total,
+        closing=aged_total(conn, currency, end, known_position),
     )
     return list(days.values()), roll
 

@@ -150,9 +150,7 @@ def figures(
 ) -> dict[UUID, Figures]:
     """Each account's figures for the period (accounts with nothing owed or sold in it
     are left out)."""
-    earliest = _month_start(period_end)
-    for _ in range(COUNTBACK_MONTHS - 1):
-        earliest = _previous_month(earliest)
+    earliest, _ = _countback_window(period_end)
     params = {
         "currency": currency,
         "start": period_start,
@@ -169,3 +167,102 @@ def figures(
     for account, month, amount in conn.execute(MONTHLY_SALES_SQL, params).fetchall():
         out[account].monthly_sales[month] = int(amount)
     return dict(out)
+
+
+# The portfolio's sums month by month, in one pass over the movements: a month's
+# opening and closing receivables are running totals of what took effect before it.
+MONTHS_SQL = """
+SELECT date_trunc('month', m.effective_on)::date AS month,
+       SUM(m.amount_minor),
+       SUM(m.amount_minor) FILTER (WHERE m.kind = ANY(%(sales)s)),
+       SUM(-m.amount_minor) FILTER (WHERE m.kind = 'allocated'),
+       SUM(-m.amount_minor * (m.effective_on - i.issued_on)) FILTER (WHERE m.kind = 'allocated')
+  FROM receivable_movements m
+  JOIN receivable_invoices i ON i.invoice_id = m.invoice_id
+ WHERE m.currency = %(currency)s AND m.effective_on <= %(end)s
+   AND (%(known)s::bigint IS NULL OR m.position <= %(known)s::bigint)
+   AND (%(account)s::uuid IS NULL OR m.account_id = %(account)s::uuid)
+ GROUP BY 1
+"""
+
+# What was owed at each month's end on invoices not yet due then: only invoices due on
+# or after the first month's end can count, so only their movements are read.
+NOT_YET_DUE_SQL = """
+SELECT e.stop, SUM(m.amount_minor)
+  FROM unnest(%(stops)s::date[]) AS e(stop)
+  JOIN receivable_invoices i ON i.due_on >= e.stop
+  JOIN receivable_movements m ON m.invoice_id = i.invoice_id AND m.effective_on <= e.stop
+ WHERE m.currency = %(currency)s AND i.due_on >= %(first_stop)s
+   AND (%(known)s::bigint IS NULL OR m.position <= %(known)s::bigint)
+   AND (%(account)s::uuid IS NULL OR m.account_id = %(account)s::uuid)
+ GROUP BY e.stop
+"""
+
+
+def trend(
+    conn: Connection[Any],
+    currency: str,
+    months: list[tuple[date, date]],
+    known_position: int | None = None,
+    account_id: UUID | None = None,
+) -> list[Figures]:
+    """The portfolio's (or one account's) figures for each consecutive span in
+    ``months`` (oldest first, each a calendar month, the last one ending where the
+    report ends): the same sums ``figures`` adds up for each span, in two queries."""
+    if not months:
+        return []
+    for start, stop in months:
+        if start.day != 1 or (start.year, start.month) != (stop.year, stop.month) or stop < start:
+            raise ValueError(f"{start}..{stop} is not a calendar month or its first part")
+    params = {
+        "currency": currency,
+        "end": months[-1][1],
+        "stops": [stop for _, stop in months],
+        "first_stop": months[0][1],
+        "sales": list(SALES_KINDS),
+        "known": known_position,
+        "account": account_id,
+    }
+    by_month: dict[date, tuple[int, ...]] = {
+        month: tuple(int(s or 0) for s in sums)
+        for month, *sums in conn.execute(MONTHS_SQL, params).fetchall()
+    }
+    not_yet_due = {stop: int(s or 0) for stop, s in conn.execute(NOT_YET_DUE_SQL, params)}
+    monthly_sales = {month: sums[1] for month, sums in by_month.items() if sums[1]}
+    out: list[Figures] = []
+    for start, stop in months:
+        opening = sum(sums[0] for month, sums in by_month.items() if month < start)
+        inside = by_month.get(_month_start(start), (0, 0, 0, 0))
+        window = _countback_window(stop)
+        out.append(
+            Figures(
+                opening=opening,
+                closing=opening + inside[0],
+                not_yet_due=not_yet_due.get(stop, 0),
+                sales=inside[1],
+                monthly_sales={m: v for m, v in monthly_sales.items() if window[0] <= m <= stop},
+                cash_applied=inside[2],
+                cash_applied_days=inside[3],
+            )
+        )
+    return out
+
+
+def _countback_window(period_end: date) -> tuple[date, date]:
+    """The months countback may walk over for a period ending ``period_end``."""
+    earliest = _month_start(period_end)
+    for _ in range(COUNTBACK_MONTHS - 1):
+        earliest = _previous_month(earliest)
+    return earliest, period_end
+
+
+def months_to(end: date, count: int) -> list[tuple[date, date]]:
+    """The ``count`` calendar months up to the one holding ``end``, oldest first; the
+    last one ends at ``end``."""
+    spans: list[tuple[date, date]] = []
+    last = end
+    for _ in range(count):
+        first = last.replace(day=1)
+        spans.append((first, last))
+        last = first - timedelta(days=1)
+    return spans[::-1]

@@ -32,9 +32,10 @@ from uuid import UUID
 
 import psycopg
 
-from ledger.integrity import chain, merkle
-from ledger.integrity.service import Integrity
-from ledger.integrity.signing import public_pem
+from infra.integrity import chain, merkle
+from infra.integrity.checkpoints import Checkpoint
+from infra.integrity.service import Integrity
+from infra.integrity.signing import public_pem
 from projections import ageing, debtor_days, tracking
 from projections.receivables import NAME as RECEIVABLES
 
@@ -109,21 +110,7 @@ def export_period(
     _write(out, "receivables.csv", _receivables_csv(conn, start, end, last))
     _write(out, "aged_debt.json", _dumps(_aged(conn, end, known_at, last)) + "\n")
     _write(out, "debtor_days.json", _dumps(_debtor_days(conn, start, end, last)) + "\n")
-    proof = {
-        "first_position": period[0]["position"],
-        "last_position": last,
-        "leaves_before": len(before),
-        "tree_size": cp.tree_size,
-        "root": cp.root.hex(),
-        "prefix_proof": [h.hex() for h in merkle.prefix_proof(before, cp.tree_size)],
-        "checkpoint": {k: v for k, v in cp.to_json().items() if k != "recorded_at"},
-    }
-    _write(out, "proof.json", json.dumps(proof, indent=2, sort_keys=True) + "\n")
-    if integrity.public_key is not None:
-        _write(out, "public_key.pem", public_pem(integrity.public_key))
-    if cp.signature is not None:
-        (out / "checkpoint_message.txt").write_bytes(cp.message)
-        (out / "checkpoint_signature.bin").write_bytes(cp.signature)
+    proof = _write_proof(out, integrity, cp, before, period)
     for name in ("merkle.py", "chain.py"):
         shutil.copyfile(Path(merkle.__file__).parent / name, out / name)
     for name in ("verify_export.py", "README.md"):
@@ -145,6 +132,33 @@ def export_period(
     if progress:
         progress(head, head)
     return manifest
+
+
+def _write_proof(
+    out: Path,
+    integrity: Integrity,
+    cp: Checkpoint,
+    before: list[bytes],
+    period: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Write the proof that the period's events extend the checkpointed log, with the
+    public key and the checkpoint's signature when there are; return the proof."""
+    proof = {
+        "first_position": period[0]["position"],
+        "last_position": cp.position,
+        "leaves_before": len(before),
+        "tree_size": cp.tree_size,
+        "root": cp.root.hex(),
+        "prefix_proof": [h.hex() for h in merkle.prefix_proof(before, cp.tree_size)],
+        "checkpoint": {k: v for k, v in cp.to_json().items() if k != "recorded_at"},
+    }
+    _write(out, "proof.json", json.dumps(proof, indent=2, sort_keys=True) + "\n")
+    if integrity.public_key is not None:
+        _write(out, "public_key.pem", public_pem(integrity.public_key))
+    if cp.signature is not None:
+        (out / "checkpoint_message.txt").write_bytes(cp.message)
+        (out / "checkpoint_signature.bin").write_bytes(cp.signature)
+    return proof
 
 
 def _scan(

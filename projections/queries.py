@@ -83,7 +83,7 @@ def account_events(
     conn: Connection[Any], account_id: UUID, known: int | None, after: int, limit: int
 ) -> list[dict[str, Any]]:
     """The account's events in store order, only those up to position ``known`` if given
-    (the last committed by a moment: ``projections/commits.py``)."""
+    (the last committed by a moment: ``infra/commits.py``)."""
     rows = conn.execute(
         "SELECT cloudevent FROM account_events"
         " WHERE account_id = %s AND position > %s"

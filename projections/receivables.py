@@ -1,7 +1,7 @@
 """The receivables read model: every change to what is owed and every movement of cash,
 as dated rows, so that reports can be asked about any date (``as_of``, business time)
 and as the ledger stood at any moment (``as_known_at``: the rows up to the last position
-committed by then, ``projections/commits.py``).
+committed by then, ``infra/commits.py``).
 
 A row is never changed once written: a report for a past date reads the rows effective
 by then, and one ``as_known_at`` a moment also reads only the rows of the positions
@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
+from uuid import UUID
 
 from psycopg import Connection
 
@@ -253,3 +254,19 @@ def apply(conn: Connection[Any], events: Sequence[dict[str, Any]]) -> None:
             handler = HANDLERS.get(ce["type"])
             if handler is not None:
                 handler(conn, ce)
+
+
+def applied_cash(conn: Connection[Any], account_id: UUID) -> list[tuple[Any, ...]]:
+    """What each of the account's payments (deposits left out) still has applied to each
+    invoice, dated by its first allocation there, earliest first: ``(payment_id,
+    invoice_id, allocated_on, applied_minor)``. The scheduler counts this cash."""
+    return conn.execute(
+        "SELECT m.payment_id, m.invoice_id,"
+        " MIN(m.effective_on) FILTER (WHERE m.kind = 'allocated'), -SUM(m.amount_minor)"
+        " FROM receivable_movements m"
+        " JOIN receivable_payments p ON p.payment_id = m.payment_id"
+        " WHERE m.account_id = %s AND m.kind IN ('allocated', 'unallocated')"
+        " AND p.purpose = 'payment'"
+        " GROUP BY 1, 2 HAVING SUM(m.amount_minor) < 0 ORDER BY 3, MIN(m.position)",
+        (account_id,),
+    ).fetchall()

@@ -10,7 +10,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
-from projections.database import create_schema
+from infra.database import create_schema
 
 POSITIONS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS projection_positions (

@@ -90,6 +90,5 @@ def trial_balance(
     control = Line(None, "receivables control", {})
     for kind, amount in conn.execute(CONTROL_SQL, params).fetchall():
         control.by_kind[kind] = int(amount)
-    aged, _ = ageing.aged_debt(conn, currency, as_of, known_position)
     ordered = sorted(lines.values(), key=lambda line: (line.name, str(line.account_id)))
-    return TrialBalance(ordered, control, aged.total)
+    return TrialBalance(ordered, control, ageing.aged_total(conn, currency, as_of, known_position))

@@ -21,7 +21,7 @@ from psycopg import Connection
 from psycopg.rows import dict_row
 
 from ledger.money import Money
-from projections.ageing import BUCKETS, bucket_for
+from projections.ageing import bucket_index_sql
 
 STALE_CONTACT_DAYS = 14
 
@@ -51,7 +51,7 @@ WITH owed AS (
               AND COALESCE(q.recorded_position, q.position)
                   > COALESCE(p.recorded_position, p.position))
      GROUP BY p.account_id
-)
+), listed AS (
 SELECT a.account_id, a.name, a.currency, a.status, a.broken_promises, a.last_contact_at,
        a.escalated_to, a.referred_to,
        COALESCE(d.chased_overdue, 0) AS chased_overdue,
@@ -65,7 +65,22 @@ SELECT a.account_id, a.name, a.currency, a.status, a.broken_promises, a.last_con
    AND COALESCE(d.undisputed, 0) > 0
    AND (COALESCE(d.chased_overdue, 0) > 0 OR COALESCE(f.unretried, 0) > 0)
    AND (%(currency)s::text IS NULL OR a.currency = %(currency)s::text)
-"""
+), ranked AS (
+SELECT l.*,
+       COALESCE(%(as_of)s::date - l.oldest_due, 0) AS days_overdue,
+       CASE WHEN l.chased_overdue > 0
+            THEN 1000 * (__BUCKET__) ELSE 0 END
+       + 400 * LEAST(l.broken_promises, 3)
+       + 300 * LEAST(l.failed_unretried, 3)
+       + CASE WHEN l.last_contact_at IS NULL
+                OR l.last_contact_at::date < %(as_of)s::date - %(stale_days)s::int
+              THEN 200 ELSE 0 END AS priority
+  FROM listed l
+)
+SELECT * FROM ranked
+ ORDER BY priority DESC, chased_overdue DESC, name COLLATE "C", account_id::text COLLATE "C"
+ LIMIT %(limit)s
+""".replace("__BUCKET__", bucket_index_sql("COALESCE(%(as_of)s::date - l.oldest_due, 0)"))
 
 
 @dataclass
@@ -91,8 +106,9 @@ class Row:
 
 
 def _assess(r: dict[str, Any], as_of: date) -> Row:
+    """A ranked row with the reasons behind its priority (worked out in the query)."""
     currency = r["currency"].strip()
-    days = (as_of - r["oldest_due"]).days if r["oldest_due"] else 0
+    days = int(r["days_overdue"])
     row = Row(
         account_id=r["account_id"],
         name=r["name"],
@@ -104,25 +120,22 @@ def _assess(r: dict[str, Any], as_of: date) -> Row:
         failed_unretried=int(r["failed_unretried"]),
         disputed=int(r["disputed"]),
         last_contact_at=r["last_contact_at"],
+        priority=int(r["priority"]),
     )
     if row.overdue > 0:
-        row.priority += 1_000 * BUCKETS.index(bucket_for(days))
         row.reasons.append(
             Reason("overdue", f"{Money(row.overdue, currency)} overdue, oldest {days} days")
         )
     if row.broken_promises:
-        row.priority += 400 * min(row.broken_promises, 3)
         row.reasons.append(
             Reason("broken-promises", f"{row.broken_promises} promise(s) to pay broken")
         )
     if row.failed_unretried:
-        row.priority += 300 * min(row.failed_unretried, 3)
         row.reasons.append(
             Reason("failed-payment", f"{row.failed_unretried} failed payment(s) not retried")
         )
     stale = as_of - timedelta(days=STALE_CONTACT_DAYS)
     if row.last_contact_at is None or row.last_contact_at.date() < stale:
-        row.priority += 200
         said = (
             "never contacted"
             if row.last_contact_at is None
@@ -143,11 +156,16 @@ def _assess(r: dict[str, Any], as_of: date) -> Row:
 def worklist(
     conn: Connection[Any], as_of: date, currency: str | None = None, limit: int = 100
 ) -> list[Row]:
+    """The ``limit`` most pressing accounts, ranked in the database."""
+    params = {
+        "as_of": as_of,
+        "currency": currency,
+        "limit": limit,
+        "stale_days": STALE_CONTACT_DAYS,
+    }
     with conn.cursor(row_factory=dict_row) as cur:
-        found = cur.execute(WORKLIST_SQL, {"as_of": as_of, "currency": currency}).fetchall()
-    rows = [_assess(r, as_of) for r in found]
-    rows.sort(key=lambda r: (-r.priority, -r.overdue, r.name, str(r.account_id)))
-    return rows[:limit]
+        found = cur.execute(WORKLIST_SQL, params).fetchall()
+    return [_assess(r, as_of) for r in found]
 
 
 FEED_SQL = """

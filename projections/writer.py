@@ -14,8 +14,8 @@ import psycopg
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
+from infra.database import create_schema
 from projections import held, tracking
-from projections.database import create_schema
 
 log = logging.getLogger("arledger.projection")
 

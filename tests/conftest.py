@@ -26,9 +26,9 @@ from psycopg.conninfo import make_conninfo
 # The project is not necessarily installed: make the repository root importable.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.embedded import EmbeddedPostgres
-from api.embedded_broker import EmbeddedBroker
-from ledger.settings import Settings
+from infra.settings import Settings
+from runtime.embedded import EmbeddedPostgres
+from runtime.embedded_broker import EmbeddedBroker
 
 log = logging.getLogger("arledger.tests")
 

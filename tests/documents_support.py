@@ -8,7 +8,7 @@ from typing import Any
 
 import pypdf
 
-from ledger.settings import Settings
+from infra.settings import Settings
 
 COMPANY = {
     "company_name": "Northwind Rooms Ltd",

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from consumers.cloudevents import to_cloudevent
+from contract.cloudevents import to_cloudevent
 from ledger.application import Ledger
 from projections import ageing, cash_posting, debtor_days, receivables, trial_balance
 from projections.replay.fold import fold

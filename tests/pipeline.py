@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.services import Services
-from ledger.settings import Settings
+from infra.settings import Settings
 from projections import tracking
 from projections.registry import PROJECTIONS
+from runtime.composition import Root
 from tests.folds import fold_store, read_projection
 from tests.support import Api, running_workers, serving
 
@@ -82,7 +83,7 @@ class Pipeline:
 
 @contextmanager
 def pipeline(settings: Settings, *, consumers: int = 1, workers: bool = True) -> Iterator[Pipeline]:
-    services = Services.start(settings)
+    services = Root(settings).services()
     with ExitStack() as stack:
         stack.callback(services.close)
         if workers:

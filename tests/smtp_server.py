@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ledger.settings import Settings
+from infra.settings import Settings
 from tests.support import free_port
 
 USER, PASSWORD = "arledger", "s3cret"

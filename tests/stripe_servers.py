@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from api.embedded import free_port
+from runtime.embedded import free_port
 
 
 @contextmanager

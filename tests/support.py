@@ -15,10 +15,11 @@ from typing import Any
 import httpx
 import uvicorn
 
-from api import workers
 from api.app import create_app
 from api.services import Services
-from ledger.settings import Settings
+from infra.settings import Settings
+from runtime import workers
+from runtime.composition import Root
 
 COORDINATOR_KEY = "test-coordinator-key"
 AUDITOR_KEY = "test-auditor-key"
@@ -133,10 +134,11 @@ class Api:
 
 @contextmanager
 def serving(settings: Settings, services: Services) -> Iterator[str]:
-    """Serve the API over real HTTP on a free port; yield its base URL."""
+    """Serve the API over real HTTP on a free port; yield its base URL. ``services``
+    (built from ``settings`` by the composition root) stay the caller's to close."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings, services),
+        create_app(services),
         host="127.0.0.1",
         port=port,
         log_config=None,
@@ -161,7 +163,7 @@ def running_workers(
     settings: Settings, *, relay: bool = True, consumers: int = 1
 ) -> Iterator[threading.Event]:
     stop = threading.Event()
-    threads = workers.start(settings, stop, relay=relay, consumers=consumers)
+    threads = workers.start(Root(settings), stop, relay=relay, consumers=consumers)
     try:
         yield stop
     finally:

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 import eventsourcing.domain
 import psycopg
 
+from infra.database import eventstore_env
 from ledger.application import Ledger
-from projections.database import eventstore_env
 from tests.book import write_book
 from tests.pipeline import pipeline
 from tests.support import gbp

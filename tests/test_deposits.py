@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from consumers import scheduler
+from runtime import scheduler
 from tests.pipeline import Pipeline, pipeline
 
 FIGURES = ("paid", "allocated", "unallocated", "deposits_held", "outstanding")

@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 
 from api.desk.render import money
-from ledger.settings import Settings
+from infra.settings import Settings
 from tests.desk import Browser, DeskHttp
 from tests.pipeline import pipeline
 from tests.support import AUDITOR_KEY, Api, gbp

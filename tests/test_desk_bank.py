@@ -9,7 +9,7 @@ from typing import Any
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 
-from ledger.settings import Settings
+from infra.settings import Settings
 from tests.desk import Browser, DeskHttp, hidden
 from tests.pipeline import pipeline
 from tests.support import AUDITOR_KEY, COORDINATOR_KEY, Api

@@ -7,7 +7,7 @@ from typing import Any
 
 from selenium.webdriver.common.by import By
 
-from ledger.settings import Settings
+from infra.settings import Settings
 from tests import stripe_payloads as sp
 from tests.desk import Browser
 from tests.pipeline import pipeline

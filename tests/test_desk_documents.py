@@ -10,7 +10,7 @@ import re
 
 import openpyxl
 
-from ledger.settings import Settings
+from infra.settings import Settings
 from tests.desk import DeskHttp
 from tests.documents_support import pdf_text, with_company
 from tests.pipeline import pipeline

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.desk.sessions import COOKIE
-from ledger.settings import Settings
+from infra.settings import Settings
 from tests.desk import Browser, DeskHttp, hidden
 from tests.pipeline import pipeline
 from tests.support import AUDITOR_KEY, COORDINATOR_KEY

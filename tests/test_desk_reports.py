@@ -9,7 +9,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 
 from api.desk.render import money
-from ledger.settings import Settings
+from infra.settings import Settings
 from tests.desk import Browser
 from tests.pipeline import pipeline
 from tests.support import COORDINATOR_KEY, Api, gbp

@@ -3,7 +3,7 @@ a double click records once, a revoked key's session stops, money in its own dec
 
 from __future__ import annotations
 
-from ledger.settings import Settings
+from infra.settings import Settings
 from tests.desk import DeskHttp, hidden
 from tests.pipeline import pipeline
 from tests.support import ADMIN_KEY, Api

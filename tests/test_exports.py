@@ -13,8 +13,8 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from api.workers import settings_env
-from ledger.integrity.signing import new_key_pair
+from infra.integrity.signing import new_key_pair
+from runtime.workers import settings_env
 from tests.pipeline import pipeline
 from tests.support import AUDITOR_KEY, COORDINATOR_KEY, Api
 
@@ -56,7 +56,7 @@ def test_the_pack_is_reproducible_and_verifies_with_standard_tools(
         today = datetime.now(UTC).date().isoformat()
 
         env = {**os.environ, **settings_env(settings)}
-        command = [sys.executable, "-m", "api.cli", "export", "--from", today, "--to", today]
+        command = [sys.executable, "-m", "runtime.cli", "export", "--from", today, "--to", today]
         first = run([*command, "--out", str(tmp_path / "first")], ROOT, env)
         assert first.returncode == 0, first.stderr
         second = run([*command, "--out", str(tmp_path / "second")], ROOT, env)

@@ -23,7 +23,7 @@ from psycopg import sql
 
 from api.routes import audit as audit_routes
 from api.tabular import XLSX_MEDIA
-from ledger.settings import Settings
+from infra.settings import Settings
 from tests.conftest import TEST_API_KEYS, _unique, with_dbname
 from tests.pipeline import pipeline
 from tests.support import gbp

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from consumers.cloudevents import to_cloudevent
 from consumers.topic import partition_for
+from contract.cloudevents import to_cloudevent
 from projections import tracking
 from projections.registry import BALANCES
 from projections.writer import apply_batch
@@ -36,7 +36,7 @@ def _consumer_process(settings) -> subprocess.Popen[bytes]:
         "ARLEDGER_CONSUMER_GROUP": settings.consumer_group,
         "ARLEDGER_LOG_LEVEL": "WARNING",
     }
-    return subprocess.Popen([sys.executable, "-m", "api.cli", "consume"], cwd=ROOT, env=env)
+    return subprocess.Popen([sys.executable, "-m", "runtime.cli", "consume"], cwd=ROOT, env=env)
 
 
 def _applied(p) -> int:
@@ -162,7 +162,7 @@ def _relay_process(settings) -> subprocess.Popen[bytes]:
         "ARLEDGER_LOG_LEVEL": "WARNING",
         "ARLEDGER_RELAY_BATCH_SIZE": "20",
     }
-    return subprocess.Popen([sys.executable, "-m", "api.cli", "relay"], cwd=ROOT, env=env)
+    return subprocess.Popen([sys.executable, "-m", "runtime.cli", "relay"], cwd=ROOT, env=env)
 
 
 def _relayed(p) -> int:

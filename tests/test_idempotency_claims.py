@@ -14,7 +14,7 @@ import pytest
 
 from api.idempotency import CLAIM_STALE_SECONDS, IdempotencyStore, Reply
 from api.problems import ApiProblem
-from projections.database import open_pool
+from infra.database import open_pool
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,7 +23,7 @@ _OTHER_PROCESS = textwrap.dedent(
     """
     import sys, time
     from api.idempotency import IdempotencyStore
-    from projections.database import open_pool
+    from infra.database import open_pool
 
     store = IdempotencyStore(open_pool(sys.argv[1], max_size=2))
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from infra.database import eventstore_env
+from infra.integrity import chain, checkpoints, merkle
+from infra.integrity.signing import Signer, load_public_key, new_key_pair
+from infra.integrity.verify import Report, verify
 from ledger.application import Ledger
 from ledger.commands import AllocatePayment, OpenAccount, RaiseInvoice, RecordPayment
-from ledger.integrity import chain, checkpoints, merkle
-from ledger.integrity.signing import Signer, load_public_key, new_key_pair
-from ledger.integrity.verify import Report, verify
 from ledger.money import Money
 from ledger.stamp import Stamp
-from projections.database import eventstore_env
 
 NOW = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 TABLE = "ledger_events"
@@ -335,7 +335,7 @@ def test_the_frontier_and_the_prefix_proof_agree_with_rfc_6962(size: int) -> Non
 def test_the_service_role_can_append_and_read_but_never_change(
     ledger: Ledger, database_url: str, conn: psycopg.Connection[tuple[object, ...]]
 ) -> None:
-    from ledger.integrity.guard import service_role_statements
+    from infra.integrity.guard import service_role_statements
 
     role = f"arledger_svc_{uuid.uuid4().hex[:8]}"
     version = conn.info.server_version

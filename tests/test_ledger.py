@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from infra.database import eventstore_env
 from ledger.application import Ledger
 from ledger.commands import AllocatePayment, OpenAccount, RaiseInvoice, RecordPayment
 from ledger.errors import (
@@ -22,7 +23,6 @@ from ledger.errors import (
 )
 from ledger.money import Money
 from ledger.stamp import Stamp
-from projections.database import eventstore_env
 
 NOW = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from consumers.catchup import retry_held
-from consumers.cloudevents import to_cloudevent
+from contract.cloudevents import to_cloudevent
 from ledger.stamp import Stamp
 from projections import held
 from projections.writer import Projection, apply_batch

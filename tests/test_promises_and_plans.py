@@ -13,10 +13,10 @@ import uuid
 from eventsourcing.persistence import StoredEvent
 from jsonschema import Draft202012Validator, FormatChecker
 
-from consumers import scheduler
 from ledger.money import Money
 from ledger.promise import Promise
 from ledger.stamp import Stamp
+from runtime import scheduler
 from tests.pipeline import pipeline
 from tests.support import gbp
 

@@ -16,8 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumers import scheduler
 from consumers.catchup import catch_up
+from infra import commits
+from infra.database import eventstore_env, open_pool
 from ledger.account import Account
 from ledger.application import Ledger
 from ledger.commands import AgreePaymentPlan, MakePromise
@@ -26,9 +27,8 @@ from ledger.money import Money
 from ledger.payment import Payment
 from ledger.payment_plan import PaymentPlan
 from ledger.promise import Promise
-from projections import commits
-from projections.database import eventstore_env, open_pool
 from projections.registry import AUDIT, BALANCES, PROJECTIONS, RECEIVABLES
+from runtime import scheduler
 from tests.book import stamp, write_book
 from tests.folds import fold_store, read_projection
 from tests.known_at import as_known_at_reports_equal_the_prefix

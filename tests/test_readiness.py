@@ -7,8 +7,8 @@ from __future__ import annotations
 import threading
 import time
 
-from api.cli import announce_when_ready, is_ready
 from projections.registry import PROJECTIONS
+from runtime.cli import announce_when_ready, is_ready
 from tests.pipeline import pipeline
 from tests.support import running_workers
 

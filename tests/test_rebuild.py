@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from api.workers import settings_env
 from consumers.rebuild import rebuild
 from projections.registry import PROJECTIONS
+from runtime.workers import settings_env
 from tests.book import write_book
 from tests.pipeline import pipeline
 from tests.support import running_workers
@@ -36,7 +36,7 @@ def dump(pool, name):
 def _cli(settings, *args) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **settings_env(settings), "ARLEDGER_LOG_LEVEL": "WARNING"}
     return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args],
+        [sys.executable, "-m", "runtime.cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -100,7 +100,7 @@ def test_two_consumer_processes_sharing_partitions_build_what_one_rebuild_builds
     with pipeline(settings, workers=False) as p, running_workers(settings, consumers=0):
         env = {**os.environ, **settings_env(settings), "ARLEDGER_LOG_LEVEL": "WARNING"}
         consumers = [
-            subprocess.Popen([sys.executable, "-m", "api.cli", "consume"], cwd=ROOT, env=env)
+            subprocess.Popen([sys.executable, "-m", "runtime.cli", "consume"], cwd=ROOT, env=env)
             for _ in range(2)
         ]
         try:

@@ -94,6 +94,17 @@ def test_aged_debt_debtor_days_and_cash_posting_match_the_worked_example(setting
         assert tb["control"]["credits"] == gbp(1_800_00)
         assert tb["accounts_total"] == tb["aged_debt_total"] == gbp(2_250_00)
         assert tb["reconciled"] is True
+        top = api.ok(
+            api.get(
+                "/v1/reports/trial-balance",
+                as_of="2026-06-30",
+                currency="GBP",
+                order="balance",
+                limit="1",
+            )
+        )
+        assert [a["name"] for a in top["accounts"]] == ["Acme Rooms"]
+        assert top["accounts_count"] == 2 and top["accounts_total"] == gbp(2_250_00)
 
         june = {"period_start": "2026-06-01", "period_end": "2026-06-30", "currency": "GBP"}
         dd = api.ok(api.get("/v1/reports/debtor-days", **june))
@@ -172,6 +183,67 @@ def test_aged_debt_debtor_days_and_cash_posting_match_the_worked_example(setting
         )
         assert _buckets(then) == _buckets(aged)
         assert then["accounts"] == aged["accounts"]
+
+
+RATIOS = (
+    "dso_standard",
+    "dso_countback",
+    "best_possible_dso",
+    "average_days_delinquent",
+    "collection_effectiveness_index",
+    "average_days_to_pay",
+    "figures",
+)
+
+
+def test_the_debtor_days_trend_gives_each_month_what_its_own_report_gives(settings):
+    with pipeline(settings) as p:
+        api = p.api
+        acme, bolt, b1 = _book(api)
+        p.wait_until_projected()
+        ask = {"currency": "GBP", "period_end": "2026-07-10", "months": "5"}
+        trend = api.ok(api.get("/v1/reports/debtor-days/trend", **ask))
+        months = trend["months"]
+        assert [m["month"] for m in months] == [
+            "2026-03",
+            "2026-04",
+            "2026-05",
+            "2026-06",
+            "2026-07",
+        ]
+        assert (months[0]["period_start"], months[-1]["period_end"]) == ("2026-03-01", "2026-07-10")
+        for m in months:
+            alone = api.ok(
+                api.get(
+                    "/v1/reports/debtor-days",
+                    currency="GBP",
+                    period_start=m["period_start"],
+                    period_end=m["period_end"],
+                )
+            )
+            assert {k: m[k] for k in RATIOS} == {k: alone[k] for k in RATIOS}, m["month"]
+        june = months[3]
+        assert (june["dso_standard"], june["dso_countback"]) == (51.92, 77.88)
+        assert june["figures"]["not_yet_due"] == gbp(300_00)
+
+        acme_only = api.ok(api.get("/v1/reports/debtor-days/trend", account_id=acme, **ask))
+        assert acme_only["months"][3]["dso_standard"] == 28.0
+
+        # Backdated cash recorded later moves June, and as_known_at shows it as it was.
+        before = datetime.now(UTC).isoformat()
+        pay = api.record_payment(bolt, 100_00, received_on="2026-06-25")["id"]
+        done = api.allocate(pay, {"allocations": [{"invoice_id": b1, "amount": gbp(100_00)}]})
+        now = api.ok(api.get("/v1/reports/debtor-days/trend", min_position=done["position"], **ask))
+        assert now["months"][3]["figures"]["closing_receivables"] == gbp(2_150_00)
+        then = api.ok(api.get("/v1/reports/debtor-days/trend", as_known_at=before, **ask))
+        assert then["months"] == months
+
+        csv = api.get("/v1/reports/debtor-days/trend", format="csv", **ask)
+        lines = csv.text.splitlines()
+        assert csv.status_code == 200 and lines[0].startswith("Month,")
+        assert len(lines) == 6 and lines[4].startswith("2026-06,")
+        too_many = api.get("/v1/reports/debtor-days/trend", **{**ask, "months": "37"})
+        assert too_many.status_code == 422
 
 
 def test_reports_refuse_what_they_cannot_answer(settings):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from consumers import scheduler
+from runtime import scheduler
 from tests.pipeline import pipeline
 from tests.support import gbp
 

@@ -17,22 +17,22 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from api import provision
 from api.auth import Principal
-from api.services import Services
 from channels.notifier import Notifier
 from channels.senders import OutboxSender, outbox
 from consumers import liveness
+from infra.database import open_ledger, open_pool
+from infra.integrity import checkpoints
+from infra.integrity.signing import Signer
+from infra.integrity.verify import verify
+from infra.settings import Settings
 from ledger.commands import OpenAccount, RaiseInvoice
-from ledger.integrity import checkpoints
-from ledger.integrity.signing import Signer
-from ledger.integrity.verify import verify
 from ledger.money import Money
-from ledger.settings import Settings
 from ledger.stamp import Stamp
 from projections import tracking
-from projections.database import open_ledger, open_pool
 from projections.registry import PROJECTIONS
+from runtime import provision
+from runtime.composition import Root
 
 EVENTS = "ledger_events"
 SOURCES = ["api", "channels", "consumers", "ledger", "projections"]
@@ -121,7 +121,7 @@ def test_the_processes_start_as_the_service_role_without_touching_the_schema(
     service_url: str, as_service: psycopg.Connection[tuple[object, ...]]
 ) -> None:
     settings = Settings(database_url=service_url, api_keys="k-1:admin:ada")
-    services = Services.start(settings)  # every table the API makes, left to the owner
+    services = Root(settings).services()  # every table the API makes, left to the owner
     try:
         services.access.record_refusal(Principal("auditor", "mallory"), "POST", "/v1/x", "role")
         assert services.access.access_log(5)[0]["actor"] == "mallory"
@@ -200,7 +200,7 @@ def test_up_keeps_a_configured_signing_key(tmp_path: Path) -> None:
 def test_migrate_sets_up_a_database_of_your_own_and_its_service_role(
     database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from api.cli import main
+    from runtime.cli import main
 
     role = f"arledger_svc_{uuid.uuid4().hex[:10]}"
     monkeypatch.setenv("DATABASE_URL", database_url)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from api.workers import Supervisor
+from runtime.workers import Supervisor
 from tests.pipeline import pipeline
 
 

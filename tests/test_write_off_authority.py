@@ -123,7 +123,7 @@ def test_the_store_refuses_a_write_off_past_the_daily_limit_whatever_was_read(
                 p.api.ok(p.api.post(path, {"amount": gbp(250_00), "reason": "x"}))["status"]
                 == "applied"
             )
-        monkeypatch.setattr(type(p.services.ledger), "_authorised_on", lambda *_: 0)
+        monkeypatch.setattr(type(p.services.ledger.adjustments), "_authorised_on", lambda *_: 0)
         head = p.services.ledger.head_position()
         late = p.api.post(
             f"/v1/invoices/{invoices[4]}/write-offs", {"amount": gbp(250_00), "reason": "x"}

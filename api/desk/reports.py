@@ -4,8 +4,7 @@ the trial balance, each at its own URL so it can be bookmarked, each read from t
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -39,13 +38,6 @@ PERIODS = ("day", "week", "month")
 # A report's per-account table shows its first rows; the download holds every one.
 ROWS_SHOWN = 200
 TREND_MONTHS = 12
-TREND_KEYS = (
-    "dso_standard",
-    "dso_countback",
-    "best_possible_dso",
-    "average_days_delinquent",
-    "collection_effectiveness_index",
-)
 
 
 def figure(value: Any) -> str:
@@ -133,10 +125,17 @@ async def debtor_days_trend(request: Request, user: UserDep, api: InnerDep) -> R
     if end is None:
         problem = {"title": "Not a date", "detail": "period_end must be a date: 2026-06-30"}
         return page(request, user, "problem.html", 422, problem=problem)
-    trend = await _trend(api, params, end)
+    answer = await _trend(api, params)
+    if answer.status in (400, 422):
+        return page(request, user, "problem.html", 422, problem=answer.problem)
+    if not answer.ok:
+        return unavailable(request, user, answer)
+    trend = answer.json()["months"]
     return page(
         request, user, "reports_debtor_days_trend.html", params=params, trend=trend,
         chart=_trend_chart(trend, params["period_end"]), ratio=ratio,
+        trend_params={k: params[k] for k in ("currency", "period_end", "as_known_at")}
+        | {"months": TREND_MONTHS},
     )  # fmt: skip
 
 
@@ -169,34 +168,15 @@ def _trend_chart(trend: list[dict[str, Any]], end: str) -> Any:
     )
 
 
-def months_to(end: date, count: int = TREND_MONTHS) -> list[tuple[date, date]]:
-    """The ``count`` calendar months up to the one holding ``end``, oldest first; the
-    last one ends at ``end``."""
-    spans: list[tuple[date, date]] = []
-    last = end
-    for _ in range(count):
-        first = last.replace(day=1)
-        spans.append((first, last))
-        last = first - timedelta(days=1)
-    return spans[::-1]
-
-
-async def _trend(api: Inner, params: dict[str, str], end: date) -> list[dict[str, Any]]:
-    """One debtor-days call per month, all at once."""
-
-    async def month(start: date, stop: date) -> dict[str, Any]:
-        answer = await api.get(
-            "/v1/reports/debtor-days",
-            currency=params["currency"],
-            period_start=start.isoformat(),
-            period_end=stop.isoformat(),
-            as_known_at=params["as_known_at"],
-        )
-        body = answer.json() if answer.ok else {}
-        keys = TREND_KEYS
-        return {"month": start.isoformat()[:7], **{k: body.get(k) for k in keys}}
-
-    return list(await asyncio.gather(*(month(s, e) for s, e in months_to(end))))
+async def _trend(api: Inner, params: dict[str, str]) -> Answer:
+    """The trend in one call: the API works the months out in one pass."""
+    return await api.get(
+        "/v1/reports/debtor-days/trend",
+        currency=params["currency"],
+        period_end=params["period_end"],
+        months=str(TREND_MONTHS),
+        as_known_at=params["as_known_at"],
+    )
 
 
 @router.get("/reports/cash-posting")
@@ -220,5 +200,7 @@ async def payment_behaviour(request: Request, user: UserDep, api: InnerDep) -> R
 @router.get("/reports/trial-balance")
 async def trial_balance(request: Request, user: UserDep, api: InnerDep) -> Response:
     params = _params(request, "as_of", "as_known_at")
-    answer = await api.get("/v1/reports/trial-balance", **params)
+    answer = await api.get(
+        "/v1/reports/trial-balance", **params, order="balance", limit=str(ROWS_SHOWN)
+    )
     return await _show(request, user, "reports_trial.html", answer, params)

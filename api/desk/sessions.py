@@ -16,7 +16,7 @@ from psycopg_pool import ConnectionPool
 
 from api.access import KeyStore, digest
 from api.auth import KeyRing, Principal
-from projections.database import create_schema
+from infra.database import create_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS desk_sessions (

@@ -10,26 +10,24 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from api import tabular_lists
-from api.deps import CommandDep, MinPositionDep, PrincipalDep, ServicesDep
-from api.fields import Day, Moment
-from api.idempotency import Reply
-from api.routes.shaping import account_public, refuse_if_held, today
-from api.schemas import (
+from api.command_schemas import (
     AccountCreate,
-    AccountPublic,
     AccountUpdate,
-    BalancePublic,
     ContactCreate,
     DoubtfulDebtFlag,
     EscalationCreate,
-    EventPage,
     InsolvencyCaseCreate,
-    MoneyModel,
     PaymentMethodSetUp,
     ReferralCreate,
     StandingChange,
 )
+from api.deps import CommandDep, MinPositionDep, PrincipalDep, ServicesDep
+from api.fields import Day, Moment
+from api.idempotency import Reply
+from api.routes.shaping import account_public, refuse_if_held, today
+from api.schemas import AccountPublic, BalancePublic, EventPage, MoneyModel
 from api.tabular import RESPONSES, FormatDep, reply
+from infra.commits import known_position_or_none as known
 from ledger.commands import (
     ChangeStanding,
     Escalate,
@@ -46,7 +44,6 @@ from ledger.limits import POSITION_MAX
 from ledger.money import Money
 from projections import queries
 from projections.balances import NAME as BALANCES
-from projections.commits import known_position_or_none as known
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 

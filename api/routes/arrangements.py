@@ -8,17 +8,10 @@ from uuid import UUID
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from api.command_schemas import ArrangementCancel, PaymentPlanCreate, PromiseCreate
 from api.deps import CommandDep, PrincipalDep, ServicesDep
 from api.routes.shaping import today
-from api.schemas import (
-    ArrangementCancel,
-    InstalmentOut,
-    MoneyModel,
-    PaymentPlanCreate,
-    PaymentPlanPublic,
-    PromiseCreate,
-    PromisePublic,
-)
+from api.schemas import InstalmentOut, MoneyModel, PaymentPlanPublic, PromisePublic
 from ledger.commands import AgreePaymentPlan, CancelArrangement, MakePromise
 from ledger.payment_plan import PaymentPlan
 from ledger.promise import Promise

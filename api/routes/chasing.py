@@ -7,20 +7,22 @@ from uuid import UUID
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from api.command_schemas import (
+    DisputeCreate,
+    DisputeResolution,
+    DocumentSend,
+    LateChargeCreate,
+    LateFeePolicyCreate,
+    NoticeCreate,
+)
 from api.deps import CommandDep, ServicesDep
 from api.idempotency import Reply
 from api.routes.shaping import account_public, invoice_public, payment_public, today
 from api.schemas import (
     AccountPublic,
-    DisputeCreate,
     DisputePublic,
-    DisputeResolution,
-    DocumentSend,
     InvoicePublic,
-    LateChargeCreate,
-    LateFeePolicyCreate,
     MoneyModel,
-    NoticeCreate,
     NoticeInvoice,
     NoticePublic,
     PaymentPublic,

@@ -20,8 +20,7 @@ from api import tabular, tabular_statement
 from api.deps import AuditPositionDep, CommandDep, PrincipalDep, ServicesDep
 from api.fields import Day, Moment
 from api.idempotency import Reply
-from api.problems import ApiProblem
-from api.routes.reports import BadPeriod
+from api.problems import ApiProblem, BadPeriod
 from api.routes.shaping import today
 from api.schemas import Command
 from api.services import Services

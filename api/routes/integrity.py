@@ -18,8 +18,8 @@ from api.deps import AuditorDep, PrincipalDep, ServicesDep
 from api.fields import Day, Position
 from api.problems import ApiProblem
 from api.services import Services
-from ledger.integrity import checkpoints, merkle
-from ledger.integrity.signing import public_pem
+from infra.integrity import checkpoints, merkle
+from infra.integrity.signing import public_pem
 from ledger.limits import POSITION_MAX
 from projections.exports import ExportBehind, ExportError, export_period
 

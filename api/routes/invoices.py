@@ -7,9 +7,10 @@ from uuid import UUID
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from api.command_schemas import CreditNoteCreate, InvoiceCreate, InvoiceVoid
 from api.deps import CommandDep, MinPositionDep, PrincipalDep, ServicesDep
 from api.routes.shaping import invoice_public, invoice_row_public, refuse_if_held
-from api.schemas import CreditNoteCreate, InvoiceCreate, InvoicePublic, InvoiceVoid
+from api.schemas import InvoicePublic
 from ledger.commands import IssueCreditNote, RaiseInvoice, VoidInvoice
 from ledger.errors import UnknownInvoice
 from projections import queries

@@ -9,17 +9,17 @@ from uuid import UUID
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.deps import CommandContext, CommandDep, ServicesDep
-from api.routes.shaping import payment_public
-from api.schemas import (
+from api.command_schemas import (
     ChargebackClose,
     ChargebackCreate,
     DepositForfeit,
-    PaymentPublic,
     PaymentReturn,
     RefundCreate,
     UnallocationCreate,
 )
+from api.deps import CommandContext, CommandDep, ServicesDep
+from api.routes.shaping import payment_public
+from api.schemas import PaymentPublic
 from ledger.commands import (
     CloseChargeback,
     ForfeitDeposit,

@@ -7,18 +7,11 @@ from uuid import UUID
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from api.command_schemas import AllocationCreate, PaymentCreate, PaymentOutcome
 from api.deps import CommandDep, PrincipalDep, ServicesDep
 from api.idempotency import Reply
 from api.routes.shaping import payment_public
-from api.schemas import (
-    AllocationCreate,
-    AllocationPublic,
-    AllocationRow,
-    MoneyModel,
-    PaymentCreate,
-    PaymentOutcome,
-    PaymentPublic,
-)
+from api.schemas import AllocationPublic, AllocationRow, MoneyModel, PaymentPublic
 from ledger.commands import AllocatePayment, RecordPayment, RecordPaymentOutcome
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import AuditPositionDep, PrincipalDep, ServicesDep
 from api.fields import Day, Moment, Position
+from api.problems import UnknownPosition
 from api.replay_schemas import (
     AccountReplay,
     Person,
@@ -23,20 +24,14 @@ from api.routes.audit import audit_entry
 from api.routes.reports import aged_buckets
 from api.routes.shaping import today
 from api.schemas import MoneyModel
-from ledger.errors import NotFound
+from infra.commits import known_position_or_none as known
 from ledger.money import Money
 from projections import why as why_model
 from projections.ageing import bucket_for
-from projections.commits import known_position_or_none as known
 from projections.replay.fold import AccountAsOf, fold
 from projections.replay.history import read_history
 
 router = APIRouter(tags=["audit"])
-
-
-class UnknownPosition(NotFound):
-    code = "unknown-position"
-    title = "No event at this position"
 
 
 @router.get("/v1/accounts/{account_id}/replay", response_model=AccountReplay)

@@ -3,57 +3,37 @@ posting, payment behaviour and portfolio balances."""
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
 from api import tabular_layouts as layouts
 from api.deps import MinPositionDep, PrincipalDep, ReceivablesPositionDep, ServicesDep
-from api.fields import Day, Moment
+from api.fields import Day
+from api.problems import BadPeriod
 from api.report_schemas import (
     AgedAccount,
     AgedDebtReport,
     BooksBalanced,
     CashDay,
     CashPostingReport,
-    DebtorDaysAccount,
-    DebtorDaysFigures,
-    DebtorDaysReport,
     PaymentBehaviourPublic,
     PaymentBehaviourReport,
     PortfolioBalances,
 )
+from api.routes import debtor_days as debtor_days_routes
+from api.routes.report_params import Currency, KnownAt, money_model, ratio
 from api.routes.shaping import today
 from api.schemas import MoneyModel
 from api.tabular import RESPONSES, FormatDep, reply
-from ledger.errors import InvalidRequest
-from ledger.money import Money, check_currency
-from projections import ageing, behaviour, cash_posting, debtor_days, queries, trial_balance
+from infra.commits import known_position_or_none as known
+from ledger.money import check_currency
+from projections import ageing, behaviour, cash_posting, queries, trial_balance
 from projections.ageing import Aged
-from projections.commits import known_position_or_none as known
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
-
-Currency = Annotated[str, Query(description="ISO 4217 code: one currency per report")]
-KnownAt = Annotated[
-    Moment | None,
-    Query(
-        description="the report as the ledger stood at this moment (UTC): the events "
-        "committed by then, in commit order"
-    ),
-]
-
-
-class BadPeriod(InvalidRequest):
-    code = "bad-period"
-    title = "The period asked for is not valid"
-
-
-def _m(amount: int, currency: str) -> MoneyModel:
-    return MoneyModel.of(Money(amount, currency))
+_m = money_model
 
 
 def aged_buckets(aged: Aged, currency: str) -> dict[str, MoneyModel]:
@@ -96,72 +76,7 @@ def aged_debt(
     return reply(fmt, report, layouts.aged_debt)
 
 
-def _ratio(value: Decimal | None) -> float | None:
-    return None if value is None else float(value)
-
-
-def _debtor_days_body(start: date, end: date, f: debtor_days.Figures, cur: str) -> dict[str, Any]:
-    dd = debtor_days.debtor_days(start, end, f)
-    return {
-        "dso_standard": _ratio(dd.dso_standard),
-        "dso_countback": _ratio(dd.dso_countback),
-        "best_possible_dso": _ratio(dd.best_possible_dso),
-        "average_days_delinquent": _ratio(dd.average_days_delinquent),
-        "collection_effectiveness_index": _ratio(dd.collection_effectiveness_index),
-        "average_days_to_pay": _ratio(dd.average_days_to_pay),
-        "figures": DebtorDaysFigures(
-            opening_receivables=_m(f.opening, cur),
-            closing_receivables=_m(f.closing, cur),
-            not_yet_due=_m(f.not_yet_due, cur),
-            credit_sales=_m(f.sales, cur),
-            cash_applied=_m(f.cash_applied, cur),
-        ),
-    }
-
-
-@router.get("/debtor-days", response_model=DebtorDaysReport, responses=RESPONSES)
-def debtor_days_report(
-    svc: ServicesDep,
-    _: PrincipalDep,
-    position: ReceivablesPositionDep,
-    fmt: FormatDep,
-    currency: Currency,
-    period_start: Day,
-    period_end: Day,
-    account_id: UUID | None = None,
-    as_known_at: KnownAt = None,
-    by_account: Annotated[bool, Query(description="also each account's own figures")] = False,
-) -> DebtorDaysReport | Response:
-    """Standard and countback DSO, best possible DSO, average days delinquent, the
-    collection effectiveness index and average days to pay, for the portfolio or one
-    account (definitions in the README)."""
-    cur = check_currency(currency)
-    if period_end < period_start:
-        raise BadPeriod(f"period_end {period_end} is before period_start {period_start}")
-    with svc.pool.connection() as conn:
-        per_account = debtor_days.figures(
-            conn, cur, period_start, period_end, known(conn, as_known_at), account_id
-        )
-    total = debtor_days.Figures()
-    for f in per_account.values():
-        total.add(f)
-    accounts = None
-    if by_account:
-        accounts = [
-            DebtorDaysAccount(account_id=a, **_debtor_days_body(period_start, period_end, f, cur))
-            for a, f in sorted(per_account.items(), key=lambda kv: str(kv[0]))
-        ]
-    report = DebtorDaysReport(
-        currency=cur,
-        period_start=period_start,
-        period_end=period_end,
-        account_id=account_id,
-        as_known_at=as_known_at,
-        accounts=accounts,
-        position=position,
-        **_debtor_days_body(period_start, period_end, total, cur),
-    )
-    return reply(fmt, report, layouts.debtor_days)
+debtor_days_routes.add_routes(router)
 
 
 @router.get("/cash-posting", response_model=CashPostingReport, responses=RESPONSES)
@@ -232,8 +147,8 @@ def behaviour_public(b: behaviour.Behaviour) -> PaymentBehaviourPublic:
         name=b.name,
         settled_invoices=b.settled_invoices,
         late_invoices=b.late_invoices,
-        average_days_late=_ratio(b.average_days_late),
-        previous_average_days_late=_ratio(b.previous_average_days_late),
+        average_days_late=ratio(b.average_days_late),
+        previous_average_days_late=ratio(b.previous_average_days_late),
         trend=b.trend,
         routinely_late=b.routinely_late,
     )
@@ -296,6 +211,18 @@ def portfolio_balances(
     return reply(fmt, report, layouts.portfolio_balances)
 
 
+ACCOUNTS_LISTED_MAX = 1_000_000
+
+
+def _listed(
+    lines: list[trial_balance.Line], order: str, limit: int | None
+) -> list[trial_balance.Line]:
+    """The lines to list: by name as they come, or the largest balance first."""
+    if order == "balance":
+        lines = sorted(lines, key=lambda line: (-line.balance, line.name, str(line.account_id)))
+    return lines[:limit]
+
+
 @router.get("/trial-balance", response_model=dict[str, Any], responses=RESPONSES)
 def trial_balance_report(
     svc: ServicesDep,
@@ -305,10 +232,20 @@ def trial_balance_report(
     currency: Currency,
     as_of: Annotated[Day | None, Query(description="the day (default today, UTC)")] = None,
     as_known_at: KnownAt = None,
+    order: Annotated[
+        Literal["name", "balance"],
+        Query(description="accounts by name, or the largest balance first"),
+    ] = "name",
+    limit: Annotated[
+        int | None,
+        Query(ge=1, le=ACCOUNTS_LISTED_MAX, description="list at most this many accounts"),
+    ] = None,
 ) -> dict[str, Any] | Response:
     """The receivables sub-ledger trial balance at the end of ``as_of``: debits and
     credits per account and for the control account; ``reconciled`` when the control
-    balance equals the sum of the account balances and the aged-debt total."""
+    balance equals the sum of the account balances and the aged-debt total. The totals
+    always count every account, whatever ``limit`` lists (``accounts_count`` says how
+    many there are)."""
     cur = check_currency(currency)
     on = as_of or today()
     with svc.pool.connection() as conn:
@@ -324,7 +261,8 @@ def trial_balance_report(
         "currency": cur,
         "as_of": on.isoformat(),
         "as_known_at": as_known_at.isoformat() if as_known_at else None,
-        "accounts": [money(line) for line in tb.lines],
+        "accounts": [money(line) for line in _listed(tb.lines, order, limit)],
+        "accounts_count": len(tb.lines),
         "control": money(tb.control),
         "accounts_total": _m(tb.accounts_total, cur).model_dump(),
         "aged_debt_total": _m(tb.aged_total, cur).model_dump(),

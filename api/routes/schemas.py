@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from contract.schemas import all_schemas
 from ledger.errors import NotFound
-from ledger.schemas import all_schemas
 
 router = APIRouter(prefix="/v1/schemas", tags=["events"])
 _SCHEMAS = all_schemas()

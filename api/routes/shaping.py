@@ -10,8 +10,8 @@ from psycopg import Connection
 
 from api.problems import ApiProblem
 from api.schemas import AccountPublic, InvoicePublic, MoneyModel, PaymentPublic
+from contract.catalog import to_json
 from ledger.account import Account
-from ledger.catalog import to_json
 from ledger.invoice import Invoice, invoice_status
 from ledger.money import Money
 from ledger.payment import Payment

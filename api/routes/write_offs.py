@@ -11,9 +11,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from api.command_schemas import WriteOffCreate, WriteOffDecision
 from api.deps import AuditPositionDep, CommandDep, PrincipalDep, ServicesDep
 from api.idempotency import Reply
-from api.schemas import MoneyModel, WriteOffCreate, WriteOffDecision, WriteOffPublic
+from api.schemas import MoneyModel, WriteOffPublic
 from ledger.commands import DecideWriteOff, RequestWriteOff
 from ledger.money import Money
 from ledger.write_off import WriteOff

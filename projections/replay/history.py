@@ -12,9 +12,9 @@ from uuid import UUID
 import psycopg
 from eventsourcing.persistence import Notification
 
-from consumers.cloudevents import to_cloudevent
+from contract.cloudevents import to_cloudevent
+from infra.integrity import chain
 from ledger.application import Ledger
-from ledger.integrity import chain
 
 # The streams of an account: its own, and each one whose first event names it. JSON
 # state keeps a UUID as {"_type_": "uuid_hex", "_data_": hex}.
@@ -54,7 +54,7 @@ def read_history(
     ledger: Ledger, conn: psycopg.Connection[Any], account_id: UUID, known: int | None
 ) -> History:
     """Every event of the account, decoded and checked; only those up to position
-    ``known`` (the last committed by an ``as_known_at`` moment, ``projections/commits.py``)
+    ``known`` (the last committed by an ``as_known_at`` moment, ``infra/commits.py``)
     are kept. Each stream's chain is checked whole, also past ``known``: a later edit would
     not change the past, but an auditor asking about the past wants to know the store is
     sound."""

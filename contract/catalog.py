@@ -1,0 +1,125 @@
+"""The public face of events: their stable type names, ids and JSON payloads. Other
+services read these names on Kafka; a name never changes once published, and a change of
+shape bumps the schema version.
+
+Each event class declares its contract where it is defined, nested in its aggregate: its
+CloudEvents type (``cloudevent_type``), its data fields and their types (the class's
+annotated fields), and its schema version (``class_version``, 1 unless declared, with an
+``upcast_v1_v2`` for the events stored before a bump). ``tests/test_event_contract.py``
+pins what is published against ``tests/golden/``."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import DomainEventProtocol
+
+from ledger.money import Money
+from ledger.stamp import Stamp
+
+EVENT_ID_NAMESPACE = UUID("0b9f3c8e-3c0a-4df0-a6a4-4b0a3f1f5e11")
+TYPE_PREFIX = "arledger"
+# Attributes of the library's event classes that are envelope, not payload.
+ENVELOPE = frozenset(
+    {"originator_id", "originator_version", "timestamp", "originator_topic", "stamp"}
+)
+# The aggregates whose events do not declare their type yet: ledger/notification.py and
+# ledger/reconciliation.py were being changed elsewhere when the others were declared.
+# Their events are still published under the type derived from the class name
+# (``Notification.GaveUp`` -> ``arledger.notification.gave_up``), the same names the
+# golden file pins. Remove an entry once its events declare ``cloudevent_type``.
+_TYPES_DERIVED_FOR = frozenset(
+    {("ledger.notification", "Notification"), ("ledger.reconciliation", "Reconciliation")}
+)
+
+
+class UndeclaredEventType(TypeError):
+    """An event class that declares no CloudEvents type: it cannot be published."""
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def type_of(cls: type) -> str:
+    """The CloudEvents type an event class declares as ``cloudevent_type``."""
+    declared = getattr(cls, "cloudevent_type", None)
+    if isinstance(declared, str):
+        return declared
+    aggregate, _, name = cls.__qualname__.partition(".")
+    if (cls.__module__, aggregate) in _TYPES_DERIVED_FOR:
+        return f"{TYPE_PREFIX}.{snake(aggregate)}.{snake(name)}"
+    raise UndeclaredEventType(
+        f"{cls.__module__}.{cls.__qualname__} declares no cloudevent_type; an event is "
+        "published only under the type its class declares"
+    )
+
+
+def event_type(event: DomainEventProtocol[Any]) -> str:
+    """The type ``event`` is published as: the one its class declares."""
+    return type_of(type(event))
+
+
+def data_fields(cls: type) -> dict[str, Any]:
+    """The fields an event class declares and their types, in declaration order: the
+    event's ``data`` (without the envelope, which the CloudEvent carries itself)."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.name not in ENVELOPE}
+
+
+def schema_version(event: DomainEventProtocol[Any]) -> int:
+    return int(getattr(type(event), "class_version", 1))
+
+
+def event_id(event: DomainEventProtocol[Any]) -> str:
+    """A stable id: the same event gets the same id however often it is published."""
+    return str(uuid5(EVENT_ID_NAMESPACE, f"{event.originator_id}/{event.originator_version}"))
+
+
+def account_of(event: DomainEventProtocol[Any]) -> UUID:
+    """The account an event concerns (an account's own events concern itself)."""
+    account_id = getattr(event, "account_id", None)
+    return account_id if isinstance(account_id, UUID) else UUID(str(event.originator_id))
+
+
+def recorded_at(event: DomainEventProtocol[Any]) -> datetime:
+    """When the event was recorded in the store (its library timestamp)."""
+    timestamp = getattr(event, "timestamp", None)
+    if not isinstance(timestamp, datetime):
+        raise TypeError(f"{type(event).__qualname__} carries no timestamp")
+    return timestamp
+
+
+def stamp_of(event: DomainEventProtocol[Any]) -> Stamp:
+    stamp = getattr(event, "stamp", None)
+    if not isinstance(stamp, Stamp):
+        raise TypeError(f"{type(event).__qualname__} carries no stamp")
+    return stamp
+
+
+def to_json(value: Any) -> Any:
+    """Plain JSON for event payloads: money as ``{"amount", "currency"}``, ids as strings,
+    times as ISO 8601."""
+    if isinstance(value, Money):
+        return value.to_json()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    return value
+
+
+def payload(event: DomainEventProtocol[Any]) -> dict[str, Any]:
+    """The event's own facts, without the envelope."""
+    fields = {k: v for k, v in vars(event).items() if k not in ENVELOPE}
+    fields["subject_id"] = event.originator_id
+    return {k: to_json(v) for k, v in sorted(fields.items())}

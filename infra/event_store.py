@@ -1,0 +1,69 @@
+"""The ledger's event-store port (``ledger/store_port.py``) on PostgreSQL: the integrity
+machinery put in place when the ledger attaches, the events table and its NOTIFY
+channel, the as-known-at read over commit times, and the daily write-off book.
+
+The composition root names :func:`attach` in the ledger's settings
+(``infra/database.py``: ``EVENT_STORE_TOPIC``)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.postgres import PostgresApplicationRecorder
+
+from infra.integrity.install import install
+from ledger.daily_authority import AuthorityBook
+
+TOPIC = "infra.event_store:attach"
+
+
+class PostgresEventStore:
+    """The port over the library's PostgreSQL application recorder."""
+
+    def __init__(self, recorder: PostgresApplicationRecorder) -> None:
+        self._recorder = recorder
+
+    @property
+    def events_table(self) -> str:
+        return str(self._recorder.events_table_name)
+
+    def notify_channel(self) -> str:
+        """The PostgreSQL channel the store NOTIFYs on each insert."""
+        return str(self._recorder.channel_name)
+
+    def version_known_at(self, aggregate_id: UUID, at: datetime) -> int | None:
+        """Its events up to the last position committed by ``at``, in commit order
+        (``infra/commits.py``)."""
+        with self._recorder.datastore.get_connection() as conn:
+            row = conn.execute(
+                f"SELECT max(originator_version) AS v FROM {self.events_table}"
+                " WHERE originator_id = %s AND notification_id <= COALESCE(("
+                "  SELECT position FROM event_commits WHERE committed_at <= %s"
+                "   ORDER BY committed_at DESC, position DESC LIMIT 1), 0)",
+                (aggregate_id, at),
+            ).fetchone()
+        version = row["v"] if row else None  # rows come as dicts from the library's pool
+        return None if version is None else int(version)
+
+    def authorised_on(self, actor: str, day: date, currency: str) -> int:
+        if not isinstance(self._recorder, AuthorityBook):
+            return 0  # the library's own recorder keeps no book: per invoice only
+        return self._recorder.authorised_on(actor, day, currency)
+
+    def install_integrity(self) -> None:
+        """The chain trigger, the append-only guard and the checkpoints table, where
+        missing (a role that may only append finds them in place and changes nothing)."""
+        with self._recorder.datastore.get_connection() as conn:
+            install(conn, self.events_table)
+
+
+def attach(app: Application[UUID]) -> PostgresEventStore:
+    """The port for ``app``'s store, with the integrity machinery in place."""
+    recorder = app.recorder
+    if not isinstance(recorder, PostgresApplicationRecorder):
+        raise TypeError(f"{TOPIC} needs a PostgreSQL recorder, not {type(recorder).__name__}")
+    store = PostgresEventStore(recorder)
+    store.install_integrity()
+    return store

@@ -1,0 +1,103 @@
+"""Idempotency made atomic with the store: a command's mark commits in the same
+transaction as its events.
+
+The API claims an Idempotency-Key before it runs a command and keeps the reply after;
+a process that dies (or loses the database) between the store's commit and keeping the
+reply used to leave a claim that a retry would run again, and a command that appends to
+an existing aggregate (a contact logged, an invoice sent) would then be recorded twice.
+Now the event store's recorder writes ``(actor, key)`` into ``command_marks`` in the
+transaction that appends the command's events, so a retry can tell for certain whether
+the command committed, and appends nothing if it did. In the same transaction it says
+when the command's last position commits (``infra/commits.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextvars import ContextVar
+from datetime import date
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg import Connection, Cursor
+from psycopg.rows import DictRow
+
+from infra import commits, write_off_days
+from ledger.daily_authority import current_charge
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS command_marks (
+    actor text NOT NULL,
+    key text NOT NULL,
+    committed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (actor, key)
+);
+"""
+TOPIC = "infra.recorder:MarkingRecorder"
+
+# The (actor, Idempotency-Key) of the command running in this context, set by the API.
+current_command: ContextVar[tuple[str, str] | None] = ContextVar(
+    "arledger_current_command", default=None
+)
+
+
+class MarkingRecorder(PostgresApplicationRecorder):
+    """The library's application recorder, marking the running command's key in the
+    transaction that inserts its events, and charging an applied write-off to its
+    actor's day (``ledger/daily_authority.py``)."""
+
+    def create_table(self) -> None:
+        super().create_table()
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(SCHEMA)
+            curs.execute(write_off_days.SCHEMA)
+        with self.datastore.transaction(commit=True) as curs:
+            # The store's lock first, as every writer takes it before it writes a commit
+            # row (no deadlock with one); nothing is appended while old events are dated.
+            self._lock_table(curs)
+            curs.execute(commits.SCHEMA)
+            commits.backfill(curs, self.events_table_name)
+
+    def authorised_on(self, actor: str, day: date, currency: str) -> int:
+        """What ``actor`` has authorised writing off on ``day`` in ``currency``."""
+        with self.datastore.transaction(commit=False) as curs:
+            return write_off_days.authorised_on(curs, actor, day, currency)
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        charge = current_charge.get()
+        if charge is not None:
+            # Under the store's table lock (taken again below, which changes nothing), so
+            # one actor's write-offs saved at once are charged one after the other.
+            self._lock_table(curs)
+            write_off_days.charge(curs, charge)
+        super()._insert_stored_events(curs, stored_events, **kwargs)
+
+    def _insert_events(self, curs: Cursor[DictRow], stored_events: Any, **kwargs: Any) -> None:
+        command = current_command.get()
+        if command is not None and stored_events:
+            curs.execute(
+                "INSERT INTO command_marks (actor, key) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                command,
+            )
+        super()._insert_events(curs, stored_events, **kwargs)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The positions just inserted; and, still under the table lock and as late as
+        the transaction allows, when they commit (``infra/commits.py``)."""
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if ids:
+            with curs.connection.cursor() as marks:
+                commits.record(marks, max(ids))
+        return ids
+
+
+def committed(conn: Connection[Any], actor: str, key: str) -> bool:
+    """Whether a command with this key appended events (and so must not run again)."""
+    row = conn.execute(
+        "SELECT 1 FROM command_marks WHERE actor = %s AND key = %s", (actor, key)
+    ).fetchone()
+    return row is not None

@@ -1,0 +1,205 @@
+"""The composition root: how every process's parts are built from one ``Settings``
+(cosmicpython's ``bootstrap``). The API, the relay, each projection consumer, the
+notifier, the scheduler and the CLI's commands ask a :class:`Root` for what they need;
+no entry point opens a ledger or a pool of its own, and what each kind of process opens,
+and under which name, is the one table below."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+from fastapi import FastAPI
+from psycopg_pool import ConnectionPool
+
+from api.access import KeyStore
+from api.app import create_app
+from api.auth import KeyRing
+from api.desk.sessions import DeskSessions
+from api.idempotency import IdempotencyStore
+from api.services import BrokerProbe, Services
+from channels import bank_import
+from channels.bank_import import BankStatements
+from channels.bank_queue import BankQueue
+from channels.notifier import Notifier
+from channels.senders import Sender, load_sender
+from channels.stripe_channel import StripeChannel
+from consumers import liveness
+from consumers.liveness import Heartbeat, Holding
+from consumers.relay import Relay
+from consumers.runner import ProjectionConsumer
+from infra.database import open_ledger, open_pool
+from infra.integrity.service import Integrity
+from infra.settings import Settings
+from ledger.application import Ledger
+from projections import tracking
+from projections.registry import BALANCES, PROJECTIONS
+from projections.writer import Projection
+
+# The API's warning keeps the logger it has always had.
+api_log = logging.getLogger("arledger.api")
+
+Process = Literal["api", "relay", "consumer", "notifier", "scheduler", "replay", "migrate"]
+
+
+@dataclass(frozen=True)
+class Connections:
+    """What one kind of process opens: its ledger's pool on the event store, and a pool of
+    its own (read models, bookkeeping) under ``name``, as PostgreSQL's activity shows it."""
+
+    ledger: int
+    pool: int
+    name: str
+
+
+# The workers' ledgers read the store and save little; the API's serves every request.
+CONNECTIONS: dict[Process, Connections] = {
+    "api": Connections(ledger=10, pool=20, name="arledger-api"),
+    "relay": Connections(ledger=2, pool=2, name="arledger-relay"),
+    "consumer": Connections(ledger=2, pool=2, name="arledger-{projection}"),
+    "notifier": Connections(ledger=2, pool=3, name="arledger-notifier"),
+    "scheduler": Connections(ledger=10, pool=2, name="arledger-scheduler"),
+    "replay": Connections(ledger=10, pool=2, name="arledger-replay"),
+    "migrate": Connections(ledger=1, pool=1, name="arledger-migrate"),
+}
+
+
+@dataclass(frozen=True)
+class Store:
+    """A process's connections: its ledger over the event store and its own pool."""
+
+    ledger: Ledger
+    pool: ConnectionPool
+
+
+class Root:
+    """Builds each process's parts from one ``Settings`` (read from the environment when
+    none are given)."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings if settings is not None else Settings()
+
+    @property
+    def database_url(self) -> str:
+        return self.settings.database_url or ""
+
+    # The connections.
+
+    def ledger(self, process: Process) -> Ledger:
+        return open_ledger(self.settings, pool_size=CONNECTIONS[process].ledger)
+
+    def pool(self, process: Process, name: str | None = None) -> ConnectionPool:
+        size, default_name = CONNECTIONS[process].pool, CONNECTIONS[process].name
+        return open_pool(self.database_url, max_size=size, name=name or default_name)
+
+    @contextmanager
+    def store(self, process: Process, name: str | None = None) -> Iterator[Store]:
+        """The ledger and the pool of ``process``, closed (pool first) on leaving."""
+        with ExitStack() as stack:
+            ledger = self.ledger(process)
+            stack.callback(ledger.close)
+            pool = self.pool(process, name)
+            stack.callback(pool.close)
+            yield Store(ledger, pool)
+
+    # The channels and the evidence.
+
+    def stripe(self, ledger: Ledger, pool: ConnectionPool) -> StripeChannel:
+        return StripeChannel.start(self.settings, ledger, pool)
+
+    def bank(self, ledger: Ledger, pool: ConnectionPool) -> BankStatements:
+        return bank_import.start(self.settings, ledger, pool)
+
+    def sender(self, pool: ConnectionPool) -> Sender:
+        """The notifier's: the outbox, SMTP, or the configured ``module:factory``."""
+        return load_sender(self.settings, pool)
+
+    def integrity(self, ledger: Ledger | None = None) -> Integrity:
+        """The integrity evidence over the store's events table; without a ledger, one is
+        opened only to name that table (the auditor's commands)."""
+        if ledger is None:
+            ledger = open_ledger(self.settings)
+            table = ledger.events_table
+            ledger.close()
+            return Integrity.from_settings(self.settings, table)
+        return Integrity.from_settings(self.settings, ledger.events_table)
+
+    # The processes.
+
+    def services(self) -> Services:
+        """What the API's routes depend on, every table they read made sure of; the caller
+        closes them (``Services.close``). The CLI's bank and Stripe commands use them too."""
+        settings = self.settings
+        ledger = self.ledger("api")
+        pool = self.pool("api")
+        for projection in PROJECTIONS.values():
+            projection.ensure_schema(pool)
+        tracking.ensure_schema(pool)
+        liveness.ensure_schema(pool)
+        keys = KeyRing.parse(settings.api_keys)
+        access = KeyStore(pool)
+        if not len(keys):
+            api_log.warning("no API keys configured (ARLEDGER_API_KEYS): every request is refused")
+        return Services(
+            settings,
+            ledger,
+            pool,
+            keys,
+            IdempotencyStore(pool),
+            BrokerProbe(settings.kafka_bootstrap_servers or ""),
+            access,
+            self.integrity(ledger),
+            self.stripe(ledger, pool),
+            self.bank(ledger, pool),
+            BankQueue(ledger, pool),
+            DeskSessions(pool, keys, access, settings.desk_secret, settings.desk_session_hours),
+        )
+
+    def app(self) -> FastAPI:
+        """The HTTP API: it builds its services here as it starts, and closes them as it
+        stops."""
+        return create_app(self.services)
+
+    @contextmanager
+    def relay(self) -> Iterator[Relay]:
+        with self.store("relay") as store:
+            yield Relay(self.settings, store.ledger, store.pool)
+
+    @contextmanager
+    def consumer(self, projection: str, client_id: str) -> Iterator[ProjectionConsumer]:
+        """The consumer that feeds ``projection``, its pool named after it."""
+        feeds = PROJECTIONS[projection]
+        pool_name = CONNECTIONS["consumer"].name.format(projection=projection)
+        with self.store("consumer", pool_name) as store:
+            yield ProjectionConsumer(
+                self.settings, store.ledger, store.pool, feeds, client_id=client_id
+            )
+
+    @contextmanager
+    def notifier(self) -> Iterator[Notifier]:
+        with self.store("notifier") as store:
+            PROJECTIONS["notifications"].ensure_schema(store.pool)
+            yield Notifier(store.ledger, store.pool, self.sender(store.pool), self.settings)
+
+    @contextmanager
+    def scheduler(self) -> Iterator[Store]:
+        """The scheduler's store; the balances read model it decides from made sure of."""
+        with self.store("scheduler") as store:
+            BALANCES.ensure_schema(store.pool)
+            yield store
+
+    @contextmanager
+    def replay(self, projection: Projection) -> Iterator[Store]:
+        """The store a rebuild of ``projection`` reads and switches in."""
+        with self.store("replay") as store:
+            tracking.ensure_schema(store.pool)
+            projection.ensure_schema(store.pool)
+            yield store
+
+    def heartbeat(
+        self, workers: list[str], alive: Callable[[str], bool], holding: Callable[[str], Holding]
+    ) -> Heartbeat:
+        return Heartbeat(self.database_url, workers, alive, holding)
