@@ -5,12 +5,19 @@ never a stack trace), and the exception stops here.
 Starlette's own error layer sends its 500 and then raises the exception again for the
 server, which then drops the connection: a client on a kept-alive connection saw
 "connection reset" instead of the problem. This middleware sits inside that layer and
-outside every other, so nothing reaches it."""
+outside every other, so nothing reaches it.
+
+One failure is not the server's: a read that PostgreSQL failed to break a deadlock or a
+lock race with a writer of the same tables (a replay switching its rebuilt tables in, a
+migration). A GET or HEAD changes nothing, so it is run again, a moment later, before
+anything of its reply has been sent."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+import psycopg
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -18,6 +25,14 @@ from api.door import App, Message, Receive, Scope, Send
 from api.problems import internal_error
 
 log = logging.getLogger("arledger.api")
+# A read that lost a lock race with a writer: nothing was changed, asking again answers.
+LOST_RACES = (
+    psycopg.errors.DeadlockDetected,
+    psycopg.errors.LockNotAvailable,
+    psycopg.errors.SerializationFailure,
+)
+READ_ATTEMPTS = 3
+READS = frozenset({"GET", "HEAD"})
 DESK_FAILURE = (
     '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Something went wrong'
     '</title><link rel="stylesheet" href="/static/desk.css"></head><body><main><h1>Something'
@@ -44,12 +59,39 @@ class LastResort:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, receive, sending)
-        except Exception as exc:
-            log.error("unhandled error", exc_info=exc, extra={"path": scope.get("path")})
+        attempts = READ_ATTEMPTS if scope.get("method") in READS else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                await self.app(scope, receive if attempt == 1 else _no_body(receive), sending)
+                return
+            except LOST_RACES as exc:
+                if attempt < attempts and not started:
+                    log.info(
+                        "a read lost a lock race; reading again",
+                        extra={"path": scope.get("path"), "attempt": attempt, "error": repr(exc)},
+                    )
+                    await asyncio.sleep(0.05 * attempt)
+                    continue
+                log.error("unhandled error", exc_info=exc, extra={"path": scope.get("path")})
+            except Exception as exc:
+                log.error("unhandled error", exc_info=exc, extra={"path": scope.get("path")})
             if not started:  # once a reply has begun, ending it is all that is left
                 await failure(Request(scope))(scope, receive, send)
+            return
+
+
+def _no_body(receive: Receive) -> Receive:
+    """A read's request again: its (empty) body was taken by the first attempt."""
+    given = False
+
+    async def again() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return await receive()
+
+    return again
 
 
 def failure(request: Request) -> Response:
