@@ -1,0 +1,595 @@
+"""The throughput suite: the ledger's figures next to references measured in the same run
+on the same servers, printed as one table of figures, ratios and targets.
+
+Run: ``.venv/bin/python benchmarks/suite.py [--scale small|large] [--clients 16]``.
+``small`` takes about four minutes on two cores (a book of about 28,000 events);
+``large`` first writes a book of 300,000 events (untimed) and runs four times the HTTP
+commands: the better part of an hour. The produce reference reuses at most 50,000
+distinct messages, cycled. It starts an
+embedded PostgreSQL (fsync and synchronous_commit on, as initdb leaves them) and an
+embedded broker in a temporary folder and stops them at the end, unless DATABASE_URL (a
+server: a fresh database is made on it and dropped) or KAFKA_BOOTSTRAP_SERVERS are set.
+Progress goes to stderr, the table to stdout.
+
+The command mix, over HTTP and in-process alike: each client opens accounts of its own
+(untimed), then works through them round-robin, four commands on one account per round:
+raise an invoice, raise a second, record a BACS payment of their sum, allocate it
+oldest-first (settling both). Each account takes 25 rounds in every run, whatever the
+client's share: an oldest-first allocation reads every invoice the account ever had, so
+a longer history would make a slower run. No two clients touch the same aggregate, so a
+conflict is contention inside the ledger, not in the workload. Two rounds per client are
+warm-up.
+
+The rows (references in ``benchmarks/references.py``):
+
+* commands over HTTP, N clients: commands/s from N threads, a keep-alive connection
+  each, against the API served by uvicorn (``tests/support.py`` ``serving``) in its own
+  process on loopback; no relay or consumer runs meanwhile. p50 / p99 are each reply's
+  time as its client saw it. Reference: single-row INSERT + COMMIT from N threads, a
+  connection each, the same number of commits. Target 0.25x.
+* commands in-process, 1 client: the same mix through the ``Ledger`` facade in this
+  process (no HTTP, no idempotency claims). Reference: as many single-row commits from
+  one connection. Target 0.5x.
+* rebuild of 'balances': ``arledger replay``'s code (``consumers/rebuild.py``: a side
+  schema caught up from the store, then switched in), events applied per second over the
+  whole book. Reference: ``SELECT *`` of the same events table in pages of 1,000, not
+  decoded. Target 0.25x.
+* consumer 'balances': the runner's apply path (JSON, rows and positions in one
+  transaction, offset commit) fed from the ledger's topic once the relay has published
+  the whole store. Reference: a bare kafka-python loop (poll + ``json.loads``) over the
+  same topic, polled alike. The first non-empty poll of each is warm-up. Target 0.5x.
+* relay, store to Kafka (no target): events/s published after its first batch.
+  Reference: kafka-python producing the same messages to a fresh topic with the relay's
+  producer settings (acks=all, idempotent).
+
+Below the table: the HTTP commands' outcomes (accepted; refused by a rule, 409; refused
+after the optimistic-concurrency retries ran out, 503; retries inside the API), the bare
+consume of that fresh topic, and peak RSS of this process (the in-process commands, the
+relay, the consumer and the rebuild run here), the API's and the embedded broker's."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+import json
+import logging
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from kafka import TopicPartition
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import references as ref  # noqa: E402
+from benchmarks.projections import _write as write_big_book  # noqa: E402
+from benchmarks.rebuild import fresh_database  # noqa: E402
+from consumers.rebuild import rebuild  # noqa: E402
+from infra.settings import Settings  # noqa: E402
+from ledger.application import Ledger  # noqa: E402
+from ledger.commands import AllocatePayment, OpenAccount, RaiseInvoice, RecordPayment  # noqa: E402
+from ledger.money import Money  # noqa: E402
+from ledger.stamp import Stamp  # noqa: E402
+from projections import tracking  # noqa: E402
+from projections.registry import BALANCES  # noqa: E402
+from runtime.composition import Root  # noqa: E402
+from runtime.embedded import EmbeddedPostgres  # noqa: E402
+from runtime.embedded_broker import EmbeddedBroker  # noqa: E402
+from runtime.progress import ProgressBar  # noqa: E402
+from tests.support import serving  # noqa: E402
+
+KEY = "suite-coordinator-key"
+READY = "suite-api-ready"
+ROUND = 4
+WARMUP_ROUNDS = 2
+# Each account ends with the same history in every run: an oldest-first allocation reads
+# every invoice the account ever had, so its cost grows with that history.
+ROUNDS_PER_ACCOUNT = 25
+MIX = (
+    "each round on one of the client's own accounts: invoice, invoice, BACS payment of their "
+    f"sum, allocation oldest-first; {ROUNDS_PER_ACCOUNT} rounds per account, round-robin"
+)
+CONFLICT_LOG = "optimistic concurrency conflict"  # ledger/unit_of_work.py, on each retry
+
+
+@dataclass(frozen=True)
+class Scale:
+    http_per_client: int  # commands per HTTP client, a whole number of rounds
+    in_process: int  # commands of the one in-process client
+    book_events: int  # events written first, untimed (0: the book is what the run writes)
+
+
+SCALES = {
+    "tiny": Scale(http_per_client=16, in_process=80, book_events=0),  # a smoke test
+    "small": Scale(http_per_client=500, in_process=3_000, book_events=0),
+    "large": Scale(http_per_client=2_000, in_process=10_000, book_events=300_000),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    # "tiny" is a smoke test of the suite itself, left out of the help.
+    parser.add_argument("--scale", choices=SCALES, default="small", metavar="{small,large}")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--serve-api", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_api:
+        serve_api()
+        return
+    # Killed, stop the servers this run started all the same (as on Ctrl-C).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    with ExitStack() as stack:
+        run(_servers(stack), SCALES[args.scale], args.clients, args.scale)
+
+
+def _servers(stack: ExitStack) -> Settings:
+    """Settings for a fresh database and topic on the given or the embedded servers."""
+    temp = Path(tempfile.mkdtemp(prefix="arledger-suite-"))
+    temp.chmod(0o755)  # as root the embedded PostgreSQL runs as another user
+    stack.callback(shutil.rmtree, temp, ignore_errors=True)
+    server = os.environ.get("DATABASE_URL")
+    if server:
+        url = fresh_database(server)
+        stack.callback(_drop_database, server, url)
+    else:
+        pg = EmbeddedPostgres(database="postgres")
+        url = fresh_database(pg.start(temp / "pg"))
+        stack.callback(pg.stop)
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        broker = EmbeddedBroker(temp / "broker")
+        bootstrap = broker.start()
+        stack.callback(broker.stop)
+    tag = uuid.uuid4().hex[:8]
+    return Settings(
+        database_url=url,
+        kafka_bootstrap_servers=bootstrap,
+        topic=f"arledger.suite.{tag}",
+        consumer_group=f"arledger.suite.{tag}",
+        api_keys=f"{KEY}:coordinator:suite",
+        topic_repair=not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"),
+        home=temp / "home",
+        log_level="WARNING",
+    )
+
+
+def _drop_database(server: str, url: str) -> None:
+    name = str(psycopg.conninfo.conninfo_to_dict(url)["dbname"])
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+# --- the run ------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    what: str
+    figure: ref.Timed
+    unit: str
+    reference: str
+    against: ref.Timed
+    target: float | None
+
+
+def run(settings: Settings, scale: Scale, clients: int, scale_name: str) -> None:
+    url, bootstrap = settings.database_url or "", settings.kafka_bootstrap_servers or ""
+    topic, partitions = settings.topic, settings.topic_partitions
+    _header(url, scale, clients, scale_name)
+    raw_1 = ref.raw_commits(url, 1, scale.in_process)
+    raw_n = ref.raw_commits(url, clients, scale.http_per_client)
+    root = Root(settings)
+    with ExitStack() as stack:
+        ledger = root.ledger("api")
+        stack.callback(ledger.close)
+        if scale.book_events:
+            print(f"writing a book of {scale.book_events:,} events", file=sys.stderr)
+            write_big_book(ledger, scale.book_events, scale.book_events // 250, 4)
+        cpu = _cpu_seconds()
+        in_process = in_process_commands(ledger, scale.in_process)
+        in_process_cpu = _cpu_seconds() - cpu
+        with api_process(settings) as api:
+            cpu = api.cpu_seconds()
+            http = http_commands(api.base_url, clients, scale.http_per_client)
+            api_cpu = api.cpu_seconds() - cpu
+        head = ledger.head_position()
+        relayed = relay_store(root, head)
+        kept: list[ref.Message] = []
+        bare_consume = ref.bare_consume(bootstrap, topic, partitions, head, kept)
+        consumer = consumer_balances(root, head)
+        produced = ref.bare_produce(bootstrap, f"{topic}.bare", partitions, kept, head)
+        consumed = ref.bare_consume(bootstrap, f"{topic}.bare", partitions, head)
+        log_read = ref.bare_log_read(url, ledger.events_table, head)
+        rebuilt = rebuild_balances(root, head)
+    print(f"\nbook: {head:,} events", flush=True)
+    _table([
+        Row(f"commands over HTTP, {clients} clients", http.timed, "cmd/s",
+            f"raw commits, {clients} clients", raw_n, 0.25),
+        Row("commands in-process, 1 client", in_process, "cmd/s",
+            "raw commits, 1 client", raw_1, 0.5),
+        Row("rebuild of 'balances' (replay)", rebuilt, "ev/s",
+            "bare read of the log", log_read, 0.25),
+        Row("consumer 'balances' from Kafka", consumer, "ev/s",
+            "bare consume, same topic", bare_consume, 0.5),
+        Row("relay, store to Kafka", relayed, "ev/s",
+            "bare produce, same msgs", produced, None),
+    ])  # fmt: skip
+    ms = 1e3
+    print(
+        f"\nHTTP commands: p50 {http.timed.median() * ms:.1f} ms, p99 "
+        f"{http.timed.percentile(0.99) * ms:.1f} ms; {http.outcomes()}; "
+        f"retries on conflicts inside the API {api.report.get('conflicts', '?')}"
+    )
+    print(
+        f"in-process commands: p50 {in_process.median() * ms:.1f} ms, p99 "
+        f"{in_process.percentile(0.99) * ms:.1f} ms; raw commits p50 / p99: 1 client "
+        f"{raw_1.median() * ms:.1f} / {raw_1.percentile(0.99) * ms:.1f} ms, {clients} clients "
+        f"{raw_n.median() * ms:.1f} / {raw_n.percentile(0.99) * ms:.1f} ms"
+    )
+    per_http, per_in_process = (
+        api_cpu / http.timed.operations,
+        in_process_cpu / in_process.operations,
+    )
+    print(
+        f"CPU per timed command: API process {per_http * ms:.1f} ms over the HTTP run (its setup "
+        f"and warm-up included), this process {per_in_process * ms:.1f} ms over the in-process run"
+    )
+    print(f"bare consume of the freshly produced topic: {consumed.rate:,.0f} msgs/s")
+    print(f"peak RSS: {_peak_rss(api.report)}", flush=True)
+
+
+def _header(url: str, scale: Scale, clients: int, scale_name: str) -> None:
+    names = ("server_version", "fsync", "synchronous_commit", "wal_sync_method")
+    with psycopg.connect(url) as conn:
+        shown = [
+            f"{n} {row[0] if (row := conn.execute(f'SHOW {n}').fetchone()) else '?'}" for n in names
+        ]
+    print(f"arledger throughput suite: scale {scale_name}, {os.cpu_count()} CPUs")
+    print(f"PostgreSQL {', '.join(shown)}")
+    print(f"command mix: {MIX}")
+    print(
+        f"commands: {clients} clients x {scale.http_per_client} over HTTP, "
+        f"{scale.in_process} in-process (warm-up: {WARMUP_ROUNDS} rounds per client, not "
+        f"counted); book written first: {scale.book_events:,} events",
+        flush=True,
+    )
+
+
+def _table(rows: list[Row]) -> None:
+    print(f"{'what':<34}{'arledger':>10}{'':9}{'reference':<35}{'ratio':>7}{'target':>9}")
+    for row in rows:
+        ratio = row.figure.rate / row.against.rate if row.against.rate else 0.0
+        target = f"{row.target:.2f}x" if row.target else "-"
+        verdict = "" if row.target is None else (" met" if ratio >= row.target else " below")
+        print(
+            f"{row.what:<34}{row.figure.rate:>10,.0f} {row.unit:<5}   {row.reference:<25}"
+            f"{row.against.rate:>8,.0f}/s{ratio:>7.2f}x{target:>8}{verdict}"
+        )
+
+
+def _cpu_seconds() -> float:
+    """User and system CPU time of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _peak_rss(api: dict[str, int]) -> str:
+    mine = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    parts = [f"this process {mine} MiB"]
+    if "peak_rss_kib" in api:
+        parts.append(f"API process {api['peak_rss_kib'] // 1024} MiB")
+    parts += [f"{name} {kib // 1024} MiB" for name, kib in ref.children_peak_rss()]
+    return ", ".join(parts)
+
+
+# --- the command mix ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str  # "invoice", "payment" or "allocation"
+    account: int  # which of the client's accounts
+    number: str
+    amount_minor: int
+
+
+def accounts_for(commands: int) -> int:
+    """How many accounts a client of ``commands`` commands (and the warm-up) works on."""
+    return -(-(WARMUP_ROUNDS + commands // ROUND) // ROUNDS_PER_ACCOUNT)
+
+
+def step(client: int, n: int, accounts: int) -> Step:
+    """The ``n``th command of ``client`` (warm-up included), over ``accounts`` accounts."""
+    turn, k = divmod(n, ROUND)
+    account = turn % accounts
+    first, second = 100_00 + turn % 97, 250_00 + turn % 89
+    if k < 2:
+        return Step("invoice", account, f"S{client}-{turn}-{k}", (first, second)[k])
+    return Step("payment" if k == 2 else "allocation", account, "", first + second)
+
+
+def _days() -> tuple[dt.date, dt.date]:
+    today = dt.date.today()
+    return today - dt.timedelta(days=30), today
+
+
+def _stamp() -> Stamp:
+    return Stamp("suite", str(uuid.uuid4()), str(uuid.uuid4()), dt.datetime.now(dt.UTC))
+
+
+def in_process_commands(ledger: Ledger, count: int) -> ref.Timed:
+    issued, today = _days()
+
+    def prepare(client: int, stack: ExitStack) -> ref.Operation:
+        accounts = [
+            ledger.open_account(
+                OpenAccount(f"Suite {client}-{a}", "GBP", 30, _stamp())
+            ).aggregate.id
+            for a in range(accounts_for(count))
+        ]
+        payments: dict[int, uuid.UUID] = {}
+        numbers = itertools.count()
+
+        def command(_: int) -> None:
+            s = step(client, next(numbers), len(accounts))
+            account, amount = accounts[s.account], Money(s.amount_minor, "GBP")
+            if s.kind == "invoice":
+                ledger.raise_invoice(
+                    RaiseInvoice(account, s.number, amount, issued, today, _stamp())
+                )
+            elif s.kind == "payment":
+                cmd = RecordPayment(account, amount, "bacs", today, _stamp())
+                payments[s.account] = ledger.record_payment(cmd).aggregate.id
+            else:
+                payment = payments.pop(s.account)
+                request = str(uuid.uuid4())
+                ledger.allocate_payment(
+                    AllocatePayment(payment, request, _stamp(), strategy="oldest_first")
+                )
+
+        for _ in range(WARMUP_ROUNDS * ROUND):
+            command(-1)
+        return command
+
+    return ref.run_clients("commands in-process, 1 client", 1, count, prepare)
+
+
+@dataclass
+class HttpRun:
+    timed: ref.Timed
+    statuses: Counter[str] = field(default_factory=Counter)
+
+    def outcomes(self) -> str:
+        s = self.statuses
+        return (
+            f"{s['201']:,} accepted, {s['409']:,} refused by a rule (409), {s['503']:,} "
+            f"refused as conflicts (503), {s['skipped']:,} allocations not sent"
+        )
+
+
+def http_commands(base_url: str, clients: int, per_client: int) -> HttpRun:
+    issued, today = _days()
+    statuses: list[Counter[str]] = [Counter() for _ in range(clients)]
+
+    def prepare(client: int, stack: ExitStack) -> ref.Operation:
+        http = stack.enter_context(
+            httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
+        )
+
+        def post(path: str, body: dict[str, Any]) -> httpx.Response:
+            reply = http.post(path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+            statuses[client][str(reply.status_code)] += 1
+            if reply.status_code not in (201, 409, 503):
+                raise RuntimeError(f"{path}: {reply.status_code} {reply.text}")
+            return reply
+
+        account_body = {"currency": "GBP", "payment_terms_days": 30}
+        accounts = [
+            str(post("/v1/accounts", {**account_body, "name": f"Suite {client}-{a}"}).json()["id"])
+            for a in range(accounts_for(per_client))
+        ]
+        payments: dict[int, str] = {}
+        numbers = itertools.count()
+
+        def command(_: int) -> None:
+            s = step(client, next(numbers), len(accounts))
+            amount = {"amount": s.amount_minor, "currency": "GBP"}
+            body: dict[str, Any] = {"account_id": accounts[s.account], "amount": amount}
+            if s.kind == "invoice":
+                body |= {"number": s.number, "issued_on": str(issued), "due_on": str(today)}
+                post("/v1/invoices", body)
+            elif s.kind == "payment":
+                reply = post("/v1/payments", body | {"method": "bacs", "received_on": str(today)})
+                if reply.status_code == 201:
+                    payments[s.account] = str(reply.json()["id"])
+            elif payment := payments.pop(s.account, None):
+                post(f"/v1/payments/{payment}/allocations", {"strategy": "oldest_first"})
+            else:
+                statuses[client]["skipped"] += 1
+
+        for _ in range(WARMUP_ROUNDS * ROUND):
+            command(-1)
+        statuses[client].clear()
+        return command
+
+    timed = ref.run_clients(f"commands over HTTP, {clients} clients", clients, per_client, prepare)
+    return HttpRun(timed, sum(statuses, Counter()))
+
+
+# --- the API in a process of its own ------------------------------------------------------
+
+
+class _Conflicts(logging.Handler):
+    """Counts the unit of work's retries after an optimistic-concurrency conflict."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() == CONFLICT_LOG:
+            self.count += 1
+
+
+def serve_api() -> None:
+    """The child: serve the API until stdin closes, then report on stdout."""
+    settings = Settings()
+    conflicts = _Conflicts()
+    ledger_log = logging.getLogger("arledger.ledger")
+    ledger_log.addHandler(conflicts)
+    ledger_log.setLevel(logging.INFO)
+    services = Root(settings).services()
+    try:
+        with serving(settings, services) as base_url:
+            print(READY, base_url, flush=True)
+            sys.stdin.read()
+    finally:
+        services.close()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_rss_kib": peak, "conflicts": conflicts.count}), flush=True)
+
+
+@dataclass
+class ApiProcess:
+    base_url: str
+    pid: int
+    report: dict[str, int] = field(default_factory=dict)
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time of the API process so far (Linux)."""
+        ticks = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13]
+        return sum(int(t) for t in ticks) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def api_process(settings: Settings) -> Iterator[ApiProcess]:
+    """``serve_api`` in a child process, so that the clients here do not share its GIL;
+    its stderr goes to ``api.log`` in the run's home."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url or "",
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
+        "ARLEDGER_TOPIC": settings.topic,
+        "ARLEDGER_CONSUMER_GROUP": settings.consumer_group,
+        "ARLEDGER_API_KEYS": settings.api_keys,
+        "ARLEDGER_HOME": str(settings.home),
+        "ARLEDGER_LOG_LEVEL": "WARNING",
+    }
+    with (settings.home / "api.log").open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve-api"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        try:
+            api = ApiProcess(_ready(proc, settings.home / "api.log"), proc.pid)
+            yield api
+        finally:
+            try:
+                out, _ = proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, _ = proc.communicate()
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    api.report.update(json.loads(lines[-1]) if lines else {})
+
+
+def _ready(proc: subprocess.Popen[str], log: Path) -> str:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith(READY):
+            return line.split()[1]
+    raise SystemExit(f"the API process exited ({proc.wait()}); see {log}")
+
+
+# --- the pipeline ---------------------------------------------------------------------
+
+
+def relay_store(root: Root, head: int) -> ref.Timed:
+    """The relay's own batches until the store is published; the first is warm-up."""
+    bar = ProgressBar("relay, store to Kafka", sys.stderr)
+    with root.relay() as relay:
+        try:
+            first = done = relay.publish_batch()
+            started = time.perf_counter()
+            while done < head:
+                done += relay.publish_batch()
+                bar.update(done, head)
+            took = time.perf_counter() - started
+        finally:
+            relay.close()
+    bar.finish()
+    return ref.Timed(done - first, took)
+
+
+def consumer_balances(root: Root, head: int) -> ref.Timed:
+    settings = root.settings
+    group = f"{settings.consumer_group}.{BALANCES.name}"
+    with root.consumer(BALANCES.name, "suite-balances") as runner:
+        consumer = ref.kafka_consumer(
+            settings.kafka_bootstrap_servers or "", settings.topic, settings.topic_partitions, group
+        )
+
+        def handle(records: dict[TopicPartition, list[Any]]) -> int:
+            runner._apply(consumer, records)
+            runner._commit(consumer)
+            return sum(len(messages) for messages in records.values())
+
+        try:
+            timed = ref.consume_loop("consumer 'balances'", consumer, head, handle)
+        finally:
+            consumer.close()
+        with runner.pool.connection() as conn:
+            reached = tracking.watermark(conn, BALANCES.name, settings.topic)
+    if reached < head:
+        raise RuntimeError(f"the consumer reached {reached}, not the head {head}")
+    return timed
+
+
+def rebuild_balances(root: Root, head: int) -> ref.Timed:
+    bar = ProgressBar("rebuild of 'balances'", sys.stderr)
+    with root.replay(BALANCES) as store:
+        started = time.perf_counter()
+        applied = rebuild(
+            store.ledger,
+            store.pool,
+            root.database_url,
+            BALANCES,
+            root.settings.topic_partitions,
+            progress=bar.update,
+        )
+        took = time.perf_counter() - started
+    bar.finish()
+    if applied < head:
+        raise RuntimeError(f"the rebuild applied {applied} events of {head}")
+    return ref.Timed(applied, took)
+
+
+if __name__ == "__main__":
+    main()
