@@ -131,10 +131,16 @@ def screens(api: httpx.Client) -> list[tuple[str, str]]:
         ("/approvals", "/v1/write-offs?limit=200"),
         ("/reports/aged-debt", "/v1/reports/aged-debt?currency=GBP"),
         ("/reports/debtor-days", "/v1/reports/debtor-days?currency=GBP" + _this_month()),
-        ("/reports/debtor-days/trend", "/v1/reports/debtor-days?currency=GBP" + _this_month()),
+        (
+            "/reports/debtor-days/trend",
+            f"/v1/reports/debtor-days/trend?currency=GBP&months=12&period_end={dt.date.today()}",
+        ),
         ("/reports/cash-posting", "/v1/reports/cash-posting?currency=GBP"),
         ("/reports/payment-behaviour", "/v1/reports/payment-behaviour?currency=GBP"),
-        ("/reports/trial-balance", "/v1/reports/trial-balance?currency=GBP"),
+        (
+            "/reports/trial-balance",
+            "/v1/reports/trial-balance?currency=GBP&order=balance&limit=200",
+        ),
         ("/bank", "/v1/bank-statements/lines?outcome=exception"),
         ("/audit", "/v1/checkpoints"),
     ]
