@@ -11,7 +11,6 @@ pins what is published against ``tests/golden/``."""
 from __future__ import annotations
 
 import dataclasses
-import re
 import typing
 from datetime import date, datetime
 from typing import Any
@@ -23,18 +22,9 @@ from ledger.money import Money
 from ledger.stamp import Stamp
 
 EVENT_ID_NAMESPACE = UUID("0b9f3c8e-3c0a-4df0-a6a4-4b0a3f1f5e11")
-TYPE_PREFIX = "arledger"
 # Attributes of the library's event classes that are envelope, not payload.
 ENVELOPE = frozenset(
     {"originator_id", "originator_version", "timestamp", "originator_topic", "stamp"}
-)
-# The aggregates whose events do not declare their type yet: ledger/notification.py and
-# ledger/reconciliation.py were being changed elsewhere when the others were declared.
-# Their events are still published under the type derived from the class name
-# (``Notification.GaveUp`` -> ``arledger.notification.gave_up``), the same names the
-# golden file pins. Remove an entry once its events declare ``cloudevent_type``.
-_TYPES_DERIVED_FOR = frozenset(
-    {("ledger.notification", "Notification"), ("ledger.reconciliation", "Reconciliation")}
 )
 
 
@@ -42,18 +32,11 @@ class UndeclaredEventType(TypeError):
     """An event class that declares no CloudEvents type: it cannot be published."""
 
 
-def snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
 def type_of(cls: type) -> str:
     """The CloudEvents type an event class declares as ``cloudevent_type``."""
     declared = getattr(cls, "cloudevent_type", None)
     if isinstance(declared, str):
         return declared
-    aggregate, _, name = cls.__qualname__.partition(".")
-    if (cls.__module__, aggregate) in _TYPES_DERIVED_FOR:
-        return f"{TYPE_PREFIX}.{snake(aggregate)}.{snake(name)}"
     raise UndeclaredEventType(
         f"{cls.__module__}.{cls.__qualname__} declares no cloudevent_type; an event is "
         "published only under the type its class declares"

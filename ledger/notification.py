@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -28,7 +28,19 @@ class UnknownNotification(NotFound):
 
 
 class Notification(Aggregate):
-    @event("Queued")
+    class Queued(Aggregate.Created):
+        """A message owed to ``recipients`` because of ``occasion`` (about ``about``)."""
+
+        cloudevent_type: ClassVar[str] = "arledger.notification.queued"
+        account_id: UUID
+        occasion: str
+        about: UUID
+        recipients: list[dict[str, Any]]
+        subject: str
+        body: str
+        stamp: Stamp
+
+    @event(Queued)
     def __init__(
         self,
         account_id: UUID,
@@ -103,6 +115,7 @@ class Notification(Aggregate):
         """Told: ``reference`` is the sender's; version 2 adds the message id (an email's
         Message-ID) and the attached document's SHA-256 (none before it)."""
 
+        cloudevent_type: ClassVar[str] = "arledger.notification.delivered"
         class_version = 2
         account_id: UUID
         role: str
@@ -135,19 +148,48 @@ class Notification(Aggregate):
     def fail_delivery(self, role: str, sender: str, error: str, stamp: Stamp) -> None:
         self._delivery_failed(self.account_id, role, sender, error[:2000], stamp)
 
-    @event("DeliveryFailed")
+    class DeliveryFailed(Aggregate.Event):
+        """A try to tell ``role`` failed with ``error``."""
+
+        cloudevent_type: ClassVar[str] = "arledger.notification.delivery_failed"
+        account_id: UUID
+        role: str
+        sender: str
+        error: str
+        stamp: Stamp
+
+    @event(DeliveryFailed)
     def _delivery_failed(
         self, account_id: UUID, role: str, sender: str, error: str, stamp: Stamp
     ) -> None:
         self.failed_attempts[role] = self.failed_attempts.get(role, 0) + 1
         self._last_failed_at = {**getattr(self, "_last_failed_at", {}), role: stamp.effective_at}
 
-    @event("GaveUp")
+    class GaveUp(Aggregate.Event):
+        """No more tries for ``role``."""
+
+        cloudevent_type: ClassVar[str] = "arledger.notification.gave_up"
+        account_id: UUID
+        role: str
+        attempts: int
+        stamp: Stamp
+
+    @event(GaveUp)
     def give_up(self, account_id: UUID, role: str, attempts: int, stamp: Stamp) -> None:
         """No more tries for ``role``: it failed ``attempts`` times."""
         self._given_up = [*self.given_up, role]
 
-    @event("DeliveryUnconfirmed")
+    class DeliveryUnconfirmed(Aggregate.Event):
+        """A send claimed and its outcome never recorded."""
+
+        cloudevent_type: ClassVar[str] = "arledger.notification.delivery_unconfirmed"
+        account_id: UUID
+        role: str
+        sender: str
+        message_id: str
+        stamp: Stamp
+
+    @event(DeliveryUnconfirmed)
     def unconfirm(
         self, account_id: UUID, role: str, sender: str, message_id: str, stamp: Stamp
     ) -> None:
@@ -155,7 +197,19 @@ class Notification(Aggregate):
         the notifier stopped in between. It may have gone out, so it is never sent again."""
         self._unconfirmed = {**self.unconfirmed, role: message_id}
 
-    @event("DocumentRendered")
+    class DocumentRendered(Aggregate.Event):
+        """The document this notification carries, by hash."""
+
+        cloudevent_type: ClassVar[str] = "arledger.notification.document_rendered"
+        account_id: UUID
+        document: str
+        reference: str
+        filename: str
+        sha256: str
+        size: int
+        stamp: Stamp
+
+    @event(DocumentRendered)
     def document_rendered(
         self,
         account_id: UUID,

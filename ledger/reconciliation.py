@@ -5,7 +5,7 @@ was run; a later run over the same period is another event."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 from eventsourcing.domain import Aggregate, event
 
@@ -13,7 +13,18 @@ from ledger.stamp import Stamp
 
 
 class Reconciliation(Aggregate):
-    @event("Completed")
+    class Completed(Aggregate.Created):
+        """A run over ``period_start`` to ``period_end``: what was compared, and found."""
+
+        cloudevent_type: ClassVar[str] = "arledger.reconciliation.completed"
+        channel: str
+        period_start: date
+        period_end: date
+        counts: dict[str, Any]
+        findings: list[dict[str, Any]]
+        stamp: Stamp
+
+    @event(Completed)
     def __init__(
         self,
         channel: str,
