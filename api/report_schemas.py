@@ -32,6 +32,7 @@ class AgedDebtReport(AgedBuckets):
         description="only what had been recorded by this moment counts, when given"
     )
     accounts: list[AgedAccount] = Field(description="each account that owes, largest first")
+    accounts_count: int = Field(description="how many accounts owe, listed or not")
     position: int
 
 

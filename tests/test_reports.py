@@ -75,6 +75,11 @@ def test_aged_debt_debtor_days_and_cash_posting_match_the_worked_example(setting
             api.get("/v1/reports/aged-debt", as_of="2026-06-30", currency="GBP", min_position=head)
         )
         assert _buckets(aged) == [300_00, 500_00, 600_00, 250_00, 600_00, 2_250_00]
+        largest = api.ok(
+            api.get("/v1/reports/aged-debt", as_of="2026-06-30", currency="GBP", limit="1")
+        )
+        assert [a["name"] for a in largest["accounts"]] == ["Acme Rooms"]
+        assert largest["accounts_count"] == 2 and _buckets(largest) == _buckets(aged)
         assert [(a["name"], _buckets(a)) for a in aged["accounts"]] == [
             ("Acme Rooms", [300_00, 500_00, 0, 0, 600_00, 1_400_00]),
             ("Bolt Bikes", [0, 0, 600_00, 250_00, 0, 850_00]),

@@ -89,7 +89,10 @@ async def _show(
 async def aged_debt(request: Request, user: UserDep, api: InnerDep) -> Response:
     params = _params(request, "as_of", "as_known_at")
     answer = await api.get(
-        "/v1/reports/aged-debt", **params, min_position=request.query_params.get("min_position")
+        "/v1/reports/aged-debt",
+        **params,
+        min_position=request.query_params.get("min_position"),
+        limit=str(ROWS_SHOWN),
     )
     chart = _aged_chart(answer.json()) if answer.ok else None
     return await _show(

@@ -33,6 +33,11 @@ from projections import ageing, behaviour, cash_posting, queries, trial_balance
 from projections.ageing import Aged
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
+ACCOUNTS_LISTED_MAX = 1_000_000
+ListedLimit = Annotated[
+    int | None,
+    Query(ge=1, le=ACCOUNTS_LISTED_MAX, description="list at most this many accounts"),
+]
 _m = money_model
 
 
@@ -53,23 +58,26 @@ def aged_debt(
     as_of: Annotated[Day | None, Query(description="the day (default today, UTC)")] = None,
     as_known_at: KnownAt = None,
     account_id: UUID | None = None,
+    limit: ListedLimit = None,
 ) -> AgedDebtReport | Response:
     """What was owed at the end of ``as_of``, by days past due, per account and in total.
     A past date's report does not change as later events arrive; ``as_known_at`` also
-    leaves out what was recorded after that moment (a backdated payment, say)."""
+    leaves out what was recorded after that moment (a backdated payment, say). ``limit``
+    lists only the largest accounts; the totals count every one (``accounts_count``)."""
     cur = check_currency(currency)
     on = as_of or today()
     with svc.pool.connection() as conn:
         total, accounts = ageing.aged_debt(conn, cur, on, known(conn, as_known_at), account_id)
     rows = [
         AgedAccount(account_id=a.account_id, name=a.name, **aged_buckets(a.aged, cur))
-        for a in accounts
+        for a in accounts[:limit]
     ]
     report = AgedDebtReport(
         currency=cur,
         as_of=on,
         as_known_at=as_known_at,
         accounts=rows,
+        accounts_count=len(accounts),
         position=position,
         **aged_buckets(total, cur),
     )
@@ -211,9 +219,6 @@ def portfolio_balances(
     return reply(fmt, report, layouts.portfolio_balances)
 
 
-ACCOUNTS_LISTED_MAX = 1_000_000
-
-
 def _listed(
     lines: list[trial_balance.Line], order: str, limit: int | None
 ) -> list[trial_balance.Line]:
@@ -236,10 +241,7 @@ def trial_balance_report(
         Literal["name", "balance"],
         Query(description="accounts by name, or the largest balance first"),
     ] = "name",
-    limit: Annotated[
-        int | None,
-        Query(ge=1, le=ACCOUNTS_LISTED_MAX, description="list at most this many accounts"),
-    ] = None,
+    limit: ListedLimit = None,
 ) -> dict[str, Any] | Response:
     """The receivables sub-ledger trial balance at the end of ``as_of``: debits and
     credits per account and for the control account; ``reconciled`` when the control
