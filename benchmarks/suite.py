@@ -50,8 +50,6 @@ relay, the consumer and the rebuild run here), the API's and the embedded broker
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import itertools
 import json
 import logging
 import os
@@ -61,18 +59,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import httpx
 import psycopg
-from kafka import TopicPartition
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,31 +74,21 @@ sys.path.insert(0, str(ROOT))
 from benchmarks import references as ref  # noqa: E402
 from benchmarks.projections import _write as write_big_book  # noqa: E402
 from benchmarks.rebuild import fresh_database  # noqa: E402
-from consumers.rebuild import rebuild  # noqa: E402
+from benchmarks.suite_commands import (  # noqa: E402
+    KEY,
+    MIX,
+    WARMUP_ROUNDS,
+    http_commands,
+    in_process_commands,
+)
+from benchmarks.suite_pipeline import consumer_balances, rebuild_balances, relay_store  # noqa: E402
 from infra.settings import Settings  # noqa: E402
-from ledger.application import Ledger  # noqa: E402
-from ledger.commands import AllocatePayment, OpenAccount, RaiseInvoice, RecordPayment  # noqa: E402
-from ledger.money import Money  # noqa: E402
-from ledger.stamp import Stamp  # noqa: E402
-from projections import tracking  # noqa: E402
-from projections.registry import BALANCES  # noqa: E402
 from runtime.composition import Root  # noqa: E402
 from runtime.embedded import EmbeddedPostgres  # noqa: E402
 from runtime.embedded_broker import EmbeddedBroker  # noqa: E402
-from runtime.progress import ProgressBar  # noqa: E402
 from tests.support import serving  # noqa: E402
 
-KEY = "suite-coordinator-key"
 READY = "suite-api-ready"
-ROUND = 4
-WARMUP_ROUNDS = 2
-# Each account ends with the same history in every run: an oldest-first allocation reads
-# every invoice the account ever had, so its cost grows with that history.
-ROUNDS_PER_ACCOUNT = 25
-MIX = (
-    "each round on one of the client's own accounts: invoice, invoice, BACS payment of their "
-    f"sum, allocation oldest-first; {ROUNDS_PER_ACCOUNT} rounds per account, round-robin"
-)
 CONFLICT_LOG = "optimistic concurrency conflict"  # ledger/unit_of_work.py, on each retry
 
 
@@ -303,140 +286,6 @@ def _peak_rss(api: dict[str, int]) -> str:
     return ", ".join(parts)
 
 
-# --- the command mix ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Step:
-    kind: str  # "invoice", "payment" or "allocation"
-    account: int  # which of the client's accounts
-    number: str
-    amount_minor: int
-
-
-def accounts_for(commands: int) -> int:
-    """How many accounts a client of ``commands`` commands (and the warm-up) works on."""
-    return -(-(WARMUP_ROUNDS + commands // ROUND) // ROUNDS_PER_ACCOUNT)
-
-
-def step(client: int, n: int, accounts: int) -> Step:
-    """The ``n``th command of ``client`` (warm-up included), over ``accounts`` accounts."""
-    turn, k = divmod(n, ROUND)
-    account = turn % accounts
-    first, second = 100_00 + turn % 97, 250_00 + turn % 89
-    if k < 2:
-        return Step("invoice", account, f"S{client}-{turn}-{k}", (first, second)[k])
-    return Step("payment" if k == 2 else "allocation", account, "", first + second)
-
-
-def _days() -> tuple[dt.date, dt.date]:
-    today = dt.date.today()
-    return today - dt.timedelta(days=30), today
-
-
-def _stamp() -> Stamp:
-    return Stamp("suite", str(uuid.uuid4()), str(uuid.uuid4()), dt.datetime.now(dt.UTC))
-
-
-def in_process_commands(ledger: Ledger, count: int) -> ref.Timed:
-    issued, today = _days()
-
-    def prepare(client: int, stack: ExitStack) -> ref.Operation:
-        accounts = [
-            ledger.open_account(
-                OpenAccount(f"Suite {client}-{a}", "GBP", 30, _stamp())
-            ).aggregate.id
-            for a in range(accounts_for(count))
-        ]
-        payments: dict[int, uuid.UUID] = {}
-        numbers = itertools.count()
-
-        def command(_: int) -> None:
-            s = step(client, next(numbers), len(accounts))
-            account, amount = accounts[s.account], Money(s.amount_minor, "GBP")
-            if s.kind == "invoice":
-                ledger.raise_invoice(
-                    RaiseInvoice(account, s.number, amount, issued, today, _stamp())
-                )
-            elif s.kind == "payment":
-                cmd = RecordPayment(account, amount, "bacs", today, _stamp())
-                payments[s.account] = ledger.record_payment(cmd).aggregate.id
-            else:
-                payment = payments.pop(s.account)
-                request = str(uuid.uuid4())
-                ledger.allocate_payment(
-                    AllocatePayment(payment, request, _stamp(), strategy="oldest_first")
-                )
-
-        for _ in range(WARMUP_ROUNDS * ROUND):
-            command(-1)
-        return command
-
-    return ref.run_clients("commands in-process, 1 client", 1, count, prepare)
-
-
-@dataclass
-class HttpRun:
-    timed: ref.Timed
-    statuses: Counter[str] = field(default_factory=Counter)
-
-    def outcomes(self) -> str:
-        s = self.statuses
-        return (
-            f"{s['201']:,} accepted, {s['409']:,} refused by a rule (409), {s['503']:,} "
-            f"refused as conflicts (503), {s['skipped']:,} allocations not sent"
-        )
-
-
-def http_commands(base_url: str, clients: int, per_client: int) -> HttpRun:
-    issued, today = _days()
-    statuses: list[Counter[str]] = [Counter() for _ in range(clients)]
-
-    def prepare(client: int, stack: ExitStack) -> ref.Operation:
-        http = stack.enter_context(
-            httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
-        )
-
-        def post(path: str, body: dict[str, Any]) -> httpx.Response:
-            reply = http.post(path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
-            statuses[client][str(reply.status_code)] += 1
-            if reply.status_code not in (201, 409, 503):
-                raise RuntimeError(f"{path}: {reply.status_code} {reply.text}")
-            return reply
-
-        account_body = {"currency": "GBP", "payment_terms_days": 30}
-        accounts = [
-            str(post("/v1/accounts", {**account_body, "name": f"Suite {client}-{a}"}).json()["id"])
-            for a in range(accounts_for(per_client))
-        ]
-        payments: dict[int, str] = {}
-        numbers = itertools.count()
-
-        def command(_: int) -> None:
-            s = step(client, next(numbers), len(accounts))
-            amount = {"amount": s.amount_minor, "currency": "GBP"}
-            body: dict[str, Any] = {"account_id": accounts[s.account], "amount": amount}
-            if s.kind == "invoice":
-                body |= {"number": s.number, "issued_on": str(issued), "due_on": str(today)}
-                post("/v1/invoices", body)
-            elif s.kind == "payment":
-                reply = post("/v1/payments", body | {"method": "bacs", "received_on": str(today)})
-                if reply.status_code == 201:
-                    payments[s.account] = str(reply.json()["id"])
-            elif payment := payments.pop(s.account, None):
-                post(f"/v1/payments/{payment}/allocations", {"strategy": "oldest_first"})
-            else:
-                statuses[client]["skipped"] += 1
-
-        for _ in range(WARMUP_ROUNDS * ROUND):
-            command(-1)
-        statuses[client].clear()
-        return command
-
-    timed = ref.run_clients(f"commands over HTTP, {clients} clients", clients, per_client, prepare)
-    return HttpRun(timed, sum(statuses, Counter()))
-
-
 # --- the API in a process of its own ------------------------------------------------------
 
 
@@ -526,69 +375,6 @@ def _ready(proc: subprocess.Popen[str], log: Path) -> str:
         if line.startswith(READY):
             return line.split()[1]
     raise SystemExit(f"the API process exited ({proc.wait()}); see {log}")
-
-
-# --- the pipeline ---------------------------------------------------------------------
-
-
-def relay_store(root: Root, head: int) -> ref.Timed:
-    """The relay's own batches until the store is published; the first is warm-up."""
-    bar = ProgressBar("relay, store to Kafka", sys.stderr)
-    with root.relay() as relay:
-        try:
-            first = done = relay.publish_batch()
-            started = time.perf_counter()
-            while done < head:
-                done += relay.publish_batch()
-                bar.update(done, head)
-            took = time.perf_counter() - started
-        finally:
-            relay.close()
-    bar.finish()
-    return ref.Timed(done - first, took)
-
-
-def consumer_balances(root: Root, head: int) -> ref.Timed:
-    settings = root.settings
-    group = f"{settings.consumer_group}.{BALANCES.name}"
-    with root.consumer(BALANCES.name, "suite-balances") as runner:
-        consumer = ref.kafka_consumer(
-            settings.kafka_bootstrap_servers or "", settings.topic, settings.topic_partitions, group
-        )
-
-        def handle(records: dict[TopicPartition, list[Any]]) -> int:
-            runner._apply(consumer, records)
-            runner._commit(consumer)
-            return sum(len(messages) for messages in records.values())
-
-        try:
-            timed = ref.consume_loop("consumer 'balances'", consumer, head, handle)
-        finally:
-            consumer.close()
-        with runner.pool.connection() as conn:
-            reached = tracking.watermark(conn, BALANCES.name, settings.topic)
-    if reached < head:
-        raise RuntimeError(f"the consumer reached {reached}, not the head {head}")
-    return timed
-
-
-def rebuild_balances(root: Root, head: int) -> ref.Timed:
-    bar = ProgressBar("rebuild of 'balances'", sys.stderr)
-    with root.replay(BALANCES) as store:
-        started = time.perf_counter()
-        applied = rebuild(
-            store.ledger,
-            store.pool,
-            root.database_url,
-            BALANCES,
-            root.settings.topic_partitions,
-            progress=bar.update,
-        )
-        took = time.perf_counter() - started
-    bar.finish()
-    if applied < head:
-        raise RuntimeError(f"the rebuild applied {applied} events of {head}")
-    return ref.Timed(applied, took)
 
 
 if __name__ == "__main__":
