@@ -91,7 +91,14 @@ CATALOGUE: dict[str, str] = {
     "body-too-large": "The request body is too large",
     "read-model-held": "The account's read model is held back by an event it could not apply",
     "not-acceptable": "None of the media types asked for is served",
+    "method-not-allowed": "The path does not take this method",
+    "unparsable-body": "The request body could not be parsed",
+    "http-error": "The HTTP request failed",
 }
+
+# The errors the web framework raises itself (routing, reading a form): a problem type
+# for each status it uses, and ``http-error`` for any other.
+FRAMEWORK_CODES = {400: "unparsable-body", 404: "not-found", 405: "method-not-allowed"}
 
 
 # Domain errors the API never answers with, so /v1/problems leaves them out: parents that
@@ -185,15 +192,31 @@ def stripe_problem(exc: stripe.StripeError, instance: str) -> JSONResponse:
     message. Nothing was recorded, so the same Idempotency-Key may be retried."""
     message = exc.user_message or str(exc) or type(exc).__name__
     status = exc.http_status
+    said = f"{status or 'without a status'}" + (f" ({exc.code})" if exc.code else "")
     return problem(
         502,
         "stripe-error",
         CATALOGUE["stripe-error"],
-        f"Stripe answered {status or 'without a status'}: {message}",
+        f"Stripe answered {said}: {message}",
         instance,
         {"Retry-After": "5"} if status is None or status >= 500 else None,
         stripe_status=status,
         stripe_code=exc.code,
+        stripe_message=message,
+    )
+
+
+def framework_problem(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """An error the framework raised: a listed problem type, its status, and its
+    headers kept (a 405 says which methods the path takes, in ``Allow``)."""
+    code = FRAMEWORK_CODES.get(exc.status_code, "http-error")
+    detail = str(exc.detail)
+    headers = dict(exc.headers or {})
+    allowed = headers.get("Allow")
+    if code == "method-not-allowed" and allowed:
+        detail = f"{request.method} is not taken here; the path takes {allowed}"
+    return problem(
+        exc.status_code, code, CATALOGUE[code], detail, request.url.path, headers or None
     )
 
 
@@ -226,8 +249,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = "not-found" if exc.status_code == 404 else f"http-{exc.status_code}"
-        return problem(exc.status_code, code, str(exc.detail), str(exc.detail), request.url.path)
+        return framework_problem(request, exc)
 
 
 def install_fallback(app: FastAPI) -> None:

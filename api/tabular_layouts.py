@@ -52,17 +52,35 @@ def known_at(body: dict[str, Any]) -> tuple[str, Any]:
     return ("As known at (UTC)", moment(body.get("as_known_at")))
 
 
+BUCKET_NAMES = dict((k, h) for h, k in AGED)
+AGED_INVOICE = [
+    ident("Account ID", "account_id"),
+    text("Name", "name"),
+    text("Invoice", "number"),
+    Column("Issued on", "issued_on", "date"),
+    Column("Due on", "due_on", "date"),
+    Column("Days overdue", "days_overdue", "int"),
+    Column("Bucket", lambda r: BUCKET_NAMES.get(r["bucket"], r["bucket"]), width=12),
+    currency_of("outstanding"),
+    money("Outstanding", "outstanding"),
+]
+
+
 def aged_debt(body: dict[str, Any]) -> Document:
-    """Portfolio buckets, then each account (the API has no per-invoice rows)."""
+    """Portfolio buckets, then each account, then (when the body has ``invoices``, with
+    ``detail=invoice`` and always in the XLSX) each invoice; the CSV is the last."""
     buckets = [money(h, k) for h, k in AGED]
     summary = Sheet("Summary", [CURRENCY, *buckets], [body])
     detail = [ident("Account ID", "account_id"), text("Name", "name"), CURRENCY, *buckets]
     rows = [{**a, "currency": body["currency"]} for a in body["accounts"]]
+    sheets = [summary, Sheet("By account", detail, rows)]
+    if body.get("invoices") is not None:
+        sheets.append(Sheet("By invoice", AGED_INVOICE, body["invoices"]))
     return Document(
         "Aged debt",
         _stem("aged-debt", body["currency"], body["as_of"]),
         [("Currency", body["currency"]), ("As of", day(body["as_of"])), known_at(body)],
-        [summary, Sheet("By account", detail, rows)],
+        sheets,
     )
 
 
@@ -250,20 +268,24 @@ def portfolio_balances(body: dict[str, Any]) -> Document:
     )
 
 
+STRIPE_FINDINGS = [
+    text("Kind", "kind"),
+    text("Reference", "reference"),
+    currency_of("stripe_amount", "ledger_amount"),
+    money("Stripe amount", "stripe_amount"),
+    money("Ledger amount", "ledger_amount"),
+    text("Stripe status", "stripe_status"),
+    text("Ledger status", "ledger_status"),
+    text("Detail", "detail"),
+    text("Action", "action"),
+]
+COUNTS = [text("Kind", "kind"), Column("Count", "count", "int")]
+
+
 def reconciliation(body: dict[str, Any]) -> Document:
     """Counts by kind, Stripe's payouts, then each finding (the CSV)."""
     counts = [{"kind": k, "count": n} for k, n in sorted(body["counts"].items())]
-    findings = [
-        text("Kind", "kind"),
-        text("Reference", "reference"),
-        currency_of("stripe_amount", "ledger_amount"),
-        money("Stripe amount", "stripe_amount"),
-        money("Ledger amount", "ledger_amount"),
-        text("Stripe status", "stripe_status"),
-        text("Ledger status", "ledger_status"),
-        text("Detail", "detail"),
-        text("Action", "action"),
-    ]
+    findings = STRIPE_FINDINGS
     payouts = [
         text("Payout", "id"),
         CURRENCY,
@@ -279,7 +301,7 @@ def reconciliation(body: dict[str, Any]) -> Document:
         _stem("stripe-reconciliation", body["from"], body["to"]),
         [("Run", body["run_id"]), ("From", day(body["from"])), ("To", day(body["to"]))],
         [
-            Sheet("Counts", [text("Kind", "kind"), Column("Count", "count", "int")], counts),
+            Sheet("Counts", COUNTS, counts),
             Sheet("Payouts", payouts, payout_rows),
             Sheet("Findings", findings, body["findings"]),
         ],

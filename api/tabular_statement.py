@@ -28,6 +28,7 @@ def statement(body: dict[str, Any]) -> Document:
         {"figure": "Opening balance", "amount": body["opening_balance"]},
         *({"figure": f"Ageing: {k}", "amount": v} for k, v in body["ageing"].items()),
         {"figure": "Unallocated cash", "amount": body["unallocated"]},
+        {"figure": "Deposits held", "amount": body["deposits_held"]},
         {"figure": "Closing balance", "amount": body["closing_balance"]},
     ]
     params: list[tuple[str, Any]] = [

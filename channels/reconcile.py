@@ -28,13 +28,18 @@ from typing import Any
 from uuid import UUID
 
 import stripe
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import get_topic
+from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from channels.stripe_apply import Outcome, StripeEvents, payment_id_for
 from ledger.application import Ledger
 from ledger.commands import RefundPayment
 from ledger.errors import LedgerError, Unavailable, UnknownPayment
+from ledger.limits import POSITION_MAX
 from ledger.money import Money
+from ledger.reconciliation import Reconciliation
 from ledger.stamp import Stamp
 from projections import balance_queries
 
@@ -275,3 +280,91 @@ class StripeReconciler:
                     detail=f"refund of {pi_id}",
                 )
             )
+
+
+# --- runs as recorded ---------------------------------------------------------------
+# A run is read back from the store itself (its ``reconciliation.completed`` event), not
+# from a read model: no projection keeps runs, and the store answers at once.
+
+RUN_TOPIC = get_topic(Reconciliation.Completed)
+RUNS_BATCH = 200
+_COLUMNS = "notification_id, originator_id, originator_version, topic, state"
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """A run as its event recorded it: the counts (with ``listed_*``, what the channel
+    listed) and the findings kept, which for Stripe are the differences, not the
+    matched rows; Stripe's payouts are not recorded."""
+
+    run_id: UUID
+    channel: str
+    start: date
+    end: date
+    counts: dict[str, Any]
+    findings: list[dict[str, Any]]
+    position: int
+    recorded_at: datetime
+    actor: str
+
+    def split_counts(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(counts by kind, what was listed), as the run's reply had them."""
+        listed = {
+            k.removeprefix("listed_"): v for k, v in self.counts.items() if k.startswith("listed_")
+        }
+        counts = {k: v for k, v in self.counts.items() if not k.startswith("listed_")}
+        return counts, listed
+
+
+def _decoded(ledger: Ledger, row: tuple[Any, ...]) -> RecordedRun:
+    position, stream, version, topic, state = row
+    stored = Notification(
+        id=position,
+        originator_id=stream,
+        originator_version=version,
+        topic=topic,
+        state=bytes(state),
+    )
+    event: Any = ledger.decode(stored)
+    return RecordedRun(
+        run_id=event.originator_id,
+        channel=event.channel,
+        start=event.period_start,
+        end=event.period_end,
+        counts=dict(event.counts),
+        findings=list(event.findings),
+        position=position,
+        recorded_at=event.timestamp,
+        actor=event.stamp.actor,
+    )
+
+
+def recorded_run(ledger: Ledger, conn: Connection[Any], run_id: UUID) -> RecordedRun | None:
+    """The run ``run_id`` (any channel's), or None when no run has that id."""
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM {ledger.events_table} WHERE originator_id = %s AND topic = %s",
+        (run_id, RUN_TOPIC),
+    ).fetchone()
+    return None if row is None else _decoded(ledger, row)
+
+
+def recorded_runs(
+    ledger: Ledger, conn: Connection[Any], channel: str | None, before: int | None, limit: int
+) -> list[RecordedRun]:
+    """Up to ``limit`` runs (of ``channel``, if given) recorded before position
+    ``before``, newest first: the store read backwards along its position index, a batch
+    at a time, until the page is full or the store's start is reached."""
+    found: list[RecordedRun] = []
+    cursor = POSITION_MAX if before is None else before
+    query = (
+        f"SELECT {_COLUMNS} FROM {ledger.events_table} WHERE topic = %s"
+        " AND notification_id < %s ORDER BY notification_id DESC LIMIT %s"
+    )
+    while len(found) < limit:
+        rows = conn.execute(query, (RUN_TOPIC, cursor, RUNS_BATCH)).fetchall()
+        runs = (_decoded(ledger, row) for row in rows)
+        found += [r for r in runs if channel is None or r.channel == channel]
+        if len(rows) < RUNS_BATCH:
+            break
+        cursor = rows[-1][0]
+    return found[:limit]

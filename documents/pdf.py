@@ -166,3 +166,5 @@ def _ageing(doc: _Document, s: Statement) -> None:
     doc.row((cur, *(amount_text(ageing[b], cur) for b in BUCKETS)), columns)
     if s.unallocated:
         doc.write_line(f"Payments received and not yet applied: {amount_text(s.unallocated, cur)}")
+    if s.deposits_held:
+        doc.write_line(f"Deposits held as security: {amount_text(s.deposits_held, cur)}")

@@ -1,10 +1,16 @@
 """A statement of account: a pure fold over the account's events (as the audit read
 model holds them, in store order). Its balance is what the client owes: invoices and late
 charges add to it, payments, credit notes, voids and write-offs take from it, and cash
-going back (refunds, bank returns, chargebacks, forfeited deposits) adds again. An
-allocation moves cash onto an invoice and leaves the balance as it was, so it shows as a
-line with no amount. Lines are dated by when they took effect; ``as_known_at`` and
-``position`` bound what was recorded, so a past statement reproduces exactly."""
+going back (refunds, bank returns, chargebacks) adds again. An allocation moves cash onto
+an invoice and leaves the balance as it was, so it shows as a line with no amount.
+
+A deposit is security held apart, never cash against invoices until it is applied: its
+receipt is a line with no amount that adds to ``deposits_held``, and each application is
+a line on the day it was applied (the allocation's date) that takes it from the deposits
+held and reduces the balance then; taken back, the balance rises again. Cash leaving a
+deposit (refunded, returned, charged back, forfeited) leaves what is held, not the
+balance. Lines are dated by when they took effect; ``as_known_at`` and ``position`` bound
+what was committed, so a past statement reproduces exactly."""
 
 from __future__ import annotations
 
@@ -55,6 +61,7 @@ class Statement:
     lines: list[Line] = field(default_factory=list)
     closing: int = 0
     open_items: list[OpenItem] = field(default_factory=list)
+    deposits_held: int = 0
 
     @property
     def ageing(self) -> dict[str, int]:
@@ -65,7 +72,8 @@ class Statement:
 
     @property
     def unallocated(self) -> int:
-        """Cash received and not yet applied to an invoice (a credit on the account)."""
+        """Payments received and not yet applied to an invoice (a credit on the account);
+        never a deposit's cash, which is ``deposits_held``."""
         return sum(item.outstanding for item in self.open_items) - self.closing
 
     def money(self, amount_minor: int) -> dict[str, Any]:
@@ -87,6 +95,7 @@ class Statement:
             "ageing": {bucket: m(total) for bucket, total in self.ageing.items()},
             "open_invoices": [_item_json(item, m) for item in self.open_items],
             "unallocated": m(self.unallocated),
+            "deposits_held": m(self.deposits_held),
         }
 
 
@@ -137,6 +146,7 @@ class _Fold:
         self.currency = ""
         self.invoices: dict[str, dict[str, Any]] = {}
         self.payments: dict[str, dict[str, Any]] = {}
+        self.held = 0  # deposits received, less what was applied or left them
 
     def number(self, invoice_id: str) -> str:
         return str(self.invoices.get(invoice_id, {}).get("number", invoice_id))
@@ -145,16 +155,27 @@ class _Fold:
         payment = self.payments.get(payment_id, {})
         return str(payment.get("reference") or f"payment {payment_id[:8]}")
 
+    def is_deposit(self, payment_id: str) -> bool:
+        return self.payments.get(payment_id, {}).get("purpose") == "deposit"
+
     def outstanding(self, invoice_id: str, change: int) -> None:
         if invoice_id in self.invoices:
             self.invoices[invoice_id]["outstanding"] += change
 
-    def account(self, row: dict[str, Any]) -> None:
+    def remember(self, row: dict[str, Any]) -> None:
+        """What holds whatever the period: the account's name and currency, and each
+        payment's reference, amount and purpose."""
         data = row["data"]
         if row["type"] == "arledger.account.opened":
             self.name, self.currency = data["name"], data["currency"]
         elif row["type"] == "arledger.account.details_updated":
             self.name = data.get("changes", {}).get("name") or self.name
+        elif row["type"] == "arledger.payment.recorded":
+            self.payments[str(row["subject"])] = {
+                "reference": data.get("reference"),
+                "amount": Money(_amount(data), data["amount"]["currency"]),
+                "purpose": data.get("purpose") or "payment",
+            }
 
     def effect(self, row: dict[str, Any]) -> Effect | None:
         handler = _HANDLERS.get(row["type"])
@@ -171,16 +192,28 @@ def _raised(f: _Fold, subject: str, d: dict[str, Any]) -> Effect:
 
 
 def _allocated(f: _Fold, subject: str, d: dict[str, Any]) -> Effect:
-    f.outstanding(subject, -_amount(d))
-    number, ref = f.number(subject), f.payment_ref(str(d["payment_id"]))
-    shown = Money(_amount(d), d["amount"]["currency"])
+    """A payment's allocation moves cash already counted; a deposit's is the day it
+    becomes cash against the invoice: it leaves what is held and reduces the balance."""
+    amount, payment_id = _amount(d), str(d["payment_id"])
+    f.outstanding(subject, -amount)
+    number, ref = f.number(subject), f.payment_ref(payment_id)
+    shown = Money(amount, d["amount"]["currency"])
+    if f.is_deposit(payment_id):
+        f.held -= amount
+        return "deposit_applied", number, f"{shown} of deposit {ref} applied to {number}", 0, amount
     return "allocation", number, f"{shown} of {ref} applied to {number}", 0, 0
 
 
 def _unallocated(f: _Fold, subject: str, d: dict[str, Any]) -> Effect:
-    f.outstanding(subject, _amount(d))
-    number, ref = f.number(subject), f.payment_ref(str(d["payment_id"]))
-    shown = Money(_amount(d), d["amount"]["currency"])
+    """Taken back: a deposit's cash is held again and the invoice owes it again."""
+    amount, payment_id = _amount(d), str(d["payment_id"])
+    f.outstanding(subject, amount)
+    number, ref = f.number(subject), f.payment_ref(payment_id)
+    shown = Money(amount, d["amount"]["currency"])
+    if f.is_deposit(payment_id):
+        f.held += amount
+        what = f"{shown} of deposit {ref} taken back from {number}, held again"
+        return "deposit_unapplied", number, what, amount, 0
     return "unallocation", number, f"{shown} of {ref} taken back from {number}", 0, 0
 
 
@@ -195,21 +228,31 @@ def _reducing(kind: str, what: str) -> Callable[[_Fold, str, dict[str, Any]], Ef
 
 
 def _recorded(f: _Fold, subject: str, d: dict[str, Any]) -> Effect | None:
-    f.payments[subject] = {"reference": d.get("reference"), "amount": _amount(d)}
     if d.get("status") != "succeeded":
         return None
     return _received(f, subject, d)
 
 
 def _received(f: _Fold, subject: str, d: dict[str, Any]) -> Effect:
-    amount = f.payments.get(subject, {}).get("amount", 0)
-    what = "Deposit" if d.get("purpose") == "deposit" else "Payment"
-    return "payment", f.payment_ref(subject), f"{what} received", 0, amount
+    """Cash arrived: a payment's reduces the balance; a deposit's is held apart."""
+    received: Money = f.payments[subject]["amount"]
+    ref = f.payment_ref(subject)
+    if f.is_deposit(subject):
+        f.held += received.amount_minor
+        return "deposit", ref, f"Deposit of {received} received, held as security", 0, 0
+    return "payment", ref, "Payment received", 0, received.amount_minor
 
 
 def _cash_out(kind: str, what: str) -> Callable[[_Fold, str, dict[str, Any]], Effect]:
+    """Cash leaving a payment owes again; leaving a deposit, it leaves what is held."""
+
     def handle(f: _Fold, subject: str, d: dict[str, Any]) -> Effect:
-        return kind, f.payment_ref(subject), f"{what} ({f.payment_ref(subject)})", _amount(d), 0
+        ref = f.payment_ref(subject)
+        if f.is_deposit(subject):
+            f.held -= _amount(d)
+            shown = Money(_amount(d), d["amount"]["currency"])
+            return kind, ref, f"{what} ({ref}): {shown} of the deposit held", 0, 0
+        return kind, ref, f"{what} ({ref})", _amount(d), 0
 
     return handle
 
@@ -218,6 +261,9 @@ def _chargeback_closed(f: _Fold, subject: str, d: dict[str, Any]) -> Effect | No
     if d.get("outcome") != "won":
         return None
     ref = f.payment_ref(subject)
+    if f.is_deposit(subject):
+        f.held += _amount(d)
+        return "chargeback_won", ref, f"Chargeback won back ({ref}), held as deposit", 0, 0
     return "chargeback_won", ref, f"Chargeback won back ({ref})", 0, _amount(d)
 
 
@@ -239,7 +285,7 @@ _HANDLERS: dict[str, Callable[[_Fold, str, dict[str, Any]], Effect | None]] = {
     "arledger.payment.refunded": _cash_out("refund", "Refund paid"),
     "arledger.payment.returned": _cash_out("return", "Payment returned by the bank"),
     "arledger.payment.chargeback_opened": _cash_out("chargeback", "Card chargeback"),
-    "arledger.payment.forfeited": _cash_out("forfeit", "Deposit forfeited"),
+    "arledger.payment.forfeited": _cash_out("forfeit", "Forfeited"),
     "arledger.payment.chargeback_closed": _chargeback_closed,
 }
 
@@ -257,7 +303,7 @@ def build(
     fold, dated, position = _Fold(), [], 0
     for row in rows:
         position = max(position, int(row["position"]))
-        fold.account(row)
+        fold.remember(row)
         on = row["effective_at"].astimezone(UTC).date()
         if on > end:
             continue
@@ -267,6 +313,7 @@ def build(
     statement = Statement(account_id, fold.name, fold.currency, start, end, as_known_at, position)
     _lines(statement, sorted(dated, key=lambda item: (item[0], item[1])))
     statement.open_items = _open_items(fold, end)
+    statement.deposits_held = fold.held
     return statement
 
 

@@ -11,12 +11,10 @@ PAYMENT_TERMS_DAYS_MAX = 365
 ALLOCATIONS_PER_COMMAND_MAX = 100
 # How often a command retries after losing an optimistic-concurrency race.
 COMMAND_RETRIES_MAX = 8
-# Any sum the read models form (an account's lifetime invoiced, a portfolio's total) is
-# kept in PostgreSQL bigint columns; a reply's Money may be as large as such a sum.
-TOTAL_MINOR_MAX = 2**63 - 1
-# An account's lifetime invoiced may not pass this, so that every sum over any number of
-# accounts of one currency in a report still fits in a bigint.
-ACCOUNT_INVOICED_MINOR_MAX = 10**17
+# Digits of the sums the read models keep and the reports form (an account's lifetime
+# invoiced, a portfolio's aged debt): PostgreSQL numeric(38,0), read back as exact Python
+# ints. Single amounts fit a bigint; 10**23 of the largest would be needed to pass this.
+TOTAL_DIGITS = 38
 # Business dates (due dates, value dates, as-of dates) and moments lie in these years.
 BUSINESS_YEAR_MIN = 1900
 BUSINESS_YEAR_MAX = 2200

@@ -9,6 +9,8 @@ from uuid import UUID
 from psycopg import Connection
 from psycopg.rows import dict_row
 
+from projections.totals import whole_rows
+
 ACCOUNTS_SQL = """
 SELECT a.account_id, a.name, a.currency, a.status, a.external_ref, a.email,
        a.invoiced_minor - a.allocated_minor - a.credited_minor - a.written_off_minor
@@ -28,7 +30,7 @@ def accounts(conn: Connection[Any], q: str | None, limit: int) -> list[dict[str,
     """Accounts whose name or external reference contains ``q``, by name."""
     params = {"q": q, "like": _escaped(q or ""), "limit": limit}
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(ACCOUNTS_SQL, params).fetchall()
+        return whole_rows(cur.execute(ACCOUNTS_SQL, params), "outstanding_minor")
 
 
 def invoices(

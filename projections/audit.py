@@ -15,15 +15,19 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from projections.receivables import MOVEMENTS
+from projections.totals import TOTAL, whole_rows, widen
 from projections.writer import fresh_per_account
 
 NAME = "audit"
+# The column of an entry that is a running total (numeric: read back with ``whole_rows``).
+OUTSTANDING = "outstanding_after_minor"
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS audit_accounts (
     account_id uuid PRIMARY KEY,
     currency char(3) NOT NULL,
-    outstanding_minor bigint NOT NULL DEFAULT 0,
+    outstanding_minor {TOTAL} NOT NULL DEFAULT 0,
     position bigint NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit_entries (
@@ -36,7 +40,7 @@ CREATE TABLE IF NOT EXISTS audit_entries (
     effective_at timestamptz NOT NULL,
     recorded_at timestamptz NOT NULL,
     currency char(3) NOT NULL,
-    outstanding_after_minor bigint NOT NULL,
+    outstanding_after_minor {TOTAL} NOT NULL,
     correlation_id text,
     causation_id text,
     data jsonb NOT NULL
@@ -49,6 +53,9 @@ CREATE INDEX IF NOT EXISTS audit_entries_write_offs ON audit_entries (subject, t
     WHERE type IN ('arledger.write_off.requested', 'arledger.write_off.approved',
                    'arledger.write_off.rejected');
 """
+    + widen("audit_accounts", "outstanding_minor")
+    + widen("audit_entries", OUTSTANDING)
+).replace("{TOTAL}", TOTAL)
 
 
 def apply(conn: Connection[Any], events: Sequence[dict[str, Any]]) -> None:
@@ -126,7 +133,7 @@ def trail(
         "limit": limit,
     }
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(TRAIL_SQL, params).fetchall()
+        return whole_rows(cur.execute(TRAIL_SQL, params), OUTSTANDING)
 
 
 TRAIL_SQL = """

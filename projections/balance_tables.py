@@ -1,11 +1,25 @@
 """The balances read model's tables: accounts with their running totals, invoices with
 what was applied to them and what the invoice said of itself (its kind, its sends, whether
 it passed the account's credit limit), payments, open arrangements and each account's
-event history. Columns added since a table was first made are added where missing."""
+event history. Columns added since a table was first made are added where missing, and
+running totals made before they were wide are widened (``projections/totals.py``)."""
 
 from __future__ import annotations
 
-SCHEMA = """
+from projections.totals import TOTAL, widen
+
+# An account's running totals: sums of any number of amounts, wider than one amount.
+ACCOUNT_TOTALS = (
+    "invoiced_minor",
+    "paid_minor",
+    "allocated_minor",
+    "credited_minor",
+    "written_off_minor",
+    "refunded_minor",
+)
+
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS balance_accounts (
     account_id uuid PRIMARY KEY,
     name text NOT NULL,
@@ -16,11 +30,11 @@ CREATE TABLE IF NOT EXISTS balance_accounts (
     credit_limit_minor bigint,
     status text NOT NULL,
     opened_at timestamptz NOT NULL,
-    invoiced_minor bigint NOT NULL DEFAULT 0,
-    paid_minor bigint NOT NULL DEFAULT 0,
-    allocated_minor bigint NOT NULL DEFAULT 0,
-    credited_minor bigint NOT NULL DEFAULT 0,
-    written_off_minor bigint NOT NULL DEFAULT 0,
+    invoiced_minor {TOTAL} NOT NULL DEFAULT 0,
+    paid_minor {TOTAL} NOT NULL DEFAULT 0,
+    allocated_minor {TOTAL} NOT NULL DEFAULT 0,
+    credited_minor {TOTAL} NOT NULL DEFAULT 0,
+    written_off_minor {TOTAL} NOT NULL DEFAULT 0,
     position bigint NOT NULL
 );
 CREATE TABLE IF NOT EXISTS balance_invoices (
@@ -44,7 +58,7 @@ ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS last_contact_at timestampt
 ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS escalated_to text;
 ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS insolvency text;
 ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS referred_to text;
-ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS refunded_minor bigint NOT NULL DEFAULT 0;
+ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS refunded_minor {TOTAL} NOT NULL DEFAULT 0;
 ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS coordinator text;
 ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS sends int NOT NULL DEFAULT 0;
 ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'invoice';
@@ -91,3 +105,5 @@ CREATE TABLE IF NOT EXISTS account_events (
 );
 CREATE INDEX IF NOT EXISTS account_events_account ON account_events (account_id, position);
 """
+    + widen("balance_accounts", *ACCOUNT_TOTALS)
+).replace("{TOTAL}", TOTAL)

@@ -119,7 +119,7 @@ SELECT m.account_id,
                                      AND m.kind = ANY(%(sales)s)),
        SUM(-m.amount_minor) FILTER (WHERE m.effective_on >= %(start)s
                                       AND m.kind = 'allocated'),
-       SUM(-m.amount_minor * (m.effective_on - i.issued_on))
+       SUM(-m.amount_minor::numeric * (m.effective_on - i.issued_on))
            FILTER (WHERE m.effective_on >= %(start)s AND m.kind = 'allocated')
   FROM receivable_movements m
   JOIN receivable_invoices i ON i.invoice_id = m.invoice_id
@@ -176,7 +176,8 @@ SELECT date_trunc('month', m.effective_on)::date AS month,
        SUM(m.amount_minor),
        SUM(m.amount_minor) FILTER (WHERE m.kind = ANY(%(sales)s)),
        SUM(-m.amount_minor) FILTER (WHERE m.kind = 'allocated'),
-       SUM(-m.amount_minor * (m.effective_on - i.issued_on)) FILTER (WHERE m.kind = 'allocated')
+       SUM(-m.amount_minor::numeric * (m.effective_on - i.issued_on))
+           FILTER (WHERE m.kind = 'allocated')
   FROM receivable_movements m
   JOIN receivable_invoices i ON i.invoice_id = m.invoice_id
  WHERE m.currency = %(currency)s AND m.effective_on <= %(end)s

@@ -10,6 +10,7 @@ from psycopg import Connection
 from psycopg.rows import dict_row
 
 from projections.replay.fold import fold
+from projections.totals import whole_rows
 
 BALANCE_SQL = """
 SELECT a.account_id, a.currency, a.invoiced_minor, a.paid_minor, a.allocated_minor,
@@ -27,6 +28,18 @@ SELECT a.account_id, a.currency, a.invoiced_minor, a.paid_minor, a.allocated_min
  WHERE a.account_id = %(account_id)s
 """
 
+# The figures of a balance (an account's or the portfolio's): totals, read back as ints.
+FIGURES = (
+    "invoiced_minor",
+    "paid_minor",
+    "allocated_minor",
+    "credited_minor",
+    "written_off_minor",
+    "refunded_minor",
+    "overdue_minor",
+    "deposits_held_minor",
+)
+
 
 def outstanding_minor(row: dict[str, Any]) -> int:
     """What a balances row (an account's, or the portfolio's) says is still owed."""
@@ -43,7 +56,8 @@ def balance(conn: Connection[Any], account_id: UUID, as_of: date) -> dict[str, A
     balance); ``overdue_minor`` is what is outstanding on invoices due before ``as_of``.
     At a date, every figure: :func:`balance_as_of`."""
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(BALANCE_SQL, {"account_id": account_id, "as_of": as_of}).fetchone()
+        rows = cur.execute(BALANCE_SQL, {"account_id": account_id, "as_of": as_of})
+        return next(iter(whole_rows(rows, *FIGURES)), None)
 
 
 def balance_as_of(conn: Connection[Any], account_id: UUID, as_of: date) -> dict[str, Any] | None:
@@ -113,6 +127,6 @@ SELECT COUNT(*) AS accounts,
 def portfolio(conn: Connection[Any], currency: str, as_of: date) -> dict[str, Any]:
     """The accounts of ``currency`` added up; ``overdue_minor`` as in :func:`balance`."""
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(PORTFOLIO_SQL, {"currency": currency, "as_of": as_of}).fetchone()
-    assert row is not None
+        rows = cur.execute(PORTFOLIO_SQL, {"currency": currency, "as_of": as_of})
+        (row,) = whole_rows(rows, "accounts", *FIGURES)
     return row

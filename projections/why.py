@@ -20,6 +20,9 @@ from typing import Any
 from psycopg import Connection
 from psycopg.rows import dict_row
 
+from projections.audit import OUTSTANDING
+from projections.totals import whole_rows
+
 # What a collections decision about the whole account rests on.
 ACCOUNT_DECISIONS = ("arledger.account.notice_issued", "arledger.account.standing_changed")
 COLLECTION_HISTORY = (
@@ -95,20 +98,30 @@ def why(conn: Connection[Any], position: int) -> Why | None:
             "SELECT * FROM audit_entries WHERE account_id = %s AND causation_id = %s"
             " AND position <> %s ORDER BY position",
             (event["account_id"], event["causation_id"], position),
-        ).fetchall()
-        found = Why(event=event, same_command=same)
+        )
+        found = Why(event=_whole(event), same_command=whole_rows(same, OUTSTANDING))
         for stream in referenced_streams(event):
-            found.rested_on[stream] = cur.execute(
-                "SELECT * FROM (SELECT * FROM audit_entries WHERE account_id = %s"
-                " AND subject = %s AND position < %s ORDER BY position DESC LIMIT %s) r"
-                " ORDER BY position",
-                (event["account_id"], stream, position, STREAM_EVENTS_MAX),
-            ).fetchall()
+            found.rested_on[stream] = whole_rows(
+                cur.execute(
+                    "SELECT * FROM (SELECT * FROM audit_entries WHERE account_id = %s"
+                    " AND subject = %s AND position < %s ORDER BY position DESC LIMIT %s) r"
+                    " ORDER BY position",
+                    (event["account_id"], stream, position, STREAM_EVENTS_MAX),
+                ),
+                OUTSTANDING,
+            )
         if event["type"] in ACCOUNT_DECISIONS:
-            found.collection_history = cur.execute(
-                "SELECT * FROM (SELECT * FROM audit_entries WHERE account_id = %s"
-                " AND type = ANY(%s) AND position < %s ORDER BY position DESC LIMIT %s) r"
-                " ORDER BY position",
-                (event["account_id"], list(COLLECTION_HISTORY), position, STREAM_EVENTS_MAX),
-            ).fetchall()
+            found.collection_history = whole_rows(
+                cur.execute(
+                    "SELECT * FROM (SELECT * FROM audit_entries WHERE account_id = %s"
+                    " AND type = ANY(%s) AND position < %s ORDER BY position DESC LIMIT %s) r"
+                    " ORDER BY position",
+                    (event["account_id"], list(COLLECTION_HISTORY), position, STREAM_EVENTS_MAX),
+                ),
+                OUTSTANDING,
+            )
     return found
+
+
+def _whole(entry: dict[str, Any]) -> dict[str, Any]:
+    return whole_rows([entry], OUTSTANDING)[0]

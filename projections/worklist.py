@@ -171,7 +171,9 @@ def worklist(
 FEED_SQL = """
 SELECT p.payment_id, p.account_id, a.name, p.currency, p.amount_minor, p.method, p.status,
        p.purpose, p.received_on, p.reference, p.failure_code, p.failure_message,
-       CASE WHEN p.status = 'succeeded'
+       -- cash on account: of a succeeded payment only, never of a deposit (held as
+       -- security: what it has not applied is in deposits_held)
+       CASE WHEN p.status = 'succeeded' AND p.purpose = 'payment'
             THEN p.amount_minor - p.refunded_minor - p.taken_back_minor - p.allocated_minor
             ELSE 0 END AS unallocated_minor,
        COALESCE(p.recorded_position, p.position) AS recorded_position,

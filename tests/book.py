@@ -83,8 +83,18 @@ class _Book:
             IssueCreditNote(invoice, amount, "goodwill", dt.date(2026, 4, 1), stamp(), uuid.uuid4())
         )
 
-    def void(self, account: uuid.UUID) -> None:  # refused once anything is allocated
-        invoice = self.rng.choice(self.invoices[account])
+    def void(self, account: uuid.UUID) -> None:
+        """Void an invoice raised in error: refused once anything is allocated, once it is
+        settled (nothing left), and a second time. Half the time the book looks for such
+        an invoice (one paid, settled or voided already), so that each refusal is tried."""
+        invoices = self.invoices[account]
+        invoice = self.rng.choice(invoices)
+        if self.rng.random() < 0.5:
+            for candidate in self.rng.sample(invoices, k=min(3, len(invoices))):
+                found = self.ledger.get_invoice(candidate)
+                if found.is_void or found.allocated.is_positive() or found.outstanding.is_zero():
+                    invoice = candidate
+                    break
         self.ledger.void_invoice(VoidInvoice(invoice, "raised in error", stamp()))
 
     def write_off(self, account: uuid.UUID, currency: str) -> None:

@@ -1,6 +1,9 @@
 """The store's truth, computed independently of the projections: fold every event in the
 store into balances per account, and read what the projection says for comparison.
-``paid`` is cash held against invoices: a deposit counts only as far as it is applied."""
+``paid`` is cash held against invoices: a deposit counts only as far as it is applied.
+The fold also holds the store to the rules no read model could show broken: an invoice
+is voided at most once, and only while it owes something and has nothing allocated
+(never once settled); a void cancels exactly what was left."""
 
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ def fold_store(ledger: Ledger) -> dict[str, dict[str, int]]:
         after = batch[-1].id
     return {
         "accounts": {k: dict(v) for k, v in totals.items()},
-        "invoices": {k: v for k, v in invoices.items() if k not in ("_payments", "_deposits")},
+        "invoices": {k: v for k, v in invoices.items() if not k.startswith("_")},
     }  # type: ignore[return-value]
 
 
@@ -57,8 +60,9 @@ def _fold(event: Any, totals: dict[str, dict[str, int]], invoices: dict[str, Any
         totals[str(event.account_id)]["written_off"] += event.amount.amount_minor
         invoices[str(event.originator_id)]["written_off"] += event.amount.amount_minor
     elif isinstance(event, Invoice.Voided):  # type: ignore[attr-defined]
+        _check_void(event, invoices)
         totals[str(event.account_id)]["invoiced"] -= event.amount.amount_minor
-        invoices[str(event.originator_id)]["voided"] = event.amount.amount_minor
+        invoices[str(event.originator_id)]["voided"] += event.amount.amount_minor
     elif isinstance(event, Payment.Recorded):  # type: ignore[attr-defined]
         invoices.setdefault("_payments", {})[str(event.originator_id)] = event.amount.amount_minor
         if event.purpose == "deposit":
@@ -70,6 +74,19 @@ def _fold(event: Any, totals: dict[str, dict[str, int]], invoices: dict[str, Any
             totals[str(event.account_id)]["paid"] += invoices["_payments"][str(event.originator_id)]
     else:
         _fold_reversal(event, totals, invoices)
+
+
+def _check_void(event: Any, invoices: dict[str, Any]) -> None:
+    """A void happens once, to an invoice that owes something and has nothing allocated
+    (not settled by payment), and cancels exactly what it still owed."""
+    invoice_id = str(event.originator_id)
+    invoice, voided = invoices[invoice_id], invoices.setdefault("_voided", set())
+    assert invoice_id not in voided, f"invoice {invoice_id} voided a second time"
+    voided.add(invoice_id)
+    owed = invoice["amount"] - sum(invoice[k] for k in ("allocated", "credited", "written_off"))
+    assert invoice["allocated"] == 0, f"invoice {invoice_id} voided with cash allocated"
+    assert owed > 0, f"invoice {invoice_id} voided once settled (it owed {owed})"
+    assert event.amount.amount_minor == owed, (invoice_id, event.amount, owed)
 
 
 def _fold_reversal(event: Any, totals: dict[str, dict[str, int]], invoices: dict[str, Any]) -> None:

@@ -72,3 +72,35 @@ def test_the_desk_s_tables_download_as_csv_and_xlsx(settings: Settings) -> None:
         cells = [c.value for row in book.worksheets[-1].iter_rows() for c in row]
         assert "Harbour Meeting Rooms Ltd" in cells and 1234.56 in cells
         desk.close()
+
+
+def test_the_audit_screen_downloads_the_ledger_s_audit_trail(settings: Settings) -> None:
+    with pipeline(settings) as p:
+        acct = p.api.open_account("Trail Rooms Ltd")["id"]
+        p.api.raise_invoice(acct, "TR-1", 250_00, "2026-01-01", "2026-01-31")
+        p.api.record_payment(acct, 100_00, reference="TRAIL")
+        p.wait_until_projected()
+        trail = p.api.ok(p.api.get("/v1/audit-trail", limit=1000))["entries"]
+        desk = DeskHttp(p.url, AUDITOR_KEY)
+        page = desk.get("/audit")
+        csv_link = re.search(r'href="(/download/v1/audit-trail\?[^"]*format=csv)"', page.text)
+        xlsx_link = re.search(r'href="(/download/v1/audit-trail\?[^"]*format=xlsx)"', page.text)
+        assert csv_link and xlsx_link, "no audit-trail download on the audit screen"
+        got = desk.get(html.unescape(csv_link.group(1)))
+        assert got.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(got.text)))
+        assert [int(r["Position"]) for r in rows] == [e["position"] for e in trail]
+        book = openpyxl.load_workbook(
+            io.BytesIO(desk.get(html.unescape(xlsx_link.group(1))).content)
+        )
+        cells = [c.value for row in book["Audit trail"].iter_rows() for c in row]
+        assert "arledger.invoice.raised" in cells and "TR-1" in str(cells)
+
+        # Narrowed to a type: the links carry it, and the file holds only those events.
+        narrowed = desk.get("/audit", type="arledger.payment.*")
+        link = re.search(r'href="(/download/v1/audit-trail\?[^"]*format=csv)"', narrowed.text)
+        assert link and "arledger.payment" in html.unescape(link.group(1))
+        rows = list(csv.DictReader(io.StringIO(desk.get(html.unescape(link.group(1))).text)))
+        payments = [e["position"] for e in trail if e["type"].startswith("arledger.payment.")]
+        assert payments and [int(r["Position"]) for r in rows] == payments
+        desk.close()

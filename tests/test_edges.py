@@ -1,17 +1,32 @@
 """The edges of the HTTP contract: a transient refusal is never kept as a key's result,
-an upstream failure is named as Stripe's, a malformed signed Stripe payload is a 400 and
-kept, and the metrics cannot be grown by made-up methods."""
+an upstream failure is named as Stripe's (its status, code and message) on a connection
+that stays usable, a malformed signed Stripe payload is a 400 and kept, the metrics cannot
+be grown by made-up methods, every 503 says when to ask again, and the framework's own
+errors are listed problem types."""
 
 from __future__ import annotations
 
+import asyncio
+import http.client
+import json
+import threading
 import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import api.app  # noqa: F401 - every route's errors are then known to /v1/problems
+from api import problems
 from api.idempotency import request_hash
+from api.problems import PROBLEM_MEDIA_TYPE
+from api.routes.health import problem_types
 from tests import stripe_payloads as sp
 from tests.pipeline import pipeline
-from tests.support import AUDITOR_KEY, Api, free_port
+from tests.support import AUDITOR_KEY, COORDINATOR_KEY, Api, free_port, gbp
 
 SECRET = "whsec_edges"
 
@@ -147,3 +162,168 @@ def test_an_export_before_its_read_model_is_a_prompt_503(settings):
         assert response.status_code == 503, response.text
         assert response.headers["Retry-After"]
         assert time.monotonic() - began < 10
+
+
+def _on_one_connection(url: str, *requests: tuple[str, str, dict | None, dict]):
+    """Send ``requests`` (method, path, JSON body, headers) one after the other on one
+    kept-alive connection; each reply with whether it came on that same connection."""
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    replies = []
+    try:
+        first_socket = None
+        for method, path, body, headers in requests:
+            data = json.dumps(body).encode() if body is not None else None
+            sent = {"Authorization": f"Bearer {COORDINATOR_KEY}", **headers}
+            if data is not None:
+                sent["Content-Type"] = "application/json"
+            conn.request(method, path, body=data, headers=sent)
+            first_socket = first_socket or conn.sock
+            reply = conn.getresponse()
+            text = reply.read()
+            assert not reply.will_close, (path, reply.getheaders())
+            replies.append(
+                (reply.status, dict(reply.getheaders()), text, conn.sock is first_socket)
+            )
+    finally:
+        conn.close()
+    return replies
+
+
+def _stripe_error_is_named(p, account: str, path: str, body: dict) -> dict:
+    """The card payment Stripe refuses: a 502 naming Stripe's error, nothing recorded,
+    and the same connection carries the next request."""
+    head = p.services.ledger.head_position()
+    failed, after = _on_one_connection(
+        p.url,
+        ("POST", path, body, {"Idempotency-Key": "stripe-says-no"}),
+        ("GET", f"/v1/accounts/{account}", None, {}),
+    )
+    status, headers, text, _ = failed
+    assert status == 502, text
+    assert headers["content-type"].startswith(PROBLEM_MEDIA_TYPE)
+    problem = json.loads(text)
+    assert problem["type"] == "/v1/problems/stripe-error"
+    assert p.services.ledger.head_position() == head, "a failed Stripe call recorded something"
+    assert after[0] == 200 and after[3], "the next request did not go on the same connection"
+    return problem
+
+
+def test_a_stripe_error_is_a_502_naming_stripes_status_and_message(
+    stripe_settings, localstripe_url
+):
+    """localstripe answers a card payment with a payment method it never saw: 404."""
+    with pipeline(stripe_settings, workers=False) as p:
+        account = p.api.open_account("Card On File Ltd")["id"]
+        invoice = p.api.raise_invoice(account, "CF-1", 40_00, "2026-02-01", "2026-03-01")
+        p.api.ok(p.api.post(f"/v1/invoices/{invoice['id']}/payment-links", {}))  # the customer
+        body = {
+            "amount": gbp(40_00),
+            "payment_method": "pm_never_saved",
+            "invoice_id": invoice["id"],
+        }
+        path = f"/v1/accounts/{account}/card-payments"
+        problem = _stripe_error_is_named(p, account, path, body)
+        assert (problem["stripe_status"], problem["stripe_message"]) == (404, "Not Found")
+        assert problem["detail"] == "Stripe answered 404: Not Found"
+        retried = p.api.post(path, body, key="stripe-says-no")  # nothing was kept: runs again
+        assert retried.status_code == 502 and "Idempotent-Replayed" not in retried.headers
+
+
+class _StripeSaysNo(BaseHTTPRequestHandler):
+    """Stripe's API as it answers a payment method it does not know: a customer is made,
+    the PaymentIntent is refused with Stripe's error object (type, code, message)."""
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.startswith("/v1/customers"):
+            status, body = 200, {"id": "cus_stub", "object": "customer"}
+        else:
+            error = {
+                "type": "invalid_request_error",
+                "code": "resource_missing",
+                "param": "payment_method",
+                "message": "No such PaymentMethod: 'pm_gone'",
+            }
+            status, body = 404, {"error": error}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def test_a_stripe_error_code_is_named_too(settings):
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _StripeSaysNo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stub = settings.model_copy(
+        update={
+            "stripe_api_key": "sk_test_edges",
+            "stripe_api_base": f"http://127.0.0.1:{server.server_address[1]}",
+        }
+    )
+    try:
+        with pipeline(stub, workers=False) as p:
+            account = p.api.open_account("Gone Card Ltd")["id"]
+            body = {"amount": gbp(15_00), "payment_method": "pm_gone"}
+            path = f"/v1/accounts/{account}/card-payments"
+            problem = _stripe_error_is_named(p, account, path, body)
+    finally:
+        server.shutdown()
+    assert (problem["stripe_status"], problem["stripe_code"]) == (404, "resource_missing")
+    assert problem["stripe_message"] == "No such PaymentMethod: 'pm_gone'"
+    assert problem["detail"] == (
+        "Stripe answered 404 (resource_missing): No such PaymentMethod: 'pm_gone'"
+    )
+
+
+def test_healthz_503_says_when_to_ask_again(settings):
+    with pipeline(settings, workers=False) as p:
+        with p.services.pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO worker_heartbeats (worker, host, pid, beat_at)"
+                " VALUES ('consume-9/audit-0', 'elsewhere', 4242, now() - interval '5 minutes')"
+            )
+        down = p.api.get("/healthz")
+        assert down.status_code == 503, down.text
+        assert int(down.headers["Retry-After"]) > 0
+
+
+def test_the_frameworks_own_errors_are_listed_problem_types(settings):
+    """A wrong method, a form that cannot be parsed, any other status the framework
+    raises: each a problem type that /v1/problems lists, never an unlisted http-<status>."""
+    listed = set(problem_types())
+    with pipeline(settings, workers=False) as p:
+        wrong = p.api.http.delete("/v1/accounts")
+        assert wrong.status_code == 405, wrong.text
+        assert wrong.json()["type"] == "/v1/problems/method-not-allowed"
+        assert "GET" in wrong.headers["Allow"] and "GET" in wrong.json()["detail"]
+        broken = p.api.http.post(
+            "/signin",
+            content=b"--x\r\nnot a part",
+            headers={"Content-Type": "multipart/form-data; boundary=x"},
+        )
+        assert broken.status_code == 400, broken.text
+        assert broken.json()["type"] == "/v1/problems/unparsable-body"
+        for reply in (wrong, broken):
+            assert reply.headers["content-type"].startswith(PROBLEM_MEDIA_TYPE)
+            assert reply.json()["type"] in listed
+    teapot = FastAPI()
+    problems.install(teapot)
+
+    @teapot.get("/tea")
+    def tea() -> None:
+        raise StarletteHTTPException(418, "I'm a teapot")
+
+    async def ask() -> httpx.Response:
+        transport = httpx.ASGITransport(app=teapot)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            return await client.get("/tea")
+
+    other = asyncio.run(ask())
+    assert (other.status_code, other.json()["type"]) == (418, "/v1/problems/http-error")
+    assert other.json()["type"] in listed

@@ -222,3 +222,37 @@ def test_a_statement_is_refused_a_bad_period_or_nobody_to_send_to(settings, smtp
         assert named.status_code == 201 and named.json()["recipient"] == "a@b.example"
         types = [e["type"] for e in account_types(p, acct)]
         assert types.count("arledger.account.statement_sent") == 1
+
+
+def test_an_invoice_sent_and_its_payment_link_arrive_by_email(stripe_settings, smtp_server):
+    mail = smtp_server.mailbox
+    client = f"inv-{uuid.uuid4().hex[:8]}@client.example"
+    with pipeline(smtp_server.settings(with_company(stripe_settings))) as p:
+        api = p.api
+        acct = _client(api, "Invoiced Client Ltd", client)
+        inv = api.raise_invoice(acct, "IS-1", 1234_56, "2026-01-10", "2026-02-09")["id"]
+
+        link = api.ok(api.post(f"/v1/invoices/{inv}/payment-links", {}))
+        (pay,) = mail.wait(client, where=lambda r: r.subject.startswith("Pay invoice"))
+        assert pay.rcpt_tos == (client,) and pay.message["From"] == "accounts@ledger.example"
+        assert pay.subject == "Pay invoice IS-1 online: 1,234.56 GBP"
+        text = pay.message.get_body().get_content()
+        for shown in ("IS-1", "1,234.56 GBP", link["url"], "Northwind Rooms Ltd"):
+            assert shown in text, (shown, text)
+
+        api.ok(api.post(f"/v1/invoices/{inv}/sends", {"channel": "email"}))
+        (sent,) = mail.wait(client, where=lambda r: r.subject.startswith("Invoice IS-1"))
+        assert sent.rcpt_tos == (client,)
+        assert sent.subject == "Invoice IS-1 from Northwind Rooms Ltd: 1,234.56 GBP"
+        text = sent.message.get_body().get_content()
+        for shown in ("IS-1", "1,234.56 GBP", "2026-02-09", link["url"]):  # the link in force
+            assert shown in text, (shown, text)
+
+        delivered = wait_for_event(p, acct, "arledger.notification.delivered", count=2)
+        ids = {e["data"]["message_id"] for e in delivered if e["data"]["to"] == client}
+        assert ids == {pay.message["Message-ID"], sent.message["Message-ID"]}
+        # A post send calls for no email; nothing more arrives.
+        api.ok(api.post(f"/v1/invoices/{inv}/sends", {"channel": "post"}))
+        p.wait_until_projected()
+        time.sleep(1.0)  # turns of the notifier
+        assert len(mail.to(client)) == 2

@@ -115,7 +115,7 @@ def test_aged_debt_in_gbp_jpy_and_kwd_agrees_with_the_json(book):
     for currency, owed in (("GBP", 2_423_45), ("JPY", 150_000), ("KWD", 1_234_567)):
         body, rows, wb = _three(api, "/v1/reports/aged-debt", currency=currency, as_of=AS_OF)
         assert amount(body["total"]) == owed
-        assert wb.sheetnames == ["Summary", "By account"]
+        assert wb.sheetnames == ["Summary", "By account", "By invoice"]
         summary = records(wb["Summary"])
         assert len(summary) == 1
         for key, header in (("total", "Total"), ("days_91_plus", "91+ days")):

@@ -1,5 +1,6 @@
 """For any sequence of commands: money is conserved, nothing is over-allocated or
-negative, and the projection built from the events equals a fold of the store. Deposits
+negative, and the projection built from the events equals a fold of the store. An
+invoice is voided at most once, and never once settled or with cash allocated. Deposits
 are never cash against invoices until applied, and applied no earlier than the day they
 are; promises and plans made over the book and decided by the scheduler are kept only by
 cash in their scope, and no unit of cash keeps two of them."""
@@ -23,6 +24,7 @@ from ledger.account import Account
 from ledger.application import Ledger
 from ledger.commands import AgreePaymentPlan, MakePromise
 from ledger.errors import LedgerError
+from ledger.invoice import Invoice
 from ledger.money import Money
 from ledger.payment import Payment
 from ledger.payment_plan import PaymentPlan
@@ -55,7 +57,7 @@ def test_any_command_sequence_conserves_money_and_projects_to_the_store(store, s
     ledger, pool = store
     first = ledger.head_position() + 1
     write_book(ledger, random.Random(seed), commands, accounts=3)
-    folded = fold_store(ledger)
+    folded = fold_store(ledger)  # which also fails on a second void, or one of a paid invoice
     for invoice in folded["invoices"].values():
         assert 0 <= invoice["allocated"] <= invoice["amount"]
     for totals in folded["accounts"].values():
@@ -76,6 +78,7 @@ def test_any_command_sequence_conserves_money_and_projects_to_the_store(store, s
         assert all(i.outstanding.amount_minor >= 0 for i in invoices)
 
     _payments_agree_with_invoices(ledger)
+    _voided_at_most_once_and_never_once_settled(ledger, folded)
 
     # The projection, fed from the store by the same code the Kafka consumer uses, agrees.
     catch_up(ledger, pool, BALANCES, set(range(PARTITIONS)), PARTITIONS)
@@ -126,15 +129,36 @@ def _read_models_agree_with_aggregates(ledger: Ledger, pool, folded) -> None:
         assert cash.get(payment.id, 0) == payment.held.amount_minor, payment.status
 
 
-def _payments(ledger: Ledger) -> Iterator[Payment]:
-    """Every payment in the store, as it stands now."""
+def _events(ledger: Ledger) -> Iterator[object]:
+    """Every event in the store, in store order."""
     after = 0
     while batch := ledger.read_log(after, 1000):
-        for notification in batch:
-            event = ledger.decode(notification)
-            if isinstance(event, Payment.Recorded):  # type: ignore[attr-defined]
-                yield ledger.get_payment(event.originator_id)
+        yield from map(ledger.decode, batch)
         after = batch[-1].id
+
+
+def _payments(ledger: Ledger) -> Iterator[Payment]:
+    """Every payment in the store, as it stands now."""
+    for event in _events(ledger):
+        if isinstance(event, Payment.Recorded):  # type: ignore[attr-defined]
+            yield ledger.get_payment(event.originator_id)
+
+
+def _voided_at_most_once_and_never_once_settled(ledger: Ledger, folded) -> None:
+    """Each invoice has at most one ``Voided`` event (the fold, reading them in store
+    order, also fails on one of an invoice with cash allocated or nothing left to owe);
+    a voided invoice stays void with nothing allocated, and the fold's sum of its voids
+    is what the invoice says it voided."""
+    voids = Counter(
+        event.originator_id  # type: ignore[attr-defined]
+        for event in _events(ledger)
+        if isinstance(event, Invoice.Voided)  # type: ignore[attr-defined]
+    )
+    assert [i for i, n in voids.items() if n > 1] == []
+    for invoice_id in voids:
+        invoice = ledger.get_invoice(invoice_id)
+        assert invoice.is_void and invoice.allocated.is_zero(), invoice_id
+        assert folded["invoices"][str(invoice_id)]["voided"] == invoice.voided.amount_minor
 
 
 def _payments_agree_with_invoices(ledger: Ledger) -> None:

@@ -1,6 +1,7 @@
 """Audit (read-only): the checkpoints and a verification of the store, an account
 replayed from its events as of a date and as known at a moment, the "why" of any event,
-and the export pack of a period to download. Nothing here changes the ledger."""
+and to download, the export pack of a period and the ledger's audit trail (CSV, XLSX).
+Nothing here changes the ledger."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ router = APIRouter(include_in_schema=False)
 CHECKPOINTS_SHOWN = 10
 EVENTS_SHOWN = 200
 MATCHES_SHOWN = 20
+TRAIL_FILTERS = ("type", "actor")  # the ledger-wide audit trail's download, narrowed
 
 
 def to_second(value: Any) -> str:
@@ -50,7 +52,8 @@ def _refused(answer: Answer) -> bool:
 
 @router.get("/audit")
 async def audit(request: Request, user: UserDep, api: InnerDep) -> Response:
-    return await _audit_page(request, user, api, _query(request, "from", "to"))
+    """The audit screen; ``type`` and ``actor`` narrow the audit trail's download."""
+    return await _audit_page(request, user, api, _query(request, "from", "to", *TRAIL_FILTERS))
 
 
 async def _audit_page(

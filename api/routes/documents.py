@@ -78,7 +78,7 @@ def get_statement(
     period_to: Annotated[Day | None, Query(alias="to", description="last day; today")] = None,
     format: Annotated[str, Query(description="json (default), pdf, html, csv or xlsx")] = "json",
     as_known_at: Annotated[
-        Moment | None, Query(description="only events recorded by this moment (UTC)")
+        Moment | None, Query(description="only events committed by this moment (UTC)")
     ] = None,
     at_position: Annotated[
         int | None, Query(ge=0, description="only events up to this store position")

@@ -25,13 +25,16 @@ router = APIRouter(tags=["operations"])
 # A projection behind the head whose position has not moved for this long is stalled.
 LAG_STALL_SECONDS = 120.0
 _last_moved: dict[tuple[str, str], tuple[int, float]] = {}
+# Seconds a 503 of /healthz or /readyz asks a client (or a load balancer) to wait.
+RETRY_AFTER = "1"
 
 
 @router.get("/healthz")
 def healthz(svc: ServicesDep) -> JSONResponse:
     """200 when the store and the broker are reachable, every background worker that
     has beaten is alive, and no projection is stalled behind the head; else 503 with
-    what is wrong in ``problems``. Accounts a read model holds back make it "degraded"."""
+    ``Retry-After`` and what is wrong in ``problems``. Accounts a read model holds back
+    make it "degraded"."""
     body: dict[str, Any] = {"store": {"ok": False}, "broker": {"ok": False}, "projections": {}}
     problems: list[str] = []
     try:
@@ -64,7 +67,9 @@ def healthz(svc: ServicesDep) -> JSONResponse:
     body["problems"] = problems
     body["ready"] = not problems and not unheld and body["store"]["ok"]
     body["status"] = "unavailable" if problems else "degraded" if body.get("held") else "ok"
-    return JSONResponse(body, status_code=503 if problems else 200)
+    if problems:
+        return JSONResponse(body, status_code=503, headers={"Retry-After": RETRY_AFTER})
+    return JSONResponse(body)
 
 
 @router.get("/readyz")
@@ -91,7 +96,7 @@ def readyz(svc: ServicesDep) -> JSONResponse:
     ]
     body = {"ready": not reasons, "reasons": reasons, "unheld_partitions": unheld}
     if reasons:
-        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+        return JSONResponse(body, status_code=503, headers={"Retry-After": RETRY_AFTER})
     return JSONResponse(body)
 
 

@@ -14,7 +14,6 @@ from api.fields import Day
 from api.problems import BadPeriod
 from api.report_schemas import (
     AgedAccount,
-    AgedDebtReport,
     BooksBalanced,
     CashDay,
     CashPostingReport,
@@ -26,7 +25,8 @@ from api.routes import debtor_days as debtor_days_routes
 from api.routes.report_params import Currency, KnownAt, money_model, ratio
 from api.routes.shaping import today
 from api.schemas import MoneyModel
-from api.tabular import RESPONSES, FormatDep, reply
+from api.schemas_aged import AgedDebtDetail, AgedInvoiceRow
+from api.tabular import JSON, RESPONSES, XLSX, FormatDep, reply, respond
 from infra.commits import known_position_or_none as known
 from ledger.money import check_currency
 from projections import ageing, behaviour, cash_posting, queries, trial_balance
@@ -48,7 +48,31 @@ def aged_buckets(aged: Aged, currency: str) -> dict[str, MoneyModel]:
     }
 
 
-@router.get("/aged-debt", response_model=AgedDebtReport, responses=RESPONSES)
+Detail = Annotated[
+    Literal["account", "invoice"],
+    Query(
+        description="invoice: also each owing invoice (`invoices`), and the CSV is one row "
+        "an invoice; the XLSX always has a By invoice sheet"
+    ),
+]
+
+
+def invoice_json(inv: ageing.AgedInvoice, currency: str) -> dict[str, Any]:
+    """One invoice of the aged debt as the JSON reply has it (``AgedInvoiceRow``)."""
+    return {
+        "account_id": str(inv.account_id),
+        "name": inv.name,
+        "invoice_id": str(inv.invoice_id),
+        "number": inv.number,
+        "issued_on": inv.issued_on.isoformat(),
+        "due_on": inv.due_on.isoformat(),
+        "days_overdue": inv.days_overdue,
+        "bucket": inv.bucket,
+        "outstanding": {"amount": inv.outstanding, "currency": currency},
+    }
+
+
+@router.get("/aged-debt", response_model=AgedDebtDetail, responses=RESPONSES)
 def aged_debt(
     svc: ServicesDep,
     _: PrincipalDep,
@@ -59,29 +83,46 @@ def aged_debt(
     as_known_at: KnownAt = None,
     account_id: UUID | None = None,
     limit: ListedLimit = None,
-) -> AgedDebtReport | Response:
+    detail: Detail = "account",
+) -> AgedDebtDetail | Response:
     """What was owed at the end of ``as_of``, by days past due, per account and in total.
     A past date's report does not change as later events arrive; ``as_known_at`` also
     leaves out what was recorded after that moment (a backdated payment, say). ``limit``
-    lists only the largest accounts; the totals count every one (``accounts_count``)."""
+    lists only the largest accounts; the totals count every one (``accounts_count``).
+    With ``detail=invoice`` (and in the XLSX), every figure is added up from the
+    invoices' rows, read in one query."""
     cur = check_currency(currency)
     on = as_of or today()
+    per_invoice = detail == "invoice" or fmt == XLSX
+    invoices: list[ageing.AgedInvoice] = []
     with svc.pool.connection() as conn:
-        total, accounts = ageing.aged_debt(conn, cur, on, known(conn, as_known_at), account_id)
-    rows = [
-        AgedAccount(account_id=a.account_id, name=a.name, **aged_buckets(a.aged, cur))
-        for a in accounts[:limit]
-    ]
-    report = AgedDebtReport(
+        if per_invoice:
+            invoices = ageing.aged_invoices(conn, cur, on, known(conn, as_known_at), account_id)
+            total, accounts = ageing.by_account(invoices)
+        else:
+            total, accounts = ageing.aged_debt(conn, cur, on, known(conn, as_known_at), account_id)
+    listed = accounts[:limit]
+    buckets: dict[str, Any] = aged_buckets(total, cur)
+    report = AgedDebtDetail(
         currency=cur,
         as_of=on,
         as_known_at=as_known_at,
-        accounts=rows,
+        accounts=[
+            AgedAccount(account_id=a.account_id, name=a.name, **aged_buckets(a.aged, cur))
+            for a in listed
+        ],
         accounts_count=len(accounts),
         position=position,
-        **aged_buckets(total, cur),
+        **buckets,
     )
-    return reply(fmt, report, layouts.aged_debt)
+    rows = (invoice_json(i, cur) for i in ageing.listed_invoices(invoices, listed))
+    if fmt == JSON:
+        if per_invoice:
+            report.invoices = [AgedInvoiceRow.model_validate(r) for r in rows]
+        return report
+    body = report.model_dump(mode="json")
+    body["invoices"] = rows if per_invoice else None  # read once, as the file is written
+    return respond(fmt, layouts.aged_debt(body))
 
 
 debtor_days_routes.add_routes(router)
