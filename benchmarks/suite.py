@@ -23,10 +23,11 @@ warm-up.
 The rows (references in ``benchmarks/references.py``):
 
 * commands over HTTP, N clients: commands/s from N threads, a keep-alive connection
-  each, against the API served by uvicorn (``tests/support.py`` ``serving``) in its own
-  process on loopback; no relay or consumer runs meanwhile. p50 / p99 are each reply's
-  time as its client saw it. Reference: single-row INSERT + COMMIT from N threads, a
-  connection each, the same number of commits. Target 0.25x.
+  each, against ``arledger api --workers W`` (``--api-workers``, default one per CPU;
+  ``benchmarks/suite_api.py``) on loopback; no relay or consumer runs meanwhile.
+  p50 / p99 are each reply's time as its client saw it. Reference: single-row
+  INSERT + COMMIT from N threads, a connection each, the same number of commits.
+  Target 0.25x.
 * commands in-process, 1 client: the same mix through the ``Ledger`` facade in this
   process (no HTTP, no idempotency claims). Reference: as many single-row commits from
   one connection. Target 0.5x.
@@ -50,19 +51,15 @@ relay, the consumer and the rebuild run here), the API's and the embedded broker
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
 import resource
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -74,6 +71,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks import references as ref  # noqa: E402
 from benchmarks.projections import _write as write_big_book  # noqa: E402
 from benchmarks.rebuild import fresh_database  # noqa: E402
+from benchmarks.suite_api import ApiProcess, api_process  # noqa: E402
 from benchmarks.suite_commands import (  # noqa: E402
     KEY,
     MIX,
@@ -86,10 +84,6 @@ from infra.settings import Settings  # noqa: E402
 from runtime.composition import Root  # noqa: E402
 from runtime.embedded import EmbeddedPostgres  # noqa: E402
 from runtime.embedded_broker import EmbeddedBroker  # noqa: E402
-from tests.support import serving  # noqa: E402
-
-READY = "suite-api-ready"
-CONFLICT_LOG = "optimistic concurrency conflict"  # ledger/unit_of_work.py, on each retry
 
 
 @dataclass(frozen=True)
@@ -113,15 +107,17 @@ def main() -> None:
     # "tiny" is a smoke test of the suite itself, left out of the help.
     parser.add_argument("--scale", choices=SCALES, default="small", metavar="{small,large}")
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--serve-api", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--api-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="API processes serving the HTTP clients (default: one per CPU)",
+    )
     args = parser.parse_args()
-    if args.serve_api:
-        serve_api()
-        return
     # Killed, stop the servers this run started all the same (as on Ctrl-C).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     with ExitStack() as stack:
-        run(_servers(stack), SCALES[args.scale], args.clients, args.scale)
+        run(_servers(stack), SCALES[args.scale], args.clients, args.api_workers, args.scale)
 
 
 def _servers(stack: ExitStack) -> Settings:
@@ -176,10 +172,10 @@ class Row:
     target: float | None
 
 
-def run(settings: Settings, scale: Scale, clients: int, scale_name: str) -> None:
+def run(settings: Settings, scale: Scale, clients: int, api_workers: int, scale_name: str) -> None:
     url, bootstrap = settings.database_url or "", settings.kafka_bootstrap_servers or ""
     topic, partitions = settings.topic, settings.topic_partitions
-    _header(url, scale, clients, scale_name)
+    _header(url, scale, clients, api_workers, scale_name)
     raw_1 = ref.raw_commits(url, 1, scale.in_process)
     raw_n = ref.raw_commits(url, clients, scale.http_per_client)
     root = Root(settings)
@@ -192,7 +188,7 @@ def run(settings: Settings, scale: Scale, clients: int, scale_name: str) -> None
         cpu = _cpu_seconds()
         in_process = in_process_commands(ledger, scale.in_process)
         in_process_cpu = _cpu_seconds() - cpu
-        with api_process(settings) as api:
+        with api_process(settings, api_workers) as api:
             cpu = api.cpu_seconds()
             http = http_commands(api.base_url, clients, scale.http_per_client)
             api_cpu = api.cpu_seconds() - cpu
@@ -222,7 +218,7 @@ def run(settings: Settings, scale: Scale, clients: int, scale_name: str) -> None
     print(
         f"\nHTTP commands: p50 {http.timed.median() * ms:.1f} ms, p99 "
         f"{http.timed.percentile(0.99) * ms:.1f} ms; {http.outcomes()}; "
-        f"retries on conflicts inside the API {api.report.get('conflicts', '?')}"
+        f"retries on conflicts inside the API {api.conflicts()}"
     )
     print(
         f"in-process commands: p50 {in_process.median() * ms:.1f} ms, p99 "
@@ -239,10 +235,10 @@ def run(settings: Settings, scale: Scale, clients: int, scale_name: str) -> None
         f"and warm-up included), this process {per_in_process * ms:.1f} ms over the in-process run"
     )
     print(f"bare consume of the freshly produced topic: {consumed.rate:,.0f} msgs/s")
-    print(f"peak RSS: {_peak_rss(api.report)}", flush=True)
+    print(f"peak RSS: {_peak_rss(api)}", flush=True)
 
 
-def _header(url: str, scale: Scale, clients: int, scale_name: str) -> None:
+def _header(url: str, scale: Scale, clients: int, api_workers: int, scale_name: str) -> None:
     names = ("server_version", "fsync", "synchronous_commit", "wal_sync_method")
     with psycopg.connect(url) as conn:
         shown = [
@@ -252,7 +248,8 @@ def _header(url: str, scale: Scale, clients: int, scale_name: str) -> None:
     print(f"PostgreSQL {', '.join(shown)}")
     print(f"command mix: {MIX}")
     print(
-        f"commands: {clients} clients x {scale.http_per_client} over HTTP, "
+        f"commands: {clients} clients x {scale.http_per_client} over HTTP to {api_workers} API "
+        f"process(es), "
         f"{scale.in_process} in-process (warm-up: {WARMUP_ROUNDS} rounds per client, not "
         f"counted); book written first: {scale.book_events:,} events",
         flush=True,
@@ -277,104 +274,11 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _peak_rss(api: dict[str, int]) -> str:
+def _peak_rss(api: ApiProcess) -> str:
     mine = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    parts = [f"this process {mine} MiB"]
-    if "peak_rss_kib" in api:
-        parts.append(f"API process {api['peak_rss_kib'] // 1024} MiB")
+    parts = [f"this process {mine} MiB", api.peak_rss()]
     parts += [f"{name} {kib // 1024} MiB" for name, kib in ref.children_peak_rss()]
     return ", ".join(parts)
-
-
-# --- the API in a process of its own ------------------------------------------------------
-
-
-class _Conflicts(logging.Handler):
-    """Counts the unit of work's retries after an optimistic-concurrency conflict."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage() == CONFLICT_LOG:
-            self.count += 1
-
-
-def serve_api() -> None:
-    """The child: serve the API until stdin closes, then report on stdout."""
-    settings = Settings()
-    conflicts = _Conflicts()
-    ledger_log = logging.getLogger("arledger.ledger")
-    ledger_log.addHandler(conflicts)
-    ledger_log.setLevel(logging.INFO)
-    services = Root(settings).services()
-    try:
-        with serving(settings, services) as base_url:
-            print(READY, base_url, flush=True)
-            sys.stdin.read()
-    finally:
-        services.close()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"peak_rss_kib": peak, "conflicts": conflicts.count}), flush=True)
-
-
-@dataclass
-class ApiProcess:
-    base_url: str
-    pid: int
-    report: dict[str, int] = field(default_factory=dict)
-
-    def cpu_seconds(self) -> float:
-        """User and system CPU time of the API process so far (Linux)."""
-        ticks = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13]
-        return sum(int(t) for t in ticks) / os.sysconf("SC_CLK_TCK")
-
-
-@contextmanager
-def api_process(settings: Settings) -> Iterator[ApiProcess]:
-    """``serve_api`` in a child process, so that the clients here do not share its GIL;
-    its stderr goes to ``api.log`` in the run's home."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url or "",
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
-        "ARLEDGER_TOPIC": settings.topic,
-        "ARLEDGER_CONSUMER_GROUP": settings.consumer_group,
-        "ARLEDGER_API_KEYS": settings.api_keys,
-        "ARLEDGER_HOME": str(settings.home),
-        "ARLEDGER_LOG_LEVEL": "WARNING",
-    }
-    with (settings.home / "api.log").open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve-api"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        )
-        try:
-            api = ApiProcess(_ready(proc, settings.home / "api.log"), proc.pid)
-            yield api
-        finally:
-            try:
-                out, _ = proc.communicate(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                out, _ = proc.communicate()
-    lines = [line for line in out.splitlines() if line.startswith("{")]
-    api.report.update(json.loads(lines[-1]) if lines else {})
-
-
-def _ready(proc: subprocess.Popen[str], log: Path) -> str:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith(READY):
-            return line.split()[1]
-    raise SystemExit(f"the API process exited ({proc.wait()}); see {log}")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ def eventstore_env(database_url: str, pool_size: int = 10) -> dict[str, str]:
         "POSTGRES_PASSWORD": str(info.get("password") or ""),
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_MAX_OVERFLOW": str(pool_size),
+        # Checked before use, but only once unused a moment (``infra/pool_check.py``).
         "POSTGRES_PRE_PING": "y",
         "POSTGRES_LOCK_TIMEOUT": "10",
         # Aggregates are cached and fast-forwarded from the store on every read (one
@@ -95,20 +96,21 @@ def open_ledger(settings: Settings, pool_size: int = 10) -> Ledger:
 
 
 def ensure_tables(conn: psycopg.Connection[Any], *statements: str) -> None:
-    """Run CREATE ... IF NOT EXISTS statements, unless this role leaves the schema to its
-    owner (:func:`may_create`)."""
+    """Run CREATE ... IF NOT EXISTS statements under the schema lock, unless this role
+    leaves the schema to its owner (:func:`may_create`). Processes that start together
+    (the API's workers) would otherwise race: two CREATE TABLE IF NOT EXISTS of one table
+    at once fail with a unique violation on its type."""
     if not may_create(conn):
         return
-    for statement in statements:
-        conn.execute(statement)
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+        for statement in statements:
+            conn.execute(statement)
 
 
 def create_schema(pool: ConnectionPool, *statements: str) -> None:
-    """Run CREATE ... IF NOT EXISTS statements under the schema lock (:func:`ensure_tables`)."""
+    """:func:`ensure_tables` on a connection of ``pool``."""
     with pool.connection() as conn:
-        if not may_create(conn):
-            return
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
         ensure_tables(conn, *statements)
 
 

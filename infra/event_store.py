@@ -1,5 +1,6 @@
 """The ledger's event-store port (``ledger/store_port.py``) on PostgreSQL: the integrity
-machinery put in place when the ledger attaches, the events table and its NOTIFY
+machinery put in place when the ledger attaches (and its pool's connections checked only
+when they sat unused, ``infra/pool_check.py``), the events table and its NOTIFY
 channel, the as-known-at read over commit times, and the daily write-off book.
 
 The composition root names :func:`attach` in the ledger's settings
@@ -7,6 +8,7 @@ The composition root names :func:`attach` in the ledger's settings
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from uuid import UUID
 
@@ -14,6 +16,7 @@ from eventsourcing.application import Application
 from eventsourcing.postgres import PostgresApplicationRecorder
 
 from infra.integrity.install import install
+from infra.pool_check import check_when_idle
 from ledger.daily_authority import AuthorityBook
 
 TOPIC = "infra.event_store:attach"
@@ -47,6 +50,18 @@ class PostgresEventStore:
         version = row["v"] if row else None  # rows come as dicts from the library's pool
         return None if version is None else int(version)
 
+    def latest_versions(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]:
+        """One read of the primary key's index, however many aggregates are asked."""
+        if not aggregate_ids:
+            return {}
+        with self._recorder.datastore.get_connection() as conn:
+            rows = conn.execute(
+                f"SELECT originator_id AS id, max(originator_version) AS v FROM {self.events_table}"
+                " WHERE originator_id = ANY(%s) GROUP BY originator_id",
+                (list(aggregate_ids),),
+            ).fetchall()
+        return {row["id"]: int(row["v"]) for row in rows}
+
     def authorised_on(self, actor: str, day: date, currency: str) -> int:
         if not isinstance(self._recorder, AuthorityBook):
             return 0  # the library's own recorder keeps no book: per invoice only
@@ -66,4 +81,5 @@ def attach(app: Application[UUID]) -> PostgresEventStore:
         raise TypeError(f"{TOPIC} needs a PostgreSQL recorder, not {type(recorder).__name__}")
     store = PostgresEventStore(recorder)
     store.install_integrity()
+    check_when_idle(recorder.datastore.pool)
     return store

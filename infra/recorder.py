@@ -17,8 +17,9 @@ from contextvars import ContextVar
 from datetime import date
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import retry
 from psycopg import Connection, Cursor
 from psycopg.rows import DictRow
 
@@ -34,6 +35,14 @@ CREATE TABLE IF NOT EXISTS command_marks (
 );
 """
 TOPIC = "infra.recorder:MarkingRecorder"
+
+# The library sends a transaction's inserts in one psycopg pipeline: one round trip. A
+# pipeline carrying a large insert stalls for good (the server waits for the rest of the
+# message, the client for the answer: psycopg/psycopg#685), and it would hold the events
+# table's lock meanwhile, stopping every writer. Above this many bytes of events (a
+# payment settling hundreds of invoices, a batch of invoices) the statements go one by
+# one instead: a few more round trips, never a stall.
+PIPELINE_BYTES_MAX = 64 * 1024
 
 # The (actor, Idempotency-Key) of the command running in this context, set by the API.
 current_command: ContextVar[tuple[str, str] | None] = ContextVar(
@@ -62,6 +71,28 @@ class MarkingRecorder(PostgresApplicationRecorder):
         """What ``actor`` has authorised writing off on ``day`` in ``currency``."""
         with self.datastore.transaction(commit=False) as curs:
             return write_off_days.authorised_on(curs, actor, day, currency)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids: Sequence[int] | None
+        if sum(len(event.state) for event in stored_events) <= PIPELINE_BYTES_MAX:
+            ids = super().insert_events(stored_events, **kwargs)
+        else:
+            ids = self._insert_events_unpipelined(stored_events, **kwargs)
+        return ids
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert_events_unpipelined(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The library's ``insert_events``, statement by statement in one transaction."""
+        with self.datastore.get_connection() as conn, conn.transaction():
+            with conn.cursor() as curs:
+                self._insert_events(curs, stored_events, **kwargs)
+            with conn.cursor() as curs:
+                self._insert_stored_events(curs, stored_events, **kwargs)
+                return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     # first join takes about half of it.
     consumer_session_timeout_ms: int = 6_000
     log_level: str = "INFO"
+    # API processes serving one port (uvicorn's workers): a process fills one core at
+    # about a hundred commands a second, so a busy ledger wants one per core. Each takes
+    # its share of the API's connections (``runtime/composition.py``).
+    api_workers: int = Field(default=1, ge=1, le=32)
     # Integrity: the relay records a Merkle checkpoint every this many events; a PEM
     # Ed25519 private key, kept outside the database, signs them; a public key verifies.
     checkpoint_interval: int = 1_000

@@ -38,7 +38,7 @@ def require_currency(account: Account, amount: Money, what: str) -> None:
 def outstanding_of(uow: UnitOfWork, account: Account) -> Money:
     """What the account owes now, from its invoices in the store."""
     owed = Money.zero(account.currency)
-    for invoice in map(uow.invoice, account.invoice_ids()):
+    for invoice in uow.invoices(account.invoice_ids()):
         owed = owed + invoice.outstanding
     return owed
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from uuid import UUID
 
 from ledger import limits
@@ -14,24 +14,28 @@ from ledger.money import Money
 from ledger.payment import Payment
 
 Plan = list[tuple[UUID, Money]]
+GetInvoice = Callable[[UUID], Invoice]
+PeekInvoices = Callable[[Sequence[UUID]], list[Invoice]]
 
 
 def plan_allocation(
     cmd: AllocatePayment,
     payment: Payment,
     account: Account,
-    get_invoice: Callable[[UUID], Invoice],
+    get_invoice: GetInvoice,
+    peek_invoices: PeekInvoices,
 ) -> tuple[Plan, dict[UUID, Invoice]]:
-    """Return the (invoice, amount) rows to apply and the invoices they touch."""
+    """Return the (invoice, amount) rows to apply and the invoices they touch (loaded to
+    be changed: ``peek_invoices`` only chooses among the account's invoices)."""
     if cmd.strategy == "oldest_first":
-        return _oldest_first(payment, account, get_invoice)
+        return _oldest_first(payment, account, get_invoice, peek_invoices)
     if cmd.strategy != "explicit":
         raise InvalidRequest(f"unknown allocation strategy {cmd.strategy!r}")
     return _explicit(cmd, payment, get_invoice)
 
 
 def _explicit(
-    cmd: AllocatePayment, payment: Payment, get_invoice: Callable[[UUID], Invoice]
+    cmd: AllocatePayment, payment: Payment, get_invoice: GetInvoice
 ) -> tuple[Plan, dict[UUID, Invoice]]:
     if not cmd.allocations:
         raise InvalidRequest("give either allocations or strategy")
@@ -57,7 +61,7 @@ def _explicit(
 
 
 def _oldest_first(
-    payment: Payment, account: Account, get_invoice: Callable[[UUID], Invoice]
+    payment: Payment, account: Account, get_invoice: GetInvoice, peek_invoices: PeekInvoices
 ) -> tuple[Plan, dict[UUID, Invoice]]:
     if payment.purpose == "deposit":
         raise PaymentNotAllocatable(
@@ -72,19 +76,22 @@ def _oldest_first(
             else f"payment {payment.id} is {payment.status}; only a succeeded payment "
             "can be allocated"
         )
-    open_invoices = [
-        invoice
-        for invoice in map(get_invoice, account.invoice_ids())
-        if invoice.outstanding.is_positive()
-    ]
-    open_invoices.sort(key=lambda inv: (inv.due_on, inv.issued_on, inv.number))
+    # Chosen from every invoice the account has had, read together; only the invoices
+    # the payment reaches are loaded to be changed, and what they owe is taken from them.
+    candidates = [i for i in peek_invoices(account.invoice_ids()) if i.outstanding.is_positive()]
+    candidates.sort(key=lambda inv: (inv.due_on, inv.issued_on, inv.number))
     plan: Plan = []
-    for invoice in open_invoices:
+    invoices: dict[UUID, Invoice] = {}
+    for candidate in candidates:
         if not remaining.is_positive():
             break
+        invoice = get_invoice(candidate.id)
+        if not invoice.outstanding.is_positive():
+            continue
         amount = min(invoice.outstanding.amount_minor, remaining.amount_minor)
         plan.append((invoice.id, Money(amount, remaining.currency)))
+        invoices[invoice.id] = invoice
         remaining = Money(remaining.amount_minor - amount, remaining.currency)
     if not plan:
         raise PaymentNotAllocatable(f"account {account.id} has no open invoices to allocate to")
-    return plan, {invoice.id: invoice for invoice in open_invoices}
+    return plan, invoices

@@ -17,6 +17,7 @@ from ledger.account import Account
 from ledger.accounts import Accounts, outstanding_of
 from ledger.adjustments import InvoiceAdjustments
 from ledger.arrangements import Arrangements
+from ledger.bulk import BulkInvoicing
 from ledger.chasing import Chasing
 from ledger.commands import (
     AgreePaymentPlan,
@@ -89,6 +90,7 @@ class Ledger(LedgerStore):
         self.late_charges = LateCharges(uow)
         self.notifications = Notifying(uow)
         self.statements = StatementSends(uow)
+        self.bulk = BulkInvoicing(uow)  # called as ``ledger.bulk.raise_invoices``
 
     # --- accounts ---------------------------------------------------------------------
 

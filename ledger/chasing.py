@@ -90,7 +90,7 @@ class Chasing:
                 # the replay carries none.
                 nothing = Money.zero(account.currency)
                 return already_ran(_notice(cmd, account.id, [], nothing))
-            every = [self.uow.invoice(i) for i in account.invoice_ids()]
+            every = self.uow.invoices(account.invoice_ids())
             dunning.check_account(account.status, account.insolvency, every)
             chosen = [self.uow.invoice(i) for i in cmd.invoice_ids]
             rows = dunning.eligible(

@@ -26,7 +26,7 @@ class StagePreview:
 def preview(ledger: Ledger, account_id: UUID, on: date) -> list[StagePreview]:
     """Each stage in order, with what a notice of that stage on ``on`` would rest on."""
     account = ledger.get_account(account_id)
-    every = [ledger.get_invoice(i) for i in account.invoice_ids()]
+    every = ledger.uow.invoices(account.invoice_ids())
     nothing = Money.zero(account.currency)
     try:
         dunning.check_account(account.status, account.insolvency, every)

@@ -78,7 +78,9 @@ class Payments:
             if cmd.request_id in payment.allocation_requests:
                 return already_ran((payment, payment.allocation_requests[cmd.request_id]))
             account = self.uow.account(payment.account_id)
-            plan, invoices = plan_allocation(cmd, payment, account, self.uow.invoice)
+            plan, invoices = plan_allocation(
+                cmd, payment, account, self.uow.invoice, self.uow.invoices
+            )
             touched = _apply(cmd, payment, plan, invoices)
             # Stored in the order they happened: the invoices, then the payment.
             return changed(*touched, payment, reply=(payment, plan))

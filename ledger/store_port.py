@@ -5,7 +5,7 @@ ledger runs on any recorder the library offers, the in-memory one included."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Protocol
 from uuid import UUID
@@ -31,6 +31,10 @@ class EventStorePort(Protocol):
 
     def version_known_at(self, aggregate_id: UUID, at: datetime) -> int | None:
         """The aggregate's last version committed by ``at``; None before it existed."""
+        ...
+
+    def latest_versions(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]:
+        """Each aggregate's last stored version, in one read (absent: none stored)."""
         ...
 
     def authorised_on(self, actor: str, day: date, currency: str) -> int:
@@ -66,6 +70,14 @@ class LibraryEventStore:
                 break
             version = event.originator_version
         return version
+
+    def latest_versions(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]:
+        found = {}
+        for aggregate_id in aggregate_ids:
+            last = self._app.recorder.select_events(aggregate_id, desc=True, limit=1)
+            if last:
+                found[aggregate_id] = last[0].originator_version
+        return found
 
     def authorised_on(self, actor: str, day: date, currency: str) -> int:
         return 0

@@ -94,8 +94,13 @@ class UnitOfWork:
     """Loads aggregates from the application's store and saves what a decision changed,
     atomically, retrying a decision that lost a race with another writer."""
 
-    def __init__(self, app: Application[UUID]) -> None:
+    def __init__(
+        self,
+        app: Application[UUID],
+        latest_versions: Callable[[Sequence[UUID]], dict[UUID, int]],
+    ) -> None:
         self._app = app
+        self._latest_versions = latest_versions
 
     # --- loading -------------------------------------------------------------------
 
@@ -109,6 +114,43 @@ class UnitOfWork:
         if not isinstance(aggregate, kind):
             raise missing
         return aggregate
+
+    def peek(self, kind: type[A], aggregate_ids: Sequence[UUID], missing: Exception) -> list[A]:
+        """The aggregates as stored now, to choose among and read, never to change (they
+        are the cache's own copies): those the cache holds at their last stored version
+        cost one round trip together, only the others are read from the store. A
+        decision that changes one of them loads it with ``get`` first."""
+        repository = self._app.repository
+        cached: dict[UUID, Any] = {}
+        if repository.cache is not None:
+            for aggregate_id in aggregate_ids:
+                try:
+                    cached[aggregate_id] = repository.cache.get(aggregate_id)
+                except KeyError:
+                    continue
+        latest = self._latest_versions(list(cached)) if cached else {}
+        found: list[A] = []
+        for aggregate_id in aggregate_ids:
+            aggregate = cached.get(aggregate_id)
+            if aggregate is None or aggregate.version != latest.get(aggregate_id):
+                try:
+                    aggregate = repository.get(aggregate_id, deepcopy_from_cache=False)
+                except AggregateNotFoundError:
+                    raise missing from None
+            if not isinstance(aggregate, kind):
+                raise missing
+            found.append(aggregate)
+        return found
+
+    def latest_versions(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]:
+        """Each aggregate's last stored version, in one read (absent: none stored)."""
+        return self._latest_versions(aggregate_ids)
+
+    def invoices(self, invoice_ids: Sequence[UUID]) -> list[Invoice]:
+        """``peek`` at invoices: to choose among and read, never to change."""
+        return self.peek(
+            Invoice, invoice_ids, UnknownInvoice("an invoice of the account is missing")
+        )
 
     def aggregate(self, aggregate_id: UUID) -> Aggregate:
         """Whatever aggregate has that id (``AggregateNotFoundError`` when none)."""

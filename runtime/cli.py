@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -19,13 +20,18 @@ from datetime import date
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
+from uvicorn.supervisors import Multiprocess
 
 from api.auth import new_development_key
 from infra.settings import Settings
 from runtime import cli_bank, cli_integrity, logs, provision, workers
 from runtime.composition import Root
+from runtime.workers import settings_env
 
 log = logging.getLogger("arledger.cli")
+
+API_WORKERS_HELP = "API processes sharing the port (default: ARLEDGER_API_WORKERS, else 1)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,10 +55,12 @@ def _parser() -> argparse.ArgumentParser:
         help="port for the embedded broker (default: a free one)",
     )
     up.add_argument("--consumers", type=int, default=1, help="consumer processes")
+    up.add_argument("--api-workers", type=int, default=None, help=API_WORKERS_HELP)
     up.set_defaults(run=_up)
     api = sub.add_parser("api", help="run the HTTP API alone")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", dest="api_workers", type=int, default=None, help=API_WORKERS_HELP)
     api.set_defaults(run=_api)
     relay = sub.add_parser("relay", help="publish the event store to Kafka")
     relay.set_defaults(run=_relay)
@@ -90,6 +98,7 @@ def _up(args: argparse.Namespace, root: Root) -> int:
         settings = stack.enter_context(_embedded_servers(root.settings, args.broker_port))
         generated_key = not settings.api_keys
         settings = provision.with_signing_key(_with_api_key(settings))
+        settings = _with_api_workers(settings, args.api_workers)
         root = Root(settings)  # what the embedded servers, the key and the signer settled
         supervisor = workers.Supervisor(settings, args.consumers)
         supervisor.start()
@@ -216,12 +225,39 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _serve(root: Root, host: str, port: int) -> None:
-    config = uvicorn.Config(root.app(), host=host, port=port, log_config=None, access_log=False)
-    _Server(config).run()
+    """Serve the API in this process, or in ``api_workers`` processes sharing the port
+    (uvicorn's own supervisor: a worker that dies is started again)."""
+    workers = root.settings.api_workers
+    if workers <= 1:
+        config = uvicorn.Config(root.app(), host=host, port=port, log_config=None, access_log=False)
+        _Server(config).run()
+        return
+    os.environ.update(settings_env(root.settings))  # what each worker reads its settings from
+    config = uvicorn.Config(
+        f"{__name__}:worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+    )
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def worker_app() -> FastAPI:
+    """One API worker's application, from the settings its parent put in the environment."""
+    root = Root()
+    logs.configure(root.settings.log_level)
+    return root.app()
+
+
+def _with_api_workers(settings: Settings, workers: int | None) -> Settings:
+    return settings if workers is None else settings.model_copy(update={"api_workers": workers})
 
 
 def _api(args: argparse.Namespace, root: Root) -> int:
-    _serve(root, args.host, args.port)
+    _serve(Root(_with_api_workers(root.settings, args.api_workers)), args.host, args.port)
     return 0
 
 

@@ -67,6 +67,9 @@ CONNECTIONS: dict[Process, Connections] = {
 }
 
 
+API_WORKER_CONNECTIONS_MIN = 4
+
+
 @dataclass(frozen=True)
 class Store:
     """A process's connections: its ledger over the event store and its own pool."""
@@ -89,11 +92,20 @@ class Root:
     # The connections.
 
     def ledger(self, process: Process) -> Ledger:
-        return open_ledger(self.settings, pool_size=CONNECTIONS[process].ledger)
+        return open_ledger(
+            self.settings, pool_size=self._share(process, CONNECTIONS[process].ledger)
+        )
 
     def pool(self, process: Process, name: str | None = None) -> ConnectionPool:
         size, default_name = CONNECTIONS[process].pool, CONNECTIONS[process].name
+        size = self._share(process, size)
         return open_pool(self.database_url, max_size=size, name=name or default_name)
+
+    def _share(self, process: Process, size: int) -> int:
+        """An API worker's share of the API's connections (at least a few each), so that
+        more workers do not take more of the server's connections."""
+        workers = self.settings.api_workers if process == "api" else 1
+        return max(API_WORKER_CONNECTIONS_MIN, -(-size // workers)) if workers > 1 else size
 
     @contextmanager
     def store(self, process: Process, name: str | None = None) -> Iterator[Store]:

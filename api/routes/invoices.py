@@ -1,4 +1,4 @@
-"""Invoices: raise one, read one."""
+"""Invoices: raise one, or many at once; read one."""
 
 from __future__ import annotations
 
@@ -9,10 +9,15 @@ from fastapi.responses import JSONResponse
 
 from api.command_schemas import CreditNoteCreate, InvoiceCreate, InvoiceVoid
 from api.deps import CommandDep, MinPositionDep, PrincipalDep, ServicesDep
+from api.idempotency import Reply
+from api.problems import problem_body
 from api.routes.shaping import invoice_public, invoice_row_public, refuse_if_held
 from api.schemas import InvoicePublic
+from api.schemas_batch import InvoiceBatchCreate, InvoiceBatchItem, InvoiceBatchResult
+from ledger.bulk import Outcome
 from ledger.commands import IssueCreditNote, RaiseInvoice, VoidInvoice
 from ledger.errors import UnknownInvoice
+from ledger.invoice import invoice_id_for
 from projections import queries
 from projections.balances import NAME as BALANCES
 
@@ -38,6 +43,54 @@ def raise_invoice(body: InvoiceCreate, svc: ServicesDep, ctx: CommandDep) -> JSO
         ),
         invoice_public,
         status=201,
+    )
+
+
+@router.post("/batch", response_model=InvoiceBatchResult)
+def raise_invoices(body: InvoiceBatchCreate, svc: ServicesDep, ctx: CommandDep) -> JSONResponse:
+    """Raise many invoices at once (a month-end billing run, an opening book): each is
+    checked as `POST /v1/invoices` checks one and refused on its own, the rest are raised,
+    up to 500 in one transaction. An invoice already in the ledger with the same amount
+    and dates is `already`, so a batch sent again, or resumed, raises nothing twice."""
+    stamp = ctx.stamp()
+    cmds = [
+        RaiseInvoice(
+            account_id=item.account_id,
+            number=item.number,
+            amount=item.amount.to_money(),
+            issued_on=item.issued_on,
+            due_on=item.due_on,
+            description=item.description,
+            stamp=stamp,
+        )
+        for item in body.invoices
+    ]
+
+    def command() -> Reply:
+        outcomes = svc.ledger.bulk.raise_invoices(cmds)
+        instance = ctx.request.url.path
+        items = [batch_item(cmds[o.index], o, instance) for o in outcomes]
+        result = InvoiceBatchResult(
+            raised=sum(o.status == "raised" for o in outcomes),
+            already=sum(o.status == "already" for o in outcomes),
+            refused=sum(o.status == "refused" for o in outcomes),
+            position=max((o.position or 0 for o in outcomes), default=0)
+            or svc.ledger.head_position(),
+            items=items,
+        )
+        return Reply(200, result.model_dump(mode="json"))
+
+    return ctx.run(body, command)
+
+
+def batch_item(cmd: RaiseInvoice, outcome: Outcome, instance: str) -> InvoiceBatchItem:
+    return InvoiceBatchItem(
+        index=outcome.index,
+        status=outcome.status,  # type: ignore[arg-type]  # one of the three, by construction
+        account_id=cmd.account_id,
+        number=cmd.number,
+        invoice_id=outcome.invoice_id or invoice_id_for(cmd.account_id, cmd.number),
+        problem=None if outcome.error is None else problem_body(outcome.error, instance),
     )
 
 
