@@ -28,6 +28,10 @@ The rows (references in ``benchmarks/references.py``):
   p50 / p99 are each reply's time as its client saw it. Reference: single-row
   INSERT + COMMIT from N threads, a connection each, the same number of commits.
   Target 0.25x.
+* bulk invoices, 4 clients: events appended per second by billing runs through
+  ``POST /v1/invoices/batch`` (``benchmarks/suite_bulk.py``: 1,000 invoices a request,
+  each invoice two events), against the same API. Reference: single-row commits from N
+  threads, as for the HTTP commands. Target 1.0x.
 * commands in-process, 1 client: the same mix through the ``Ledger`` facade in this
   process (no HTTP, no idempotency claims). Reference: as many single-row commits from
   one connection. Target 0.5x.
@@ -72,6 +76,7 @@ from benchmarks import references as ref  # noqa: E402
 from benchmarks.projections import _write as write_big_book  # noqa: E402
 from benchmarks.rebuild import fresh_database  # noqa: E402
 from benchmarks.suite_api import ApiProcess, api_process  # noqa: E402
+from benchmarks.suite_bulk import bulk_invoices  # noqa: E402
 from benchmarks.suite_commands import (  # noqa: E402
     KEY,
     MIX,
@@ -85,18 +90,21 @@ from runtime.composition import Root  # noqa: E402
 from runtime.embedded import EmbeddedPostgres  # noqa: E402
 from runtime.embedded_broker import EmbeddedBroker  # noqa: E402
 
+BULK_CLIENTS = 4
+
 
 @dataclass(frozen=True)
 class Scale:
     http_per_client: int  # commands per HTTP client, a whole number of rounds
     in_process: int  # commands of the one in-process client
     book_events: int  # events written first, untimed (0: the book is what the run writes)
+    bulk_batches: int  # batches of 1,000 invoices per bulk client
 
 
 SCALES = {
-    "tiny": Scale(http_per_client=16, in_process=80, book_events=0),  # a smoke test
-    "small": Scale(http_per_client=500, in_process=3_000, book_events=0),
-    "large": Scale(http_per_client=2_000, in_process=10_000, book_events=300_000),
+    "tiny": Scale(http_per_client=16, in_process=80, book_events=0, bulk_batches=1),  # smoke
+    "small": Scale(http_per_client=500, in_process=3_000, book_events=0, bulk_batches=5),
+    "large": Scale(http_per_client=2_000, in_process=10_000, book_events=300_000, bulk_batches=25),
 }
 
 
@@ -192,6 +200,7 @@ def run(settings: Settings, scale: Scale, clients: int, api_workers: int, scale_
             cpu = api.cpu_seconds()
             http = http_commands(api.base_url, clients, scale.http_per_client)
             api_cpu = api.cpu_seconds() - cpu
+            bulk = bulk_invoices(api.base_url, BULK_CLIENTS, scale.bulk_batches)
         head = ledger.head_position()
         relayed = relay_store(root, head)
         kept: list[ref.Message] = []
@@ -205,6 +214,8 @@ def run(settings: Settings, scale: Scale, clients: int, api_workers: int, scale_
     _table([
         Row(f"commands over HTTP, {clients} clients", http.timed, "cmd/s",
             f"raw commits, {clients} clients", raw_n, 0.25),
+        Row(f"bulk invoices, {BULK_CLIENTS} clients", bulk, "ev/s",
+            f"raw commits, {clients} clients", raw_n, 1.0),
         Row("commands in-process, 1 client", in_process, "cmd/s",
             "raw commits, 1 client", raw_1, 0.5),
         Row("rebuild of 'balances' (replay)", rebuilt, "ev/s",

@@ -97,3 +97,14 @@ def arrangements_to_decide(conn: Connection[Any], account_id: UUID) -> list[tupl
         " AND (status IN ('open', 'kept') OR kind = 'payment_plan') ORDER BY position",
         (account_id,),
     ).fetchall()
+
+
+def accounts_by_external_ref(conn: Connection[Any]) -> dict[str, UUID | None]:
+    """Each external reference and its account; ``None`` where two accounts share one."""
+    found: dict[str, UUID | None] = {}
+    rows = conn.execute(
+        "SELECT external_ref, account_id FROM balance_accounts WHERE external_ref IS NOT NULL"
+    ).fetchall()
+    for ref, account_id in rows:
+        found[ref] = None if ref in found else account_id
+    return found

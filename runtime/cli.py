@@ -25,7 +25,7 @@ from uvicorn.supervisors import Multiprocess
 
 from api.auth import new_development_key
 from infra.settings import Settings
-from runtime import cli_bank, cli_integrity, logs, provision, workers
+from runtime import cli_bank, cli_import, cli_integrity, logs, provision, workers
 from runtime.composition import Root
 from runtime.workers import settings_env
 
@@ -89,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
     cli_integrity.register(sub)
     cli_bank.register(sub)
+    cli_import.register(sub)
     provision.register(sub)
     return parser
 

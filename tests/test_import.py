@@ -1,0 +1,119 @@
+"""``arledger import invoices``: a coordinator brings a billing system's export into the
+ledger from a CSV or an XLSX file; each row is raised, found already there, or refused
+with its line and reason, in a report beside the file."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import Workbook
+
+from runtime import cli
+from runtime.workers import settings_env
+from tests.pipeline import pipeline
+from tests.support import gbp
+
+
+def _report(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _run(argv: list[str], settings: Any, monkeypatch: pytest.MonkeyPatch) -> int:
+    for name, value in settings_env(settings).items():
+        monkeypatch.setenv(name, value)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        return cli.main(argv)
+    finally:  # the command sets up its own logging; the tests' is put back
+        root.handlers[:], root.level = handlers, level
+
+
+def test_a_csv_export_is_imported_row_by_row_and_again_changes_nothing(
+    settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pipeline(settings) as p:
+        harbour = p.api.open_account("Harbour Cafe")["id"]
+        quay = p.api.ok(
+            p.api.post(
+                "/v1/accounts",
+                {"name": "Quay Books", "currency": "GBP", "payment_terms_days": 30,
+                 "external_ref": "CRM-0042"},
+            )
+        )  # fmt: skip
+        p.wait_until_projected(quay["position"])
+        export = tmp_path / "november.csv"
+        export.write_text(
+            "Number,Account_ID,Account_Ref,Amount,Currency,Issued_On,Due_On,Description\n"
+            f'NOV-1,{harbour},,"1,200.00",GBP,2026-11-01,2026-12-01,Room hire\n'
+            ",,CRM-0042,45.50,GBP,2026-11-02,2026-12-02,\n"  # no number
+            "NOV-3,,CRM-0042,45.5,gbp,2026-11-02,2026-12-02,Catering\n"
+            "NOV-4,,CRM-9999,10.00,GBP,2026-11-03,2026-12-03,\n"  # no such account
+            f"NOV-5,{harbour},,12.345,GBP,2026-11-03,2026-12-03,\n"  # a tenth of a penny
+            f"NOV-6,{harbour},,80.00,GBP,03/11/2026,2026-12-03,\n"  # not an ISO date
+            f"NOV-7,{harbour},,99.00,EUR,2026-11-04,2026-12-04,\n",  # not the account's
+            encoding="utf-8",
+        )
+
+        assert _run(["import", "invoices", str(export)], settings, monkeypatch) == 1
+
+        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert (summary["raised"], summary["already"], summary["refused"]) == (2, 0, 5)
+        rows = {r["line"]: r for r in _report(Path(summary["report"]))}
+        assert {line: r["status"] for line, r in rows.items()} == {
+            "2": "raised", "3": "refused", "4": "raised", "5": "refused",
+            "6": "refused", "7": "refused", "8": "refused",
+        }  # fmt: skip
+        assert "CRM-9999" in rows["5"]["detail"]
+        assert "more decimals" in rows["6"]["detail"]
+        assert rows["8"]["problem"] == "currency-mismatch"
+
+        head = p.services.ledger.head_position()
+        p.wait_until_projected(head)
+        balance = p.api.ok(p.api.get(f"/v1/accounts/{quay['id']}/balance"))
+        assert balance["outstanding"] == gbp(45_50)
+
+        # Run again (the import was cut short, or someone ran it twice): nothing twice.
+        assert _run(["import", "invoices", str(export)], settings, monkeypatch) == 1
+        again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert (again["raised"], again["already"], again["refused"]) == (0, 2, 5)
+        assert p.services.ledger.head_position() == head
+
+
+def test_an_xlsx_export_with_number_and_date_cells_is_read_exactly(
+    settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pipeline(settings, workers=False) as p:
+        account = p.api.open_account("Rivage Ltd")["id"]
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.append(["account_id", "number", "amount", "currency", "issued_on", "due_on"])
+        sheet.append([account, "R-1", 1234.56, "GBP", dt.date(2026, 11, 1), dt.date(2026, 12, 1)])
+        sheet.append([account, "R-2", 0.1, "GBP", dt.datetime(2026, 11, 2), dt.date(2026, 12, 2)])
+        export = tmp_path / "opening.xlsx"
+        book.save(export)
+
+        assert _run(["import", "invoices", str(export)], settings, monkeypatch) == 0
+
+        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert summary["raised"] == 2
+        ledger = p.services.ledger
+        invoices = [ledger.get_invoice(i) for i in ledger.get_account(_id(account)).invoice_ids()]
+        assert sorted((i.number, i.amount.amount_minor, i.issued_on) for i in invoices) == [
+            ("R-1", 123456, dt.date(2026, 11, 1)),
+            ("R-2", 10, dt.date(2026, 11, 2)),
+        ]
+
+
+def _id(text: str) -> Any:
+    import uuid
+
+    return uuid.UUID(text)
