@@ -20,6 +20,7 @@ from ledger.accounts import outstanding_of, require_currency
 from ledger.commands import RaiseInvoice
 from ledger.errors import DuplicateInvoiceNumber, LedgerError
 from ledger.invoice import Invoice, invoice_id_for
+from ledger.invoicing import raise_on
 from ledger.money import Money
 from ledger.unit_of_work import Decision, UnitOfWork, already_ran, changed
 
@@ -123,7 +124,7 @@ class _Batch:
                 return self._already(index, invoice_id, cmd)
             account = self._account(cmd.account_id)
             require_currency(account, cmd.amount, "invoice")
-            self.invoices.append(self._raise(account, invoice_id, cmd))
+            self.invoices.append(self._raise(account, cmd))
         except LedgerError as error:
             return Outcome(index, "refused", invoice_id, error=error)
         return Outcome(index, "raised", invoice_id)
@@ -133,28 +134,14 @@ class _Batch:
             self.accounts[account_id] = self.uow.account(account_id)
         return self.accounts[account_id]
 
-    def _raise(self, account: Account, invoice_id: UUID, cmd: RaiseInvoice) -> Invoice:
+    def _raise(self, account: Account, cmd: RaiseInvoice) -> Invoice:
         exposure: Money | None = None
         if account.credit_limit:
             if account.id not in self.exposure:
                 self.exposure[account.id] = outstanding_of(self.uow, account)
             exposure = self.exposure[account.id] = self.exposure[account.id] + cmd.amount
-        stamp = cmd.stamp.effective_on(cmd.issued_on)
-        # Refuses a number used before or earlier in this batch, before anything changes.
-        account.register_invoice(invoice_id, cmd.number, stamp)
-        return Invoice(
-            account_id=account.id,
-            number=cmd.number,
-            amount=cmd.amount,
-            issued_on=cmd.issued_on,
-            due_on=cmd.due_on,
-            description=cmd.description,
-            stamp=stamp,
-            credit_limit_exceeded=bool(
-                account.credit_limit and exposure and account.credit_limit < exposure
-            ),
-            exposure=exposure,
-        )
+        # The account refuses a number used before, or earlier in this chunk.
+        return raise_on(account, cmd, exposure)
 
     def _already(self, index: int, invoice_id: UUID, cmd: RaiseInvoice) -> Outcome:
         (stored,) = self.uow.invoices([invoice_id])

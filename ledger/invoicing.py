@@ -7,6 +7,7 @@ from datetime import date
 from uuid import UUID
 
 from ledger import rules
+from ledger.account import Account
 from ledger.accounts import outstanding_of, require_currency
 from ledger.commands import RaiseInvoice, RecordPaymentLink
 from ledger.errors import ConcurrencyExhausted, DuplicateInvoiceNumber
@@ -33,23 +34,7 @@ class Invoicing:
             exposure: Money | None = None
             if account.credit_limit:
                 exposure = outstanding_of(self.uow, account) + cmd.amount
-            stamp = cmd.stamp.effective_on(cmd.issued_on)
-            # The account's claim on the number first, so that recorded times follow the
-            # order in which the events are stored.
-            account.register_invoice(invoice_id_for(account.id, cmd.number), cmd.number, stamp)
-            invoice = Invoice(
-                account_id=account.id,
-                number=cmd.number,
-                amount=cmd.amount,
-                issued_on=cmd.issued_on,
-                due_on=cmd.due_on,
-                description=cmd.description,
-                stamp=stamp,
-                credit_limit_exceeded=bool(
-                    account.credit_limit and exposure and account.credit_limit < exposure
-                ),
-                exposure=exposure,
-            )
+            invoice = raise_on(account, cmd, exposure)
             return changed(account, invoice, reply=invoice)
 
         try:
@@ -76,3 +61,24 @@ class Invoicing:
         return self.uow.change(
             self.uow.invoice, invoice_id, lambda i: i.note_overdue(on, stamp.effective_on(on))
         )
+
+
+def raise_on(account: Account, cmd: RaiseInvoice, exposure: Money | None) -> Invoice:
+    """The account's claim on the number, then the invoice (each checks its rules), so
+    that recorded times follow the order in which the events are stored. ``exposure`` is
+    what the account would owe with this invoice, where it has a credit limit."""
+    stamp = cmd.stamp.effective_on(cmd.issued_on)
+    account.register_invoice(invoice_id_for(account.id, cmd.number), cmd.number, stamp)
+    return Invoice(
+        account_id=account.id,
+        number=cmd.number,
+        amount=cmd.amount,
+        issued_on=cmd.issued_on,
+        due_on=cmd.due_on,
+        description=cmd.description,
+        stamp=stamp,
+        credit_limit_exceeded=bool(
+            account.credit_limit and exposure and account.credit_limit < exposure
+        ),
+        exposure=exposure,
+    )

@@ -55,15 +55,9 @@ class AgedAccount:
     aged: Aged
 
 
-# Outstanding per invoice at the end of the as-of date, put in its bucket by the days
-# past due then, added up per account (in the database: one row an account comes back).
-AGED_SQL = """
-SELECT i.account_id, a.name,
-       SUM(o.owed) FILTER (WHERE i.due_on >= %(as_of)s::date) AS current,
-       SUM(o.owed) FILTER (WHERE %(as_of)s::date - i.due_on BETWEEN 1 AND 30) AS days_1_30,
-       SUM(o.owed) FILTER (WHERE %(as_of)s::date - i.due_on BETWEEN 31 AND 60) AS days_31_60,
-       SUM(o.owed) FILTER (WHERE %(as_of)s::date - i.due_on BETWEEN 61 AND 90) AS days_61_90,
-       SUM(o.owed) FILTER (WHERE %(as_of)s::date - i.due_on > 90) AS days_91_plus
+# What each invoice owed at the end of the as-of date (one row an invoice that owes), with
+# its account: what the aged-debt queries below add up or list.
+OWED_BY_INVOICE = """
   FROM (SELECT m.invoice_id, SUM(m.amount_minor) AS owed
           FROM receivable_movements m
          WHERE m.currency = %(currency)s AND m.effective_on <= %(as_of)s
@@ -73,8 +67,24 @@ SELECT i.account_id, a.name,
   JOIN receivable_invoices i ON i.invoice_id = o.invoice_id
   JOIN receivable_accounts a ON a.account_id = i.account_id
  WHERE o.owed <> 0
+"""
+
+# Outstanding per invoice at the end of the as-of date, put in its bucket by the days
+# past due then, added up per account (in the database: one row an account comes back).
+AGED_SQL = (
+    """
+SELECT i.account_id, a.name,
+       SUM(o.owed) FILTER (WHERE i.due_on >= %(as_of)s::date) AS current,
+       SUM(o.owed) FILTER (WHERE %(as_of)s::date - i.due_on BETWEEN 1 AND 30) AS days_1_30,
+       SUM(o.owed) FILTER (WHERE %(as_of)s::date - i.due_on BETWEEN 31 AND 60) AS days_31_60,
+       SUM(o.owed) FILTER (WHERE %(as_of)s::date - i.due_on BETWEEN 61 AND 90) AS days_61_90,
+       SUM(o.owed) FILTER (WHERE %(as_of)s::date - i.due_on > 90) AS days_91_plus
+"""
+    + OWED_BY_INVOICE
+    + """
  GROUP BY i.account_id, a.name
 """
+)
 
 
 def aged_debt(
@@ -137,19 +147,13 @@ class AgedInvoice:
 # AGED_SQL's rows before they are added up: what each invoice owed at the end of the as-of
 # date, one row an invoice, in one pass over the movements (the same filters as AGED_SQL,
 # so the per-invoice rows add up to its per-account and portfolio figures exactly).
-AGED_INVOICES_SQL = """
+AGED_INVOICES_SQL = (
+    """
 SELECT i.account_id, a.name, i.invoice_id, i.number, i.issued_on, i.due_on,
        %(as_of)s::date - i.due_on AS days_past_due, o.owed
-  FROM (SELECT m.invoice_id, SUM(m.amount_minor) AS owed
-          FROM receivable_movements m
-         WHERE m.currency = %(currency)s AND m.effective_on <= %(as_of)s
-           AND (%(known)s::bigint IS NULL OR m.position <= %(known)s::bigint)
-           AND (%(account)s::uuid IS NULL OR m.account_id = %(account)s::uuid)
-         GROUP BY m.invoice_id) o
-  JOIN receivable_invoices i ON i.invoice_id = o.invoice_id
-  JOIN receivable_accounts a ON a.account_id = i.account_id
- WHERE o.owed <> 0
 """
+    + OWED_BY_INVOICE
+)
 
 
 def aged_invoices(

@@ -18,6 +18,7 @@ from ledger.bulk import Outcome
 from ledger.commands import IssueCreditNote, RaiseInvoice, VoidInvoice
 from ledger.errors import UnknownInvoice
 from ledger.invoice import invoice_id_for
+from ledger.stamp import Stamp
 from projections import queries
 from projections.balances import NAME as BALANCES
 
@@ -30,19 +31,21 @@ def raise_invoice(body: InvoiceCreate, svc: ServicesDep, ctx: CommandDep) -> JSO
 
     return ctx.save(
         body,
-        lambda: svc.ledger.raise_invoice(
-            RaiseInvoice(
-                account_id=body.account_id,
-                number=body.number,
-                amount=body.amount.to_money(),
-                issued_on=body.issued_on,
-                due_on=body.due_on,
-                description=body.description,
-                stamp=ctx.stamp(),
-            )
-        ),
+        lambda: svc.ledger.raise_invoice(_command(body, ctx.stamp())),
         invoice_public,
         status=201,
+    )
+
+
+def _command(body: InvoiceCreate, stamp: Stamp) -> RaiseInvoice:
+    return RaiseInvoice(
+        account_id=body.account_id,
+        number=body.number,
+        amount=body.amount.to_money(),
+        issued_on=body.issued_on,
+        due_on=body.due_on,
+        description=body.description,
+        stamp=stamp,
     )
 
 
@@ -53,18 +56,7 @@ def raise_invoices(body: InvoiceBatchCreate, svc: ServicesDep, ctx: CommandDep) 
     up to 500 in one transaction. An invoice already in the ledger with the same amount
     and dates is `already`, so a batch sent again, or resumed, raises nothing twice."""
     stamp = ctx.stamp()
-    cmds = [
-        RaiseInvoice(
-            account_id=item.account_id,
-            number=item.number,
-            amount=item.amount.to_money(),
-            issued_on=item.issued_on,
-            due_on=item.due_on,
-            description=item.description,
-            stamp=stamp,
-        )
-        for item in body.invoices
-    ]
+    cmds = [_command(item, stamp) for item in body.invoices]
 
     def command() -> Reply:
         outcomes = svc.ledger.bulk.raise_invoices(cmds)
