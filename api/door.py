@@ -27,7 +27,10 @@ App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 STRIPE_WEBHOOK_PATH = "/v1/webhooks/stripe"
-BODY_LIMITS = {"/v1/bank-statements": limits.STATEMENT_BODY_BYTES_MAX}
+BODY_LIMITS = {
+    "/v1/bank-statements": limits.STATEMENT_BODY_BYTES_MAX,
+    "/v1/invoices/imports": limits.STATEMENT_BODY_BYTES_MAX,
+}
 
 
 class Refused(Exception):

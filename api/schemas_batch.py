@@ -1,11 +1,12 @@
-"""Bodies of the batch commands: many invoices in one call, and what became of each."""
+"""Bodies of the batch commands: many invoices in one call (or in one file), and what
+became of each."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from api.command_schemas import InvoiceCreate
 from api.schemas import Command
@@ -41,3 +42,50 @@ class InvoiceBatchResult(BaseModel):
     refused: int
     position: int = Field(description="the store position the batch reached")
     items: list[InvoiceBatchItem]
+
+
+class InvoiceImport(Command):
+    """A file of invoices, as `arledger import invoices` reads one (see the README)."""
+
+    filename: str = Field(
+        min_length=5,
+        max_length=300,
+        pattern=r"(?i)\.(csv|xlsx)$",
+        description="its name: .csv (UTF-8 text in `content`) or .xlsx (in `content_base64`)",
+    )
+    content: str | None = Field(default=None, max_length=20_000_000, description="a CSV file")
+    content_base64: str | None = Field(
+        default=None, max_length=27_000_000, description="an XLSX file, base64"
+    )
+    sheet: str | None = Field(default=None, max_length=100, description="default: the first")
+
+    @model_validator(mode="after")
+    def _one_content(self) -> InvoiceImport:
+        xlsx = self.filename.lower().endswith(".xlsx")
+        if xlsx and (self.content_base64 is None or self.content is not None):
+            raise ValueError("an .xlsx file comes in content_base64 (and no content)")
+        if not xlsx and (self.content is None or self.content_base64 is not None):
+            raise ValueError("a .csv file comes in content (and no content_base64)")
+        return self
+
+
+class InvoiceImportRow(BaseModel):
+    line: int = Field(description="the row's line in the file (the header is line 1)")
+    account: str = Field(description="the account as the row names it: id or external_ref")
+    number: str
+    status: Literal["raised", "already", "refused"]
+    invoice_id: UUID | None = None
+    problem: dict[str, Any] | None = Field(
+        default=None, description="why it was refused: a problem+json object"
+    )
+
+
+class InvoiceImportResult(BaseModel):
+    filename: str
+    sha256: str = Field(description="of the file's bytes")
+    rows: int
+    raised: int
+    already: int
+    refused: int
+    position: int = Field(description="the store position the import reached")
+    items: list[InvoiceImportRow]

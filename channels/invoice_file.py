@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -48,19 +49,31 @@ def read(
     sheet: str | None = None,
 ) -> list[Row]:
     """Every row of the file at ``path``, in order."""
-    records = _xlsx(path, sheet) if path.suffix.lower() == ".xlsx" else _csv(path)
+    return read_content(path.name, path.read_bytes(), stamp, account_for_ref, sheet)
+
+
+def read_content(
+    name: str,
+    content: bytes,
+    stamp: Stamp,
+    account_for_ref: Callable[[str], UUID | None],
+    sheet: str | None = None,
+) -> list[Row]:
+    """Every row of the file ``name`` (XLSX when it ends so, else CSV), in order."""
+    xlsx = name.lower().endswith(".xlsx")
+    records = _xlsx(name, content, sheet) if xlsx else _csv(name, content)
     header = next(records, None)
     if header is None:
-        raise InvoiceFileError(f"{path.name} is empty")
+        raise InvoiceFileError(f"{name} is empty")
     columns = [str(name or "").strip().lower() for name in header]
     missing = [c for c in REQUIRED if c not in columns]
     if missing or not {"account_id", "account_ref"} & set(columns):
         wanted = missing + ([] if {"account_id", "account_ref"} & set(columns) else ["account_id"])
-        raise InvoiceFileError(f"{path.name} has no column {', '.join(wanted)}")
+        raise InvoiceFileError(f"{name} has no column {', '.join(wanted)}")
     rows = []
     for line, values in enumerate(records, start=2):
         if line > ROWS_MAX + 1:
-            raise InvoiceFileError(f"{path.name} has more than {ROWS_MAX:,} rows")
+            raise InvoiceFileError(f"{name} has more than {ROWS_MAX:,} rows")
         record = dict(zip(columns, values, strict=False))
         if all(v in (None, "") for v in record.values()):
             continue  # a blank line
@@ -131,18 +144,25 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _csv(path: Path) -> Iterator[list[Any]]:
-    text = path.read_text(encoding="utf-8-sig")
+def _csv(name: str, content: bytes) -> Iterator[list[Any]]:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvoiceFileError(f"{name} is not UTF-8 text (save it as CSV UTF-8)") from None
     yield from csv.reader(io.StringIO(text, newline=""))
 
 
-def _xlsx(path: Path, sheet: str | None) -> Iterator[list[Any]]:
+def _xlsx(name: str, content: bytes, sheet: str | None) -> Iterator[list[Any]]:
     from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
 
-    book = load_workbook(path, read_only=True, data_only=True)
+    try:
+        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as e:
+        raise InvoiceFileError(f"{name} is not an XLSX workbook ({type(e).__name__})") from None
     try:
         if sheet is not None and sheet not in book.sheetnames:
-            raise InvoiceFileError(f"{path.name} has no sheet {sheet!r}")
+            raise InvoiceFileError(f"{name} has no sheet {sheet!r}")
         rows = book[sheet] if sheet else book.worksheets[0]
         for values in rows.iter_rows(values_only=True):
             yield list(values)

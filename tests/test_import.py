@@ -4,6 +4,7 @@ with its line and reason, in a report beside the file."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import datetime as dt
 import json
@@ -117,3 +118,46 @@ def _id(text: str) -> Any:
     import uuid
 
     return uuid.UUID(text)
+
+
+def test_the_same_file_through_the_api_reports_each_line(settings, tmp_path: Path) -> None:
+    with pipeline(settings, workers=False) as p:
+        account = p.api.open_account("Harbour Cafe")["id"]
+        csv_text = (
+            "account_id,number,amount,currency,issued_on,due_on\n"
+            f"{account},API-1,10.00,GBP,2026-11-01,2026-12-01\n"
+            f"{account},API-2,ten pounds,GBP,2026-11-01,2026-12-01\n"
+        )
+        reply = p.api.ok(
+            p.api.post("/v1/invoices/imports", {"filename": "nov.csv", "content": csv_text})
+        )
+        assert [(i["line"], i["number"], i["status"]) for i in reply["items"]] == [
+            (2, "API-1", "raised"),
+            (3, "API-2", "refused"),
+        ]
+        assert reply["items"][1]["problem"]["type"] == "/v1/problems/invalid-request"
+        assert "ten pounds" in reply["items"][1]["problem"]["detail"]
+
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.append(["account_id", "number", "amount", "currency", "issued_on", "due_on"])
+        sheet.append([account, "API-3", 25, "GBP", dt.date(2026, 11, 5), dt.date(2026, 12, 5)])
+        path = tmp_path / "dec.xlsx"
+        book.save(path)
+        encoded = base64.b64encode(path.read_bytes()).decode()
+        body = {"filename": "dec.xlsx", "content_base64": encoded}
+        reply = p.api.ok(p.api.post("/v1/invoices/imports", body))
+        assert (reply["raised"], reply["refused"]) == (1, 0)
+        assert (
+            p.services.ledger.get_invoice(_id(reply["items"][0]["invoice_id"])).amount.amount_minor
+            == 25_00
+        )
+
+        # A file that is no workbook at all is refused whole, with nothing raised.
+        head = p.services.ledger.head_position()
+        junk = {"filename": "x.xlsx", "content_base64": base64.b64encode(b"not a zip").decode()}
+        refused = p.api.post("/v1/invoices/imports", junk)
+        assert refused.status_code == 422
+        assert "not an XLSX workbook" in refused.json()["detail"]
+        assert p.services.ledger.head_position() == head

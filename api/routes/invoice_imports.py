@@ -1,0 +1,87 @@
+"""A file of invoices (CSV or XLSX) raised in one call: what ``arledger import invoices``
+does, over HTTP (``channels/invoice_file.py`` reads it, ``ledger/bulk.py`` raises it)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.deps import CommandDep, ServicesDep
+from api.idempotency import Reply
+from api.problems import problem_body
+from api.schemas_batch import InvoiceImport, InvoiceImportResult, InvoiceImportRow
+from channels import invoice_file
+from ledger.bulk import Outcome
+from ledger.errors import InvalidRequest
+from projections import balance_queries
+
+router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
+
+
+@router.post("/imports", response_model=InvoiceImportResult)
+def import_invoices(body: InvoiceImport, svc: ServicesDep, ctx: CommandDep) -> JSONResponse:
+    """Raise every invoice of a file (a billing system's export, an opening book): each
+    row is read and checked on its own, raised, found `already` in the ledger (the same
+    file again, or one cut short and sent again, raises nothing twice), or refused with
+    its line and a problem object. A file that cannot be read at all (no header, a
+    required column missing, not CSV UTF-8 or XLSX) is a 422 and nothing is raised.
+    `account_ref` names an account by its `external_ref`, from the balances read model."""
+
+    def command() -> Reply:
+        content = _content(body)
+        with svc.pool.connection() as conn:
+            refs = balance_queries.accounts_by_external_ref(conn)
+        try:
+            rows = invoice_file.read_content(
+                body.filename, content, ctx.stamp(), refs.get, body.sheet
+            )
+        except invoice_file.InvoiceFileError as e:
+            raise InvalidRequest(str(e)) from None
+        readable = [row for row in rows if row.command is not None]
+        commands = [row.command for row in readable if row.command is not None]
+        outcomes = svc.ledger.bulk.raise_invoices(commands)
+        by_line = dict(zip((row.line for row in readable), outcomes, strict=True))
+        items = [_item(row, by_line.get(row.line), ctx.request.url.path) for row in rows]
+        result = InvoiceImportResult(
+            filename=body.filename,
+            sha256=hashlib.sha256(content).hexdigest(),
+            rows=len(rows),
+            raised=sum(item.status == "raised" for item in items),
+            already=sum(item.status == "already" for item in items),
+            refused=sum(item.status == "refused" for item in items),
+            position=max((o.position or 0 for o in outcomes), default=0)
+            or svc.ledger.head_position(),
+            items=items,
+        )
+        return Reply(200, result.model_dump(mode="json"))
+
+    return ctx.run(body, command)
+
+
+def _content(body: InvoiceImport) -> bytes:
+    if body.content is not None:
+        return body.content.encode("utf-8")
+    try:
+        return base64.b64decode(body.content_base64 or "", validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest("content_base64 is not base64") from None
+
+
+def _item(row: invoice_file.Row, outcome: Outcome | None, instance: str) -> InvoiceImportRow:
+    if outcome is None:  # the row could not be read: it never reached the ledger
+        problem = problem_body(InvalidRequest(f"line {row.line}: {row.refused}"), instance)
+        return InvoiceImportRow(
+            line=row.line, account=row.account, number=row.number, status="refused", problem=problem
+        )
+    return InvoiceImportRow(
+        line=row.line,
+        account=row.account,
+        number=row.number,
+        status=outcome.status,  # type: ignore[arg-type]  # one of the three, by construction
+        invoice_id=outcome.invoice_id,
+        problem=None if outcome.error is None else problem_body(outcome.error, instance),
+    )
