@@ -27,9 +27,12 @@ App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 STRIPE_WEBHOOK_PATH = "/v1/webhooks/stripe"
+# Files come in on these paths: the API's (the file in JSON) and the desk's uploads.
 BODY_LIMITS = {
     "/v1/bank-statements": limits.STATEMENT_BODY_BYTES_MAX,
     "/v1/invoices/imports": limits.STATEMENT_BODY_BYTES_MAX,
+    "/bank": limits.STATEMENT_BODY_BYTES_MAX,
+    "/imports": limits.STATEMENT_BODY_BYTES_MAX,
 }
 
 

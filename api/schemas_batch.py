@@ -72,6 +72,7 @@ class InvoiceImport(Command):
 class InvoiceImportRow(BaseModel):
     line: int = Field(description="the row's line in the file (the header is line 1)")
     account: str = Field(description="the account as the row names it: id or external_ref")
+    account_id: UUID | None = Field(default=None, description="the account it was found to be")
     number: str
     status: Literal["raised", "already", "refused"]
     invoice_id: UUID | None = None

@@ -95,8 +95,8 @@ def _repeated(cmds: Sequence[RaiseInvoice]) -> dict[int, Outcome]:
         key = (cmd.account_id, cmd.number)
         if key in first:
             error = DuplicateInvoiceNumber(
-                f"invoice number {cmd.number!r} on account {cmd.account_id} is in this batch"
-                f" twice: at {first[key]} and at {index}"
+                f"invoice number {cmd.number!r} on account {cmd.account_id} is given more"
+                " than once in this batch: only the first is taken"
             )
             refused[index] = Outcome(index, "refused", invoice_id_for(*key), error=error)
         else:
@@ -153,7 +153,6 @@ class _Batch:
         if not same:
             raise DuplicateInvoiceNumber(
                 f"invoice number {cmd.number!r} is already used on account {cmd.account_id}"
-                f" for {stored.amount.amount_minor} {stored.amount.currency}, issued"
-                f" {stored.issued_on}, due {stored.due_on}"
+                f" for {stored.amount}, issued {stored.issued_on}, due {stored.due_on}"
             )
         return Outcome(index, "already", invoice_id)

@@ -73,13 +73,14 @@ def _content(body: InvoiceImport) -> bytes:
 
 def _item(row: invoice_file.Row, outcome: Outcome | None, instance: str) -> InvoiceImportRow:
     if outcome is None:  # the row could not be read: it never reached the ledger
-        problem = problem_body(InvalidRequest(f"line {row.line}: {row.refused}"), instance)
+        problem = problem_body(InvalidRequest(row.refused or "the row cannot be read"), instance)
         return InvoiceImportRow(
             line=row.line, account=row.account, number=row.number, status="refused", problem=problem
         )
     return InvoiceImportRow(
         line=row.line,
         account=row.account,
+        account_id=row.command.account_id if row.command else None,
         number=row.number,
         status=outcome.status,  # type: ignore[arg-type]  # one of the three, by construction
         invoice_id=outcome.invoice_id,

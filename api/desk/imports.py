@@ -1,0 +1,164 @@
+"""Import: a file of invoices (a billing system's month-end export, CSV or XLSX) raised
+through ``POST /v1/invoices/imports``, and what became of each of its rows.
+
+The upload is read here and sent as the API expects (a CSV as text, an XLSX in base64).
+The result is shown at once and kept nowhere: the file is the record, and importing it
+again raises nothing twice (its rows show as already in the ledger)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from pathlib import PurePath
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
+
+from api.desk.common import InnerDep, UserDep, forbidden_page, refusal_status
+from api.desk.forms import Command, Form, FormError, Outcome, perform, read_form
+from api.desk.inner import Inner
+from api.desk.render import page
+from api.desk.sessions import DeskUser
+from api.door import body_limit
+
+router = APIRouter(include_in_schema=False)
+# The file's bound here; the page states the smaller of it and the door's on /imports.
+# An XLSX goes on to the API in base64 (a third larger), within its 25 MiB.
+FILE_BYTES_MAX = 18_000_000
+FILENAME_MAX = 300
+NAMES_MAX = 50
+SHOWN_MAX = 1_000  # rows raised or already there listed on the page (every refused one is)
+STATUS_LABELS = {"raised": "raised", "already": "already in the ledger", "refused": "refused"}
+UNREADABLE = "/invalid-request"
+
+
+@router.get("/imports")
+async def imports(request: Request, user: UserDep) -> Response:
+    return _form_page(request, user)
+
+
+def _form_page(request: Request, user: DeskUser, outcome: Outcome | None = None) -> Response:
+    return page(
+        request,
+        user,
+        "imports.html",
+        refusal_status(outcome) if outcome and outcome.problem else 200,
+        outcome=outcome,
+        file_bytes_max=min(FILE_BYTES_MAX, body_limit("/imports")),
+    )
+
+
+def _not_imported(outcome: Outcome) -> Outcome:
+    """The API's refusal of the whole file says so (the form's own keeps its title)."""
+    if outcome.problem and outcome.answer is not None:
+        outcome.problem = {
+            **outcome.problem,
+            "title": "The file was not imported: nothing was raised",
+        }
+    return outcome
+
+
+@router.post("/imports")
+async def upload(request: Request, user: UserDep, api: InnerDep) -> Response:
+    """The file sent to the API; its rows' outcomes shown on the page it answers with."""
+    form = await read_form(request, user)
+    file = form.data.get("file")
+    content = await _file_bytes(file) if isinstance(file, UploadFile) else None
+    name = file.filename if isinstance(file, UploadFile) else None
+    outcome = await perform(api, form, "import", lambda: _import(form, content, name))
+    if not outcome.ok:
+        refused = forbidden_page(request, user, outcome)
+        return refused or _form_page(request, user, _not_imported(outcome))
+    result = outcome.answer.json() if outcome.answer else {}
+    return await _result_page(request, user, api, result)
+
+
+async def _file_bytes(file: UploadFile) -> bytes | FormError:
+    """The uploaded file, or why it is too large to take."""
+    raw = await file.read(FILE_BYTES_MAX + 1)
+    if len(raw) > FILE_BYTES_MAX:
+        return FormError("file", f"the file is larger than {FILE_BYTES_MAX:,} bytes")
+    return raw
+
+
+def _import(form: Form, content: bytes | FormError | None, filename: str | None) -> Command:
+    """The import's body: a CSV as its text, an XLSX in base64, and the sheet named."""
+    if isinstance(content, FormError):
+        raise content
+    name = PurePath((filename or "").replace("\\", "/")).name
+    if not content:
+        raise FormError("file", f"{name} is empty" if name else "choose the file to import")
+    xlsx = name.lower().endswith(".xlsx")
+    if not xlsx and not name.lower().endswith(".csv"):
+        raise FormError("file", f"{name or 'the file'} is not a .csv or .xlsx file")
+    body: dict[str, Any] = {"filename": name[-FILENAME_MAX:]}
+    if xlsx:
+        body["content_base64"] = base64.b64encode(content).decode("ascii")
+    else:
+        try:
+            body["content"] = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise FormError(
+                "file", "the file is not text (UTF-8): export it as CSV UTF-8"
+            ) from None
+    sheet = form.text("sheet", required=False)
+    if sheet:
+        body["sheet"] = sheet
+    return "POST", "/v1/invoices/imports", body
+
+
+async def _result_page(
+    request: Request, user: DeskUser, api: Inner, result: dict[str, Any]
+) -> Response:
+    """The counts, the refused rows with their reasons, then the others in file order."""
+    items: list[dict[str, Any]] = result.get("items") or []
+    refused = [i for i in items if i["status"] == "refused"]
+    others = [i for i in items if i["status"] != "refused"]
+    shown = others[:SHOWN_MAX]
+    ids = {i["account"]: i.get("account_id") or _uuid(i["account"]) for i in refused + shown}
+    names = await _names(api, {a for a in ids.values() if a})
+    return page(
+        request,
+        user,
+        "imports_result.html",
+        result=result,
+        refused=[_with_reason(i, names) for i in refused],
+        others=shown,
+        hidden=len(others) - len(shown),
+        ids=ids,
+        names=names,
+        labels=STATUS_LABELS,
+    )
+
+
+def _with_reason(item: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """A refused row with its reason as a person reads it: accounts by name, and the
+    kind of refusal when it is a rule of the ledger."""
+    problem = item.get("problem") or {}
+    kind = str(problem.get("type") or "")
+    reason = str(problem.get("detail") or "refused")
+    for account_id, name in names.items():
+        reason = reason.replace(f"account {account_id}", name)
+    rule = None if kind.endswith(UNREADABLE) else problem.get("title")
+    return {**item, "reason": reason, "rule": rule}
+
+
+def _uuid(text: str) -> str | None:
+    try:
+        return str(UUID(text))
+    except ValueError:
+        return None
+
+
+async def _names(api: Inner, ids: set[str]) -> dict[str, str]:
+    """The names of the accounts the rows name by id (the first NAMES_MAX of them)."""
+
+    async def name(account_id: str) -> tuple[str, str | None]:
+        found = await api.get(f"/v1/accounts/{account_id}")
+        return account_id, (found.json() or {}).get("name") if found.ok else None
+
+    named = await asyncio.gather(*(name(a) for a in sorted(ids)[:NAMES_MAX]))
+    return {a: n for a, n in named if n}
