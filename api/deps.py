@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
+from eventsourcing.domain import Aggregate
 from fastapi import Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -16,6 +17,7 @@ from api.auth import AUDITOR_ROLES, WRITER_ROLES, Principal
 from api.idempotency import Reply, command_id, request_hash
 from api.problems import ApiProblem
 from api.services import Services
+from infra.recorder import Mark
 from ledger.limits import POSITION_MAX
 from ledger.stamp import Stamp
 from ledger.store import Saved
@@ -121,13 +123,19 @@ class CommandContext:
     def fingerprint(self, body: object) -> str:
         return request_hash(self.request.method, self.request.url.path, body)
 
-    def run(self, body: BaseModel, command: Callable[[], Reply]) -> JSONResponse:
+    def run(
+        self,
+        body: BaseModel,
+        command: Callable[[], Reply],
+        recover: Callable[[Mark], Reply] | None = None,
+    ) -> JSONResponse:
         """Run ``command`` once for this Idempotency-Key and answer with its reply, or
-        with the reply it gave the first time."""
+        with the reply it gave the first time (``recover`` rebuilds it from the command's
+        mark when the command committed but its reply was lost)."""
         svc: Services = self.request.app.state.services
         fingerprint = self.fingerprint(body.model_dump(mode="json"))
         reply = svc.idempotency.run(
-            self.who.actor, self.key, fingerprint, self.request.url.path, command
+            self.who.actor, self.key, fingerprint, self.request.url.path, command, recover
         )
         return reply.response()
 
@@ -145,7 +153,15 @@ class CommandContext:
             saved = command()
             return Reply(status, shape(saved.aggregate, saved.position).model_dump(mode="json"))
 
-        return self.run(body, reply)
+        def recover(mark: Mark) -> Reply:
+            """The reply, again: the aggregate as the command saved it."""
+            svc: Services = self.request.app.state.services
+            assert mark.reply_id is not None  # recover is asked only for a mark with one
+            then: Aggregate = svc.ledger.repository.get(mark.reply_id, version=mark.reply_version)
+            position = mark.position or svc.ledger.head_position()
+            return Reply(status, shape(then, position).model_dump(mode="json"))
+
+        return self.run(body, reply, recover)
 
 
 async def command_context(

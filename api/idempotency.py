@@ -100,12 +100,13 @@ class IdempotencyStore:
         fingerprint: str,
         instance: str,
         command: Callable[[], Reply],
+        recover: Callable[[recorder.Mark], Reply] | None = None,
     ) -> Reply:
         """Run ``command`` once for (actor, key) and keep its reply, a refusal included,
         as the key's answer from then on. A failure of the server itself releases the
         key so that the client's retry runs the command."""
         key = check_key(key)
-        stored = self._claim(actor, key, fingerprint)
+        stored = self._claim(actor, key, fingerprint, recover)
         if stored is not None:
             return stored
         self.in_flight.add((actor, key))
@@ -137,7 +138,13 @@ class IdempotencyStore:
             log.exception("could not keep the reply of a committed command", extra={"key": key})
         return reply
 
-    def _claim(self, actor: str, key: str, fingerprint: str) -> Reply | None:
+    def _claim(
+        self,
+        actor: str,
+        key: str,
+        fingerprint: str,
+        recover: Callable[[recorder.Mark], Reply] | None = None,
+    ) -> Reply | None:
         self.lifeline.hold()
         with self.pool.connection() as conn, conn.transaction():
             inserted = conn.execute(
@@ -167,8 +174,9 @@ class IdempotencyStore:
             if status is not None:
                 media = PROBLEM_MEDIA_TYPE if int(status) >= 400 else "application/json"
                 return Reply(int(status), json.loads(response), media, replayed=True)
-            if recorder.committed(conn, actor, key):
-                return self._recovered(conn, actor, key)
+            mark = recorder.mark_of(conn, actor, key)
+            if mark is not None:
+                return self._recovered(conn, actor, key, mark, recover)
             if not stale and not self._dead(conn, actor, key, claimed_by, claimed_lock):
                 raise _in_progress(key)
             conn.execute(
@@ -188,22 +196,36 @@ class IdempotencyStore:
         return claimed_lock is not None and lifeline.is_gone(conn, claimed_lock)
 
     @staticmethod
-    def _recovered(conn: Any, actor: str, key: str) -> Reply:
+    def _recovered(
+        conn: Any,
+        actor: str,
+        key: str,
+        mark: recorder.Mark,
+        recover: Callable[[recorder.Mark], Reply] | None,
+    ) -> Reply:
         """The command committed but its reply was never kept (the process died, or the
-        database went, in between): say so, append nothing, and keep this as the key's
-        answer."""
-        body = {
-            "recorded": True,
-            "idempotency_key": key,
-            "detail": "this request was recorded before its reply was lost; nothing was "
-            "appended again: read the resource it concerns for its state",
-        }
+        database went, in between): append nothing, answer as the command did (rebuilt
+        from the aggregate it replied with, as it was then) where the route can, else say
+        it was recorded; and keep that as the key's answer."""
+        if recover is not None and mark.reply_id is not None:
+            reply = recover(mark)
+        else:
+            reply = Reply(
+                200,
+                {
+                    "recorded": True,
+                    "idempotency_key": key,
+                    "position": mark.position,
+                    "detail": "this request was recorded before its reply was lost; nothing "
+                    "was appended again: read the resource it concerns for its state",
+                },
+            )
         conn.execute(
-            "UPDATE idempotency_keys SET status = 200, response_text = %s"
+            "UPDATE idempotency_keys SET status = %s, response_text = %s"
             " WHERE actor = %s AND key = %s",
-            (json.dumps(body), actor, key),
+            (reply.status, json.dumps(reply.body), actor, key),
         )
-        return Reply(200, body, replayed=True)
+        return Reply(reply.status, reply.body, reply.media_type, replayed=True)
 
     def _complete(self, actor: str, key: str, reply: Reply) -> None:
         with self.pool.connection() as conn:

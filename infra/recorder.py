@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -25,6 +27,7 @@ from psycopg.rows import DictRow
 
 from infra import commits, write_off_days
 from ledger.daily_authority import current_charge
+from ledger.unit_of_work import replying
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS command_marks (
@@ -32,6 +35,16 @@ CREATE TABLE IF NOT EXISTS command_marks (
     key text NOT NULL,
     committed_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (actor, key)
+);
+-- Each save of a marked command: the aggregate it replied with, as saved, and the
+-- position the save reached (insert-only, as the marks are).
+CREATE TABLE IF NOT EXISTS command_replies (
+    actor text NOT NULL,
+    key text NOT NULL,
+    position bigint NOT NULL,
+    reply_id uuid,
+    reply_version int,
+    PRIMARY KEY (actor, key, position)
 );
 """
 TOPIC = "infra.recorder:MarkingRecorder"
@@ -123,7 +136,40 @@ class MarkingRecorder(PostgresApplicationRecorder):
         if ids:
             with curs.connection.cursor() as marks:
                 commits.record(marks, max(ids))
+                command = current_command.get()
+                if command is not None:
+                    # What this save replied with: a retry after a lost reply answers with
+                    # it as it was then (of a command that saved more than once, the last).
+                    reply_id, reply_version = replying.get() or (None, None)
+                    marks.execute(
+                        "INSERT INTO command_replies (actor, key, position, reply_id,"
+                        " reply_version) VALUES (%s, %s, %s, %s, %s)",
+                        (*command, max(ids), reply_id, reply_version),
+                    )
         return ids
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A command that committed: the aggregate it replied with (its id and version, when
+    it replied with one) and the position its events reached."""
+
+    reply_id: UUID | None
+    reply_version: int | None
+    position: int | None
+
+
+def mark_of(conn: Connection[Any], actor: str, key: str) -> Mark | None:
+    """The mark of the command with this key, if it committed: with its last save's reply
+    (none for a command marked before replies were kept)."""
+    if not committed(conn, actor, key):
+        return None
+    row = conn.execute(
+        "SELECT reply_id, reply_version, position FROM command_replies"
+        " WHERE actor = %s AND key = %s ORDER BY position DESC LIMIT 1",
+        (actor, key),
+    ).fetchone()
+    return Mark(None, None, None) if row is None else Mark(*row)
 
 
 def committed(conn: Connection[Any], actor: str, key: str) -> bool:

@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -41,6 +42,11 @@ from ledger.write_off import WriteOff
 log = logging.getLogger("arledger.ledger")
 
 A = TypeVar("A", bound=Aggregate)
+
+# The aggregate a save replies with, as saved (its id and version), while the save runs:
+# the store's recorder keeps it with the command's idempotency mark, so that a retry
+# after a lost reply can answer with that aggregate as it was (``infra/recorder.py``).
+replying: ContextVar[tuple[UUID, int] | None] = ContextVar("arledger_replying", default=None)
 R = TypeVar("R")
 
 
@@ -209,7 +215,8 @@ class UnitOfWork:
         """Save a new aggregate. When its client-chosen id exists, this command already
         ran (a retry after a lost reply): answer with ``existing(id)``, appending nothing."""
         try:
-            return Saved(aggregate, _position(self._app.save(aggregate)))
+            with _replying_with(aggregate):
+                return Saved(aggregate, _position(self._app.save(aggregate)))
         except IntegrityError:
             return Saved(existing(aggregate.id), self.head_position(), replayed=True)
 
@@ -229,9 +236,19 @@ class UnitOfWork:
     def _apply(self, decision: Decision) -> Saved:
         if decision.replayed:
             return Saved(decision.reply, self.head_position(), replayed=True)
-        with decision.guard or nullcontext():
+        with decision.guard or nullcontext(), _replying_with(decision.reply):
             recordings = self._app.save(*decision.aggregates)
         return Saved(decision.reply, _position(recordings))
+
+
+@contextmanager
+def _replying_with(reply: Any) -> Iterator[None]:
+    """Say which aggregate the save replies with, when it replies with one."""
+    token = replying.set((reply.id, reply.version) if isinstance(reply, Aggregate) else None)
+    try:
+        yield
+    finally:
+        replying.reset(token)
 
 
 def _position(recordings: Sequence[Recording[UUID]]) -> int:

@@ -36,6 +36,7 @@ PUBLIC_KEY = "signing-key.pub"
 APPEND_ONLY = [
     checkpoints.TABLE,
     "command_marks",
+    "command_replies",
     commits.TABLE,
     "write_off_authority",
     "access_log",

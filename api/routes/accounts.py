@@ -23,7 +23,6 @@ from api.command_schemas import (
 )
 from api.deps import CommandDep, MinPositionDep, PrincipalDep, ServicesDep
 from api.fields import Day, Moment
-from api.idempotency import Reply
 from api.routes.shaping import account_public, refuse_if_held, today
 from api.schemas import AccountPublic, BalancePublic, EventPage, MoneyModel
 from api.tabular import RESPONSES, FormatDep, reply
@@ -42,6 +41,7 @@ from ledger.commands import (
 from ledger.errors import UnknownAccount
 from ledger.limits import POSITION_MAX
 from ledger.money import Money
+from ledger.store import Saved
 from projections import queries
 from projections.balances import NAME as BALANCES
 
@@ -105,11 +105,11 @@ def log_contact(
 ) -> JSONResponse:
     """Log a call, email, letter or meeting with the client and its outcome."""
 
-    def command() -> Reply:
+    def command() -> Saved:
         stamp = ctx.stamp()
         if body.contacted_at is not None:
             stamp = replace(stamp, effective_at=body.contacted_at)
-        saved = svc.ledger.log_contact(
+        return svc.ledger.log_contact(
             LogContact(
                 account_id=account_id,
                 channel=body.channel,
@@ -120,9 +120,8 @@ def log_contact(
                 stamp=stamp,
             )
         )
-        return Reply(201, account_public(saved.aggregate, saved.position).model_dump(mode="json"))
 
-    return ctx.run(body, command)
+    return ctx.save(body, command, account_public, status=201)
 
 
 @router.post("/{account_id}/standing", response_model=AccountPublic)
