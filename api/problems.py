@@ -94,6 +94,7 @@ CATALOGUE: dict[str, str] = {
     "method-not-allowed": "The path does not take this method",
     "unparsable-body": "The request body could not be parsed",
     "http-error": "The HTTP request failed",
+    "database-unavailable": "The database connection was lost",
 }
 
 # The errors the web framework raises itself (routing, reading a form): a problem type
@@ -267,4 +268,16 @@ def internal_error(instance: str) -> JSONResponse:
         CATALOGUE["internal-error"],
         "the server failed; the command may be retried with the same Idempotency-Key",
         instance,
+    )
+
+
+def database_unavailable(instance: str) -> JSONResponse:
+    return problem(
+        503,
+        "database-unavailable",
+        CATALOGUE["database-unavailable"],
+        "the connection to the database was lost; a command either committed or appended "
+        "nothing: send it again with the same Idempotency-Key",
+        instance,
+        {"Retry-After": "1"},
     )

@@ -82,6 +82,11 @@ class Services:
     bank_queue: BankQueue
     desk: DeskSessions
 
+    def check_connections(self) -> None:
+        """Check every idle pooled connection now, replacing those the database cut."""
+        self.pool.check()
+        self.ledger.recorder.datastore.pool.check()  # type: ignore[attr-defined]
+
     def close(self) -> None:
         self.idempotency.close()
         self.pool.close()
