@@ -10,7 +10,7 @@ refused as a number already used."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -24,6 +24,7 @@ from ledger.invoicing import raise_on
 from ledger.money import Money
 from ledger.unit_of_work import Decision, UnitOfWork, already_ran, changed
 
+STATUSES = ("raised", "already", "refused")
 # Invoices saved in one transaction: large enough that the commit is a small share of
 # each invoice's cost, small enough that a conflict re-decides little and the events
 # table's lock is held briefly.
@@ -40,6 +41,19 @@ class Outcome:
     invoice_id: UUID | None = None
     position: int | None = None
     error: LedgerError | None = None
+
+
+def counted(statuses: Iterable[str]) -> dict[str, int]:
+    """How many of each outcome: ``raised``, ``already``, ``refused``."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for status in statuses:
+        counts[status] += 1
+    return counts
+
+
+def position_reached(outcomes: Iterable[Outcome]) -> int | None:
+    """The last store position the batch's saves reached (None: it saved nothing)."""
+    return max((o.position for o in outcomes if o.position is not None), default=None)
 
 
 class BulkInvoicing:

@@ -24,7 +24,7 @@ from api.desk.common import (
     unavailable,
     unknown_action,
 )
-from api.desk.forms import Command, Form, FormError, Outcome, perform, read_form
+from api.desk.forms import Command, Form, FormError, Outcome, perform, read_form, read_upload
 from api.desk.inner import Inner
 from api.desk.render import page
 from api.desk.sessions import DeskUser
@@ -113,9 +113,9 @@ async def upload(request: Request, user: UserDep, api: InnerDep) -> Response:
 
 async def _file_text(file: UploadFile) -> str | FormError:
     """The uploaded statement as text, or why it cannot be."""
-    raw = await file.read(FILE_BYTES_MAX + 1)
-    if len(raw) > FILE_BYTES_MAX:
-        return FormError("statement", f"the file is larger than {FILE_BYTES_MAX:,} bytes")
+    raw = await read_upload(file, "statement", FILE_BYTES_MAX)
+    if isinstance(raw, FormError):
+        return raw
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
 from api.desk.inner import Answer, Inner
@@ -135,3 +135,11 @@ async def perform(inner: Inner, form: Form, name: str, build: Callable[[], Comma
     if answer.ok:
         return Outcome(name, answer=answer)
     return Outcome(name, answer=answer, problem=answer.problem, values=form.values())
+
+
+async def read_upload(file: UploadFile, field: str, limit: int) -> bytes | FormError:
+    """An uploaded file's bytes, or why it is too large to take (read no further)."""
+    raw = await file.read(limit + 1)
+    if len(raw) > limit:
+        return FormError(field, f"the file is larger than {limit:,} bytes")
+    return raw

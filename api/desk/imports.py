@@ -18,7 +18,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from api.desk.common import InnerDep, UserDep, forbidden_page, refusal_status
-from api.desk.forms import Command, Form, FormError, Outcome, perform, read_form
+from api.desk.forms import Command, Form, FormError, Outcome, perform, read_form, read_upload
 from api.desk.inner import Inner
 from api.desk.render import page
 from api.desk.sessions import DeskUser
@@ -66,7 +66,9 @@ async def upload(request: Request, user: UserDep, api: InnerDep) -> Response:
     """The file sent to the API; its rows' outcomes shown on the page it answers with."""
     form = await read_form(request, user)
     file = form.data.get("file")
-    content = await _file_bytes(file) if isinstance(file, UploadFile) else None
+    content = (
+        await read_upload(file, "file", FILE_BYTES_MAX) if isinstance(file, UploadFile) else None
+    )
     name = file.filename if isinstance(file, UploadFile) else None
     outcome = await perform(api, form, "import", lambda: _import(form, content, name))
     if not outcome.ok:
@@ -74,14 +76,6 @@ async def upload(request: Request, user: UserDep, api: InnerDep) -> Response:
         return refused or _form_page(request, user, _not_imported(outcome))
     result = outcome.answer.json() if outcome.answer else {}
     return await _result_page(request, user, api, result)
-
-
-async def _file_bytes(file: UploadFile) -> bytes | FormError:
-    """The uploaded file, or why it is too large to take."""
-    raw = await file.read(FILE_BYTES_MAX + 1)
-    if len(raw) > FILE_BYTES_MAX:
-        return FormError("file", f"the file is larger than {FILE_BYTES_MAX:,} bytes")
-    return raw
 
 
 def _import(form: Form, content: bytes | FormError | None, filename: str | None) -> Command:

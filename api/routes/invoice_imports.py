@@ -15,7 +15,7 @@ from api.idempotency import Reply
 from api.problems import problem_body
 from api.schemas_batch import InvoiceImport, InvoiceImportResult, InvoiceImportRow
 from channels import invoice_file
-from ledger.bulk import Outcome
+from ledger.bulk import Outcome, counted, position_reached
 from ledger.errors import InvalidRequest
 from projections import balance_queries
 
@@ -50,11 +50,8 @@ def import_invoices(body: InvoiceImport, svc: ServicesDep, ctx: CommandDep) -> J
             filename=body.filename,
             sha256=hashlib.sha256(content).hexdigest(),
             rows=len(rows),
-            raised=sum(item.status == "raised" for item in items),
-            already=sum(item.status == "already" for item in items),
-            refused=sum(item.status == "refused" for item in items),
-            position=max((o.position or 0 for o in outcomes), default=0)
-            or svc.ledger.head_position(),
+            **counted(item.status for item in items),
+            position=position_reached(outcomes) or svc.ledger.head_position(),
             items=items,
         )
         return Reply(200, result.model_dump(mode="json"))

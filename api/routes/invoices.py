@@ -14,7 +14,7 @@ from api.problems import problem_body
 from api.routes.shaping import invoice_public, invoice_row_public, refuse_if_held
 from api.schemas import InvoicePublic
 from api.schemas_batch import InvoiceBatchCreate, InvoiceBatchItem, InvoiceBatchResult
-from ledger.bulk import Outcome
+from ledger.bulk import Outcome, counted, position_reached
 from ledger.commands import IssueCreditNote, RaiseInvoice, VoidInvoice
 from ledger.errors import UnknownInvoice
 from ledger.invoice import invoice_id_for
@@ -53,7 +53,7 @@ def _command(body: InvoiceCreate, stamp: Stamp) -> RaiseInvoice:
 def raise_invoices(body: InvoiceBatchCreate, svc: ServicesDep, ctx: CommandDep) -> JSONResponse:
     """Raise many invoices at once (a month-end billing run, an opening book): each is
     checked as `POST /v1/invoices` checks one and refused on its own, the rest are raised,
-    up to 500 in one transaction. An invoice already in the ledger with the same amount
+    up to 250 in one transaction. An invoice already in the ledger with the same amount
     and dates is `already`, so a batch sent again, or resumed, raises nothing twice."""
     stamp = ctx.stamp()
     cmds = [_command(item, stamp) for item in body.invoices]
@@ -63,11 +63,8 @@ def raise_invoices(body: InvoiceBatchCreate, svc: ServicesDep, ctx: CommandDep) 
         instance = ctx.request.url.path
         items = [batch_item(cmds[o.index], o, instance) for o in outcomes]
         result = InvoiceBatchResult(
-            raised=sum(o.status == "raised" for o in outcomes),
-            already=sum(o.status == "already" for o in outcomes),
-            refused=sum(o.status == "refused" for o in outcomes),
-            position=max((o.position or 0 for o in outcomes), default=0)
-            or svc.ledger.head_position(),
+            **counted(o.status for o in outcomes),
+            position=position_reached(outcomes) or svc.ledger.head_position(),
             items=items,
         )
         return Reply(200, result.model_dump(mode="json"))
