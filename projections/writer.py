@@ -153,7 +153,9 @@ def fresh_per_account(
     repartitioned topic or a replay from the store never counts an event twice. The
     accounts are locked (in a fixed order) and read once per batch, now, before the
     caller starts a pipeline. Events of an account
-    the table never saw opened are skipped: there is nothing to add them to."""
+    the table never saw opened are skipped: there is nothing to add them to. The caller
+    takes every event it is given (a loop to the end): the accounts' positions are
+    written once it has, in one statement."""
     assert table.isidentifier(), table  # names come from our modules, never a message
     accounts = sorted({ce["accountid"] for ce in events})
     known: dict[str, int] = {
@@ -170,6 +172,7 @@ def fresh_per_account(
 def _unseen(
     conn: Connection[Any], table: str, events: Sequence[dict[str, Any]], known: dict[str, int]
 ) -> Iterator[dict[str, Any]]:
+    moved: dict[str, int] = {}
     for ce in events:
         last = known.get(ce["accountid"])
         if last is None and ce["type"] != OPENED:
@@ -177,8 +180,13 @@ def _unseen(
         if last is not None and ce["position"] <= last:
             continue
         yield ce
+        known[ce["accountid"]] = moved[ce["accountid"]] = ce["position"]
+    if moved:
+        # Each account's last position, in one statement once the caller has applied
+        # every event (in its transaction: a batch that fails moves no account on).
         conn.execute(
-            f"UPDATE {table} SET position = %s WHERE account_id = %s",
-            (ce["position"], ce["accountid"]),
+            f"UPDATE {table} AS t SET position = m.position"
+            " FROM unnest(%s::uuid[], %s::bigint[]) AS m(account_id, position)"
+            " WHERE t.account_id = m.account_id",
+            (list(moved), list(moved.values())),
         )
-        known[ce["accountid"]] = ce["position"]
