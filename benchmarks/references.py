@@ -29,10 +29,14 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from psycopg import sql
 
 from consumers.relay import SEND_TIMEOUT_SECONDS
-from consumers.runner import FETCH_WAIT_MS, POLL_RECORDS_MAX, POLL_TIMEOUT_MS
+from consumers.runner import POLL_RECORDS_MAX, POLL_TIMEOUT_MS
 from consumers.topic import ensure_topic
 from contract.cloudevents import CONTENT_TYPE
+from infra.settings import Settings
 from runtime.progress import ProgressBar
+
+# The ledger's consumers' default fetch wait, so the bare loop is polled alike.
+FETCH_WAIT_MS: int = Settings.model_fields["consumer_fetch_wait_ms"].default
 
 PAGE_ROWS = 1_000
 KEEP_MAX = 50_000  # messages kept for the produce reference; cycled beyond that
@@ -191,7 +195,7 @@ def kafka_consumer(
         bootstrap_servers=bootstrap,
         group_id=group_id,
         enable_auto_commit=False,
-        fetch_max_wait_ms=FETCH_WAIT_MS,
+        fetch_max_wait_ms=FETCH_WAIT_MS,  # as the ledger's consumers by default
     )
     assigned = [TopicPartition(topic, p) for p in range(partitions)]
     consumer.assign(assigned)

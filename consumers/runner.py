@@ -30,11 +30,6 @@ log = logging.getLogger("arledger.consumer")
 
 POLL_TIMEOUT_MS = 200
 POLL_RECORDS_MAX = 250  # a batch must finish well within max_poll_interval_ms
-# The broker answers a fetch as soon as there is data or after this long. At 20 ms an idle
-# stack spent a quarter of a core in the consumers and a tenth in the broker answering
-# empty fetches; at 500 ms (Kafka's default) it is about 5% and 1.5%, and a command's
-# effect is still readable 0.2-0.3 s after its reply (data ends the wait at once).
-FETCH_WAIT_MS = 500
 # How long a partition may sit behind the relay with no message arriving before the
 # consumer stops waiting for Kafka and reads the missing events from the store.
 STALL_SECONDS = 2.0
@@ -102,7 +97,7 @@ class ProjectionConsumer:
             max_poll_interval_ms=self.settings.consumer_max_poll_interval_ms,
             session_timeout_ms=self.settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=1_000,
-            fetch_max_wait_ms=FETCH_WAIT_MS,
+            fetch_max_wait_ms=self.settings.consumer_fetch_wait_ms,
             allow_auto_create_topics=False,  # the relay creates it, with 6 partitions
             metadata_max_age_ms=5_000,  # notice a topic made again soon
         )

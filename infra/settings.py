@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     # Apache Kafka refuses less than 6 s (group.min.session.timeout.ms); a new group's
     # first join takes about half of it.
     consumer_session_timeout_ms: int = 6_000
+    # How long the broker may hold a fetch that finds nothing new. Apache Kafka answers as
+    # soon as data arrives, whatever this is; the embedded broker answers only after
+    # about half of it, so it is also how long a command's effect takes to be readable.
+    # Measured on an idle `arledger up` (embedded broker): at 500 ms the consumers took
+    # 3% of a core and the broker 1%, and reading a command's effect took 250 ms (p99
+    # 258); at 100 ms, 6.5% and 3%, and 47 ms (p99 58). With Apache Kafka, 500 costs no
+    # latency.
+    consumer_fetch_wait_ms: int = Field(default=100, ge=10, le=5_000)
     log_level: str = "INFO"
     # API processes serving one port (uvicorn's workers): a process fills one core at
     # about a hundred commands a second, so a busy ledger wants one per core. Each takes
