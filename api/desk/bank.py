@@ -6,7 +6,6 @@ expects; every other read and action is the API's own, for the signed-in user.""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from uuid import UUID
 
@@ -18,6 +17,7 @@ from api.desk.audit import account_named
 from api.desk.common import (
     InnerDep,
     UserDep,
+    account_names,
     after,
     forbidden_page,
     refusal_status,
@@ -31,7 +31,6 @@ from api.desk.sessions import DeskUser
 
 router = APIRouter(include_in_schema=False)
 QUEUE_LIMIT = 100
-NAMES_MAX = 50
 FILE_BYTES_MAX = 20_000_000
 DATE_FORMATS = (("iso", "ISO 2026-11-02"), ("dmy", "DMY 02/11/2026"), ("mdy", "MDY 11/02/2026"))
 METHODS = ("bacs", "ach", "direct_debit", "cheque", "cash", "other")
@@ -165,19 +164,8 @@ async def statement(request: Request, statement_id: str, user: UserDep, api: Inn
         lines=lines,
         counts=counts,
         labels=OUTCOME_LABELS,
-        names=await _names(api, {ln["account_id"] for ln in lines if ln["account_id"]}),
+        names=await account_names(api, {ln["account_id"] for ln in lines if ln["account_id"]}),
     )
-
-
-async def _names(api: Inner, ids: set[str]) -> dict[str, str]:
-    """The names of the accounts lines were placed on (the first NAMES_MAX of them)."""
-
-    async def name(account_id: str) -> tuple[str, str | None]:
-        found = await api.get(f"/v1/accounts/{account_id}")
-        return account_id, (found.json() or {}).get("name") if found.ok else None
-
-    named = await asyncio.gather(*(name(a) for a in sorted(ids)[:NAMES_MAX]))
-    return {a: n for a, n in named if n}
 
 
 @router.post("/bank/lines/{line_id}")

@@ -3,6 +3,7 @@ the in-process API client, refusals shown as pages, and the answer to a form."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -108,3 +109,18 @@ async def _call(handler: Any, request: Request, exc: Exception) -> Response:
     answer = handler(request, exc)
     result: Response = await answer if inspect.isawaitable(answer) else answer
     return result
+
+
+NAMES_MAX = 50
+
+
+async def account_names(api: Inner, ids: set[str]) -> dict[str, str]:
+    """The names of the accounts ``ids`` names (the first ``NAMES_MAX`` of them), for
+    pages that list rows by account; an account the API does not find has none."""
+
+    async def name(account_id: str) -> tuple[str, str | None]:
+        found = await api.get(f"/v1/accounts/{account_id}")
+        return account_id, (found.json() or {}).get("name") if found.ok else None
+
+    named = await asyncio.gather(*(name(a) for a in sorted(ids)[:NAMES_MAX]))
+    return {a: n for a, n in named if n}

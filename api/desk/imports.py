@@ -7,7 +7,6 @@ again raises nothing twice (its rows show as already in the ledger)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from pathlib import PurePath
 from typing import Any
@@ -17,7 +16,7 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from api.desk.common import InnerDep, UserDep, forbidden_page, refusal_status
+from api.desk.common import InnerDep, UserDep, account_names, forbidden_page, refusal_status
 from api.desk.forms import Command, Form, FormError, Outcome, perform, read_form, read_upload
 from api.desk.inner import Inner
 from api.desk.render import page
@@ -29,7 +28,6 @@ router = APIRouter(include_in_schema=False)
 # An XLSX goes on to the API in base64 (a third larger), within its 25 MiB.
 FILE_BYTES_MAX = 18_000_000
 FILENAME_MAX = 300
-NAMES_MAX = 50
 SHOWN_MAX = 1_000  # rows raised or already there listed on the page (every refused one is)
 STATUS_LABELS = {"raised": "raised", "already": "already in the ledger", "refused": "refused"}
 UNREADABLE = "/invalid-request"
@@ -113,7 +111,7 @@ async def _result_page(
     others = [i for i in items if i["status"] != "refused"]
     shown = others[:SHOWN_MAX]
     ids = {i["account"]: i.get("account_id") or _uuid(i["account"]) for i in refused + shown}
-    names = await _names(api, {a for a in ids.values() if a})
+    names = await account_names(api, {a for a in ids.values() if a})
     return page(
         request,
         user,
@@ -145,14 +143,3 @@ def _uuid(text: str) -> str | None:
         return str(UUID(text))
     except ValueError:
         return None
-
-
-async def _names(api: Inner, ids: set[str]) -> dict[str, str]:
-    """The names of the accounts the rows name by id (the first NAMES_MAX of them)."""
-
-    async def name(account_id: str) -> tuple[str, str | None]:
-        found = await api.get(f"/v1/accounts/{account_id}")
-        return account_id, (found.json() or {}).get("name") if found.ok else None
-
-    named = await asyncio.gather(*(name(a) for a in sorted(ids)[:NAMES_MAX]))
-    return {a: n for a, n in named if n}
