@@ -15,6 +15,7 @@ from api.deps import principal
 from api.desk.install import install as install_desk
 from api.door import Door
 from api.routes import (
+    account_imports,
     account_lists,
     accounts,
     api_keys,
@@ -72,6 +73,7 @@ def create_app(services: Services | Callable[[], Services]) -> FastAPI:
     problems.install_fallback(app)
     routers = (
         account_lists.router,
+        account_imports.router,
         accounts.router,
         invoices.router,
         invoice_imports.router,

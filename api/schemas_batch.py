@@ -1,8 +1,10 @@
-"""Bodies of the batch commands: many invoices in one call (or in one file), and what
-became of each."""
+"""Bodies of the batch commands: many invoices in one call, a file of invoices or of an
+opening book's accounts, and what became of each."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any, Literal
 from uuid import UUID
 
@@ -10,6 +12,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from api.command_schemas import InvoiceCreate
 from api.schemas import Command
+from ledger.errors import InvalidRequest
 
 INVOICES_PER_BATCH_MAX = 1_000
 
@@ -44,8 +47,8 @@ class InvoiceBatchResult(BaseModel):
     items: list[InvoiceBatchItem]
 
 
-class InvoiceImport(Command):
-    """A file of invoices, as `arledger import invoices` reads one (see the README)."""
+class FileImport(Command):
+    """A file (CSV or XLSX) sent in the body: its name says which."""
 
     filename: str = Field(
         min_length=5,
@@ -60,13 +63,26 @@ class InvoiceImport(Command):
     sheet: str | None = Field(default=None, max_length=100, description="default: the first")
 
     @model_validator(mode="after")
-    def _one_content(self) -> InvoiceImport:
+    def _one_content(self) -> FileImport:
         xlsx = self.filename.lower().endswith(".xlsx")
         if xlsx and (self.content_base64 is None or self.content is not None):
             raise ValueError("an .xlsx file comes in content_base64 (and no content)")
         if not xlsx and (self.content is None or self.content_base64 is not None):
             raise ValueError("a .csv file comes in content (and no content_base64)")
         return self
+
+    def file_bytes(self) -> bytes:
+        """The file as it was: the CSV's text encoded again, or the XLSX decoded."""
+        if self.content is not None:
+            return self.content.encode("utf-8")
+        try:
+            return base64.b64decode(self.content_base64 or "", validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidRequest("content_base64 is not base64") from None
+
+
+class InvoiceImport(FileImport):
+    """A file of invoices, as `arledger import invoices` reads one (see the README)."""
 
 
 class InvoiceImportRow(BaseModel):
@@ -90,3 +106,34 @@ class InvoiceImportResult(BaseModel):
     refused: int
     position: int = Field(description="the store position the import reached")
     items: list[InvoiceImportRow]
+
+
+class AccountImport(FileImport):
+    """A file of accounts, as `arledger import accounts` reads one (see the README)."""
+
+
+class AccountImportRow(BaseModel):
+    line: int = Field(description="the row's line in the file (the header is line 1)")
+    external_ref: str = Field(description="the reference the row names the account by")
+    name: str
+    status: Literal["opened", "already", "refused"] = Field(
+        description="opened now; already in the ledger with the same details (the same "
+        "file again opens nothing twice); or refused, with the problem"
+    )
+    account_id: UUID | None = Field(
+        default=None, description="the account's id, which follows from its external_ref"
+    )
+    problem: dict[str, Any] | None = Field(
+        default=None, description="why it was refused: a problem+json object"
+    )
+
+
+class AccountImportResult(BaseModel):
+    filename: str
+    sha256: str = Field(description="of the file's bytes")
+    rows: int
+    opened: int
+    already: int
+    refused: int
+    position: int = Field(description="the store position the import reached")
+    items: list[AccountImportRow]

@@ -1,7 +1,13 @@
 """Benchmark of the whole pipeline on the embedded default: command throughput over HTTP,
 and the time from a command's reply to its effect being visible through the API.
 
-Run: ``.venv/bin/python benchmarks/pipeline.py [--commands 2000] [--latency 300]``.
+Run: ``.venv/bin/python benchmarks/pipeline.py [--commands 2000] [--latency 300]
+[--rate 200 --seconds 60]``. With ``--rate`` it also holds that many commands a second
+for ``--seconds`` (open loop: each command leaves at its own time, however long the ones
+before it take), and every fourth client reads its own command back at once, as a
+client reading its writes does: the time from each reply to that read's answer is the
+reply-to-visible figure under load.
+
 It starts ``arledger up`` in its own process (embedded PostgreSQL and broker in a
 temporary home, unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS are set), drives it from
 this process over HTTP, prints the figures and stops everything."""
@@ -27,11 +33,12 @@ sys.path.insert(0, str(ROOT))
 from runtime.embedded import free_port  # noqa: E402
 
 
-def start_up(home: Path, port: int) -> subprocess.Popen[bytes]:
+def start_up(home: Path, port: int, api_workers: int = 1) -> subprocess.Popen[bytes]:
     env = {**os.environ, "ARLEDGER_HOME": str(home), "ARLEDGER_LOG_LEVEL": "WARNING"}
     env.pop("ARLEDGER_API_KEYS", None)
+    command = [sys.executable, "-m", "runtime.cli", "up", "--port", str(port)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "runtime.cli", "up", "--port", str(port)],
+        [*command, "--api-workers", str(api_workers)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -112,6 +119,45 @@ def throughput(
     return time.perf_counter() - started, last
 
 
+def sustained(http: httpx.Client, accounts: list[str], rate: int, seconds: int, first: int) -> None:
+    """``rate`` commands a second for ``seconds``, each sent at its own time; every
+    fourth is read back at once with its position (reply-to-visible under load)."""
+    count = rate * seconds
+    replies: list[float] = []
+    visible: list[float] = []
+    late: list[float] = []
+    start = time.perf_counter() + 0.5
+
+    def one(n: int) -> None:
+        due = start + n / rate
+        wait = due - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        sent = time.perf_counter()
+        late.append(max(0.0, sent - due))
+        made = post(http, "/v1/invoices", invoice_body(accounts[n % len(accounts)], first + n))
+        replied = time.perf_counter()
+        replies.append(replied - sent)
+        if n % 4 == 0:
+            seen = http.get(f"/v1/invoices/{made['id']}", params={"min_position": made["position"]})
+            seen.raise_for_status()
+            visible.append(time.perf_counter() - replied)
+
+    # Enough threads that a slow reply never holds back the next command's departure.
+    with ThreadPoolExecutor(max(16, rate // 4)) as pool:
+        list(pool.map(one, range(count)))
+    elapsed = time.perf_counter() - start
+    ms = 1e3
+    print(
+        f"sustained {rate} commands/s for {seconds} s: {count / elapsed:.0f} commands/s "
+        f"achieved; reply p50 {statistics.median(replies) * ms:.1f} ms, p99 "
+        f"{percentile(replies, 0.99) * ms:.1f} ms; sent late by more than 100 ms: "
+        f"{sum(1 for x in late if x > 0.1)}; reply-to-visible over {len(visible)} reads: "
+        f"median {statistics.median(visible) * ms:.1f} ms, p99 "
+        f"{percentile(visible, 0.99) * ms:.1f} ms, max {max(visible) * ms:.1f} ms"
+    )
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -122,10 +168,13 @@ def main() -> None:
     parser.add_argument("--commands", type=int, default=2000)
     parser.add_argument("--latency", type=int, default=300)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--rate", type=int, default=0, help="commands/s to hold (0: none)")
+    parser.add_argument("--seconds", type=int, default=60, help="how long to hold --rate")
+    parser.add_argument("--api-workers", type=int, default=1, help="arledger up --api-workers")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="arledger-bench-"))
     port = free_port()
-    proc = start_up(home, port)
+    proc = start_up(home, port, args.api_workers)
     try:
         http = client(port, home)
         accounts = open_accounts(http, 50)
@@ -146,6 +195,8 @@ def main() -> None:
                 f"{args.commands / elapsed:.0f} commands/s ({elapsed:.1f} s); projection "
                 f"caught up {drained * 1e3:.0f} ms after the last reply"
             )
+        if args.rate:
+            sustained(http, accounts, args.rate, args.seconds, 100_000_000)
     finally:
         proc.terminate()
         proc.wait(30)

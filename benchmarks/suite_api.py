@@ -116,7 +116,8 @@ def _wait_until_serving(api: ApiProcess, proc: subprocess.Popen[bytes], workers:
             raise SystemExit(f"the API exited ({proc.returncode}); the end of its log:\n{tail}")
         try:
             reply = httpx.get(f"{api.base_url}/v1/problems", timeout=5)
-            if reply.status_code == 200 and len(api.pids()) > workers:
+            # One worker serves in the process itself; more are its children.
+            if reply.status_code == 200 and (workers == 1 or len(api.pids()) > workers):
                 seen.add(1)
                 if len(seen) and _all_started(api, workers):
                     return

@@ -43,6 +43,27 @@ def outstanding_of(uow: UnitOfWork, account: Account) -> Money:
     return owed
 
 
+def opened(cmd: OpenAccount, account_id: UUID | None) -> Account:
+    """The account ``cmd`` opens, its rules checked, not yet saved: opened, then given
+    its coordinator when the command names one."""
+    rules.check_open_account(cmd)
+    account = new(
+        Account,
+        "Opened",
+        account_id,
+        name=cmd.name,
+        currency=cmd.currency,
+        payment_terms_days=cmd.payment_terms_days,
+        email=cmd.email,
+        external_ref=cmd.external_ref,
+        credit_limit=cmd.credit_limit,
+        stamp=cmd.stamp,
+    )
+    if cmd.coordinator is not None:
+        account.update_details({"coordinator": cmd.coordinator}, None, cmd.stamp)
+    return account
+
+
 class Accounts:
     """The account's own commands: each loads the account, applies the command (the
     account checks its rules) and saves it."""
@@ -51,20 +72,7 @@ class Accounts:
         self.uow = uow
 
     def open_account(self, cmd: OpenAccount) -> Saved:
-        rules.check_open_account(cmd)
-        account = new(
-            Account,
-            "Opened",
-            cmd.account_id,
-            name=cmd.name,
-            currency=cmd.currency,
-            payment_terms_days=cmd.payment_terms_days,
-            email=cmd.email,
-            external_ref=cmd.external_ref,
-            credit_limit=cmd.credit_limit,
-            stamp=cmd.stamp,
-        )
-        return self.uow.create(account, self.uow.account)
+        return self.uow.create(opened(cmd, cmd.account_id), self.uow.account)
 
     def update_account(self, cmd: UpdateAccount) -> Saved:
         """Change contact details, payment terms or the credit limit."""

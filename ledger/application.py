@@ -18,6 +18,7 @@ from ledger.accounts import Accounts, outstanding_of
 from ledger.adjustments import InvoiceAdjustments
 from ledger.arrangements import Arrangements
 from ledger.bulk import BulkInvoicing
+from ledger.bulk_accounts import BulkAccounts
 from ledger.chasing import Chasing
 from ledger.commands import (
     AgreePaymentPlan,
@@ -91,6 +92,7 @@ class Ledger(LedgerStore):
         self.notifications = Notifying(uow)
         self.statements = StatementSends(uow)
         self.bulk = BulkInvoicing(uow)  # called as ``ledger.bulk.raise_invoices``
+        self.bulk_accounts = BulkAccounts(uow)  # ``ledger.bulk_accounts.open_accounts``
 
     # --- accounts ---------------------------------------------------------------------
 

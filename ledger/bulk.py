@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 from uuid import UUID
 
 from ledger import rules
@@ -43,15 +44,21 @@ class Outcome:
     error: LedgerError | None = None
 
 
-def counted(statuses: Iterable[str]) -> dict[str, int]:
-    """How many of each outcome: ``raised``, ``already``, ``refused``."""
-    counts = dict.fromkeys(STATUSES, 0)
+def counted(statuses: Iterable[str], kinds: Sequence[str] = STATUSES) -> dict[str, int]:
+    """How many of each outcome (``kinds``: ``raised``, ``already``, ``refused`` for
+    invoices)."""
+    counts = dict.fromkeys(kinds, 0)
     for status in statuses:
         counts[status] += 1
     return counts
 
 
-def position_reached(outcomes: Iterable[Outcome]) -> int | None:
+class Positioned(Protocol):
+    @property
+    def position(self) -> int | None: ...
+
+
+def position_reached(outcomes: Iterable[Positioned]) -> int | None:
     """The last store position the batch's saves reached (None: it saved nothing)."""
     return max((o.position for o in outcomes if o.position is not None), default=None)
 

@@ -22,6 +22,9 @@ class OpenAccount(Checked):
     external_ref: str | None = None
     credit_limit: Money | None = None
     account_id: UUID | None = None
+    # The coordinator (an actor name) who looks after the account, when it is opened
+    # with one (an opening book names them); otherwise set by a details update.
+    coordinator: str | None = None
 
 
 @dataclass(frozen=True)

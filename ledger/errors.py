@@ -82,6 +82,14 @@ class DuplicateInvoiceNumber(RuleViolation):
     title = "Duplicate invoice number"
 
 
+class DuplicateExternalRef(RuleViolation):
+    """An account is opened under an external reference that names an account already:
+    one with other details, or one opened otherwise."""
+
+    code = "duplicate-external-ref"
+    title = "Duplicate external reference"
+
+
 class OverAllocation(RuleViolation):
     code = "over-allocation"
     title = "Over-allocation"

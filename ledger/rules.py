@@ -45,6 +45,7 @@ def check_open_account(cmd: OpenAccount) -> None:
         )
     require_text(cmd.email, "email", limits.NAME_LENGTH_MAX, optional=True)
     require_text(cmd.external_ref, "external_ref", limits.REFERENCE_LENGTH_MAX, optional=True)
+    require_text(cmd.coordinator, "coordinator", limits.NAME_LENGTH_MAX, optional=True)
     if cmd.credit_limit is not None:
         if cmd.credit_limit.currency != cmd.currency:
             raise MalformedMoney(

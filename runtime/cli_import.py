@@ -1,7 +1,10 @@
-"""``arledger import invoices FILE``: a file of invoices (CSV or XLSX) raised in batches
-through the ledger's bulk path, with a progress bar, each row raised, found already there
-(so an import run again, or resumed after a crash, raises nothing twice) or refused with
-its reason; every row's outcome is written to a report beside the file."""
+"""``arledger import accounts FILE`` and ``arledger import invoices FILE``: a file (CSV or
+XLSX) of an opening book's accounts, or of invoices, saved in batches through the
+ledger's bulk paths with a progress bar. Each row is opened or raised, found already
+there (so an import run again, or resumed after a crash, does nothing twice) or refused
+with its reason; every row's outcome is written to a report beside the file. An opening
+book goes in as two files, accounts then invoices, and the invoices may name the
+accounts just opened by their ``account_ref`` at once."""
 
 from __future__ import annotations
 
@@ -11,21 +14,47 @@ import hashlib
 import json
 import sys
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from channels import invoice_file
+from channels import account_file, invoice_file
+from channels.account_refs import account_refs
+from channels.table_file import TableFileError
+from ledger import bulk, bulk_accounts
 from ledger.bulk import Outcome
+from ledger.bulk_accounts import AccountOutcome
 from ledger.stamp import Stamp
-from projections import balance_queries
-from runtime.composition import Root
+from runtime.composition import Root, Store
 from runtime.progress import ProgressBar
+
+T = TypeVar("T")
+# What each kind of file's report names a row by, and the outcomes it counts.
+COLUMNS = {"accounts": ("external_ref", "name"), "invoices": ("account", "number")}
+STATUSES = {"accounts": bulk_accounts.STATUSES, "invoices": bulk.STATUSES}
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One row of the report: the file's line, what the row names itself by, and what
+    became of it (the id saved, or the problem and why)."""
+
+    line: int
+    names: tuple[str, str]
+    status: str
+    problem: str
+    detail: str
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("import", help="raise a file of invoices (CSV or XLSX) in batches")
-    parser.add_argument("what", choices=["invoices"], help="what the file holds")
+    parser = sub.add_parser(
+        "import", help="open a file of accounts, or raise a file of invoices (CSV or XLSX)"
+    )
+    parser.add_argument(
+        "what", choices=["accounts", "invoices"], help="what the file holds (accounts first)"
+    )
     parser.add_argument("file", type=Path, help=".csv or .xlsx, columns as the README says")
     parser.add_argument("--sheet", default=None, help="the XLSX sheet (default: the first)")
     parser.add_argument(
@@ -36,53 +65,104 @@ def register(sub: Any) -> None:
 
 
 def _import(args: argparse.Namespace, root: Root) -> int:
-    """Exit 0 when every row was raised or already there, 1 when some were refused, 2
+    """Exit 0 when every row was saved or already there, 1 when some were refused, 2
     when the file cannot be read."""
-    digest = hashlib.sha256(args.file.read_bytes()).hexdigest()
+    try:
+        content = args.file.read_bytes()
+    except OSError as e:
+        print(f"arledger import: {args.file}: {e.strerror}", file=sys.stderr)
+        return 2
+    digest = hashlib.sha256(content).hexdigest()
     run = str(uuid.uuid4())
     stamp = Stamp(args.actor, f"import:{digest[:16]}", f"import:{run}", datetime.now(UTC))
+    importing = _accounts if args.what == "accounts" else _invoices
     with root.store("api") as store:
-        with store.pool.connection() as conn:
-            refs = balance_queries.accounts_by_external_ref(conn)
         try:
-            rows = invoice_file.read(args.file, stamp, refs.get, args.sheet)
-        except invoice_file.InvoiceFileError as e:
+            lines = importing(args, content, store, stamp)
+        except TableFileError as e:
             print(f"arledger import: {e}", file=sys.stderr)
             return 2
-        readable = [row for row in rows if row.command is not None]
-        bar = ProgressBar(f"importing {args.file.name}", sys.stderr)
-        done = 0
-
-        def progress(count: int) -> None:
-            nonlocal done
-            done += count
-            bar.update(done, len(readable))
-
-        commands = [row.command for row in readable if row.command is not None]
-        outcomes = store.ledger.bulk.raise_invoices(commands, progress)
-        bar.finish()
-    by_line = {row.line: outcome for row, outcome in zip(readable, outcomes, strict=True)}
     report = args.report or args.file.with_name(args.file.name + ".report.csv")
-    counts = _write_report(report, rows, by_line)
+    counts = _write_report(report, COLUMNS[args.what], STATUSES[args.what], lines)
     print(json.dumps({"file": str(args.file), "sha256": digest, **counts, "report": str(report)}))
     return 1 if counts["refused"] else 0
 
 
+def _accounts(args: argparse.Namespace, content: bytes, store: Store, stamp: Stamp) -> list[_Line]:
+    """Each account opened, already there or refused; a reference another account goes
+    by already (as the balances read model has it) is refused, not opened twice."""
+    rows = account_file.read_content(args.file.name, content, stamp, args.sheet)
+    readable = [row for row in rows if row.command is not None]
+    commands = [row.command for row in readable if row.command is not None]
+    taken = account_refs(store.pool, store.ledger).known
+    outcomes = _with_progress(
+        args.file.name,
+        len(commands),
+        lambda progress: store.ledger.bulk_accounts.open_accounts(commands, progress, taken),
+    )
+    by_line = dict(zip((row.line for row in readable), outcomes, strict=True))
+    return [
+        _line(row.line, (row.external_ref, row.name), row.refused, by_line.get(row.line))
+        for row in rows
+    ]
+
+
+def _invoices(args: argparse.Namespace, content: bytes, store: Store, stamp: Stamp) -> list[_Line]:
+    """Each invoice raised, already there or refused; ``account_ref`` names an account
+    by its reference (``channels/account_refs.py``)."""
+    refs = account_refs(store.pool, store.ledger)
+    rows = invoice_file.read_content(args.file.name, content, stamp, refs.account_for, args.sheet)
+    readable = [row for row in rows if row.command is not None]
+    commands = [row.command for row in readable if row.command is not None]
+    outcomes = _with_progress(
+        args.file.name,
+        len(commands),
+        lambda progress: store.ledger.bulk.raise_invoices(commands, progress),
+    )
+    by_line = dict(zip((row.line for row in readable), outcomes, strict=True))
+    return [
+        _line(row.line, (row.account, row.number), row.refused, by_line.get(row.line))
+        for row in rows
+    ]
+
+
+def _with_progress(
+    name: str, total: int, run: Callable[[Callable[[int], None]], list[T]]
+) -> list[T]:
+    """``run`` with a progress bar on stderr, told how many rows each batch decided."""
+    bar = ProgressBar(f"importing {name}", sys.stderr)
+    done = 0
+
+    def progress(count: int) -> None:
+        nonlocal done
+        done += count
+        bar.update(done, total)
+
+    outcomes = run(progress)
+    bar.finish()
+    return outcomes
+
+
+def _line(
+    line: int, names: tuple[str, str], refused: str | None, outcome: Outcome | AccountOutcome | None
+) -> _Line:
+    if outcome is None:  # the row could not be read: it never reached the ledger
+        return _Line(line, names, "refused", "unreadable-row", refused or "")
+    if outcome.error is not None:
+        return _Line(line, names, outcome.status, outcome.error.code, outcome.error.detail)
+    saved = outcome.invoice_id if isinstance(outcome, Outcome) else outcome.account_id
+    return _Line(line, names, outcome.status, "", str(saved))
+
+
 def _write_report(
-    path: Path, rows: list[invoice_file.Row], by_line: dict[int, Outcome]
+    path: Path, columns: tuple[str, str], statuses: tuple[str, ...], lines: list[_Line]
 ) -> dict[str, int]:
-    counts = {"rows": len(rows), "raised": 0, "already": 0, "refused": 0}
+    """Every row's outcome, as CSV at ``path``; how many rows, and of each outcome."""
+    counts = {"rows": len(lines), **dict.fromkeys(statuses, 0)}
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
-        writer.writerow(["line", "account", "number", "status", "problem", "detail"])
-        for row in rows:
-            outcome = by_line.get(row.line)
-            if outcome is None:
-                status, problem, detail = "refused", "unreadable-row", row.refused or ""
-            else:
-                status = outcome.status
-                problem = outcome.error.code if outcome.error else ""
-                detail = outcome.error.detail if outcome.error else str(outcome.invoice_id)
-            counts[status] += 1
-            writer.writerow([row.line, row.account, row.number, status, problem, detail])
+        writer.writerow(["line", *columns, "status", "problem", "detail"])
+        for row in lines:
+            counts[row.status] += 1
+            writer.writerow([row.line, *row.names, row.status, row.problem, row.detail])
     return counts

@@ -148,12 +148,13 @@ def test_a_body_over_the_limit_is_a_413_before_it_is_read(door):
 
 
 def test_files_of_several_megabytes_are_let_in_where_files_are_taken(door):
-    """A statement or an invoice file uploaded at the desk, or sent to the API, may be
-    larger than a command's body: it is let in (here to meet the sign-in or a check of
-    its own), not refused as too large."""
+    """A statement or a file of invoices or of accounts, uploaded at the desk or sent to
+    the API, may be larger than a command's body: it is let in (here to meet the sign-in
+    or a check of its own), not refused as too large."""
     p, _, _ = door
     big = b"date,amount,reference,payer\n" + b"2026-11-02,1.00,REF,PAYER\n" * 100_000
-    for path in ("/bank", "/imports", "/v1/bank-statements", "/v1/invoices/imports"):
+    paths = ("/v1/bank-statements", "/v1/invoices/imports", "/v1/accounts/imports")
+    for path in ("/bank", "/imports", *paths):
         reply = httpx.post(f"{p.url}{path}", content=big, headers={"Content-Type": "text/csv"})
         assert len(big) > 2_000_000
         assert reply.status_code != 413, (path, reply.text[:300])

@@ -4,6 +4,8 @@ refunded; a misapplied payment is moved to the right invoice."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from tests.pipeline import pipeline
 from tests.support import gbp
 
@@ -51,7 +53,12 @@ def test_a_returned_direct_debit_reopens_what_it_settled(settings):
         )
         assert again.status_code == 409
         assert again.json()["type"] == "/v1/problems/payment-not-reversible"
-        assert p.services.ledger.head_position() == at  # the refusal appended nothing
+        # The refusal appended nothing. (The notifier may append its own events meanwhile:
+        # the settled and reopened invoices are announced; so only what the refused
+        # command would have changed is looked at.)
+        touched = {UUID(dd["id"]), UUID(jan["id"]), UUID(feb["id"]), UUID(account["id"])}
+        later = p.services.ledger.read_log(at, 1_000)
+        assert [n.topic for n in later if n.originator_id in touched] == []
 
 
 def test_a_card_chargeback_is_won_and_an_overpayment_refunded(settings):

@@ -3,8 +3,6 @@ does, over HTTP (``channels/invoice_file.py`` reads it, ``ledger/bulk.py`` raise
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 
 from fastapi import APIRouter
@@ -15,9 +13,10 @@ from api.idempotency import Reply
 from api.problems import problem_body
 from api.schemas_batch import InvoiceImport, InvoiceImportResult, InvoiceImportRow
 from channels import invoice_file
+from channels.account_refs import account_refs
+from channels.table_file import TableFileError
 from ledger.bulk import Outcome, counted, position_reached
 from ledger.errors import InvalidRequest
-from projections import balance_queries
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
 
@@ -29,17 +28,17 @@ def import_invoices(body: InvoiceImport, svc: ServicesDep, ctx: CommandDep) -> J
     file again, or one cut short and sent again, raises nothing twice), or refused with
     its line and a problem object. A file that cannot be read at all (no header, a
     required column missing, not CSV UTF-8 or XLSX) is a 422 and nothing is raised.
-    `account_ref` names an account by its `external_ref`, from the balances read model."""
+    `account_ref` names an account by its `external_ref`: from the balances read model,
+    or an account an opening book has just opened (`POST /v1/accounts/imports`)."""
 
     def command() -> Reply:
-        content = _content(body)
-        with svc.pool.connection() as conn:
-            refs = balance_queries.accounts_by_external_ref(conn)
+        content = body.file_bytes()
+        refs = account_refs(svc.pool, svc.ledger)
         try:
             rows = invoice_file.read_content(
-                body.filename, content, ctx.stamp(), refs.get, body.sheet
+                body.filename, content, ctx.stamp(), refs.account_for, body.sheet
             )
-        except invoice_file.InvoiceFileError as e:
+        except TableFileError as e:
             raise InvalidRequest(str(e)) from None
         readable = [row for row in rows if row.command is not None]
         commands = [row.command for row in readable if row.command is not None]
@@ -57,15 +56,6 @@ def import_invoices(body: InvoiceImport, svc: ServicesDep, ctx: CommandDep) -> J
         return Reply(200, result.model_dump(mode="json"))
 
     return ctx.run(body, command)
-
-
-def _content(body: InvoiceImport) -> bytes:
-    if body.content is not None:
-        return body.content.encode("utf-8")
-    try:
-        return base64.b64decode(body.content_base64 or "", validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequest("content_base64 is not base64") from None
 
 
 def _item(row: invoice_file.Row, outcome: Outcome | None, instance: str) -> InvoiceImportRow:
