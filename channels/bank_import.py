@@ -8,6 +8,11 @@ is recorded on the account unallocated; any other line waits, unrecorded, with i
 candidates. A receipt a person had already recorded by hand (same account, amount and
 day) is taken as that payment, not recorded twice.
 
+Lines are taken ``LINES_PER_SAVE`` at a time, in one transaction each: their rows in
+``bank_lines`` and one ledger save of their payments, each payment recorded and
+allocated together (``Payments.record_receipts``). A line the ledger refuses ends the
+import there, as a refused command does.
+
 The payment a line becomes has an id derived from the line's fingerprint, so importing
 a file again, or a later statement that overlaps it, adds nothing. The import itself is
 a ``reconciliation.completed`` event (channel ``bank``) naming the file's SHA-256 and
@@ -21,6 +26,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -37,8 +43,9 @@ from channels.reconcile import ReadModelBehind
 from infra.settings import Settings
 from ledger.application import Ledger
 from ledger.commands import AllocatePayment, RecordPayment
-from ledger.errors import InvalidRequest
+from ledger.errors import InvalidRequest, LedgerError
 from ledger.money import Money
+from ledger.payments import Receipt
 from ledger.reconciliation import Reconciliation
 from ledger.stamp import Stamp
 from projections import balance_queries
@@ -47,6 +54,12 @@ log = logging.getLogger("arledger.bank")
 
 PROGRESS_EVERY_S = 5.0
 RECEIPT_METHODS = ("bacs", "ach", "direct_debit", "cheque", "cash", "other")
+# Lines taken in one transaction, their payments in one ledger save (up to the ledger's
+# ``RECEIPTS_PER_SAVE_MAX``). A chunk reads each invoice it pays once, so larger chunks
+# read the invoices a statement pays again and again fewer times; a chunk of 1,000 lines
+# (some 4,000 events) still re-decides little after a conflict and holds the store's
+# lock for a moment only.
+LINES_PER_SAVE = 1_000
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,38 @@ def load_accounts(conn: Connection[Any], currency: str) -> list[AccountFacts]:
         if row[4] is not None:
             account.invoices.append(InvoiceFacts(row[4], row[5], int(row[7]), row[6]))
     return list(accounts.values())
+
+
+class ByHand:
+    """The receipts a person recorded (``balance_queries.by_hand_payments``) by account,
+    amount and day: a line finds the one it is at once, and takes it, so that no other
+    line of the file does."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self._waiting: dict[tuple[UUID, int, date], list[UUID]] = {}
+        for payment_id, account_id, amount_minor, received_on in rows:
+            key = (account_id, amount_minor, received_on)
+            self._waiting.setdefault(key, []).append(payment_id)
+
+    def take(self, account_id: UUID, amount_minor: int, on: date) -> UUID | None:
+        waiting = self._waiting.get((account_id, amount_minor, on))
+        return waiting.pop(0) if waiting else None
+
+
+@dataclass(frozen=True)
+class Matching:
+    """One currency's matcher, and the receipts recorded by hand a line may be."""
+
+    matcher: Matcher
+    by_hand: ByHand
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What became of a line: its row's fields, and the payment it records, if any."""
+
+    fields: dict[str, Any]
+    receipt: Receipt | None = None
 
 
 class BankStatements:
@@ -108,57 +153,92 @@ class BankStatements:
         tolerance = (
             self.tolerance if statement.tolerance_minor is None else statement.tolerance_minor
         )
-        matchers: dict[str, tuple[Matcher, list[list[Any]]]] = {}
+        matching: dict[str, Matching] = {}
         logged = time.monotonic()
-        for done, line in enumerate(lines, 1):
-            currency = line.amount.currency
-            if currency not in matchers:
-                matchers[currency] = self._matcher(currency, lines, tolerance)
-            self._take(line, statement_id, statement.method, matchers[currency], stamp)
+        for start in range(0, len(lines), LINES_PER_SAVE):
+            chunk = lines[start : start + LINES_PER_SAVE]
+            for currency in dict.fromkeys(line.amount.currency for line in chunk):
+                if currency not in matching:
+                    matching[currency] = self._matching(currency, lines, tolerance)
+            self._take(chunk, statement_id, statement.method, matching, stamp)
             if time.monotonic() - logged >= PROGRESS_EVERY_S:
                 logged = time.monotonic()
+                done = start + len(chunk)
                 log.info("importing bank statement", extra={"done": done, "total": len(lines)})
         run, position = self._record(statement, statement_id, lines, stamp)
         log.info("bank statement imported", extra={"statement_id": str(statement_id), **run.counts})
         return self._report(lines, run, position, duplicate=False)
 
-    def _matcher(
-        self, currency: str, lines: list[StatementLine], tolerance: int
-    ) -> tuple[Matcher, list[list[Any]]]:
+    def _matching(self, currency: str, lines: list[StatementLine], tolerance: int) -> Matching:
         days = [ln.on for ln in lines]
         with self.pool.connection() as conn:
             accounts = load_accounts(conn, currency)
             by_hand = balance_queries.by_hand_payments(conn, currency, min(days), max(days))
-        return Matcher(accounts, tolerance, self.similarity), [list(r) for r in by_hand]
+        return Matching(Matcher(accounts, tolerance, self.similarity), ByHand(by_hand))
 
     def _take(
         self,
-        line: StatementLine,
+        chunk: list[StatementLine],
         statement_id: UUID,
         method: str,
-        matching: tuple[Matcher, list[list[Any]]],
+        matching: dict[str, Matching],
         stamp: Stamp,
     ) -> None:
-        matcher, by_hand = matching
+        """Claim, decide and record a chunk of lines in one transaction, their payments
+        in one ledger save. A line the ledger refuses ends the import, as it always has:
+        the lines before it are taken, it and those after it are not."""
         with self.pool.connection() as conn, conn.transaction():
-            if bank_lines.claim(conn, line, statement_id, method) is not None:
-                return  # taken before: by an import of this file that died, or another file
-            if line.outgoing:
-                bank_lines.settle(conn, line.fingerprint, outcome="outgoing")
-                return
-            decision = matcher.decide(line)
-            fields = self._apply(line, decision, method, by_hand, stamp)
-            bank_lines.settle(conn, line.fingerprint, **fields)
-        matcher.settle(decision)
+            claimed = bank_lines.claim_many(conn, chunk, statement_id, method)
+            # A line not claimed now was taken before: by an import of this file that
+            # died, or by another file.
+            taken = [line for line in chunk if line.fingerprint in claimed]
+            decided = [self._decide(line, method, matching, stamp) for line in taken]
+            kept, refused = self._record_receipts(decided)
+            if kept < len(taken):
+                bank_lines.release(conn, [line.fingerprint for line in taken[kept:]])
+            settled = [
+                (line.fingerprint, d.fields)
+                for line, d in zip(taken[:kept], decided[:kept], strict=True)
+            ]
+            bank_lines.settle_many(conn, settled)
+        if refused is not None:
+            raise refused
+
+    def _record_receipts(self, decided: list[Taken]) -> tuple[int, LedgerError | None]:
+        """Record the lines' payments in one save: how many lines, from the first, are
+        done, and the ledger's refusal of the next one when it refused one."""
+        receipts: list[Receipt] = []
+        line_of: list[int] = []  # the line each receipt is
+        for n, taken in enumerate(decided):
+            if taken.receipt is not None:
+                receipts.append(taken.receipt)
+                line_of.append(n)
+        if not receipts:
+            return len(decided), None
+        recorded = self.ledger.payments.record_receipts(receipts)
+        if recorded.refused is None:
+            return len(decided), None
+        return line_of[recorded.recorded], recorded.refused
+
+    def _decide(
+        self, line: StatementLine, method: str, matching: dict[str, Matching], stamp: Stamp
+    ) -> Taken:
+        if line.outgoing:
+            return Taken({"outcome": "outgoing"})
+        currency = matching[line.amount.currency]
+        decision = currency.matcher.decide(line)
+        taken = self._apply(line, decision, method, currency.by_hand, stamp)
+        currency.matcher.settle(decision)  # the next line sees what this one allocated
+        return taken
 
     def _apply(
         self,
         line: StatementLine,
         decision: Decision,
         method: str,
-        by_hand: list[list[Any]],
+        by_hand: ByHand,
         stamp: Stamp,
-    ) -> dict[str, Any]:
+    ) -> Taken:
         fields: dict[str, Any] = {
             "outcome": decision.outcome,
             "reason": decision.reason,
@@ -167,53 +247,37 @@ class BankStatements:
             "candidates": decision.candidates,
         }
         if decision.account_id is None:
-            return fields
-        earlier = next(
-            (
-                p
-                for p in by_hand
-                if p[1] == decision.account_id
-                and p[2] == line.amount.amount_minor
-                and p[3] == line.on
-            ),
-            None,
-        )
+            return Taken(fields)
+        earlier = by_hand.take(decision.account_id, line.amount.amount_minor, line.on)
         if earlier is not None:
-            by_hand.remove(earlier)
             decision.allocations.clear()  # the person who recorded it placed it too
-            return {
-                **fields,
-                "outcome": "already-in-ledger",
-                "reason": None,
-                "payment_id": earlier[0],
-            }
+            return Taken(
+                {**fields, "outcome": "already-in-ledger", "reason": None, "payment_id": earlier}
+            )
         payment_id = payment_id_for_line(line.fingerprint)
         line_stamp = stamp.effective_on(line.on)
-        self.ledger.record_payment(
-            RecordPayment(
-                account_id=decision.account_id,
-                amount=line.amount,
-                method=method,
-                received_on=line.on,
-                stamp=line_stamp,
-                reference=line.reference or None,
-                payment_id=payment_id,
-            )
+        payment = RecordPayment(
+            account_id=decision.account_id,
+            amount=line.amount,
+            method=method,
+            received_on=line.on,
+            stamp=line_stamp,
+            reference=line.reference or None,
+            payment_id=payment_id,
         )
         fields["payment_id"] = payment_id
-        if decision.allocations:
-            plan = tuple(
-                (inv.invoice_id, Money(amount, line.amount.currency))
-                for inv, amount in decision.allocations
-            )
-            self.ledger.allocate_payment(
-                AllocatePayment(payment_id, f"bank:{line.fingerprint}/match", line_stamp, plan)
-            )
-            fields["allocations"] = [
-                {"invoice_id": str(inv.invoice_id), "number": inv.number, "amount": amount}
-                for inv, amount in decision.allocations
-            ]
-        return fields
+        if not decision.allocations:
+            return Taken(fields, Receipt(payment))
+        plan = tuple(
+            (inv.invoice_id, Money(amount, line.amount.currency))
+            for inv, amount in decision.allocations
+        )
+        allocation = AllocatePayment(payment_id, f"bank:{line.fingerprint}/match", line_stamp, plan)
+        fields["allocations"] = [
+            {"invoice_id": str(inv.invoice_id), "number": inv.number, "amount": amount}
+            for inv, amount in decision.allocations
+        ]
+        return Taken(fields, Receipt(payment, allocation))
 
     # --- the record of an import -----------------------------------------------------
 
@@ -228,7 +292,7 @@ class BankStatements:
         self, statement: Statement, statement_id: UUID, lines: list[StatementLine], stamp: Stamp
     ) -> tuple[Reconciliation, int]:
         with self.pool.connection() as conn:
-            rows = bank_lines.of_statement(conn, statement_id)
+            rows = bank_lines.outcomes_of(conn, statement_id)
         counts: dict[str, Any] = {"lines": len(lines), "already-imported": len(lines) - len(rows)}
         for row in rows:
             key = row["reason"] if row["outcome"] == "exception" else row["outcome"]

@@ -6,11 +6,14 @@ candidate matches), then ``resolved`` or ``dismissed`` by that person.
 A line is claimed and settled in one transaction around the ledger commands it causes,
 whose ids come from the line: if the import dies half-way, the line's row goes with the
 rollback and the next import of the file does the same thing again, which the ledger
-then finds done. The ledger's events are the record of the money; this table is the
-queue a person works and the memory of which lines were seen."""
+then finds done (an import claims and settles its lines a chunk at a time, around one
+ledger save for the chunk: ``claim_many``, ``settle_many``). The ledger's events are the
+record of the money; this table is the queue a person works and the memory of which
+lines were seen."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -61,37 +64,82 @@ def ensure_schema(conn: Connection[Any]) -> None:
     ensure_tables(conn, SCHEMA)
 
 
-def claim(
-    conn: Connection[Any], line: StatementLine, statement_id: UUID, method: str
-) -> dict[str, Any] | None:
-    """Take the line for this statement; when it was taken before (by this statement,
-    in an import that died, or by an earlier overlapping one), its row instead."""
-    inserted = conn.execute(
+def claim_many(
+    conn: Connection[Any], lines: Sequence[StatementLine], statement_id: UUID, method: str
+) -> set[UUID]:
+    """Take each of ``lines`` for this statement, unless it was taken before (by this
+    statement, in an import that died, or by an earlier overlapping one); returns the
+    fingerprints taken now.
+
+    Rows are inserted in fingerprint order, so that two imports of overlapping files
+    wait for each other's lines instead of deadlocking. Each line is stamped as taken a
+    microsecond after the one before it in the file, as when each line was taken in a
+    transaction of its own: the queue's ``imported_at`` order and cursor stay the file's."""
+    rows = conn.execute(
         "INSERT INTO bank_lines (line_id, statement_id, row_number, received_on, currency,"
-        " amount_minor, reference, payer, method, outcome) VALUES (%s, %s, %s, %s, %s, %s, %s,"
-        " %s, %s, 'taking') ON CONFLICT (line_id) DO NOTHING RETURNING line_id",
+        " amount_minor, reference, payer, method, outcome, imported_at)"
+        " SELECT l.line_id, %s, l.row_number, l.received_on, l.currency, l.amount_minor,"
+        " l.reference, l.payer, %s, 'taking', now() + l.n * interval '1 microsecond'"
+        " FROM unnest(%s::uuid[], %s::int[], %s::date[], %s::text[], %s::bigint[], %s::text[],"
+        " %s::text[]) WITH ORDINALITY"
+        " AS l(line_id, row_number, received_on, currency, amount_minor, reference, payer, n)"
+        " ORDER BY l.line_id ON CONFLICT (line_id) DO NOTHING RETURNING line_id",
         (
-            line.fingerprint,
             statement_id,
-            line.row,
-            line.on,
-            line.amount.currency,
-            line.amount.amount_minor,
-            line.reference,
-            line.payer,
             method,
+            [line.fingerprint for line in lines],
+            [line.row for line in lines],
+            [line.on for line in lines],
+            [line.amount.currency for line in lines],
+            [line.amount.amount_minor for line in lines],
+            [line.reference for line in lines],
+            [line.payer for line in lines],
         ),
-    ).fetchone()
-    return None if inserted else get(conn, line.fingerprint)
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def release(conn: Connection[Any], line_ids: Sequence[UUID]) -> None:
+    """Give back lines claimed in this transaction and not taken after all."""
+    conn.execute("DELETE FROM bank_lines WHERE line_id = ANY(%s)", (list(line_ids),))
+
+
+JSON_FIELDS = ("evidence", "candidates", "allocations")
+
+
+def settle_many(conn: Connection[Any], settled: Sequence[tuple[UUID, dict[str, Any]]]) -> None:
+    """Set each line's outcome and what goes with it, as ``settle`` does (a field not
+    given keeps the value a claimed line has), in one statement."""
+    if not settled:
+        return
+    columns: dict[str, list[Any]] = {
+        "outcome": [],
+        "reason": [],
+        "account_id": [],
+        "payment_id": [],
+        **{name: [] for name in JSON_FIELDS},
+    }
+    for _, fields in settled:
+        assert set(fields) <= set(columns), f"not an outcome: {set(fields) - set(columns)}"
+        for name, values in columns.items():
+            value = fields.get(name)
+            values.append(Jsonb(value or []) if name in JSON_FIELDS else value)
+    conn.execute(
+        "UPDATE bank_lines b SET outcome = v.outcome, reason = v.reason,"
+        " account_id = v.account_id, payment_id = v.payment_id, evidence = v.evidence,"
+        " candidates = v.candidates, allocations = v.allocations"
+        " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::uuid[], %s::uuid[], %s::jsonb[],"
+        " %s::jsonb[], %s::jsonb[])"
+        " AS v(line_id, outcome, reason, account_id, payment_id, evidence, candidates,"
+        " allocations) WHERE b.line_id = v.line_id",
+        ([line_id for line_id, _ in settled], *columns.values()),
+    )
 
 
 def settle(conn: Connection[Any], line_id: UUID, **fields: Any) -> None:
     """Set the line's outcome and what goes with it (json fields as Python values)."""
     names = sorted(fields)
-    values = [
-        Jsonb(fields[n]) if n in ("evidence", "candidates", "allocations") else fields[n]
-        for n in names
-    ]
+    values = [Jsonb(fields[n]) if n in JSON_FIELDS else fields[n] for n in names]
     assignments = ", ".join(f"{n} = %s" for n in names)
     conn.execute(f"UPDATE bank_lines SET {assignments} WHERE line_id = %s", (*values, line_id))
 
@@ -123,8 +171,17 @@ def listing(
         ).fetchall()
 
 
-def of_statement(conn: Connection[Any], statement_id: UUID) -> list[dict[str, Any]]:
-    return listing(conn, None, statement_id, None, 1_000_000)
+def outcomes_of(conn: Connection[Any], statement_id: UUID) -> list[dict[str, Any]]:
+    """The lines the statement took, in ``listing``'s order, with what became of each but
+    not what a person is shown of it (evidence, candidates, allocations): what the
+    record of an import counts and names."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT line_id, row_number, currency, amount_minor, reference, payer, outcome,"
+            " reason, account_id FROM bank_lines WHERE statement_id = %s"
+            " ORDER BY imported_at, statement_id, row_number",
+            (statement_id,),
+        ).fetchall()
 
 
 def of_lines(conn: Connection[Any], line_ids: list[UUID]) -> list[dict[str, Any]]:

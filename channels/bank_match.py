@@ -29,14 +29,15 @@ A match never takes a payment in one currency onto an invoice in another."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from difflib import SequenceMatcher
 from typing import Any
 from uuid import UUID
 
 from channels.bank_csv import StatementLine
+from channels.bank_index import OwingIndex, PayerIndex, ReferenceIndex
 from ledger.money import Money
 
 COMPANY_WORDS = frozenset(
@@ -58,7 +59,6 @@ COMPANY_WORDS = frozenset(
         "BV",
     ]
 )
-TRUNCATED_PAYER_MIN = 8
 DIGITS_MIN = 4
 CANDIDATES_MAX = 5
 
@@ -116,10 +116,6 @@ def reference_tokens(reference: str) -> set[str]:
     return set(words) | joined
 
 
-# What a line offers to match on: its reference's words, the digit runs in it, its payer.
-Probe = tuple[set[str], set[str], str, SequenceMatcher[str]]
-
-
 @dataclass
 class Evidence:
     account: AccountFacts
@@ -144,71 +140,81 @@ class Evidence:
 
 class Matcher:
     """Matches lines against the accounts of one currency. ``settle`` takes what a
-    decision allocated off the invoices, so the next line of the file sees it."""
+    decision allocated off the invoices, so the next line of the file sees it.
+
+    What a line can match on is indexed once per import (``bank_index``): a line
+    weighs only the accounts its reference, payer or amount points to, and decides as
+    if it had weighed every account, since no other account has any evidence."""
 
     def __init__(self, accounts: list[AccountFacts], tolerance: int, similarity: int) -> None:
         self.accounts = accounts
         self.tolerance = tolerance
         self.similarity = similarity / 100
-        # Worked out once per import, not once per line.
-        self._names = {a.account_id: company_name(a.name) for a in accounts}
-        self._numbers = {
-            i.invoice_id: (squash(i.number), re.sub(r"\D", "", i.number).lstrip("0"))
-            for a in accounts
-            for i in a.invoices
-        }
+        self._references = ReferenceIndex()
+        self._owing = OwingIndex()
+        self._account_of: dict[UUID, int] = {}
+        for n, account in enumerate(accounts):
+            reference = squash(account.external_ref or "")
+            if len(reference) >= 3:
+                self._references.add_reference(n, reference)
+            for k, invoice in enumerate(account.invoices):
+                digits = re.sub(r"\D", "", invoice.number).lstrip("0")
+                self._references.add_invoice((n, k), squash(invoice.number), digits)
+                self._owing.add(n, invoice.outstanding)
+                self._account_of[invoice.invoice_id] = n
+        self._payers = PayerIndex([company_name(a.name) for a in accounts], self.similarity)
 
     def settle(self, decision: Decision) -> None:
         for invoice, amount in decision.allocations:
+            account = self._account_of[invoice.invoice_id]
+            self._owing.remove(account, invoice.outstanding)
             invoice.outstanding -= amount
+            self._owing.add(account, invoice.outstanding)
 
-    def _payer(self, theirs: str, like: SequenceMatcher[str], account: AccountFacts) -> int:
-        """How the line's payer ``theirs`` (``like``'s second sequence, analysed once per
-        line) names the account: 2 the same, 1 alike, 0 not."""
-        ours = self._names[account.account_id]
-        if not ours or not theirs:
-            return 0
-        if ours == theirs:
-            return 2
-        if len(theirs) >= TRUNCATED_PAYER_MIN and ours.startswith(theirs):
-            return 2
-        like.set_seq1(ours)
-        # The cheap upper bounds first: most names are nothing like the payer.
-        if like.real_quick_ratio() < self.similarity or like.quick_ratio() < self.similarity:
-            return 0
-        return 1 if like.ratio() >= self.similarity else 0
+    def _found(self, line: StatementLine, payer: str) -> tuple[list[Evidence], set[int]]:
+        """The evidence of each account the line's reference points to or its payer
+        names (not those it is only like), strongest first; and those accounts'
+        positions."""
+        tokens = reference_tokens(line.reference)
+        digit_words = {
+            w.lstrip("0") for w in re.findall(r"\d+", line.reference) if len(w) >= DIGITS_MIN
+        }
+        named = self._references.named(tokens)
+        carried = self._references.carried(digit_words)
+        referenced = self._references.referenced(tokens)
+        pointed = named.keys() | carried.keys() | referenced
+        found = []
+        for n in sorted(pointed.union(self._payers.named(payer))):
+            account, by_number = self.accounts[n], named.get(n, set())
+            evidence = Evidence(
+                account,
+                [account.invoices[k] for k in sorted(by_number)],
+                [account.invoices[k] for k in sorted(carried.get(n, set()) - by_number)],
+                n in referenced,
+                self._payers.score(payer, n),
+            )
+            if any(evidence.strength()):
+                found.append(evidence)
+        found.sort(key=lambda e: e.strength(), reverse=True)
+        return found, pointed
 
-    def _evidence(self, probe: Probe, account: AccountFacts) -> Evidence:
-        tokens, digit_words, payer, like = probe
-        named, digits = [], []
-        for invoice in account.invoices:
-            number, number_digits = self._numbers[invoice.invoice_id]
-            if number in tokens:
-                named.append(invoice)
-            elif number_digits in digit_words:
-                digits.append(invoice)
-        ref = squash(account.external_ref or "")
-        return Evidence(
-            account,
-            named,
-            digits,
-            len(ref) >= 3 and ref in tokens,
-            self._payer(payer, like, account),
-        )
+    def _alike(self, payer: str, pointed: set[int]) -> list[Evidence]:
+        """The accounts whose only evidence is that the payer is like their name: the
+        weakest there is, after all other. The first ``CANDIDATES_MAX`` of them, in the
+        accounts' order, decide as all of them would: a line goes to such an account
+        only when it is the only one, and shows at most that many candidates."""
+        alike = (n for n in self._payers.alike(payer) if n not in pointed)
+        return [
+            Evidence(self.accounts[n], [], [], False, 1)
+            for n in itertools.islice(alike, CANDIDATES_MAX)
+        ]
 
     def _near(self, amount: int, owed: int) -> bool:
         return abs(amount - owed) <= self.tolerance
 
     def decide(self, line: StatementLine) -> Decision:
-        digit_words = {
-            w.lstrip("0") for w in re.findall(r"\d+", line.reference) if len(w) >= DIGITS_MIN
-        }
-        # The payer is the matcher's second sequence, analysed once for every account.
         payer = company_name(line.payer)
-        like = SequenceMatcher(None, "", payer)
-        probe = (reference_tokens(line.reference), digit_words, payer, like)
-        found = [e for e in (self._evidence(probe, a) for a in self.accounts) if any(e.strength())]
-        found.sort(key=lambda e: e.strength(), reverse=True)
+        found, pointed = self._found(line, payer)
         amount = line.amount.amount_minor
         best = [e for e in found if e.strength()[0] == (found[0].strength()[0] if found else 0)]
         if found and best[0].strength()[0] >= 2:
@@ -217,9 +223,16 @@ class Matcher:
             agreeing = [e for e in best if e.payer or self._near(amount, _owed(e.digits))]
             if len(agreeing) == 1:
                 return self._place(line, agreeing[0], agreeing[0].digits, weak=True)
-        by_payer = [e for e in found if e.payer == 2] or [e for e in found if e.payer == 1]
+        named = [e for e in found if e.payer == 2]
+        if len(named) == 1:
+            return self._place(line, named[0], [], weak=False)
+        # From here on the accounts the payer is only like count: looked for only now,
+        # and only when they can change the decision or its candidates.
+        if not named or len(found) < CANDIDATES_MAX:
+            found += self._alike(payer, pointed)
+        by_payer = named or [e for e in found if e.payer == 1]
         if len(by_payer) == 1:
-            return self._place(line, by_payer[0], [], weak=by_payer[0].payer < 2)
+            return self._place(line, by_payer[0], [], weak=True)
         if found:
             return self._exception("account-ambiguous", found, amount)
         return self._exception("no-match", self._by_amount(amount), amount)
@@ -272,7 +285,8 @@ class Matcher:
     def _by_amount(self, amount: int) -> list[Evidence]:
         """Accounts with an open invoice the amount would pay: hints for a person."""
         hints = []
-        for account in self.accounts:
+        for n in self._owing.near(amount, self.tolerance):
+            account = self.accounts[n]
             paid = [i for i in account.open_invoices() if self._near(amount, i.outstanding)]
             if paid:
                 hints.append(Evidence(account, [], paid, False, 0))

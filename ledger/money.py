@@ -55,6 +55,14 @@ class Money:
     amount_minor: int
     currency: str
 
+    def __copy__(self) -> Money:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Money:
+        """An amount never changes: a copied aggregate (each command's, loaded from the
+        cache) shares its amounts instead of rebuilding each one."""
+        return self
+
     def __post_init__(self) -> None:
         if type(self.amount_minor) is not int:
             raise MalformedMoney(

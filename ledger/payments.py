@@ -1,23 +1,34 @@
 """Cash coming in: recording a payment, its outcome at the channel, allocating it to
-invoices, and a reconciliation run against a payment channel."""
+invoices, many receipts recorded and allocated at once (a bank statement), and a
+reconciliation run against a payment channel."""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate, DomainEventProtocol
+
 from ledger import rules
+from ledger.account import Account
 from ledger.accounts import require_currency
 from ledger.allocation import Plan, plan_allocation
 from ledger.commands import AllocatePayment, RecordPayment, RecordPaymentOutcome
-from ledger.errors import InvalidRequest
+from ledger.errors import InvalidRequest, LedgerError, UnknownAccount, UnknownInvoice
 from ledger.invoice import Invoice
 from ledger.payment import Payment
 from ledger.reconciliation import Reconciliation
 from ledger.stamp import Stamp
 from ledger.unit_of_work import Decision, Saved, UnitOfWork, already_ran, changed, new
+
+# Receipts saved in one transaction at most (a bank import saves a statement's a chunk
+# at a time, as ``ledger/bulk.py`` raises invoices): a save stays a few thousand events,
+# which the store's lock is held for only a moment, and a conflict re-decides little.
+RECEIPTS_PER_SAVE_MAX = 1_000
 
 
 @dataclass(frozen=True)
@@ -26,6 +37,28 @@ class AllocationResult:
     allocations: Plan
     position: int
     replayed: bool = False
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Money received and, when it is known, what it pays (a bank statement line's
+    payment): recorded and allocated together, as ``record_payment`` and then
+    ``allocate_payment`` would, in one save. ``payment.payment_id`` is required: the
+    receipt's idempotency key, as ``allocation.request_id`` is the allocation's."""
+
+    payment: RecordPayment
+    allocation: AllocatePayment | None = None
+
+
+@dataclass(frozen=True)
+class ReceiptsRecorded:
+    """What ``record_receipts`` saved: the first ``recorded`` receipts (all of them, or
+    those before the one refused, whose refusal is ``refused``), and the position the
+    save reached (the store's head when it appended nothing)."""
+
+    recorded: int
+    position: int
+    refused: LedgerError | None = None
 
 
 class Payments:
@@ -39,22 +72,7 @@ class Payments:
         rules.check_record_payment(cmd)
         account = self.uow.account(cmd.account_id)
         require_currency(account, cmd.amount, "payment")
-        payment = new(
-            Payment,
-            "Recorded",
-            cmd.payment_id,
-            account_id=account.id,
-            amount=cmd.amount,
-            method=cmd.method,
-            received_on=cmd.received_on,
-            reference=cmd.reference,
-            status=cmd.status,
-            failure_code=cmd.failure_code,
-            failure_message=cmd.failure_message,
-            stamp=cmd.stamp.effective_on(cmd.received_on),
-            purpose=cmd.purpose,
-        )
-        return self.uow.create(payment, self.uow.payment)
+        return self.uow.create(_recorded(cmd, account), self.uow.payment)
 
     def record_payment_outcome(self, cmd: RecordPaymentOutcome) -> Saved:
         """Settle a pending payment's fate: succeeded, or failed with a reason."""
@@ -89,6 +107,33 @@ class Payments:
         payment, plan = saved.aggregate
         return AllocationResult(payment, plan, saved.position, saved.replayed)
 
+    def record_receipts(self, receipts: Sequence[Receipt]) -> ReceiptsRecorded:
+        """Record and allocate receipts in one transaction, in their order, each checked
+        on its own as ``record_payment`` and ``allocate_payment`` check it; a payment
+        recorded before, or an allocation made before, is not made again. The first
+        receipt refused ends the run: those before it are saved, it and those after it
+        are not."""
+        assert len(receipts) <= RECEIPTS_PER_SAVE_MAX, "record receipts in smaller runs"
+        refused: list[LedgerError] = []
+
+        def decide() -> Decision:
+            refused.clear()
+            taking = len(receipts)
+            while True:
+                batch = _Receipts(self.uow, receipts[:taking])
+                refusal = batch.take_all()
+                if refusal is None:
+                    break
+                # Decided again without it, on fresh aggregates: it may have changed some.
+                taking, error = refusal
+                refused[:] = [error]
+            if not batch.events:
+                return already_ran(taking)
+            return changed(*batch.in_order(), reply=taking)
+
+        saved = self.uow.run(decide)
+        return ReceiptsRecorded(saved.aggregate, saved.position, refused[0] if refused else None)
+
     def record_reconciliation(
         self,
         run_id: UUID,
@@ -111,6 +156,129 @@ class Payments:
             stamp=stamp,
         )
         return self.uow.create(run, self.uow.aggregate)
+
+
+def _recorded(cmd: RecordPayment, account: Account) -> Payment:
+    """The payment ``cmd`` records on ``account``, new (its checks passed)."""
+    return new(
+        Payment,
+        "Recorded",
+        cmd.payment_id,
+        account_id=account.id,
+        amount=cmd.amount,
+        method=cmd.method,
+        received_on=cmd.received_on,
+        reference=cmd.reference,
+        status=cmd.status,
+        failure_code=cmd.failure_code,
+        failure_message=cmd.failure_message,
+        stamp=cmd.stamp.effective_on(cmd.received_on),
+        purpose=cmd.purpose,
+    )
+
+
+class _Receipts:
+    """A run of receipts being decided: the accounts, payments and invoices it reads or
+    changes, each loaded once (a later receipt sees what an earlier one changed), and
+    their events in the order they happened."""
+
+    def __init__(self, uow: UnitOfWork, receipts: Sequence[Receipt]) -> None:
+        self.uow, self.receipts = uow, receipts
+        ids = [r.payment.payment_id for r in receipts]
+        assert None not in ids, "a receipt's payment id is its idempotency key"
+        self.stored = set(uow.latest_versions(cast("list[UUID]", ids)))  # one read for all
+        self.accounts = self._read_accounts(list({r.payment.account_id: 0 for r in receipts}))
+        self.payments: dict[UUID, Payment] = {}
+        self.invoices = self._load_invoices(receipts)
+        self.events: list[DomainEventProtocol[UUID]] = []
+
+    def take_all(self) -> tuple[int, LedgerError] | None:
+        """Take each receipt in turn; the first refused, and why (None: none was)."""
+        for n, receipt in enumerate(self.receipts):
+            try:
+                self._take(receipt)
+            except LedgerError as error:
+                return n, error
+        return None
+
+    def in_order(self) -> tuple[Aggregate, ...]:
+        """What to save: the events one receipt after another, each receipt's in the
+        order ``record_payment`` then ``allocate_payment`` store them (the store takes
+        events as well as aggregates: ``Application.save``), then the aggregates they
+        belong to, which the store snapshots as after any save."""
+        changed_ids = {event.originator_id for event in self.events}
+        aggregates = [
+            aggregate
+            for aggregate in (*self.payments.values(), *self.invoices.values())
+            if aggregate.id in changed_ids
+        ]
+        return (*cast("list[Aggregate]", self.events), *aggregates)
+
+    def _take(self, receipt: Receipt) -> None:
+        cmd = receipt.payment
+        rules.check_record_payment(cmd)
+        account = self._account(cmd.account_id)
+        require_currency(account, cmd.amount, "payment")
+        payment = self._payment(cmd, account)
+        allocation = receipt.allocation
+        if allocation is None or allocation.request_id in payment.allocation_requests:
+            return
+        plan, invoices = plan_allocation(
+            allocation,
+            payment,
+            self._account(payment.account_id),
+            self._invoice,
+            self._peek_invoices,
+        )
+        for invoice in _apply(allocation, payment, plan, invoices):
+            self.events += invoice.collect_events()
+        self.events += payment.collect_events()
+
+    def _payment(self, cmd: RecordPayment, account: Account) -> Payment:
+        """The receipt's payment: recorded now, or as recorded before (by an earlier
+        receipt of the run, or in the store: then appending nothing, as
+        ``record_payment`` would)."""
+        payment_id = cast(UUID, cmd.payment_id)
+        if payment_id not in self.payments:
+            if payment_id in self.stored:
+                self.payments[payment_id] = self.uow.payment(payment_id)
+            else:
+                self.payments[payment_id] = payment = _recorded(cmd, account)
+                self.events += payment.collect_events()
+        return self.payments[payment_id]
+
+    def _read_accounts(self, account_ids: list[UUID]) -> dict[UUID, Account]:
+        """The receipts' accounts, to read only (a payment changes none): together."""
+        try:
+            accounts = self.uow.peek(Account, account_ids, UnknownAccount("no such account"))
+        except UnknownAccount:
+            return {}  # each receipt reads its own, and the one on no account is refused
+        return {account.id: account for account in accounts}
+
+    def _load_invoices(self, receipts: Sequence[Receipt]) -> dict[UUID, Invoice]:
+        """The invoices the receipts' allocations name, to be changed: read together (the
+        store's latest versions in one round trip, ``peek``), each copied, as
+        ``UnitOfWork.get`` copies the one it loads. The save refuses a copy that another
+        writer changed since, as it would one loaded alone."""
+        named = {i: 0 for r in receipts if r.allocation for i, _ in r.allocation.allocations}
+        try:
+            invoices = self.uow.invoices(list(named))
+        except UnknownInvoice:
+            return {}  # each allocation loads its own, and the one naming no invoice is refused
+        return {invoice.id: copy.deepcopy(invoice) for invoice in invoices}
+
+    def _account(self, account_id: UUID) -> Account:
+        if account_id not in self.accounts:
+            self.accounts[account_id] = self.uow.account(account_id)
+        return self.accounts[account_id]
+
+    def _invoice(self, invoice_id: UUID) -> Invoice:
+        if invoice_id not in self.invoices:
+            self.invoices[invoice_id] = self.uow.invoice(invoice_id)
+        return self.invoices[invoice_id]
+
+    def _peek_invoices(self, invoice_ids: Sequence[UUID]) -> list[Invoice]:
+        return [self.invoices.get(i.id, i) for i in self.uow.invoices(invoice_ids)]
 
 
 def _apply(

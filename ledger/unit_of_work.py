@@ -26,7 +26,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Recording
 
-from ledger import limits
+from ledger import copying, limits
 from ledger.account import Account
 from ledger.errors import (
     ConcurrencyExhausted,
@@ -40,6 +40,7 @@ from ledger.payment import Payment
 from ledger.write_off import WriteOff
 
 log = logging.getLogger("arledger.ledger")
+copying.share_immutables()  # a command's copy of an aggregate shares ids and dates
 
 A = TypeVar("A", bound=Aggregate)
 

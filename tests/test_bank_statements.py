@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from channels import bank_import, bank_lines
 from channels.bank_csv import minor_units
 from tests.pipeline import pipeline
 
@@ -280,3 +281,67 @@ def test_amounts_are_read_in_the_currency_s_own_minor_units():
     for text, separator in (("12,50", "."), ("1,23,456.00", "."), ("12.5", ","), ("1,2.5", ",")):
         with pytest.raises(ValueError):
             minor_units(text, "EUR", decimal_separator=separator)
+
+
+def test_a_line_the_ledger_refuses_stops_the_import_there_and_again_each_time(bank_settings):
+    with pipeline(bank_settings) as p:
+        api = p.api
+        acct = _account(api, "Fern Studios Ltd")
+        invoices = [_invoice(api, acct, f"F-{n}", 100_00) for n in (1, 2, 3)]
+        statement = HEADER + (
+            "2026-11-02,100.00,F-1,FERN STUDIOS\n"
+            f"2026-11-03,100.00,F-2 {'X' * 200},FERN STUDIOS\n"  # longer than a reference may be
+            "2026-11-04,100.00,F-3,FERN STUDIOS\n"
+        )
+        refused = _import(api, statement)
+        assert refused.status_code == 422, refused.text
+        assert "reference" in refused.json()["detail"]
+        head = p.services.ledger.head_position()
+        # The line before it is recorded and allocated; nothing of it or of the line after.
+        assert [_outstanding(api, i, head)["amount"] for i in invoices] == [0, 100_00, 100_00]
+        assert _balance(api, acct, head)["paid"]["amount"] == 100_00
+        taken = api.ok(api.get("/v1/bank-statements/lines"))["lines"]
+        assert [(ln["row"], ln["outcome"]) for ln in taken] == [(2, "allocated")]
+
+        again = _import(api, statement)  # the same line is refused again; nothing twice
+        assert again.status_code == 422, again.text
+        assert p.services.ledger.head_position() == head
+
+
+def test_an_import_cut_short_between_the_ledger_and_its_lines_resumes_without_duplicates(
+    bank_settings, monkeypatch
+):
+    # Two lines a transaction; the second's lines are lost after their payments are saved.
+    monkeypatch.setattr(bank_import, "LINES_PER_SAVE", 2)
+    settle_many = bank_lines.settle_many
+    calls = []
+
+    def cut(conn, settled):
+        calls.append(len(settled))
+        if len(calls) == 2:
+            raise RuntimeError("the process died")
+        settle_many(conn, settled)
+
+    monkeypatch.setattr(bank_lines, "settle_many", cut)
+    with pipeline(bank_settings) as p:
+        api = p.api
+        acct = _account(api, "Fern Studios Ltd")
+        invoices = [_invoice(api, acct, f"F-{n}", n * 10_00) for n in range(1, 6)]
+        statement = HEADER + "".join(
+            f"2026-11-0{n},{n * 10}.00,F-{n},FERN STUDIOS\n" for n in range(1, 6)
+        )
+        assert _import(api, statement).status_code == 500
+        monkeypatch.setattr(bank_lines, "settle_many", settle_many)
+
+        resumed = api.ok(_import(api, statement))
+
+        assert [ln["outcome"] for ln in resumed["lines"]] == [
+            "allocated",
+            "allocated",
+            "already-in-ledger",  # its payment, saved before the cut, is taken as it is
+            "already-in-ledger",
+            "allocated",
+        ]
+        at = resumed["position"]
+        assert _balance(api, acct, at)["paid"]["amount"] == 150_00  # each line once
+        assert [_outstanding(api, i, at)["amount"] for i in invoices] == [0] * 5
