@@ -86,6 +86,11 @@ ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS taken_back_minor bigint NO
 ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS purpose text NOT NULL DEFAULT 'payment';
 ALTER TABLE balance_payments ADD COLUMN IF NOT EXISTS recorded_position bigint;
 CREATE INDEX IF NOT EXISTS balance_payments_feed ON balance_payments (recorded_position);
+-- The payments feed's order (``projections/worklist.py``): newest recorded first, by
+-- position where a row has no recorded_position. Its first page reads 100 rows of this
+-- index, not every payment sorted.
+CREATE INDEX IF NOT EXISTS balance_payments_recorded
+    ON balance_payments ((COALESCE(recorded_position, position)));
 ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS overdue_noted boolean NOT NULL DEFAULT false;
 ALTER TABLE balance_accounts ADD COLUMN IF NOT EXISTS broken_promises int NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS balance_arrangements (

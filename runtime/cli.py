@@ -223,6 +223,10 @@ class _Server(uvicorn.Server):
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# How long an API worker may take to answer its supervisor (uvicorn's default is 5 s):
+# one that is still importing and building its services on a busy machine was killed as
+# dead and started again, every 5 s, and the API never came up.
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def _serve(root: Root, host: str, port: int) -> None:
@@ -242,6 +246,7 @@ def _serve(root: Root, host: str, port: int) -> None:
         workers=workers,
         log_config=None,
         access_log=False,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
     Multiprocess(config, sockets=[config.bind_socket()]).run()
 
