@@ -4,19 +4,17 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import CommandDep, ServicesDep
 from api.idempotency import Reply
 from api.problems import problem_body
+from api.routes.file_import import imported
 from api.schemas_batch import AccountImport, AccountImportResult, AccountImportRow
 from channels import account_file
 from channels.account_refs import account_refs
-from channels.table_file import TableFileError
-from ledger.bulk_accounts import AccountOutcome, counted, position_reached
+from ledger.bulk_accounts import STATUSES, AccountOutcome
 from ledger.errors import InvalidRequest
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
@@ -35,26 +33,19 @@ def import_accounts(body: AccountImport, svc: ServicesDep, ctx: CommandDep) -> J
     by `account_ref` at once (`POST /v1/invoices/imports`)."""
 
     def command() -> Reply:
-        content = body.file_bytes()
-        try:
-            rows = account_file.read_content(body.filename, content, ctx.stamp(), body.sheet)
-        except TableFileError as e:
-            raise InvalidRequest(str(e)) from None
-        readable = [row for row in rows if row.command is not None]
-        commands = [row.command for row in readable if row.command is not None]
-        taken = account_refs(svc.pool, svc.ledger).known
-        outcomes = svc.ledger.bulk_accounts.open_accounts(commands, taken=taken)
-        by_line = dict(zip((row.line for row in readable), outcomes, strict=True))
-        items = [_item(row, by_line.get(row.line), ctx.request.url.path) for row in rows]
-        result = AccountImportResult(
-            filename=body.filename,
-            sha256=hashlib.sha256(content).hexdigest(),
-            rows=len(rows),
-            **counted(item.status for item in items),
-            position=position_reached(outcomes) or svc.ledger.head_position(),
-            items=items,
+        return imported(
+            body,
+            lambda content: account_file.read_content(
+                body.filename, content, ctx.stamp(), body.sheet
+            ),
+            lambda commands: svc.ledger.bulk_accounts.open_accounts(
+                commands, taken=account_refs(svc.pool, svc.ledger).known
+            ),
+            lambda row, outcome: _item(row, outcome, ctx.request.url.path),
+            AccountImportResult,
+            STATUSES,
+            svc.ledger.head_position,
         )
-        return Reply(200, result.model_dump(mode="json"))
 
     return ctx.run(body, command)
 

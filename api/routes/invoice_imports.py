@@ -3,19 +3,17 @@ does, over HTTP (``channels/invoice_file.py`` reads it, ``ledger/bulk.py`` raise
 
 from __future__ import annotations
 
-import hashlib
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import CommandDep, ServicesDep
 from api.idempotency import Reply
 from api.problems import problem_body
+from api.routes.file_import import imported
 from api.schemas_batch import InvoiceImport, InvoiceImportResult, InvoiceImportRow
 from channels import invoice_file
 from channels.account_refs import account_refs
-from channels.table_file import TableFileError
-from ledger.bulk import Outcome, counted, position_reached
+from ledger.bulk import STATUSES, Outcome
 from ledger.errors import InvalidRequest
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
@@ -32,28 +30,18 @@ def import_invoices(body: InvoiceImport, svc: ServicesDep, ctx: CommandDep) -> J
     or an account an opening book has just opened (`POST /v1/accounts/imports`)."""
 
     def command() -> Reply:
-        content = body.file_bytes()
         refs = account_refs(svc.pool, svc.ledger)
-        try:
-            rows = invoice_file.read_content(
+        return imported(
+            body,
+            lambda content: invoice_file.read_content(
                 body.filename, content, ctx.stamp(), refs.account_for, body.sheet
-            )
-        except TableFileError as e:
-            raise InvalidRequest(str(e)) from None
-        readable = [row for row in rows if row.command is not None]
-        commands = [row.command for row in readable if row.command is not None]
-        outcomes = svc.ledger.bulk.raise_invoices(commands)
-        by_line = dict(zip((row.line for row in readable), outcomes, strict=True))
-        items = [_item(row, by_line.get(row.line), ctx.request.url.path) for row in rows]
-        result = InvoiceImportResult(
-            filename=body.filename,
-            sha256=hashlib.sha256(content).hexdigest(),
-            rows=len(rows),
-            **counted(item.status for item in items),
-            position=position_reached(outcomes) or svc.ledger.head_position(),
-            items=items,
+            ),
+            svc.ledger.bulk.raise_invoices,
+            lambda row, outcome: _item(row, outcome, ctx.request.url.path),
+            InvoiceImportResult,
+            STATUSES,
+            svc.ledger.head_position,
         )
-        return Reply(200, result.model_dump(mode="json"))
 
     return ctx.run(body, command)
 
