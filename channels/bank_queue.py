@@ -69,6 +69,8 @@ def line_json(row: dict[str, Any]) -> dict[str, Any]:
         "resolved_by": row["resolved_by"],
         "note": row["note"],
         "action": ACTIONS.get(key, "look at the line"),
+        # The queue's order, and the cursor of its next page (``imported_after``).
+        "imported_at": row["imported_at"].isoformat(),
     }
 
 

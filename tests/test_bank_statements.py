@@ -122,6 +122,16 @@ def test_a_statement_allocates_what_is_certain_and_queues_the_rest_with_candidat
         assert ambiguous["payment_id"] is None and "choose the account" in ambiguous["action"]
         assert unknown["candidates"] == []
 
+        # Paged, each full page says where the next begins; together they are the queue.
+        path = "/v1/bank-statements/lines"
+        first = api.ok(api.get(path, outcome="exception", limit=2))
+        assert len(first["lines"]) == 2 and first["next_imported_after"]
+        after = first["next_imported_after"]
+        rest = api.ok(api.get(path, outcome="exception", limit=2, imported_after=after))
+        paged = [ln["line_id"] for ln in first["lines"] + rest["lines"]]
+        assert paged == [ln["line_id"] for ln in queue]
+        assert rest["next_imported_after"] is None
+
 
 def test_a_person_works_the_exceptions_queue(bank_settings):
     with pipeline(bank_settings) as p:

@@ -110,8 +110,12 @@ def statement_lines(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any] | Response:
     """Statement lines and what became of each; ``outcome=exception`` is the queue of
-    lines waiting for a person, each with its candidate matches and what to do."""
-    lines = {"lines": svc.bank_queue.lines(outcome, statement_id, imported_after, limit)}
+    lines waiting for a person, each with its candidate matches and what to do. Oldest
+    first, ``limit`` at a time: a full page says where the next begins
+    (``next_imported_after``, to send as ``imported_after``); the last says null."""
+    found = svc.bank_queue.lines(outcome, statement_id, imported_after, limit)
+    following = found[-1]["imported_at"] if len(found) == limit else None
+    lines = {"lines": found, "next_imported_after": following}
     return reply(fmt, lines, tabular_lists.bank_lines)
 
 
