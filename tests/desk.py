@@ -25,6 +25,13 @@ WAIT_SECONDS = 20.0
 # What Chromium says of a node while one page gives way to the next: the old page's node
 # is stale (or "not in the document") and the new page may not have its <main> yet.
 BETWEEN_PAGES = (NoSuchElementException, StaleElementReferenceException)
+# What Chromium may say instead of "stale" of a node the next page has replaced.
+NOT_IN_DOCUMENT = "does not belong to the document"
+
+
+def between_pages(error: WebDriverException) -> bool:
+    """The element asked for is gone or not there yet: one page is giving way to the next."""
+    return isinstance(error, BETWEEN_PAGES) or NOT_IN_DOCUMENT in (error.msg or "")
 
 
 class Browser:
@@ -56,8 +63,10 @@ class Browser:
         """The page's main text; empty while one page is giving way to the next."""
         try:
             return str(self.driver.find_element(By.TAG_NAME, "main").text)
-        except BETWEEN_PAGES:
-            return ""
+        except WebDriverException as e:
+            if between_pages(e):
+                return ""
+            raise
 
     def find(self, css: str) -> WebElement:
         return self.driver.find_element(By.CSS_SELECTOR, css)
@@ -74,8 +83,8 @@ class Browser:
                 found = self.find(css)
                 (found.find_element(By.LINK_TEXT, link_text) if link_text else found).click()
                 return
-            except BETWEEN_PAGES:
-                if time.monotonic() > deadline:
+            except WebDriverException as e:
+                if not between_pages(e) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
 
@@ -114,8 +123,10 @@ class Browser:
         def holds() -> bool:
             try:
                 return bool(check())
-            except BETWEEN_PAGES:
-                return False
+            except WebDriverException as e:
+                if between_pages(e):
+                    return False
+                raise
 
         while not holds():
             assert time.monotonic() < deadline, f"timed out waiting for {what}: {self.text}"
