@@ -19,6 +19,12 @@ class AccountCreate(Command):
     email: str | None = Field(default=None, max_length=200)
     external_ref: str | None = Field(default=None, max_length=200)
     credit_limit: MoneyModel | None = None
+    coordinator: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="the coordinator (actor name) told of the account's failed payments",
+    )
 
 
 class AccountUpdate(Command):

@@ -11,6 +11,10 @@ would be. Money going out (a negative amount) is not a receipt: such lines are r
 marked ``outgoing``. Every problem in the file is reported at once,
 with its line number, and a file with any problem is refused whole.
 
+A line the file states plainly but the ledger could not keep as it stands (a reference
+longer than a payment's may be, ``REFERENCE_LENGTH_MAX``) is read with that ``problem``:
+the line waits for a person, the rest of the file goes on.
+
 Each line gets a fingerprint: the bank account, date, amount, reference and payer, and
 how many identical lines came before it in the file. Two exports that overlap (1-15
 November, then the whole month) give their shared lines the same fingerprints, so a
@@ -28,6 +32,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 from ledger.errors import InvalidRequest
+from ledger.limits import REFERENCE_LENGTH_MAX
 from ledger.money import DECIMAL_SEPARATORS, Money, check_currency, minor_units
 from ledger.rules import check_received_on
 
@@ -50,6 +55,8 @@ class StatementLine:
     reference: str
     payer: str
     fingerprint: UUID
+    # Why the ledger could not take the line as the bank wrote it; None: it can.
+    problem: str | None = None
 
     @property
     def outgoing(self) -> bool:
@@ -143,13 +150,30 @@ def read_statement(
         payer = _collapse(record[names["payer"]] or "")
         parts = (on.isoformat(), str(amount.amount_minor), amount.currency, reference, payer)
         fingerprint = _fingerprint(bank_account, parts, seen)
-        lines.append(StatementLine(row, on, amount, reference, payer, fingerprint))
+        problem = reference_problem(reference)
+        lines.append(StatementLine(row, on, amount, reference, payer, fingerprint, problem))
         if len(lines) > MAX_LINES:
             raise MalformedStatement(f"a statement may have at most {MAX_LINES} lines")
     _refuse_problems(problems)
     if not lines:
         raise MalformedStatement("the statement has no lines")
     return lines
+
+
+def reference_problem(reference: str) -> str | None:
+    """Why a payment could not carry ``reference`` as the bank wrote it, or None."""
+    if len(reference) > REFERENCE_LENGTH_MAX:
+        return (
+            f"the reference is {len(reference):,} characters; a payment keeps at most"
+            f" {REFERENCE_LENGTH_MAX}, so a person looks before it is recorded"
+        )
+    return None
+
+
+def kept_reference(reference: str) -> str | None:
+    """The reference the line's payment carries: the bank's, cut to what a payment
+    keeps (the bank line keeps it whole); None when the line has none."""
+    return reference[:REFERENCE_LENGTH_MAX].rstrip() or None
 
 
 def _refuse_problems(problems: list[str]) -> None:

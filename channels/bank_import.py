@@ -10,8 +10,10 @@ day) is taken as that payment, not recorded twice.
 
 Lines are taken ``LINES_PER_SAVE`` at a time, in one transaction each: their rows in
 ``bank_lines`` and one ledger save of their payments, each payment recorded and
-allocated together (``Payments.record_receipts``). A line the ledger refuses ends the
-import there, as a refused command does.
+allocated together (``Payments.record_receipts``). One line never stops a file: a line
+the ledger could not take as the bank wrote it (a reference longer than a payment
+keeps) waits for a person with its candidates, and so does a line whose receipt the
+ledger refuses, with the ledger's reason; the lines after it are taken all the same.
 
 The payment a line becomes has an id derived from the line's fingerprint, so importing
 a file again, or a later statement that overlaps it, adds nothing. The import itself is
@@ -35,8 +37,14 @@ from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from channels import bank_lines
-from channels.bank_csv import StatementLine, read_statement
-from channels.bank_match import AccountFacts, Decision, InvoiceFacts, Matcher
+from channels.bank_csv import StatementLine, kept_reference, read_statement
+from channels.bank_match import (
+    AccountFacts,
+    Decision,
+    InvoiceFacts,
+    Matcher,
+    invoice_candidates,
+)
 from channels.bank_queue import ACTIONS, STATEMENT_NAMESPACE, line_json, payment_id_for_line
 from channels.read_model import balances_caught_up
 from channels.reconcile import ReadModelBehind
@@ -44,6 +52,7 @@ from infra.settings import Settings
 from ledger.application import Ledger
 from ledger.commands import AllocatePayment, RecordPayment
 from ledger.errors import InvalidRequest, LedgerError
+from ledger.limits import REFERENCE_LENGTH_MAX
 from ledger.money import Money
 from ledger.payments import Receipt
 from ledger.reconciliation import Reconciliation
@@ -114,10 +123,31 @@ class Matching:
 
 @dataclass(frozen=True)
 class Taken:
-    """What became of a line: its row's fields, and the payment it records, if any."""
+    """What became of a line: its row's fields, the payment it records, if any, and the
+    match that placed it (given back, and offered to a person, if the ledger refuses)."""
 
     fields: dict[str, Any]
     receipt: Receipt | None = None
+    decision: Decision | None = None
+    matcher: Matcher | None = None
+
+    def refused(self, error: LedgerError) -> Taken:
+        """The line waits for a person instead, nothing recorded: the ledger said why.
+        What its match took off the invoices is given back to the matcher, and the
+        account it chose is the person's candidate."""
+        evidence = [*self.fields.get("evidence", []), f"the ledger refused it: {error.detail}"]
+        candidates = self.fields.get("candidates") or []
+        if self.matcher is not None and self.decision is not None and self.receipt is not None:
+            self.matcher.settle(self.decision, sign=-1)
+            if not candidates and self.decision.account_id is not None:
+                candidates = invoice_candidates(
+                    self.matcher.account(self.decision.account_id),
+                    self.receipt.payment.amount,
+                    self.decision.evidence,
+                    [invoice for invoice, _ in self.decision.allocations],
+                )
+        fields = {"outcome": "exception", "reason": "ledger-refused", "evidence": evidence}
+        return Taken({**fields, "candidates": candidates})
 
 
 class BankStatements:
@@ -185,40 +215,34 @@ class BankStatements:
         stamp: Stamp,
     ) -> None:
         """Claim, decide and record a chunk of lines in one transaction, their payments
-        in one ledger save. A line the ledger refuses ends the import, as it always has:
-        the lines before it are taken, it and those after it are not."""
+        in one ledger save (one more after each line the ledger refuses: that line waits
+        for a person, and the others are taken all the same)."""
         with self.pool.connection() as conn, conn.transaction():
             claimed = bank_lines.claim_many(conn, chunk, statement_id, method)
             # A line not claimed now was taken before: by an import of this file that
             # died, or by another file.
             taken = [line for line in chunk if line.fingerprint in claimed]
             decided = [self._decide(line, method, matching, stamp) for line in taken]
-            kept, refused = self._record_receipts(decided)
-            if kept < len(taken):
-                bank_lines.release(conn, [line.fingerprint for line in taken[kept:]])
-            settled = [
-                (line.fingerprint, d.fields)
-                for line, d in zip(taken[:kept], decided[:kept], strict=True)
-            ]
+            self._record_receipts(decided)
+            settled = [(line.fingerprint, d.fields) for line, d in zip(taken, decided, strict=True)]
             bank_lines.settle_many(conn, settled)
-        if refused is not None:
-            raise refused
 
-    def _record_receipts(self, decided: list[Taken]) -> tuple[int, LedgerError | None]:
-        """Record the lines' payments in one save: how many lines, from the first, are
-        done, and the ledger's refusal of the next one when it refused one."""
-        receipts: list[Receipt] = []
-        line_of: list[int] = []  # the line each receipt is
-        for n, taken in enumerate(decided):
-            if taken.receipt is not None:
-                receipts.append(taken.receipt)
-                line_of.append(n)
-        if not receipts:
-            return len(decided), None
-        recorded = self.ledger.payments.record_receipts(receipts)
-        if recorded.refused is None:
-            return len(decided), None
-        return line_of[recorded.recorded], recorded.refused
+    def _record_receipts(self, decided: list[Taken]) -> None:
+        """Record the lines' payments, in one save unless the ledger refuses one: that
+        line becomes ``ledger-refused`` (in ``decided``) and those after it are saved."""
+        waiting = [n for n, taken in enumerate(decided) if taken.receipt is not None]
+        while waiting:
+            receipts = [r for r in (decided[n].receipt for n in waiting) if r is not None]
+            recorded = self.ledger.payments.record_receipts(receipts)
+            if recorded.refused is None:
+                return
+            refused = waiting[recorded.recorded]
+            log.warning(
+                "bank statement line refused by the ledger",
+                extra={"problem": recorded.refused.code, "detail": recorded.refused.detail},
+            )
+            decided[refused] = decided[refused].refused(recorded.refused)
+            waiting = waiting[recorded.recorded + 1 :]
 
     def _decide(
         self, line: StatementLine, method: str, matching: dict[str, Matching], stamp: Stamp
@@ -226,8 +250,11 @@ class BankStatements:
         if line.outgoing:
             return Taken({"outcome": "outgoing"})
         currency = matching[line.amount.currency]
-        decision = currency.matcher.decide(line)
-        taken = self._apply(line, decision, method, currency.by_hand, stamp)
+        if line.problem is not None:  # the bank wrote what the ledger cannot keep
+            decision = currency.matcher.held(line, "reference-too-long", line.problem)
+        else:
+            decision = currency.matcher.decide(line)
+        taken = self._apply(line, decision, method, currency, stamp)
         currency.matcher.settle(decision)  # the next line sees what this one allocated
         return taken
 
@@ -236,7 +263,7 @@ class BankStatements:
         line: StatementLine,
         decision: Decision,
         method: str,
-        by_hand: ByHand,
+        currency: Matching,
         stamp: Stamp,
     ) -> Taken:
         fields: dict[str, Any] = {
@@ -248,7 +275,7 @@ class BankStatements:
         }
         if decision.account_id is None:
             return Taken(fields)
-        earlier = by_hand.take(decision.account_id, line.amount.amount_minor, line.on)
+        earlier = currency.by_hand.take(decision.account_id, line.amount.amount_minor, line.on)
         if earlier is not None:
             decision.allocations.clear()  # the person who recorded it placed it too
             return Taken(
@@ -262,12 +289,12 @@ class BankStatements:
             method=method,
             received_on=line.on,
             stamp=line_stamp,
-            reference=line.reference or None,
+            reference=kept_reference(line.reference),
             payment_id=payment_id,
         )
         fields["payment_id"] = payment_id
         if not decision.allocations:
-            return Taken(fields, Receipt(payment))
+            return Taken(fields, Receipt(payment), decision, currency.matcher)
         plan = tuple(
             (inv.invoice_id, Money(amount, line.amount.currency))
             for inv, amount in decision.allocations
@@ -277,7 +304,7 @@ class BankStatements:
             {"invoice_id": str(inv.invoice_id), "number": inv.number, "amount": amount}
             for inv, amount in decision.allocations
         ]
-        return Taken(fields, Receipt(payment, allocation))
+        return Taken(fields, Receipt(payment, allocation), decision, currency.matcher)
 
     # --- the record of an import -----------------------------------------------------
 
@@ -311,7 +338,7 @@ class BankStatements:
                 "line_id": str(r["line_id"]),
                 "row": r["row_number"],
                 "amount": Money(r["amount_minor"], r["currency"].strip()).to_json(),
-                "reference": r["reference"],
+                "reference": r["reference"][:REFERENCE_LENGTH_MAX],  # the line keeps it whole
                 "payer": r["payer"],
                 "account_id": str(r["account_id"]) if r["account_id"] else None,
             }

@@ -99,11 +99,6 @@ def claim_many(
     return {row[0] for row in rows}
 
 
-def release(conn: Connection[Any], line_ids: Sequence[UUID]) -> None:
-    """Give back lines claimed in this transaction and not taken after all."""
-    conn.execute("DELETE FROM bank_lines WHERE line_id = ANY(%s)", (list(line_ids),))
-
-
 JSON_FIELDS = ("evidence", "candidates", "allocations")
 
 

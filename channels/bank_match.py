@@ -153,6 +153,7 @@ class Matcher:
         self._references = ReferenceIndex()
         self._owing = OwingIndex()
         self._account_of: dict[UUID, int] = {}
+        self._by_id = {account.account_id: account for account in accounts}
         for n, account in enumerate(accounts):
             reference = squash(account.external_ref or "")
             if len(reference) >= 3:
@@ -164,11 +165,28 @@ class Matcher:
                 self._account_of[invoice.invoice_id] = n
         self._payers = PayerIndex([company_name(a.name) for a in accounts], self.similarity)
 
-    def settle(self, decision: Decision) -> None:
+    def account(self, account_id: UUID) -> AccountFacts:
+        """The account a decision placed a line on."""
+        return self._by_id[account_id]
+
+    def held(self, line: StatementLine, reason: str, why: str) -> Decision:
+        """The line waits for a person, nothing recorded, however sure its match: ``why``
+        says what stops it; the account and invoices the match found are its candidates."""
+        decision = self.decide(line)
+        candidates = decision.candidates
+        if decision.account_id is not None:
+            account = self._by_id[decision.account_id]
+            named = [invoice for invoice, _ in decision.allocations]
+            candidates = invoice_candidates(account, line.amount, decision.evidence, named)
+        return Decision("exception", reason, None, [], [why], candidates)
+
+    def settle(self, decision: Decision, sign: int = 1) -> None:
+        """Take what ``decision`` allocated off its invoices (``sign`` -1: give it back,
+        when the ledger refused the line after all)."""
         for invoice, amount in decision.allocations:
             account = self._account_of[invoice.invoice_id]
             self._owing.remove(account, invoice.outstanding)
-            invoice.outstanding -= amount
+            invoice.outstanding -= sign * amount
             self._owing.add(account, invoice.outstanding)
 
     def _found(self, line: StatementLine, payer: str) -> tuple[list[Evidence], set[int]]:
@@ -264,7 +282,7 @@ class Matcher:
             if amount - sum(a for _, a in plan) > self.tolerance:
                 return Decision(
                     "exception", "overpaid", account.account_id, plan, said,
-                    _invoice_candidates(account, line.amount),
+                    invoice_candidates(account, line.amount),
                 )  # fmt: skip
             return Decision("allocated", "reference", account.account_id, plan, said)
         exact = [i for i in account.open_invoices() if self._near(amount, i.outstanding)]
@@ -279,7 +297,7 @@ class Matcher:
         if weak:
             return self._exception("account-unclear", [evidence], amount)
         reason = "named-invoice-paid" if named else "allocation-unclear"
-        candidates = _invoice_candidates(account, line.amount)
+        candidates = invoice_candidates(account, line.amount)
         return Decision("exception", reason, account.account_id, [], said, candidates)
 
     def _by_amount(self, amount: int) -> list[Evidence]:
@@ -333,16 +351,29 @@ def _invoice_json(invoice: InvoiceFacts, currency: str) -> dict[str, Any]:
     }
 
 
-def _invoice_candidates(account: AccountFacts, amount: Money) -> list[dict[str, Any]]:
-    """The account's open invoices, those nearest the amount first."""
+def invoice_candidates(
+    account: AccountFacts,
+    amount: Money,
+    evidence: list[str] | None = None,
+    named: list[InvoiceFacts] | None = None,
+) -> list[dict[str, Any]]:
+    """The account as a person's one candidate: its open invoices, those the match
+    ``named`` first, then those nearest the amount, and why the account (``evidence``;
+    by default, that they are its)."""
+    first = {invoice.invoice_id for invoice in named or []}
     ranked = sorted(
-        account.open_invoices(), key=lambda i: (abs(i.outstanding - amount.amount_minor), i.due_on)
+        account.open_invoices(),
+        key=lambda i: (
+            i.invoice_id not in first,
+            abs(i.outstanding - amount.amount_minor),
+            i.due_on,
+        ),
     )
     return [
         {
             "account_id": str(account.account_id),
             "account_name": account.name,
-            "evidence": ["open invoice of the account"],
+            "evidence": evidence or ["open invoice of the account"],
             "invoices": [_invoice_json(i, account.currency) for i in ranked[:10]],
         }
     ]

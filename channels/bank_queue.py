@@ -10,9 +10,11 @@ from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from channels import bank_lines
+from channels.bank_csv import kept_reference
 from ledger.application import Ledger
 from ledger.commands import AllocatePayment, RecordPayment
 from ledger.errors import InvalidRequest, NotFound, RuleViolation
+from ledger.limits import REFERENCE_LENGTH_MAX
 from ledger.money import Money
 from ledger.stamp import Stamp
 
@@ -29,6 +31,10 @@ ACTIONS = {
     "account-ambiguous": "choose the account among the candidates; nothing is recorded yet",
     "reference-and-payer-disagree": "choose the account; reference and payer name differ",
     "no-match": "find the account; nothing is recorded until then",
+    "reference-too-long": "check the line and choose the account; its payment keeps the"
+    f" reference's first {REFERENCE_LENGTH_MAX} characters, the line all of it",
+    "ledger-refused": "read why the ledger refused it (evidence); place it on an account"
+    " once that is put right, or set it aside",
     "resolved": "nothing to do: a person placed it",
     "dismissed": "nothing to do: a person set it aside",
 }
@@ -109,7 +115,7 @@ class BankQueue:
                         method=row["method"],
                         received_on=row["received_on"],
                         stamp=line_stamp,
-                        reference=row["reference"] or None,
+                        reference=kept_reference(row["reference"]),
                         payment_id=payment_id,
                     )
                 )

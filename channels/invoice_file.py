@@ -4,7 +4,8 @@ row). Columns, in any order and case: ``account_id`` or ``account_ref`` (the acc
 ``external_ref``), ``number``, ``amount`` (major units as a person writes them:
 ``1,234.56``; a numeric cell in XLSX), ``currency``, ``issued_on``, ``due_on`` (ISO
 dates, or date cells) and an optional ``description``. A row that cannot be read is
-refused on its own, with its line and why; the others become commands."""
+refused on its own, with its line and why (an ``account_ref`` no account goes by, or one
+several go by: ambiguous, naming them); the others become commands."""
 
 from __future__ import annotations
 
@@ -104,7 +105,7 @@ def _account(record: dict[str, Any], account_for_ref: Callable[[str], UUID | Non
     ref = text(record.get("account_ref"))
     if not ref:
         raise ValueError("no account_id or account_ref")
-    found = account_for_ref(ref)
+    found = account_for_ref(ref)  # a ValueError of its own when several accounts go by it
     if found is None:
         raise ValueError(f"no account has the external_ref {ref!r}")
     return found

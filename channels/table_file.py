@@ -11,9 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from ledger.money import minor_units
 
@@ -23,6 +23,20 @@ ROWS_MAX = 1_000_000
 Record = dict[str, Any]  # a row's cells by column name
 Rows = Generator[tuple[int, Record], None, None]
 _Cells = Generator[list[Any], None, None]
+
+
+class FileRow(Protocol):
+    """A row of a file: its line, and the command it became (None: it could not be read)."""
+
+    @property
+    def line(self) -> int: ...
+
+    @property
+    def command(self) -> Any: ...
+
+
+RowT = TypeVar("RowT", bound=FileRow)
+OutcomeT = TypeVar("OutcomeT")
 
 
 class TableFileError(ValueError):
@@ -138,3 +152,16 @@ def _xlsx(name: str, content: bytes, sheet: str | None) -> _Cells:
             yield list(values)
     finally:
         book.close()
+
+
+def saved_rows(
+    rows: Sequence[RowT], save: Callable[[list[Any]], Sequence[OutcomeT]]
+) -> list[tuple[RowT, OutcomeT | None]]:
+    """Every row of a file, in its order, with its outcome: the readable rows' commands
+    are saved at once (``save`` answers an outcome for each, in order); a row that could
+    not be read never reached the ledger, so its outcome is None. What the file imports
+    share, over HTTP (``api/routes/file_import.py``) and from the command line."""
+    readable = [row for row in rows if row.command is not None]
+    outcomes = save([row.command for row in readable])
+    by_line = dict(zip((row.line for row in readable), outcomes, strict=True))
+    return [(row, by_line.get(row.line)) for row in rows]

@@ -18,6 +18,7 @@ SELECT a.account_id, a.name, a.currency, a.external_ref, i.invoice_id, i.number,
        - i.voided_minor AS outstanding
   FROM balance_accounts a LEFT JOIN balance_invoices i ON i.account_id = a.account_id
  WHERE a.currency = %s
+ ORDER BY a.account_id, i.due_on, i.number, i.invoice_id
 """
 # ``bank_lines`` is the bank channel's table: a payment a statement line already took is
 # not a receipt recorded by hand.
@@ -108,3 +109,13 @@ def accounts_by_external_ref(conn: Connection[Any]) -> dict[str, UUID | None]:
     for ref, account_id in rows:
         found[ref] = None if ref in found else account_id
     return found
+
+
+def accounts_going_by(conn: Connection[Any], external_ref: str) -> list[UUID]:
+    """Every account whose external reference is ``external_ref`` (several, where a
+    reference is shared), in id order."""
+    rows = conn.execute(
+        "SELECT account_id FROM balance_accounts WHERE external_ref = %s ORDER BY account_id",
+        (external_ref,),
+    ).fetchall()
+    return [row[0] for row in rows]

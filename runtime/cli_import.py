@@ -4,7 +4,9 @@ ledger's bulk paths with a progress bar. Each row is opened or raised, found alr
 there (so an import run again, or resumed after a crash, does nothing twice) or refused
 with its reason; every row's outcome is written to a report beside the file. An opening
 book goes in as two files, accounts then invoices, and the invoices may name the
-accounts just opened by their ``account_ref`` at once."""
+accounts just opened by their ``account_ref`` at once. Rows become outcomes as they do
+for ``POST /v1/accounts/imports`` and ``/v1/invoices/imports``
+(``channels.table_file.saved_rows``)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from typing import Any, TypeVar
 
 from channels import account_file, invoice_file
 from channels.account_refs import account_refs
-from channels.table_file import TableFileError
+from channels.table_file import TableFileError, saved_rows
 from ledger import bulk, bulk_accounts
 from ledger.bulk import Outcome
 from ledger.bulk_accounts import AccountOutcome
@@ -92,18 +94,18 @@ def _accounts(args: argparse.Namespace, content: bytes, store: Store, stamp: Sta
     """Each account opened, already there or refused; a reference another account goes
     by already (as the balances read model has it) is refused, not opened twice."""
     rows = account_file.read_content(args.file.name, content, stamp, args.sheet)
-    readable = [row for row in rows if row.command is not None]
-    commands = [row.command for row in readable if row.command is not None]
     taken = account_refs(store.pool, store.ledger).known
-    outcomes = _with_progress(
-        args.file.name,
-        len(commands),
-        lambda progress: store.ledger.bulk_accounts.open_accounts(commands, progress, taken),
+    saved = saved_rows(
+        rows,
+        lambda commands: _with_progress(
+            args.file.name,
+            len(commands),
+            lambda progress: store.ledger.bulk_accounts.open_accounts(commands, progress, taken),
+        ),
     )
-    by_line = dict(zip((row.line for row in readable), outcomes, strict=True))
     return [
-        _line(row.line, (row.external_ref, row.name), row.refused, by_line.get(row.line))
-        for row in rows
+        _line(row.line, (row.external_ref, row.name), row.refused, outcome)
+        for row, outcome in saved
     ]
 
 
@@ -112,17 +114,16 @@ def _invoices(args: argparse.Namespace, content: bytes, store: Store, stamp: Sta
     by its reference (``channels/account_refs.py``)."""
     refs = account_refs(store.pool, store.ledger)
     rows = invoice_file.read_content(args.file.name, content, stamp, refs.account_for, args.sheet)
-    readable = [row for row in rows if row.command is not None]
-    commands = [row.command for row in readable if row.command is not None]
-    outcomes = _with_progress(
-        args.file.name,
-        len(commands),
-        lambda progress: store.ledger.bulk.raise_invoices(commands, progress),
+    saved = saved_rows(
+        rows,
+        lambda commands: _with_progress(
+            args.file.name,
+            len(commands),
+            lambda progress: store.ledger.bulk.raise_invoices(commands, progress),
+        ),
     )
-    by_line = dict(zip((row.line for row in readable), outcomes, strict=True))
     return [
-        _line(row.line, (row.account, row.number), row.refused, by_line.get(row.line))
-        for row in rows
+        _line(row.line, (row.account, row.number), row.refused, outcome) for row, outcome in saved
     ]
 
 

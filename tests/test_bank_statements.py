@@ -293,29 +293,66 @@ def test_amounts_are_read_in_the_currency_s_own_minor_units():
             minor_units(text, "EUR", decimal_separator=separator)
 
 
-def test_a_line_the_ledger_refuses_stops_the_import_there_and_again_each_time(bank_settings):
+def test_a_line_the_ledger_cannot_take_waits_for_a_person_and_the_file_goes_on(bank_settings):
     with pipeline(bank_settings) as p:
         api = p.api
         acct = _account(api, "Fern Studios Ltd")
-        invoices = [_invoice(api, acct, f"F-{n}", 100_00) for n in (1, 2, 3)]
+        invoices = [_invoice(api, acct, f"F-{n}", 100_00) for n in (1, 2, 3, 4)]
+        largest = _invoice(api, acct, "F-5", 10**15)  # the largest amount the ledger takes
+        long_reference = f"F-2 {'X' * 200}"  # longer than a payment's reference may be
         statement = HEADER + (
             "2026-11-02,100.00,F-1,FERN STUDIOS\n"
-            f"2026-11-03,100.00,F-2 {'X' * 200},FERN STUDIOS\n"  # longer than a reference may be
-            "2026-11-04,100.00,F-3,FERN STUDIOS\n"
+            f"2026-11-03,100.00,{long_reference},FERN STUDIOS\n"
+            "2026-11-03,10000000000000.01,F-5,FERN STUDIOS\n"  # a penny more than it takes
+            "2026-11-04,100.00,F-4,FERN STUDIOS\n"
         )
-        refused = _import(api, statement)
-        assert refused.status_code == 422, refused.text
-        assert "reference" in refused.json()["detail"]
-        head = p.services.ledger.head_position()
-        # The line before it is recorded and allocated; nothing of it or of the line after.
-        assert [_outstanding(api, i, head)["amount"] for i in invoices] == [0, 100_00, 100_00]
-        assert _balance(api, acct, head)["paid"]["amount"] == 100_00
-        taken = api.ok(api.get("/v1/bank-statements/lines"))["lines"]
-        assert [(ln["row"], ln["outcome"]) for ln in taken] == [(2, "allocated")]
+        done = api.ok(_import(api, statement))
+        shown = [(ln["row"], ln["outcome"], ln["reason"]) for ln in done["lines"]]
+        assert shown == [
+            (2, "allocated", "reference"),
+            (3, "exception", "reference-too-long"),
+            (4, "exception", "ledger-refused"),
+            (5, "allocated", "reference"),
+        ]
+        long_line, refused_line = done["lines"][1], done["lines"][2]
+        assert long_line["reference"] == long_reference  # the line keeps what the bank wrote
+        assert "204 characters" in long_line["evidence"][0]
+        assert long_line["payment_id"] is None and long_line["account_id"] is None
+        [candidate] = long_line["candidates"]  # the match it would have been, to confirm
+        assert candidate["account_id"] == acct
+        assert candidate["invoices"][0]["number"] == "F-2"
+        assert "reference names invoice F-2" in candidate["evidence"]
+        assert "the ledger refused it" in refused_line["evidence"][-1]
+        assert "exceeds the largest amount" in refused_line["evidence"][-1]
+        [candidate] = refused_line["candidates"]  # what the match would have paid, unpaid
+        assert candidate["account_id"] == acct
+        assert candidate["invoices"][0]["invoice_id"] == largest
+        assert candidate["invoices"][0]["outstanding"]["amount"] == 10**15
+        assert refused_line["payment_id"] is None
+        assert (done["counts"]["reference-too-long"], done["counts"]["ledger-refused"]) == (1, 1)
+        at = done["position"]
+        outstanding = [_outstanding(api, i, at)["amount"] for i in invoices]
+        assert outstanding == [0, 100_00, 100_00, 0]
+        assert _balance(api, acct, at)["paid"]["amount"] == 200_00
+        queue = api.ok(api.get("/v1/bank-statements/lines", outcome="exception"))["lines"]
+        assert [ln["row"] for ln in queue] == [3, 4]
 
-        again = _import(api, statement)  # the same line is refused again; nothing twice
-        assert again.status_code == 422, again.text
+        head = p.services.ledger.head_position()
+        again = _import(api, statement)  # the same file: nothing twice
+        assert again.status_code == 200 and again.json()["duplicate"] is True
         assert p.services.ledger.head_position() == head
+
+        # The coordinator places the long line: its payment keeps the reference's start.
+        placed = api.ok(
+            api.post(
+                f"/v1/bank-statements/lines/{long_line['line_id']}/resolution",
+                {"account_id": acct, "strategy": "oldest_first"},
+            )
+        )
+        assert placed["outcome"] == "resolved"
+        payment = api.ok(api.get(f"/v1/payments/{placed['payment_id']}"))
+        assert payment["reference"] == long_reference[:200]
+        assert _outstanding(api, invoices[1], placed["position"])["amount"] == 0
 
 
 def test_an_import_cut_short_between_the_ledger_and_its_lines_resumes_without_duplicates(

@@ -127,6 +127,40 @@ def test_the_same_idempotency_key_returns_the_first_result_and_appends_nothing(s
         assert p.services.ledger.head_position() == head
 
 
+def test_an_account_is_opened_with_the_coordinator_who_looks_after_it(settings):
+    with pipeline(settings, workers=False) as p:
+        api = p.api
+        body = {
+            "name": "Quayside Studios",
+            "currency": "GBP",
+            "payment_terms_days": 30,
+            "coordinator": "alice",
+        }
+        opened = api.ok(api.post("/v1/accounts", body, key="open-quayside"))
+        assert opened["coordinator"] == "alice"
+        assert api.ok(api.get(f"/v1/accounts/{opened['id']}"))["coordinator"] == "alice"
+        # As an opening book's import opens it: opened, then its details, in one save.
+        events = list(p.services.ledger.events.get(uuid.UUID(opened["id"])))
+        assert [type(e).__name__ for e in events] == ["Opened", "DetailsUpdated"]
+        assert events[1].changes == {"coordinator": "alice"}
+        head = p.services.ledger.head_position()
+        assert opened["position"] == head
+        again = api.post("/v1/accounts", body, key="open-quayside")
+        assert again.status_code == 201 and again.json() == opened
+        assert p.services.ledger.head_position() == head
+
+        # Bounded and checked as the account's other names are; nothing is opened.
+        for coordinator, problem in (
+            ("a" * 201, "validation-error"),
+            ("", "validation-error"),
+            ("   ", "invalid-request"),
+        ):
+            refused = api.post("/v1/accounts", {**body, "coordinator": coordinator})
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["type"] == f"/v1/problems/{problem}", refused.text
+        assert p.services.ledger.head_position() == head
+
+
 def test_min_position_waits_for_the_projection_then_gives_up_with_503(settings):
     settings = settings.model_copy(update={"query_wait_ms": 300})
     with pipeline(settings, workers=False) as p:  # nothing projects: the wait must time out

@@ -4,17 +4,20 @@ with its line and reason, in a report beside the file."""
 
 from __future__ import annotations
 
+import ast
 import base64
 import csv
 import datetime as dt
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from openpyxl import Workbook
 
+from channels.table_file import saved_rows
 from runtime import cli
 from runtime.workers import settings_env
 from tests.pipeline import pipeline
@@ -161,3 +164,63 @@ def test_the_same_file_through_the_api_reports_each_line(settings, tmp_path: Pat
         assert refused.status_code == 422
         assert "not an XLSX workbook" in refused.json()["detail"]
         assert p.services.ledger.head_position() == head
+
+
+def test_a_reference_two_accounts_share_is_refused_as_ambiguous_naming_them(settings) -> None:
+    with pipeline(settings) as p:
+        body = {"currency": "GBP", "payment_terms_days": 30, "external_ref": "CRM-0007"}
+        pier = p.api.ok(p.api.post("/v1/accounts", {**body, "name": "Pier Cafe"}))
+        quay = p.api.ok(p.api.post("/v1/accounts", {**body, "name": "Quay Cafe"}))
+        p.wait_until_projected(quay["position"])
+        csv_text = (
+            "account_ref,number,amount,currency,issued_on,due_on\n"
+            "CRM-0007,AMB-1,10.00,GBP,2026-11-01,2026-12-01\n"
+            "CRM-0404,AMB-2,10.00,GBP,2026-11-01,2026-12-01\n"
+            "CRM-0007,AMB-3,12.00,GBP,2026-11-01,2026-12-01\n"
+        )
+        head = p.services.ledger.head_position()
+        reply = p.api.ok(
+            p.api.post("/v1/invoices/imports", {"filename": "amb.csv", "content": csv_text})
+        )
+        assert [(i["line"], i["status"]) for i in reply["items"]] == [
+            (2, "refused"),
+            (3, "refused"),
+            (4, "refused"),
+        ]
+        for line in (0, 2):
+            detail = reply["items"][line]["problem"]["detail"]
+            assert "'CRM-0007' is ambiguous" in detail, detail
+            assert pier["id"] in detail and quay["id"] in detail
+            assert "no account has" not in detail
+        assert (
+            "no account has the external_ref 'CRM-0404'" in reply["items"][1]["problem"]["detail"]
+        )
+        assert p.services.ledger.head_position() == head
+
+
+def test_the_command_line_and_the_api_turn_rows_into_outcomes_by_one_shared_step() -> None:
+    @dataclass(frozen=True)
+    class Row:
+        line: int
+        command: str | None
+
+    rows = [Row(2, "a"), Row(3, None), Row(4, "b"), Row(5, None)]
+    saves: list[list[str]] = []
+
+    def save(commands: list[str]) -> list[str]:
+        saves.append(commands)
+        return [f"saved {c}" for c in commands]
+
+    assert saved_rows(rows, save) == [
+        (rows[0], "saved a"), (rows[1], None), (rows[2], "saved b"), (rows[3], None),
+    ]  # fmt: skip
+    assert saves == [["a", "b"]]  # the readable rows, in one call, in the file's order
+    root = Path(__file__).resolve().parent.parent
+    for module in ("runtime/cli_import.py", "api/routes/file_import.py"):
+        tree = ast.parse((root / module).read_text())
+        called = {
+            node.func.id
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        }
+        assert "saved_rows" in called, f"{module} pairs rows with outcomes by itself"

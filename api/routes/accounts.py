@@ -52,7 +52,9 @@ EVENTS_PAGE_MAX = 1_000
 
 @router.post("", status_code=201, response_model=AccountPublic)
 def open_account(body: AccountCreate, svc: ServicesDep, ctx: CommandDep) -> JSONResponse:
-    """Open a debtor account in one currency."""
+    """Open a debtor account in one currency, with the coordinator who looks after it
+    when one is named (recorded as the import records it: its details updated in the
+    same save)."""
 
     return ctx.save(
         body,
@@ -64,6 +66,7 @@ def open_account(body: AccountCreate, svc: ServicesDep, ctx: CommandDep) -> JSON
                 email=body.email,
                 external_ref=body.external_ref,
                 credit_limit=body.credit_limit.to_money() if body.credit_limit else None,
+                coordinator=body.coordinator,
                 stamp=ctx.stamp(),
                 account_id=ctx.id_for("account"),
             )

@@ -13,19 +13,9 @@ from pydantic import BaseModel
 
 from api.idempotency import Reply
 from api.schemas_batch import FileImport
-from channels.table_file import TableFileError
+from channels.table_file import FileRow, TableFileError, saved_rows
 from ledger.bulk import Positioned, counted, position_reached
 from ledger.errors import InvalidRequest
-
-
-class FileRow(Protocol):
-    """A row of a file: its line, and the command it became (None: it could not be read)."""
-
-    @property
-    def line(self) -> int: ...
-
-    @property
-    def command(self) -> Any: ...
 
 
 class Item(Protocol):
@@ -33,9 +23,9 @@ class Item(Protocol):
     def status(self) -> str: ...
 
 
-RowT = TypeVar("RowT", bound=FileRow)
 OutcomeT = TypeVar("OutcomeT", bound=Positioned)
 ItemT = TypeVar("ItemT", bound=Item)
+RowT = TypeVar("RowT", bound=FileRow)
 
 
 def imported(
@@ -56,10 +46,9 @@ def imported(
         rows = read(content)
     except TableFileError as e:
         raise InvalidRequest(str(e)) from None
-    readable = [row for row in rows if row.command is not None]
-    outcomes = save([row.command for row in readable])
-    by_line = dict(zip((row.line for row in readable), outcomes, strict=True))
-    items = [item(row, by_line.get(row.line)) for row in rows]
+    saved = saved_rows(rows, save)
+    outcomes = [outcome for _, outcome in saved if outcome is not None]
+    items = [item(row, outcome) for row, outcome in saved]
     reply = result(
         filename=body.filename,
         sha256=hashlib.sha256(content).hexdigest(),
