@@ -18,7 +18,7 @@ from projections.writer import Projection, apply_batch
 
 log = logging.getLogger("arledger.catchup")
 
-CHUNK_EVENTS = 1_000
+CHUNK_EVENTS = 4_000  # read from the store at a time; a partition's share is one batch
 
 
 def catch_up(

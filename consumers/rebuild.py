@@ -44,7 +44,16 @@ def rebuild(
     schema = f"rebuild_{projection.name}_{secrets.token_hex(4)}"
     with pool.connection() as conn:
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    side = open_pool(database_url, max_size=2, name=schema, search_path=f"{schema},public")
+    # The side schema's commits do not wait for the disk: a crash loses the rebuild (it
+    # starts again in a new schema), and the switch's own commit, on the live pool,
+    # flushes everything written before it.
+    side = open_pool(
+        database_url,
+        max_size=2,
+        name=schema,
+        search_path=f"{schema},public",
+        wait_for_flush=False,
+    )
     partitions = set(range(partition_count))
     log.info("rebuilding", extra={"projection": projection.name, "schema": schema})
     try:

@@ -6,13 +6,13 @@ redelivered message changes nothing and a crash mid-batch loses nothing."""
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections import defaultdict
 from typing import Any
 
+import orjson
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import CommitFailedError, KafkaError
@@ -29,7 +29,7 @@ from projections.writer import GapDetected, Projection, apply_batch
 log = logging.getLogger("arledger.consumer")
 
 POLL_TIMEOUT_MS = 200
-POLL_RECORDS_MAX = 250  # a batch must finish well within max_poll_interval_ms
+POLL_RECORDS_MAX = 1_000  # a batch must finish well within max_poll_interval_ms
 # How long a partition may sit behind the relay with no message arriving before the
 # consumer stops waiting for Kafka and reads the missing events from the store.
 STALL_SECONDS = 2.0
@@ -135,8 +135,8 @@ class ProjectionConsumer:
         for tp, messages in records.items():
             for message in messages:
                 try:
-                    by_partition[tp.partition].append(json.loads(message.value))
-                except (ValueError, TypeError):
+                    by_partition[tp.partition].append(orjson.loads(message.value))
+                except (orjson.JSONDecodeError, TypeError):
                     log.error(
                         "skipping a message that is not a CloudEvent",
                         extra={"partition": tp.partition, "offset": message.offset},

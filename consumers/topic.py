@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from uuid import UUID
 
 from kafka import KafkaAdminClient
@@ -18,8 +19,13 @@ REPAIR_ATTEMPTS = 5
 def partition_for(account_id: UUID | str, partitions: int) -> int:
     """The partition an account's events go to: Kafka's own default (murmur2 of the key),
     computed here so that the relay and a consumer catching up from the store agree."""
-    key = str(account_id).encode()
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+    return _partition_of(str(account_id), partitions)
+
+
+@lru_cache(maxsize=1 << 16)
+def _partition_of(account_id: str, partitions: int) -> int:
+    # kafka-python's murmur2 is pure Python: remembered per account, not hashed per event.
+    return int(murmur2(account_id.encode()) & 0x7FFFFFFF) % partitions
 
 
 class TopicMismatch(RuntimeError):

@@ -13,8 +13,9 @@ from __future__ import annotations
 import dataclasses
 import typing
 from datetime import date, datetime
+from hashlib import sha1
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
@@ -60,8 +61,19 @@ def schema_version(event: DomainEventProtocol[Any]) -> int:
 
 
 def event_id(event: DomainEventProtocol[Any]) -> str:
-    """A stable id: the same event gets the same id however often it is published."""
-    return str(uuid5(EVENT_ID_NAMESPACE, f"{event.originator_id}/{event.originator_version}"))
+    """A stable id: the same event gets the same id however often it is published. It is
+    ``uuid5(EVENT_ID_NAMESPACE, "<originator>/<version>")``, written out from the SHA-1
+    here (the relay and every catch-up make one per event; ``uuid.uuid5`` and ``str`` of
+    its ``UUID`` take twice as long)."""
+    name = f"{event.originator_id}/{event.originator_version}".encode()
+    digest = bytearray(sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
 
 
 def account_of(event: DomainEventProtocol[Any]) -> UUID:

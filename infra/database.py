@@ -120,12 +120,20 @@ def open_pool(
     max_size: int = 10,
     name: str = "arledger",
     search_path: str | None = None,
+    wait_for_flush: bool = True,
 ) -> ConnectionPool:
     """A pool of connections; ``search_path`` puts a schema's tables before the public
-    ones (a projection rebuilt beside the live one)."""
+    ones (a projection rebuilt beside the live one). ``wait_for_flush=False`` commits
+    without waiting for the WAL to reach the disk (``synchronous_commit=off``): for work a
+    crash may lose whole, never in part, and that is done again anyway (a rebuild)."""
     kwargs: dict[str, object] = {"autocommit": False}
+    options = []
     if search_path:
-        kwargs["options"] = f"-c search_path={search_path}"
+        options.append(f"-c search_path={search_path}")
+    if not wait_for_flush:
+        options.append("-c synchronous_commit=off")
+    if options:
+        kwargs["options"] = " ".join(options)
     pool = ConnectionPool(
         database_url,
         min_size=1,

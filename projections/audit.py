@@ -12,11 +12,11 @@ from uuid import UUID
 
 from psycopg import Connection
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from projections.receivables import MOVEMENTS
+from projections.table_rows import Table, TableRows, json_text
 from projections.totals import TOTAL, whole_rows, widen
-from projections.writer import fresh_per_account
+from projections.writer import OPENED, unseen_per_account
 
 NAME = "audit"
 # The column of an entry that is a running total (numeric: read back with ``whole_rows``).
@@ -58,44 +58,79 @@ CREATE INDEX IF NOT EXISTS audit_entries_write_offs ON audit_entries (subject, t
 ).replace("{TOTAL}", TOTAL)
 
 
+ACCOUNTS = Table(
+    "audit_accounts",
+    {
+        "account_id": "uuid",
+        "currency": "text",
+        "outstanding_minor": "numeric",
+        "position": "bigint",
+    },
+    defaults={"outstanding_minor": 0},
+    changing=("outstanding_minor", "position"),
+    totals=("outstanding_minor",),
+)
+ENTRIES = Table(
+    "audit_entries",
+    {
+        "position": "bigint",
+        "account_id": "uuid",
+        "type": "text",
+        "subject": "uuid",
+        "actor": "text",
+        "reason": "text",
+        "effective_at": "timestamptz",
+        "recorded_at": "timestamptz",
+        "currency": "text",
+        OUTSTANDING: "numeric",
+        "correlation_id": "text",
+        "causation_id": "text",
+        "data": "jsonb",
+    },
+)
+
+
 def apply(conn: Connection[Any], events: Sequence[dict[str, Any]]) -> None:
-    fresh = fresh_per_account(conn, "audit_accounts", events)
+    """An entry per event, with what its account owed after it; the accounts read and
+    the entries and accounts written in a statement each (``projections/table_rows.py``)."""
+    fresh = unseen_per_account(conn, "audit_accounts", events)
+    if not fresh:
+        return
+    accounts, entries = TableRows(ACCOUNTS), TableRows(ENTRIES)
     with conn.pipeline():
-        for ce in fresh:
-            if ce["type"] == "arledger.account.opened":
-                conn.execute(
-                    "INSERT INTO audit_accounts (account_id, currency, position)"
-                    " VALUES (%s, %s, %s) ON CONFLICT (account_id) DO NOTHING",
-                    (ce["accountid"], ce["data"]["currency"], ce["position"]),
-                )
-            change = 0
-            if ce["type"] in MOVEMENTS:
-                change = MOVEMENTS[ce["type"]][1] * ce["data"]["amount"]["amount"]
-            conn.execute(
-                "WITH account AS (UPDATE audit_accounts"
-                " SET outstanding_minor = outstanding_minor + %(change)s"
-                " WHERE account_id = %(account)s RETURNING currency, outstanding_minor)"
-                " INSERT INTO audit_entries (position, account_id, type, subject, actor, reason,"
-                " effective_at, recorded_at, currency, outstanding_after_minor, correlation_id,"
-                " causation_id, data)"
-                " SELECT %(position)s, %(account)s, %(type)s, %(subject)s, %(actor)s, %(reason)s,"
-                " %(effective)s, %(recorded)s, currency, outstanding_minor, %(correlation)s,"
-                " %(causation)s, %(data)s FROM account ON CONFLICT (position) DO NOTHING",
-                {
-                    "change": change,
-                    "account": ce["accountid"],
-                    "position": ce["position"],
-                    "type": ce["type"],
-                    "subject": ce["subject"],
-                    "actor": ce["actor"],
-                    "reason": _reason(ce["data"]),
-                    "effective": ce["effectivetime"],
-                    "recorded": ce["time"],
-                    "correlation": ce.get("correlationid"),
-                    "causation": ce.get("causationid"),
-                    "data": Jsonb(ce["data"]),
-                },
+        accounts.load(conn, {ce["accountid"] for ce in fresh if ce["type"] != OPENED})
+        accounts.loaded()
+    for ce in fresh:
+        if ce["type"] == OPENED and not accounts.has(ce["accountid"]):
+            accounts.add(ce["accountid"], {"currency": ce["data"]["currency"]})
+        account = accounts.get(ce["accountid"])
+        if account is None:
+            continue
+        if ce["type"] in MOVEMENTS:
+            account["outstanding_minor"] += (
+                MOVEMENTS[ce["type"]][1] * ce["data"]["amount"]["amount"]
             )
+        account["position"] = ce["position"]
+        entries.add(
+            ce["position"],
+            {
+                "account_id": ce["accountid"],
+                "type": ce["type"],
+                "subject": ce["subject"],
+                "actor": ce["actor"],
+                "reason": _reason(ce["data"]),
+                "effective_at": ce["effectivetime"],
+                "recorded_at": ce["time"],
+                "currency": account["currency"],
+                OUTSTANDING: account["outstanding_minor"],
+                "correlation_id": ce.get("correlationid"),
+                "causation_id": ce.get("causationid"),
+                "data": json_text(ce["data"]),
+            },
+        )
+    with conn.pipeline():
+        accounts.write(conn)
+        entries.write(conn, "ON CONFLICT (position) DO NOTHING")
 
 
 def _reason(data: dict[str, Any]) -> str | None:

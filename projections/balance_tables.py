@@ -6,6 +6,7 @@ running totals made before they were wide are widened (``projections/totals.py``
 
 from __future__ import annotations
 
+from projections.table_rows import Table
 from projections.totals import TOTAL, widen
 
 # An account's running totals: sums of any number of amounts, wider than one amount.
@@ -66,6 +67,9 @@ ALTER TABLE balance_invoices ADD COLUMN IF NOT EXISTS charged_for uuid;
 ALTER TABLE balance_invoices
     ADD COLUMN IF NOT EXISTS credit_limit_exceeded boolean NOT NULL DEFAULT false;
 CREATE INDEX IF NOT EXISTS balance_invoices_account ON balance_invoices (account_id, due_on);
+-- The account list's order (``projections/account_lists.py``): its first page reads the
+-- index, not every account sorted.
+CREATE INDEX IF NOT EXISTS balance_accounts_by_name ON balance_accounts (name, account_id);
 CREATE TABLE IF NOT EXISTS balance_payments (
     payment_id uuid PRIMARY KEY,
     account_id uuid NOT NULL,
@@ -112,3 +116,120 @@ CREATE INDEX IF NOT EXISTS account_events_account ON account_events (account_id,
 """
     + widen("balance_accounts", *ACCOUNT_TOTALS)
 ).replace("{TOTAL}", TOTAL)
+
+# The tables' shapes for the batch writes of ``projections/balances.py``: every column an
+# insert writes (the key first, ``char(3)`` as text), a new row's defaults, and the
+# columns events change.
+ACCOUNTS = Table(
+    "balance_accounts",
+    {
+        "account_id": "uuid",
+        "name": "text",
+        "currency": "text",
+        "payment_terms_days": "int",
+        "email": "text",
+        "external_ref": "text",
+        "credit_limit_minor": "bigint",
+        "status": "text",
+        "opened_at": "timestamptz",
+        **dict.fromkeys(ACCOUNT_TOTALS, "numeric"),
+        "position": "bigint",
+        "last_contact_at": "timestamptz",
+        "escalated_to": "text",
+        "insolvency": "text",
+        "referred_to": "text",
+        "coordinator": "text",
+        "broken_promises": "int",
+    },
+    defaults={**dict.fromkeys(ACCOUNT_TOTALS, 0), "broken_promises": 0},
+    changing=(
+        "name",
+        "payment_terms_days",
+        "email",
+        "external_ref",
+        "credit_limit_minor",
+        "status",
+        *ACCOUNT_TOTALS,
+        "position",
+        "last_contact_at",
+        "escalated_to",
+        "insolvency",
+        "referred_to",
+        "coordinator",
+        "broken_promises",
+    ),
+    totals=ACCOUNT_TOTALS,
+)
+_INVOICE_SUMS = (
+    "allocated_minor",
+    "credited_minor",
+    "written_off_minor",
+    "voided_minor",
+    "disputed_minor",
+)
+INVOICES = Table(
+    "balance_invoices",
+    {
+        "invoice_id": "uuid",
+        "account_id": "uuid",
+        "number": "text",
+        "currency": "text",
+        "amount_minor": "bigint",
+        **dict.fromkeys(_INVOICE_SUMS, "bigint"),
+        "issued_on": "date",
+        "due_on": "date",
+        "description": "text",
+        "raised_at": "timestamptz",
+        "position": "bigint",
+        "sends": "int",
+        "kind": "text",
+        "charged_for": "uuid",
+        "credit_limit_exceeded": "boolean",
+        "overdue_noted": "boolean",
+    },
+    defaults={**dict.fromkeys(_INVOICE_SUMS, 0), "sends": 0, "overdue_noted": False},
+    changing=(*_INVOICE_SUMS, "position", "sends", "overdue_noted"),
+)
+_PAYMENT_SUMS = ("allocated_minor", "refunded_minor", "taken_back_minor")
+PAYMENTS = Table(
+    "balance_payments",
+    {
+        "payment_id": "uuid",
+        "account_id": "uuid",
+        "currency": "text",
+        "amount_minor": "bigint",
+        **dict.fromkeys(_PAYMENT_SUMS, "bigint"),
+        "method": "text",
+        "status": "text",
+        "received_on": "date",
+        "reference": "text",
+        "failure_code": "text",
+        "failure_message": "text",
+        "position": "bigint",
+        "purpose": "text",
+        "recorded_position": "bigint",
+    },
+    defaults=dict.fromkeys(_PAYMENT_SUMS, 0),
+    changing=(*_PAYMENT_SUMS, "status", "failure_code", "failure_message", "position"),
+)
+ARRANGEMENTS = Table(
+    "balance_arrangements",
+    {
+        "arrangement_id": "uuid",
+        "account_id": "uuid",
+        "kind": "text",
+        "status": "text",
+        "position": "bigint",
+    },
+    changing=("status", "position"),
+)
+EVENTS = Table(
+    "account_events",
+    {
+        "position": "bigint",
+        "account_id": "uuid",
+        "type": "text",
+        "recorded_at": "timestamptz",
+        "cloudevent": "jsonb",
+    },
+)

@@ -1,43 +1,110 @@
 """The balances read model: accounts with their running totals, invoices with their
 outstanding amount and status, payments with what is left to allocate, and each
-account's event history. One small handler per event type."""
+account's event history. One small handler per event type, changing rows in memory
+(``projections/table_rows.py``): a batch reads the rows it touches and writes them back
+in a few statements, whatever its length."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from psycopg import Connection
-from psycopg.types.json import Jsonb
 
 from projections import balance_tables
-from projections.writer import fresh_per_account
+from projections.balance_tables import ACCOUNTS, ARRANGEMENTS, EVENTS, INVOICES, PAYMENTS
+from projections.table_rows import Row, TableRows, json_text
+from projections.writer import OPENED, unseen_per_account
 
 NAME = "balances"
 
 SCHEMA = balance_tables.SCHEMA
 
-Handler = Callable[[Connection[Any], dict[str, Any]], None]
+
+# An event's family (``arledger.<family>.<what>``) and the table of its subject.
+_SUBJECT_TABLES = {
+    "invoice": "invoices",
+    "payment": "payments",
+    "promise": "arrangements",
+    "payment_plan": "arrangements",
+}
 
 
-def _account_opened(conn: Connection[Any], ce: dict[str, Any]) -> None:
+class Batch:
+    """The rows of the balances tables that one batch of events touches."""
+
+    def __init__(self) -> None:
+        self.accounts = TableRows(ACCOUNTS)
+        self.invoices = TableRows(INVOICES)
+        self.payments = TableRows(PAYMENTS)
+        self.arrangements = TableRows(ARRANGEMENTS)
+        self.history = TableRows(EVENTS)
+
+    def load(self, conn: Connection[Any], events: Sequence[dict[str, Any]]) -> None:
+        """Read, in one round trip, the existing rows the events will change: each
+        account's, and each invoice's, payment's and arrangement's that the batch does
+        not itself create."""
+        keys: dict[TableRows, set[str]] = {
+            self.accounts: set(),
+            self.invoices: set(),
+            self.payments: set(),
+            self.arrangements: set(),
+        }
+        created: set[str] = set()
+        for ce in events:
+            kind = ce["type"]
+            if kind in CREATING:
+                created.add(ce["subject"] if kind != OPENED else ce["accountid"])
+            if kind != OPENED:
+                keys[self.accounts].add(ce["accountid"])
+            rows = self._rows_of(kind)
+            if rows is not None and kind not in CREATING:
+                keys[rows].add(ce["subject"])
+        with conn.pipeline():
+            for rows, wanted in keys.items():
+                rows.load(conn, wanted - created)
+            for rows in keys:
+                rows.loaded()
+
+    def _rows_of(self, kind: str) -> TableRows | None:
+        """The table whose row an event of ``kind`` is about (its subject), if any."""
+        table = _SUBJECT_TABLES.get(kind.split(".")[1] if kind.count(".") == 2 else "")
+        return None if table is None else getattr(self, table)
+
+    def write(self, conn: Connection[Any]) -> None:
+        with conn.pipeline():
+            self.accounts.write(conn)
+            self.invoices.write(conn)
+            self.payments.write(conn)
+            self.arrangements.write(conn, "ON CONFLICT (arrangement_id) DO NOTHING")
+            self.history.write(conn, "ON CONFLICT (position) DO NOTHING")
+
+    def add_to_account(self, ce: dict[str, Any], column: str, amount: int) -> None:
+        assert column in balance_tables.ACCOUNT_TOTALS, column
+        account = self.accounts.get(ce["accountid"])
+        if account is not None:
+            account[column] += amount
+
+
+Handler = Callable[[Batch, dict[str, Any]], None]
+
+
+def _account_opened(batch: Batch, ce: dict[str, Any]) -> None:
     d = ce["data"]
-    limit = d["credit_limit"]["amount"] if d.get("credit_limit") else None
-    conn.execute(
-        "INSERT INTO balance_accounts (account_id, name, currency, payment_terms_days, email,"
-        " external_ref, credit_limit_minor, status, opened_at, position)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, 'active', %s, %s)",
-        (
-            ce["accountid"],
-            d["name"],
-            d["currency"],
-            d["payment_terms_days"],
-            d["email"],
-            d["external_ref"],
-            limit,
-            ce["time"],
-            ce["position"],
-        ),
+    batch.accounts.add(
+        ce["accountid"],
+        {
+            "name": d["name"],
+            "currency": d["currency"],
+            "payment_terms_days": d["payment_terms_days"],
+            "email": d["email"],
+            "external_ref": d["external_ref"],
+            "credit_limit_minor": d["credit_limit"]["amount"] if d.get("credit_limit") else None,
+            "status": "active",
+            "opened_at": ce["time"],
+            "position": ce["position"],
+        },
     )
 
 
@@ -51,66 +118,67 @@ _DETAIL_COLUMNS = {
 }
 
 
-def _set_account(conn: Connection[Any], ce: dict[str, Any], column: str, value: Any) -> None:
-    assert column in _ACCOUNT_COLUMNS, column  # names come from this module, never a message
-    conn.execute(
-        f"UPDATE balance_accounts SET {column} = %s WHERE account_id = %s",
-        (value, ce["accountid"]),
-    )
-
-
-_ACCOUNT_COLUMNS = {
-    *_DETAIL_COLUMNS.values(),
-    "status",
-    "escalated_to",
-    "insolvency",
-    "referred_to",
-}
-
-
-def _account_details_updated(conn: Connection[Any], ce: dict[str, Any]) -> None:
+def _account_details_updated(batch: Batch, ce: dict[str, Any]) -> None:
+    account = batch.accounts.get(ce["accountid"])
+    if account is None:
+        return
     for field, value in ce["data"]["changes"].items():
         if field == "credit_limit" and value is not None:
             value = value["amount"]
-        _set_account(conn, ce, _DETAIL_COLUMNS[field], value)
+        account[_DETAIL_COLUMNS[field]] = value
 
 
-def _account_contact_logged(conn: Connection[Any], ce: dict[str, Any]) -> None:
-    conn.execute(
-        "UPDATE balance_accounts SET last_contact_at = GREATEST(last_contact_at, %s)"
-        " WHERE account_id = %s",
-        (ce["effectivetime"], ce["accountid"]),
-    )
+def _account_contact_logged(batch: Batch, ce: dict[str, Any]) -> None:
+    account = batch.accounts.get(ce["accountid"])
+    if account is None:
+        return
+    at = datetime.fromisoformat(ce["effectivetime"])
+    last = account["last_contact_at"]
+    if isinstance(last, str):
+        last = datetime.fromisoformat(last)
+    account["last_contact_at"] = at if last is None else max(last, at)
 
 
 def _account_field(column: str, field: str) -> Handler:
     """A handler that copies ``data[field]`` of the event onto the account row."""
-    return lambda conn, ce: _set_account(conn, ce, column, ce["data"][field])
+    assert column in ACCOUNTS.changing, column
+
+    def handle(batch: Batch, ce: dict[str, Any]) -> None:
+        account = batch.accounts.get(ce["accountid"])
+        if account is not None:
+            account[column] = ce["data"][field]
+
+    return handle
 
 
-def _invoice_raised(conn: Connection[Any], ce: dict[str, Any]) -> None:
+def _invoice_raised(batch: Batch, ce: dict[str, Any]) -> None:
     d = ce["data"]
-    conn.execute(
-        "INSERT INTO balance_invoices (invoice_id, account_id, number, currency, amount_minor,"
-        " issued_on, due_on, description, raised_at, position, kind, charged_for,"
-        " credit_limit_exceeded) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (
-            ce["subject"],
-            ce["accountid"],
-            d["number"],
-            d["amount"]["currency"],
-            d["amount"]["amount"],
-            d["issued_on"],
-            d["due_on"],
-            d["description"],
-            ce["time"],
-            ce["position"],
-            d.get("kind") or "invoice",
-            d.get("charged_for"),
-            bool(d.get("credit_limit_exceeded")),
-        ),
+    batch.invoices.add(
+        ce["subject"],
+        {
+            "account_id": ce["accountid"],
+            "number": d["number"],
+            "currency": d["amount"]["currency"],
+            "amount_minor": d["amount"]["amount"],
+            "issued_on": d["issued_on"],
+            "due_on": d["due_on"],
+            "description": d["description"],
+            "raised_at": ce["time"],
+            "position": ce["position"],
+            "kind": d.get("kind") or "invoice",
+            "charged_for": d.get("charged_for"),
+            "credit_limit_exceeded": bool(d.get("credit_limit_exceeded")),
+        },
     )
-    _add_to_account(conn, ce, "invoiced_minor", d["amount"]["amount"])
+    batch.add_to_account(ce, "invoiced_minor", d["amount"]["amount"])
+
+
+def _invoice(batch: Batch, ce: dict[str, Any]) -> Row | None:
+    """The event's invoice, its position moved on to the event's."""
+    invoice = batch.invoices.get(ce["subject"])
+    if invoice is not None:
+        invoice["position"] = ce["position"]
+    return invoice
 
 
 def _applied_to_invoice(invoice_column: str, account_column: str, sign: int = 1) -> Handler:
@@ -118,50 +186,64 @@ def _applied_to_invoice(invoice_column: str, account_column: str, sign: int = 1)
     invoice's column and its account's."""
     assert invoice_column in {"allocated_minor", "credited_minor", "written_off_minor"}
 
-    def handle(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    def handle(batch: Batch, ce: dict[str, Any]) -> None:
         amount = sign * ce["data"]["amount"]["amount"]
-        conn.execute(
-            f"UPDATE balance_invoices SET {invoice_column} = {invoice_column} + %s,"
-            " position = %s WHERE invoice_id = %s",
-            (amount, ce["position"], ce["subject"]),
-        )
-        _add_to_account(conn, ce, account_column, amount)
+        invoice = _invoice(batch, ce)
+        if invoice is not None:
+            invoice[invoice_column] += amount
+        batch.add_to_account(ce, account_column, amount)
 
     return handle
 
 
-def _invoice_voided(conn: Connection[Any], ce: dict[str, Any]) -> None:
+def _invoice_voided(batch: Batch, ce: dict[str, Any]) -> None:
     """A void takes the cancelled amount out of what the account was invoiced."""
     amount = ce["data"]["amount"]["amount"]
-    conn.execute(
-        "UPDATE balance_invoices SET voided_minor = %s, position = %s WHERE invoice_id = %s",
-        (amount, ce["position"], ce["subject"]),
-    )
-    _add_to_account(conn, ce, "invoiced_minor", -amount)
+    invoice = _invoice(batch, ce)
+    if invoice is not None:
+        invoice["voided_minor"] = amount
+    batch.add_to_account(ce, "invoiced_minor", -amount)
 
 
 def _disputed(sign: int, field: str) -> Handler:
     """A dispute opened (+1, ``data.amount``) or resolved (-1, ``data.disputed``): what
     the invoice has in dispute, not chased but still owed."""
 
-    def handle(conn: Connection[Any], ce: dict[str, Any]) -> None:
-        conn.execute(
-            "UPDATE balance_invoices SET disputed_minor = disputed_minor + %s, position = %s"
-            " WHERE invoice_id = %s",
-            (sign * ce["data"][field]["amount"], ce["position"], ce["subject"]),
-        )
+    def handle(batch: Batch, ce: dict[str, Any]) -> None:
+        invoice = _invoice(batch, ce)
+        if invoice is not None:
+            invoice["disputed_minor"] += sign * ce["data"][field]["amount"]
 
     return handle
+
+
+def _invoice_became_overdue(batch: Batch, ce: dict[str, Any]) -> None:
+    invoice = _invoice(batch, ce)
+    if invoice is not None:
+        invoice["overdue_noted"] = True
+
+
+def _invoice_sent(batch: Batch, ce: dict[str, Any]) -> None:
+    """Sent to the client: the first send or a resend, each counted."""
+    invoice = _invoice(batch, ce)
+    if invoice is not None:
+        invoice["sends"] += 1
 
 
 def _arrangement_made(kind: str) -> Handler:
     """A promise made or a plan agreed: listed as open for the scheduler to decide."""
 
-    def handle(conn: Connection[Any], ce: dict[str, Any]) -> None:
-        conn.execute(
-            "INSERT INTO balance_arrangements (arrangement_id, account_id, kind, status, position)"
-            " VALUES (%s, %s, %s, 'open', %s) ON CONFLICT (arrangement_id) DO NOTHING",
-            (ce["subject"], ce["accountid"], kind, ce["position"]),
+    def handle(batch: Batch, ce: dict[str, Any]) -> None:
+        if batch.arrangements.has(ce["subject"]):
+            return
+        batch.arrangements.add(
+            ce["subject"],
+            {
+                "account_id": ce["accountid"],
+                "kind": kind,
+                "status": "open",
+                "position": ce["position"],
+            },
         )
 
     return handle
@@ -170,98 +252,81 @@ def _arrangement_made(kind: str) -> Handler:
 def _arrangement_ended(status: str) -> Handler:
     """A promise kept, broken or cancelled; a plan completed, broken or cancelled."""
 
-    def handle(conn: Connection[Any], ce: dict[str, Any]) -> None:
-        conn.execute(
-            "UPDATE balance_arrangements SET status = %s, position = %s WHERE arrangement_id = %s",
-            (status, ce["position"], ce["subject"]),
-        )
+    def handle(batch: Batch, ce: dict[str, Any]) -> None:
+        arrangement = batch.arrangements.get(ce["subject"])
+        if arrangement is not None:
+            arrangement["status"] = status
+            arrangement["position"] = ce["position"]
         if status == "broken" and ce["type"] == "arledger.promise.broken":
-            conn.execute(
-                "UPDATE balance_accounts SET broken_promises = broken_promises + 1"
-                " WHERE account_id = %s",
-                (ce["accountid"],),
-            )
+            account = batch.accounts.get(ce["accountid"])
+            if account is not None:
+                account["broken_promises"] += 1
 
     return handle
 
 
-def _invoice_became_overdue(conn: Connection[Any], ce: dict[str, Any]) -> None:
-    conn.execute(
-        "UPDATE balance_invoices SET overdue_noted = true, position = %s WHERE invoice_id = %s",
-        (ce["position"], ce["subject"]),
-    )
-
-
-def _invoice_sent(conn: Connection[Any], ce: dict[str, Any]) -> None:
-    """Sent to the client: the first send or a resend, each counted."""
-    conn.execute(
-        "UPDATE balance_invoices SET sends = sends + 1, position = %s WHERE invoice_id = %s",
-        (ce["position"], ce["subject"]),
-    )
-
-
-def _payment_recorded(conn: Connection[Any], ce: dict[str, Any]) -> None:
+def _payment_recorded(batch: Batch, ce: dict[str, Any]) -> None:
     d = ce["data"]
-    conn.execute(
-        "INSERT INTO balance_payments (payment_id, account_id, currency, amount_minor, method,"
-        " status, received_on, reference, failure_code, failure_message, position,"
-        " recorded_position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (
-            ce["subject"],
-            ce["accountid"],
-            d["amount"]["currency"],
-            d["amount"]["amount"],
-            d["method"],
-            d["status"],
-            d["received_on"],
-            d["reference"],
-            d["failure_code"],
-            d["failure_message"],
-            ce["position"],
-            ce["position"],
-        ),
+    purpose = d.get("purpose", "payment")
+    batch.payments.add(
+        ce["subject"],
+        {
+            "account_id": ce["accountid"],
+            "currency": d["amount"]["currency"],
+            "amount_minor": d["amount"]["amount"],
+            "method": d["method"],
+            "status": d["status"],
+            "received_on": d["received_on"],
+            "reference": d["reference"],
+            "failure_code": d["failure_code"],
+            "failure_message": d["failure_message"],
+            "position": ce["position"],
+            "recorded_position": ce["position"],
+            "purpose": purpose,
+        },
     )
-    if d.get("purpose", "payment") != "payment":
-        conn.execute(
-            "UPDATE balance_payments SET purpose = %s WHERE payment_id = %s",
-            (d["purpose"], ce["subject"]),
-        )
-    if d["status"] == "succeeded" and d.get("purpose", "payment") == "payment":
-        _add_to_account(conn, ce, "paid_minor", d["amount"]["amount"])
+    if d["status"] == "succeeded" and purpose == "payment":
+        batch.add_to_account(ce, "paid_minor", d["amount"]["amount"])
 
 
-def _payment_succeeded(conn: Connection[Any], ce: dict[str, Any]) -> None:
+def _payment(batch: Batch, ce: dict[str, Any]) -> Row | None:
+    """The event's payment, its position moved on to the event's."""
+    payment = batch.payments.get(ce["subject"])
+    if payment is not None:
+        payment["position"] = ce["position"]
+    return payment
+
+
+def _payment_succeeded(batch: Batch, ce: dict[str, Any]) -> None:
     """Its cash is paid; a deposit's is held (``deposits_held``) until applied."""
-    row = conn.execute(
-        "UPDATE balance_payments SET status = 'succeeded', position = %s"
-        " WHERE payment_id = %s RETURNING amount_minor, purpose",
-        (ce["position"], ce["subject"]),
-    ).fetchone()
-    if row is not None and row[1] == "payment":
-        _add_to_account(conn, ce, "paid_minor", int(row[0]))
+    payment = _payment(batch, ce)
+    if payment is None:
+        return
+    payment["status"] = "succeeded"
+    if payment["purpose"] == "payment":
+        batch.add_to_account(ce, "paid_minor", payment["amount_minor"])
 
 
-def _payment_failed(conn: Connection[Any], ce: dict[str, Any]) -> None:
+def _payment_failed(batch: Batch, ce: dict[str, Any]) -> None:
     d = ce["data"]
-    conn.execute(
-        "UPDATE balance_payments SET status = 'failed', failure_code = %s,"
-        " failure_message = %s, position = %s WHERE payment_id = %s",
-        (d["failure_code"], d["failure_message"], ce["position"], ce["subject"]),
-    )
+    payment = _payment(batch, ce)
+    if payment is not None:
+        payment.update(
+            status="failed", failure_code=d["failure_code"], failure_message=d["failure_message"]
+        )
 
 
 def _payment_allocations(sign: int) -> Handler:
     """A handler for a payment's allocation (+1) or un-allocation (-1) of several rows."""
 
-    def handle(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    def handle(batch: Batch, ce: dict[str, Any]) -> None:
         total = sign * sum(row["amount"]["amount"] for row in ce["data"]["allocations"])
-        row = conn.execute(
-            "UPDATE balance_payments SET allocated_minor = allocated_minor + %s, position = %s"
-            " WHERE payment_id = %s RETURNING purpose",
-            (total, ce["position"], ce["subject"]),
-        ).fetchone()
-        if row is not None and row[0] == "deposit":
-            _add_to_account(conn, ce, "paid_minor", total)  # applied: now cash paid
+        payment = _payment(batch, ce)
+        if payment is None:
+            return
+        payment["allocated_minor"] += total
+        if payment["purpose"] == "deposit":
+            batch.add_to_account(ce, "paid_minor", total)  # applied: now cash paid
 
     return handle
 
@@ -273,40 +338,27 @@ def _cash_leaves(payment_column: str, status: str | None = None, sign: int = 1) 
     unapplied, never what is paid)."""
     assert payment_column in {"refunded_minor", "taken_back_minor"}
 
-    def handle(conn: Connection[Any], ce: dict[str, Any]) -> None:
+    def handle(batch: Batch, ce: dict[str, Any]) -> None:
         amount = sign * ce["data"]["amount"]["amount"]
-        row = conn.execute(
-            f"UPDATE balance_payments SET {payment_column} = {payment_column} + %s,"
-            " status = COALESCE(%s, status), position = %s WHERE payment_id = %s"
-            " RETURNING purpose",
-            (amount, status, ce["position"], ce["subject"]),
-        ).fetchone()
-        if row is not None and row[0] == "payment":
-            _add_to_account(conn, ce, "paid_minor", -amount)
+        payment = _payment(batch, ce)
+        if payment is not None:
+            payment[payment_column] += amount
+            if status is not None:
+                payment["status"] = status
+            if payment["purpose"] == "payment":
+                batch.add_to_account(ce, "paid_minor", -amount)
         if payment_column == "refunded_minor":
-            _add_to_account(conn, ce, "refunded_minor", amount)
+            batch.add_to_account(ce, "refunded_minor", amount)
 
     return handle
 
 
-def _chargeback_closed(conn: Connection[Any], ce: dict[str, Any]) -> None:
+_chargeback_won = _cash_leaves("taken_back_minor", sign=-1)
+
+
+def _chargeback_closed(batch: Batch, ce: dict[str, Any]) -> None:
     if ce["data"]["outcome"] == "won":
-        _cash_leaves("taken_back_minor", sign=-1)(conn, ce)
-
-
-def _add_to_account(conn: Connection[Any], ce: dict[str, Any], column: str, amount: int) -> None:
-    assert column in {
-        "invoiced_minor",
-        "paid_minor",
-        "allocated_minor",
-        "credited_minor",
-        "written_off_minor",
-        "refunded_minor",
-    }
-    conn.execute(
-        f"UPDATE balance_accounts SET {column} = {column} + %s WHERE account_id = %s",
-        (amount, ce["accountid"]),
-    )
+        _chargeback_won(batch, ce)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -349,22 +401,43 @@ HANDLERS: dict[str, Handler] = {
     "arledger.payment_plan.cancelled": _arrangement_ended("cancelled"),
 }
 
+# The events that make the row they are about; the rest change one that exists.
+CREATING = frozenset(
+    {
+        OPENED,
+        "arledger.invoice.raised",
+        "arledger.payment.recorded",
+        "arledger.promise.made",
+        "arledger.payment_plan.agreed",
+    }
+)
+
 
 def apply(conn: Connection[Any], events: Sequence[dict[str, Any]]) -> None:
-    """Apply new CloudEvents: each type's handler, and the account's history row. The
-    writes are pipelined: one round trip, not one per row."""
-    fresh = fresh_per_account(conn, "balance_accounts", events)
-    with conn.pipeline():
-        for ce in fresh:
-            handler = HANDLERS.get(ce["type"])
-            if handler is not None:
-                handler(conn, ce)
-            conn.execute(
-                "INSERT INTO account_events (position, account_id, type, recorded_at, cloudevent)"
-                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (position) DO NOTHING",
-                (ce["position"], ce["accountid"], ce["type"], ce["time"], _jsonb(ce)),
-            )
+    """Apply new CloudEvents: each type's handler, and the account's history row."""
+    fresh = unseen_per_account(conn, "balance_accounts", events)
+    if not fresh:
+        return
+    batch = Batch()
+    batch.load(conn, fresh)
+    for ce in fresh:
+        handler = HANDLERS.get(ce["type"])
+        if handler is not None:
+            handler(batch, ce)
+        account = batch.accounts.get(ce["accountid"])
+        if account is not None:
+            account["position"] = ce["position"]
+        batch.history.add(
+            str(ce["position"]),
+            {
+                "account_id": ce["accountid"],
+                "type": ce["type"],
+                "recorded_at": ce["time"],
+                "cloudevent": _json(ce),
+            },
+        )
+    batch.write(conn)
 
 
-def _jsonb(ce: dict[str, Any]) -> Jsonb:
-    return Jsonb({k: v for k, v in ce.items() if k != "partitionprev"})
+def _json(ce: dict[str, Any]) -> str:
+    return json_text({k: v for k, v in ce.items() if k != "partitionprev"})

@@ -147,15 +147,39 @@ def fresh_per_account(
     """The events of ``events`` that ``table`` (keyed by ``account_id``, with the
     ``position`` of the last event applied to each account) has not applied, in order;
     the caller applies each one and the account's position moves on as it is yielded.
+    The caller takes every event it is given (a loop to the end): the accounts' positions
+    are written once it has, in one statement (in its transaction: a batch that fails
+    moves no account on). The accounts are read now, before the caller starts a
+    pipeline. A projection that writes its account rows itself takes
+    :func:`unseen_per_account` instead."""
+    return _then_positions(conn, table, unseen_per_account(conn, table, events))
+
+
+def _then_positions(
+    conn: Connection[Any], table: str, fresh: list[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    yield from fresh
+    moved = {ce["accountid"]: ce["position"] for ce in fresh}
+    if moved:
+        conn.execute(
+            f"UPDATE {table} AS t SET position = m.position"
+            " FROM unnest(%s::uuid[], %s::bigint[]) AS m(account_id, position)"
+            " WHERE t.account_id = m.account_id",
+            (list(moved), list(moved.values())),
+        )
+
+
+def unseen_per_account(
+    conn: Connection[Any], table: str, events: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The events of ``events`` that ``table`` has not applied, in order; the caller
+    writes each account's ``position`` (its last event's) with its rows.
 
     An account's events arrive in store order, so an event at or before the account's
     position is a repeat. This holds whatever the partition bookkeeping says, so a
     repartitioned topic or a replay from the store never counts an event twice. The
-    accounts are locked (in a fixed order) and read once per batch, now, before the
-    caller starts a pipeline. Events of an account
-    the table never saw opened are skipped: there is nothing to add them to. The caller
-    takes every event it is given (a loop to the end): the accounts' positions are
-    written once it has, in one statement."""
+    accounts are locked (in a fixed order) and read once per batch. Events of an account
+    the table never saw opened are skipped: there is nothing to add them to."""
     assert table.isidentifier(), table  # names come from our modules, never a message
     accounts = sorted({ce["accountid"] for ce in events})
     known: dict[str, int] = {
@@ -166,27 +190,13 @@ def fresh_per_account(
             (accounts,),
         ).fetchall()
     }
-    return _unseen(conn, table, events, known)
-
-
-def _unseen(
-    conn: Connection[Any], table: str, events: Sequence[dict[str, Any]], known: dict[str, int]
-) -> Iterator[dict[str, Any]]:
-    moved: dict[str, int] = {}
+    fresh = []
     for ce in events:
         last = known.get(ce["accountid"])
         if last is None and ce["type"] != OPENED:
             continue
         if last is not None and ce["position"] <= last:
             continue
-        yield ce
-        known[ce["accountid"]] = moved[ce["accountid"]] = ce["position"]
-    if moved:
-        # Each account's last position, in one statement once the caller has applied
-        # every event (in its transaction: a batch that fails moves no account on).
-        conn.execute(
-            f"UPDATE {table} AS t SET position = m.position"
-            " FROM unnest(%s::uuid[], %s::bigint[]) AS m(account_id, position)"
-            " WHERE t.account_id = m.account_id",
-            (list(moved), list(moved.values())),
-        )
+        fresh.append(ce)
+        known[ce["accountid"]] = ce["position"]
+    return fresh

@@ -29,6 +29,8 @@ import pytest
 from eventsourcing.domain import Aggregate, CanInitAggregate, event
 from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
+from hypothesis import given
+from hypothesis import strategies as st
 
 from contract import catalog
 from contract.cloudevents import to_cloudevent
@@ -246,3 +248,16 @@ def test_an_event_that_declares_no_type_is_not_published() -> None:
 
     with pytest.raises(catalog.UndeclaredEventType):
         catalog.type_of(Gadget.Made)  # type: ignore[attr-defined]
+
+
+@given(st.uuids(), st.integers(min_value=1, max_value=2**31))
+def test_an_event_id_is_the_uuid5_of_its_stream_and_version(stream: UUID, version: int) -> None:
+    """Consumers deduplicate by the CloudEvent id: it stays the RFC 4122 name-based id it
+    always was, whatever the code that writes it out."""
+
+    class Stored:
+        originator_id = stream
+        originator_version = version
+
+    expected = str(uuid5(catalog.EVENT_ID_NAMESPACE, f"{stream}/{version}"))
+    assert catalog.event_id(typing.cast(Any, Stored())) == expected
