@@ -55,36 +55,59 @@ class AgedAccount:
     aged: Aged
 
 
-# What each invoice owed at the end of the as-of date (one row an invoice that owes), with
-# its account: what the aged-debt queries below add up or list.
-OWED_BY_INVOICE = """
-  FROM (SELECT m.invoice_id, SUM(m.amount_minor) AS owed
+def owed_by_invoice(known: bool, account: bool) -> str:
+    """SQL of what each invoice owed at the end of the as-of date, one row an invoice
+    that owes: ``(invoice_id, account_id, due_on, owed)``. The aged-debt queries below
+    add them up or list them.
+
+    Not every movement is added up: what an invoice owes now (its running sum,
+    ``owed_minor``, kept by the receivables projection) less its movements dated after
+    the as-of date, and with ``known`` those recorded after position ``%(known)s`` too.
+    So a report reads the open invoices and the movements since the date, not the whole
+    book; an invoice that owed then and owes nothing now is found by its later ones."""
+    later = "m.effective_on > %(as_of)s" + (" OR m.position > %(known)s" if known else "")
+    invoice_of = " AND i.account_id = %(account)s" if account else ""
+    movement_of = " AND m.account_id = %(account)s" if account else ""
+    return f"""
+SELECT o.invoice_id, o.account_id, o.due_on, SUM(o.owed) AS owed
+  FROM (SELECT i.invoice_id, i.account_id, i.due_on, i.owed_minor AS owed
+          FROM receivable_invoices i
+         WHERE i.currency = %(currency)s AND i.owed_minor <> 0{invoice_of}
+         UNION ALL
+        SELECT m.invoice_id, i.account_id, i.due_on, -m.amount_minor
           FROM receivable_movements m
-         WHERE m.currency = %(currency)s AND m.effective_on <= %(as_of)s
-           AND (%(known)s::bigint IS NULL OR m.position <= %(known)s::bigint)
-           AND (%(account)s::uuid IS NULL OR m.account_id = %(account)s::uuid)
-         GROUP BY m.invoice_id) o
-  JOIN receivable_invoices i ON i.invoice_id = o.invoice_id
-  JOIN receivable_accounts a ON a.account_id = i.account_id
- WHERE o.owed <> 0
+          JOIN receivable_invoices i ON i.invoice_id = m.invoice_id
+         WHERE m.currency = %(currency)s AND ({later}){movement_of}) o
+ GROUP BY o.invoice_id, o.account_id, o.due_on
+HAVING SUM(o.owed) <> 0
 """
 
-# Outstanding per invoice at the end of the as-of date, put in its bucket by the days
-# past due then, added up per account (in the database: one row an account comes back).
-AGED_SQL = (
-    """
-SELECT i.account_id, a.name,
-       SUM(o.owed) FILTER (WHERE i.due_on >= %(as_of)s::date) AS current,
-       SUM(o.owed) FILTER (WHERE %(as_of)s::date - i.due_on BETWEEN 1 AND 30) AS days_1_30,
-       SUM(o.owed) FILTER (WHERE %(as_of)s::date - i.due_on BETWEEN 31 AND 60) AS days_31_60,
-       SUM(o.owed) FILTER (WHERE %(as_of)s::date - i.due_on BETWEEN 61 AND 90) AS days_61_90,
-       SUM(o.owed) FILTER (WHERE %(as_of)s::date - i.due_on > 90) AS days_91_plus
+
+def aged_sql(known: bool, account: bool) -> str:
+    """Outstanding per invoice at the end of the as-of date, put in its bucket by the
+    days past due then, added up per account (in the database: one row an account comes
+    back). The parameters: :func:`owed_by_invoice`'s."""
+    return f"""
+SELECT a.account_id, a.name, b.current, b.days_1_30, b.days_31_60, b.days_61_90, b.days_91_plus
+  FROM (SELECT o.account_id,
+               SUM(o.owed) FILTER (WHERE o.due_on >= %(as_of)s::date) AS current,
+               SUM(o.owed) FILTER (WHERE %(as_of)s::date - o.due_on BETWEEN 1 AND 30)
+                   AS days_1_30,
+               SUM(o.owed) FILTER (WHERE %(as_of)s::date - o.due_on BETWEEN 31 AND 60)
+                   AS days_31_60,
+               SUM(o.owed) FILTER (WHERE %(as_of)s::date - o.due_on BETWEEN 61 AND 90)
+                   AS days_61_90,
+               SUM(o.owed) FILTER (WHERE %(as_of)s::date - o.due_on > 90) AS days_91_plus
+          FROM ({owed_by_invoice(known, account)}) o
+         GROUP BY o.account_id) b
+  JOIN receivable_accounts a ON a.account_id = b.account_id
 """
-    + OWED_BY_INVOICE
-    + """
- GROUP BY i.account_id, a.name
-"""
-)
+
+
+def _params(
+    currency: str, as_of: date, known_position: int | None, account_id: UUID | None
+) -> dict[str, Any]:
+    return {"currency": currency, "as_of": as_of, "known": known_position, "account": account_id}
 
 
 def aged_debt(
@@ -96,8 +119,8 @@ def aged_debt(
 ) -> tuple[Aged, list[AgedAccount]]:
     """The portfolio's ageing and each owing account's, largest total first."""
     rows = conn.execute(
-        AGED_SQL,
-        {"currency": currency, "as_of": as_of, "known": known_position, "account": account_id},
+        aged_sql(known_position is not None, account_id is not None),
+        _params(currency, as_of, known_position, account_id),
     ).fetchall()
     total = Aged()
     accounts = []
@@ -116,8 +139,8 @@ def aged_total(
     """What the portfolio's ageing adds up to, without each account's."""
     owed = " + ".join(f'COALESCE(aged."{bucket}", 0)' for bucket in BUCKETS)
     (total,) = conn.execute(
-        f"SELECT SUM({owed}) FROM ({AGED_SQL}) aged",
-        {"currency": currency, "as_of": as_of, "known": known_position, "account": None},
+        f"SELECT SUM({owed}) FROM ({aged_sql(known_position is not None, False)}) aged",
+        _params(currency, as_of, known_position, None),
     ).fetchone() or (0,)
     return int(total or 0)
 
@@ -144,16 +167,17 @@ class AgedInvoice:
         return bucket_for(self.days_past_due)
 
 
-# AGED_SQL's rows before they are added up: what each invoice owed at the end of the as-of
-# date, one row an invoice, in one pass over the movements (the same filters as AGED_SQL,
-# so the per-invoice rows add up to its per-account and portfolio figures exactly).
-AGED_INVOICES_SQL = (
-    """
+# The aged debt's rows before they are added up: what each invoice owed at the end of
+# the as-of date, one row an invoice (from the same :func:`owed_by_invoice` as the
+# per-account figures, so its rows add up to them exactly).
+def aged_invoices_sql(known: bool, account: bool) -> str:
+    return f"""
 SELECT i.account_id, a.name, i.invoice_id, i.number, i.issued_on, i.due_on,
        %(as_of)s::date - i.due_on AS days_past_due, o.owed
+  FROM ({owed_by_invoice(known, account)}) o
+  JOIN receivable_invoices i ON i.invoice_id = o.invoice_id
+  JOIN receivable_accounts a ON a.account_id = i.account_id
 """
-    + OWED_BY_INVOICE
-)
 
 
 def aged_invoices(
@@ -165,9 +189,9 @@ def aged_invoices(
 ) -> list[AgedInvoice]:
     """Each invoice that owed something at the end of ``as_of``, in no particular order
     (``by_account`` adds them up; ``listed_invoices`` orders them)."""
-    params = {"currency": currency, "as_of": as_of, "known": known_position, "account": account_id}
+    sql = aged_invoices_sql(known_position is not None, account_id is not None)
     with conn.cursor() as cur:
-        cur.execute(AGED_INVOICES_SQL, params)
+        cur.execute(sql, _params(currency, as_of, known_position, account_id))
         return [
             AgedInvoice(account, name, invoice, number, issued, due, int(past), int(owed))
             for account, name, invoice, number, issued, due, past, owed in cur

@@ -5,7 +5,12 @@ collection effectiveness index, and average days to pay.
 The figures a period needs (opening and closing receivables, what was not yet due at the
 end, credit sales, each month's sales, cash applied and how long it took) are sums, so
 the portfolio's are the accounts' added up; the ratios are worked out from them in exact
-fractions and rounded half up to two places only at the end."""
+fractions and rounded half up to two places only at the end.
+
+The portfolio's sums, as the ledger stands now, come from the receivables projection's
+running sums by day (``receivable_days``, ``receivable_not_yet_due``): a row a day, not
+a row a movement. One account's, every account's own, and any ``as_known_at`` are added
+up from the movements."""
 
 from __future__ import annotations
 
@@ -169,6 +174,64 @@ def figures(
     return dict(out)
 
 
+# The portfolio's sums for a period from the running sums by day: the same figures as
+# FIGURES_SQL's rows added up, and what was not yet due at the end, from the sums by
+# due date (only movements no later than their invoice's due date can count there).
+PORTFOLIO_SQL = """
+SELECT SUM(d.amount_minor) FILTER (WHERE d.effective_on < %(start)s),
+       SUM(d.amount_minor),
+       (SELECT SUM(n.amount_minor) FROM receivable_not_yet_due n
+         WHERE n.currency = %(currency)s AND n.due_on >= %(end)s AND n.effective_on <= %(end)s),
+       SUM(d.amount_minor) FILTER (WHERE d.effective_on >= %(start)s
+                                     AND d.kind = ANY(%(sales)s)),
+       SUM(-d.amount_minor) FILTER (WHERE d.effective_on >= %(start)s
+                                      AND d.kind = 'allocated'),
+       SUM(-d.days_minor) FILTER (WHERE d.effective_on >= %(start)s AND d.kind = 'allocated')
+  FROM receivable_days d
+ WHERE d.currency = %(currency)s AND d.effective_on <= %(end)s
+"""
+
+PORTFOLIO_MONTHLY_SALES_SQL = """
+SELECT date_trunc('month', d.effective_on)::date, SUM(d.amount_minor)
+  FROM receivable_days d
+ WHERE d.currency = %(currency)s AND d.kind = ANY(%(sales)s)
+   AND d.effective_on BETWEEN %(earliest)s AND %(end)s
+ GROUP BY 1
+"""
+
+
+def total_figures(
+    conn: Connection[Any],
+    currency: str,
+    period_start: date,
+    period_end: date,
+    known_position: int | None = None,
+    account_id: UUID | None = None,
+) -> Figures:
+    """The period's figures of the portfolio (or of one account): what ``figures``
+    gives added up. The portfolio as the ledger stands now is read from the running
+    sums by day; as known at a position, or one account, from the movements."""
+    if known_position is not None or account_id is not None:
+        total = Figures()
+        for f in figures(
+            conn, currency, period_start, period_end, known_position, account_id
+        ).values():
+            total.add(f)
+        return total
+    earliest, _ = _countback_window(period_end)
+    params = {
+        "currency": currency,
+        "start": period_start,
+        "end": period_end,
+        "earliest": earliest,
+        "sales": list(SALES_KINDS),
+    }
+    row = conn.execute(PORTFOLIO_SQL, params).fetchone() or ()
+    opening, closing, not_yet_due, sales, applied, applied_days = (int(s or 0) for s in row)
+    monthly = {m: int(a) for m, a in conn.execute(PORTFOLIO_MONTHLY_SALES_SQL, params).fetchall()}
+    return Figures(opening, closing, not_yet_due, sales, monthly, applied, applied_days)
+
+
 # The portfolio's sums month by month, in one pass over the movements: a month's
 # opening and closing receivables are running totals of what took effect before it.
 MONTHS_SQL = """
@@ -200,6 +263,28 @@ SELECT e.stop, SUM(m.amount_minor)
 """
 
 
+# MONTHS_SQL and NOT_YET_DUE_SQL for the portfolio as the ledger stands now: from the
+# running sums by day and by due date.
+PORTFOLIO_MONTHS_SQL = """
+SELECT date_trunc('month', d.effective_on)::date AS month,
+       SUM(d.amount_minor),
+       SUM(d.amount_minor) FILTER (WHERE d.kind = ANY(%(sales)s)),
+       SUM(-d.amount_minor) FILTER (WHERE d.kind = 'allocated'),
+       SUM(-d.days_minor) FILTER (WHERE d.kind = 'allocated')
+  FROM receivable_days d
+ WHERE d.currency = %(currency)s AND d.effective_on <= %(end)s
+ GROUP BY 1
+"""
+
+PORTFOLIO_NOT_YET_DUE_SQL = """
+SELECT e.stop, SUM(n.amount_minor)
+  FROM unnest(%(stops)s::date[]) AS e(stop)
+  JOIN receivable_not_yet_due n
+    ON n.currency = %(currency)s AND n.due_on >= e.stop AND n.effective_on <= e.stop
+ GROUP BY e.stop
+"""
+
+
 def trend(
     conn: Connection[Any],
     currency: str,
@@ -209,7 +294,8 @@ def trend(
 ) -> list[Figures]:
     """The portfolio's (or one account's) figures for each consecutive span in
     ``months`` (oldest first, each a calendar month, the last one ending where the
-    report ends): the same sums ``figures`` adds up for each span, in two queries."""
+    report ends): the same sums ``figures`` adds up for each span, in two queries (over
+    the running sums by day for the portfolio as it stands now)."""
     if not months:
         return []
     for start, stop in months:
@@ -224,11 +310,17 @@ def trend(
         "known": known_position,
         "account": account_id,
     }
+    portfolio_now = known_position is None and account_id is None
+    months_sql, not_yet_due_sql = (
+        (PORTFOLIO_MONTHS_SQL, PORTFOLIO_NOT_YET_DUE_SQL)
+        if portfolio_now
+        else (MONTHS_SQL, NOT_YET_DUE_SQL)
+    )
     by_month: dict[date, tuple[int, ...]] = {
         month: tuple(int(s or 0) for s in sums)
-        for month, *sums in conn.execute(MONTHS_SQL, params).fetchall()
+        for month, *sums in conn.execute(months_sql, params).fetchall()
     }
-    not_yet_due = {stop: int(s or 0) for stop, s in conn.execute(NOT_YET_DUE_SQL, params)}
+    not_yet_due = {stop: int(s or 0) for stop, s in conn.execute(not_yet_due_sql, params)}
     monthly_sales = {month: sums[1] for month, sums in by_month.items() if sums[1]}
     out: list[Figures] = []
     for start, stop in months:

@@ -9,7 +9,14 @@ committed by then, so both are reproducible. Dates follow PRODUCT.md's definitio
 invoice counts from its ``issued_on``; an allocation takes effect on the later of its
 payment's ``received_on`` and its invoice's ``issued_on`` (the event's own effective time
 already says so); a credit note, write-off or void on its own date. No movement of an
-invoice is dated before the invoice was issued."""
+invoice is dated before the invoice was issued.
+
+Beside the rows, three running sums of the movements, kept in the same transaction, so
+that a portfolio report reads a row an open invoice or a row a day instead of every
+movement: each invoice's ``owed_minor`` (all its movements, whatever their date), each
+day's movements by kind (``receivable_days``), and, by due date, what was moved on
+invoices before they fell due (``receivable_not_yet_due``). A report for a date subtracts
+the few movements dated after it; one ``as_known_at`` reads the rows."""
 
 from __future__ import annotations
 
@@ -20,6 +27,7 @@ from uuid import UUID
 
 from psycopg import Connection
 
+from projections.totals import TOTAL
 from projections.writer import fresh_per_account
 
 NAME = "receivables"
@@ -42,7 +50,71 @@ CASH = {
     "arledger.payment.forfeited": ("forfeited", -1),
 }
 
-SCHEMA = """
+# The running sums of a run of new movements (``%(positions)s``), each statement's rows
+# taken in key order: consumers of other partitions add to the same days at once, and
+# rows locked in one order cannot deadlock.
+SUMS_SQL = (
+    """
+UPDATE receivable_invoices i SET owed_minor = i.owed_minor + m.moved
+  FROM (SELECT invoice_id, SUM(amount_minor) AS moved FROM receivable_movements
+         WHERE position = ANY(%(positions)s::bigint[]) GROUP BY invoice_id) m
+ WHERE i.invoice_id = m.invoice_id
+""",
+    """
+INSERT INTO receivable_days AS d (currency, effective_on, kind, amount_minor, days_minor)
+SELECT m.currency, m.effective_on, m.kind, SUM(m.amount_minor),
+       SUM(m.amount_minor::numeric * (m.effective_on - i.issued_on))
+  FROM receivable_movements m JOIN receivable_invoices i ON i.invoice_id = m.invoice_id
+ WHERE m.position = ANY(%(positions)s::bigint[])
+ GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+ON CONFLICT (currency, effective_on, kind) DO UPDATE
+   SET amount_minor = d.amount_minor + EXCLUDED.amount_minor,
+       days_minor = d.days_minor + EXCLUDED.days_minor
+""",
+    """
+INSERT INTO receivable_not_yet_due AS n (currency, due_on, effective_on, amount_minor)
+SELECT m.currency, i.due_on, m.effective_on, SUM(m.amount_minor)
+  FROM receivable_movements m JOIN receivable_invoices i ON i.invoice_id = m.invoice_id
+ WHERE m.position = ANY(%(positions)s::bigint[]) AND m.effective_on <= i.due_on
+ GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+ON CONFLICT (currency, due_on, effective_on) DO UPDATE
+   SET amount_minor = n.amount_minor + EXCLUDED.amount_minor
+""",
+)
+
+# A database made before the running sums: on the first start after, they are added up
+# once from the movements, under a lock that keeps consumers from adding movements
+# meanwhile (they wait, then keep the sums). Nothing happens once the column exists.
+SUMS_BACKFILL = f"""
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_attribute
+                WHERE attrelid = 'receivable_invoices'::regclass
+                  AND attname = 'owed_minor' AND NOT attisdropped) THEN
+        RETURN;
+    END IF;
+    LOCK TABLE receivable_movements IN SHARE MODE;
+    ALTER TABLE receivable_invoices ADD COLUMN owed_minor {TOTAL} NOT NULL DEFAULT 0;
+    UPDATE receivable_invoices i SET owed_minor = m.moved
+      FROM (SELECT invoice_id, SUM(amount_minor) AS moved
+              FROM receivable_movements GROUP BY invoice_id) m
+     WHERE i.invoice_id = m.invoice_id;
+    DELETE FROM receivable_days;
+    INSERT INTO receivable_days (currency, effective_on, kind, amount_minor, days_minor)
+    SELECT m.currency, m.effective_on, m.kind, SUM(m.amount_minor),
+           SUM(m.amount_minor::numeric * (m.effective_on - i.issued_on))
+      FROM receivable_movements m JOIN receivable_invoices i ON i.invoice_id = m.invoice_id
+     GROUP BY 1, 2, 3;
+    DELETE FROM receivable_not_yet_due;
+    INSERT INTO receivable_not_yet_due (currency, due_on, effective_on, amount_minor)
+    SELECT m.currency, i.due_on, m.effective_on, SUM(m.amount_minor)
+      FROM receivable_movements m JOIN receivable_invoices i ON i.invoice_id = m.invoice_id
+     WHERE m.effective_on <= i.due_on
+     GROUP BY 1, 2, 3;
+END $$;
+"""
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS receivable_accounts (
     account_id uuid PRIMARY KEY,
     name text NOT NULL,
@@ -58,7 +130,8 @@ CREATE TABLE IF NOT EXISTS receivable_invoices (
     issued_on date NOT NULL,
     due_on date NOT NULL,
     recorded_at timestamptz NOT NULL,
-    settled_on date
+    settled_on date,
+    owed_minor {TOTAL} NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS receivable_invoices_settled
     ON receivable_invoices (account_id, settled_on);
@@ -100,6 +173,24 @@ CREATE TABLE IF NOT EXISTS receivable_cash (
     recorded_at timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS receivable_cash_dated ON receivable_cash (currency, effective_on);
+CREATE TABLE IF NOT EXISTS receivable_days (
+    currency char(3) NOT NULL,
+    effective_on date NOT NULL,
+    kind text NOT NULL,
+    amount_minor {TOTAL} NOT NULL,
+    days_minor {TOTAL} NOT NULL,  -- each amount times its days from its invoice's issue
+    PRIMARY KEY (currency, effective_on, kind)
+);
+CREATE TABLE IF NOT EXISTS receivable_not_yet_due (
+    currency char(3) NOT NULL,
+    due_on date NOT NULL,
+    effective_on date NOT NULL,  -- no later than due_on: what moved before it fell due
+    amount_minor {TOTAL} NOT NULL,
+    PRIMARY KEY (currency, due_on, effective_on)
+);
+{SUMS_BACKFILL}
+CREATE INDEX IF NOT EXISTS receivable_invoices_owing
+    ON receivable_invoices (currency, account_id) WHERE owed_minor <> 0;
 """
 
 Handler = Callable[[Connection[Any], dict[str, Any]], None]
@@ -249,11 +340,17 @@ HANDLERS: dict[str, Handler] = {
 def apply(conn: Connection[Any], events: Sequence[dict[str, Any]]) -> None:
     """Apply new CloudEvents, each account's once, pipelined."""
     fresh = fresh_per_account(conn, "receivable_accounts", events)
+    moved: list[int] = []  # the positions of the movements among them
     with conn.pipeline():
         for ce in fresh:
             handler = HANDLERS.get(ce["type"])
             if handler is not None:
                 handler(conn, ce)
+                if ce["type"] in MOVEMENTS:
+                    moved.append(ce["position"])
+        if moved:
+            for statement in SUMS_SQL:
+                conn.execute(statement, {"positions": moved})
 
 
 def applied_cash(conn: Connection[Any], account_id: UUID) -> list[tuple[Any, ...]]:

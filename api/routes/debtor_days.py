@@ -65,14 +65,20 @@ def debtor_days_report(
     if period_end < period_start:
         raise BadPeriod(f"period_end {period_end} is before period_start {period_start}")
     with svc.pool.connection() as conn:
-        per_account = debtor_days.figures(
-            conn, cur, period_start, period_end, known(conn, as_known_at), account_id
-        )
-    total = debtor_days.Figures()
-    for f in per_account.values():
-        total.add(f)
+        position_then = known(conn, as_known_at)
+        if by_account:
+            per_account = debtor_days.figures(
+                conn, cur, period_start, period_end, position_then, account_id
+            )
+        else:
+            total = debtor_days.total_figures(
+                conn, cur, period_start, period_end, position_then, account_id
+            )
     accounts = None
     if by_account:
+        total = debtor_days.Figures()
+        for f in per_account.values():
+            total.add(f)
         accounts = [
             DebtorDaysAccount(account_id=a, **_debtor_days_body(period_start, period_end, f, cur))
             for a, f in sorted(per_account.items(), key=lambda kv: str(kv[0]))

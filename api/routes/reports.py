@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+import pydantic_core
 from fastapi import APIRouter, Query, Response
 
 from api import tabular_layouts as layouts
@@ -13,7 +14,6 @@ from api.deps import MinPositionDep, PrincipalDep, ReceivablesPositionDep, Servi
 from api.fields import Day
 from api.problems import BadPeriod
 from api.report_schemas import (
-    AgedAccount,
     BooksBalanced,
     CashDay,
     CashPostingReport,
@@ -25,7 +25,7 @@ from api.routes import debtor_days as debtor_days_routes
 from api.routes.report_params import Currency, KnownAt, money_model, ratio
 from api.routes.shaping import today
 from api.schemas import MoneyModel
-from api.schemas_aged import AgedDebtDetail, AgedInvoiceRow
+from api.schemas_aged import AgedDebtDetail
 from api.tabular import JSON, RESPONSES, XLSX, FormatDep, reply, respond
 from infra.commits import known_position_or_none as known
 from ledger.money import check_currency
@@ -72,6 +72,14 @@ def invoice_json(inv: ageing.AgedInvoice, currency: str) -> dict[str, Any]:
     }
 
 
+def _aged_json(aged: Aged, currency: str) -> dict[str, Any]:
+    """An ageing's buckets and total as the reply has them (``AgedBuckets``)."""
+    money = {
+        name: {"amount": amount, "currency": currency} for name, amount in aged.buckets.items()
+    }
+    return {**money, "total": {"amount": aged.total, "currency": currency}}
+
+
 @router.get("/aged-debt", response_model=AgedDebtDetail, responses=RESPONSES)
 def aged_debt(
     svc: ServicesDep,
@@ -84,13 +92,16 @@ def aged_debt(
     account_id: UUID | None = None,
     limit: ListedLimit = None,
     detail: Detail = "account",
-) -> AgedDebtDetail | Response:
+) -> Response:
     """What was owed at the end of ``as_of``, by days past due, per account and in total.
     A past date's report does not change as later events arrive; ``as_known_at`` also
     leaves out what was recorded after that moment (a backdated payment, say). ``limit``
     lists only the largest accounts; the totals count every one (``accounts_count``).
     With ``detail=invoice`` (and in the XLSX), every figure is added up from the
-    invoices' rows, read in one query."""
+    invoices' rows, read in one query.
+
+    The reply (``AgedDebtDetail``) is written from plain rows: a portfolio lists every
+    owing account, and building a model of each of them cost more than the query."""
     cur = check_currency(currency)
     on = as_of or today()
     per_invoice = detail == "invoice" or fmt == XLSX
@@ -102,25 +113,24 @@ def aged_debt(
         else:
             total, accounts = ageing.aged_debt(conn, cur, on, known(conn, as_known_at), account_id)
     listed = accounts[:limit]
-    buckets: dict[str, Any] = aged_buckets(total, cur)
-    report = AgedDebtDetail(
-        currency=cur,
-        as_of=on,
-        as_known_at=as_known_at,
-        accounts=[
-            AgedAccount(account_id=a.account_id, name=a.name, **aged_buckets(a.aged, cur))
-            for a in listed
+    body: dict[str, Any] = {
+        **_aged_json(total, cur),
+        "currency": cur,
+        "as_of": on,
+        "as_known_at": as_known_at,
+        "accounts": [
+            {**_aged_json(a.aged, cur), "account_id": a.account_id, "name": a.name} for a in listed
         ],
-        accounts_count=len(accounts),
-        position=position,
-        **buckets,
-    )
+        "accounts_count": len(accounts),
+        "position": position,
+        "invoices": None,
+    }
     rows = (invoice_json(i, cur) for i in ageing.listed_invoices(invoices, listed))
     if fmt == JSON:
         if per_invoice:
-            report.invoices = [AgedInvoiceRow.model_validate(r) for r in rows]
-        return report
-    body = report.model_dump(mode="json")
+            body["invoices"] = list(rows)
+        return Response(pydantic_core.to_json(body), media_type="application/json")
+    body = pydantic_core.to_jsonable_python(body)
     body["invoices"] = rows if per_invoice else None  # read once, as the file is written
     return respond(fmt, layouts.aged_debt(body))
 
