@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 from uuid import UUID
 
@@ -34,6 +35,7 @@ from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from channels.stripe_apply import Outcome, StripeEvents, payment_id_for
+from channels.stripe_receipts import record_successes
 from ledger.application import Ledger
 from ledger.commands import RefundPayment
 from ledger.errors import LedgerError, Unavailable, UnknownPayment
@@ -145,6 +147,7 @@ class StripeReconciler:
             raise ReadModelBehind(f"the balances read model is behind position {head}; retry")
         report = Report(start, end)
         window = _window(start, end)
+        began = monotonic()
         intents = list(listed(self.client.v1.payment_intents, window))
         refunds = list(listed(self.client.v1.refunds, window))
         report.payouts = [
@@ -162,6 +165,7 @@ class StripeReconciler:
             "refunds": len(refunds),
             "payouts": len(report.payouts),
         }
+        listed_s = monotonic() - began
         with self.pool.connection() as conn:
             ours = balance_queries.stripe_payments(
                 conn, start - timedelta(days=1), end + timedelta(days=1)
@@ -170,9 +174,11 @@ class StripeReconciler:
         for row in ours:
             by_reference.setdefault(row["reference"], []).append(row)
         seen: set[str] = set()
+        missing: list[tuple[Finding, dict[str, Any], Stamp]] = []
         for pi in intents:
             seen.add(pi["id"])
-            self._intent(report, pi, by_reference.get(pi["id"], []), stamp)
+            self._intent(report, pi, by_reference.get(pi["id"], []), stamp, missing)
+        self._record_missing(missing)
         for reference, rows in sorted(by_reference.items()):
             if reference not in seen and any(r["status"] == "succeeded" for r in rows):
                 row = next(r for r in rows if r["status"] == "succeeded")
@@ -186,6 +192,12 @@ class StripeReconciler:
                 )
         for refund in refunds:
             self._refund(report, refund, stamp)
+        # Stripe's listing and the ledger's side take apart: which one a slow run waits on.
+        ledger_s = monotonic() - began - listed_s
+        log.info(
+            "stripe reconciliation",
+            extra={"listed_s": round(listed_s, 1), "ledger_s": round(ledger_s, 1), **report.listed},
+        )
         counts = {**report.counts(), **{f"listed_{k}": v for k, v in report.listed.items()}}
         saved = self.ledger.record_reconciliation(
             run_id,
@@ -198,8 +210,15 @@ class StripeReconciler:
         return report, saved.position
 
     def _intent(
-        self, report: Report, pi: dict[str, Any], rows: list[dict[str, Any]], stamp: Stamp
+        self,
+        report: Report,
+        pi: dict[str, Any],
+        rows: list[dict[str, Any]],
+        stamp: Stamp,
+        missing: list[tuple[Finding, dict[str, Any], Stamp]],
     ) -> None:
+        """Compare one PaymentIntent with the ledger's rows of it; a success the ledger
+        lacks joins ``missing``, recorded with the others after the comparison."""
         theirs = Money(int(pi["amount"]), str(pi["currency"]).upper())
         status = str(pi["status"])
         event = {"id": f"reconcile:{pi['id']}"}
@@ -215,7 +234,7 @@ class StripeReconciler:
             if paid is None and rows:
                 found.kind, found.ledger_status = "status-mismatch", rows[0]["status"]
             elif paid is None:
-                self._record(found, lambda: self.events.record_success(event, pi, stamp))
+                missing.append((found, pi, stamp))
             elif found.ledger_amount != received:
                 found.kind = "amount-mismatch"
         elif paid is not None:
@@ -223,6 +242,14 @@ class StripeReconciler:
         elif pi.get("last_payment_error"):
             self._declined(found, rows, lambda: self.events.record_failure(event, pi, stamp))
         report.findings.append(found)
+
+    def _record_missing(self, missing: list[tuple[Finding, dict[str, Any], Stamp]]) -> None:
+        """Record the successes the ledger lacks, many to a save (``stripe_receipts``); a
+        payment the ledger cannot place stays for a person, as ``_record`` leaves it."""
+        outcomes = record_successes(self.events, [(pi, stamp) for _, pi, stamp in missing])
+        for (found, _, _), done in zip(missing, outcomes, strict=True):
+            found.kind = "missing-in-ledger" if done.outcome == "applied" else "unmatched"
+            found.detail = done.detail
 
     def _declined(
         self, found: Finding, rows: list[dict[str, Any]], record: Callable[[], Outcome]

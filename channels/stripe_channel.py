@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import psycopg
 import stripe
 from psycopg_pool import ConnectionPool
 
 from channels import stripe_inbox
 from channels.read_model import balances_caught_up
 from channels.reconcile import StripeReconciler
+from channels.stripe_applier import StripeApplier
 from channels.stripe_apply import StripeEvents
 from channels.stripe_links import StripeLinks
 from channels.stripe_webhooks import Webhooks
@@ -43,6 +45,16 @@ class StripeChannel:
         """Raises ``StripeNotConfigured`` without an API key."""
         links = self.links
         return StripeReconciler(links.ledger, links.pool, links.client, self.events, self.caught_up)
+
+    def applier(self, database_url: str) -> StripeApplier:
+        """The background applier of the events the webhook kept; its own session on
+        ``database_url`` holds the one-applier lock."""
+        pool = self.webhooks.pool
+
+        def session() -> psycopg.Connection[tuple[object, ...]]:
+            return psycopg.connect(database_url, autocommit=True)
+
+        return StripeApplier(pool, self.events, session)
 
     @classmethod
     def start(cls, settings: Settings, ledger: Ledger, pool: ConnectionPool) -> StripeChannel:

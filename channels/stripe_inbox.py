@@ -1,20 +1,21 @@
 """Every Stripe event we were sent, recorded once by its id, with what we did with it.
 
-A delivery inserts its event's row and applies it in the same transaction: a second
-delivery of the same id, even one arriving at the same moment, waits on the first's row
-and then finds it, so it has no second effect. If applying fails, the row goes with the
-rollback and Stripe's next redelivery tries again. Events we do not handle are kept
+A delivery inserts its event's row as ``received`` and commits before the webhook answers
+(Stripe's advice: store, answer 2xx, work later; ``channels/stripe_intake.py`` records
+deliveries that arrive together in one commit); a second delivery of the same id, even
+one arriving at the same moment, waits on the first's row and then finds it, so it has no
+second effect. The applier (``channels/stripe_applier.py``) takes ``received`` rows
+oldest first and settles each with its outcome. Events we do not handle are kept
 (``unhandled``) for inspection; events that arrive before what they depend on (a refund
 before its payment) wait as ``deferred`` and are applied when it arrives."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from psycopg import Connection
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from infra.database import ensure_tables
 
@@ -30,6 +31,9 @@ CREATE TABLE IF NOT EXISTS stripe_events (
     detail text,
     payload jsonb NOT NULL
 );
+ALTER TABLE stripe_events ADD COLUMN IF NOT EXISTS positions bigint[];
+CREATE INDEX IF NOT EXISTS stripe_events_received
+    ON stripe_events (received_at, event_id) WHERE outcome = 'received';
 CREATE INDEX IF NOT EXISTS stripe_events_deferred
     ON stripe_events (payment_intent, created) WHERE outcome = 'deferred';
 CREATE INDEX IF NOT EXISTS stripe_events_outcome ON stripe_events (outcome, received_at);
@@ -68,29 +72,26 @@ def payment_intent_of(obj: dict[str, Any]) -> str | None:
     return str(pi) if pi else None
 
 
-def claim(conn: Connection[Any], event: dict[str, Any]) -> bool:
-    """Record the event as being applied; False when its id was recorded before."""
-    obj = event["data"]["object"]
-    row = conn.execute(
-        "INSERT INTO stripe_events (event_id, type, object_id, payment_intent, created,"
-        " outcome, payload) VALUES (%s, %s, %s, %s, %s, 'applying', %s)"
-        " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-        (
-            event["id"],
-            event["type"],
-            obj.get("id"),
-            payment_intent_of(obj),
-            datetime.fromtimestamp(int(event["created"]), UTC),
-            Jsonb(event),
-        ),
-    ).fetchone()
-    return row is not None
+def waiting(conn: Connection[Any], limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` received events not applied yet, in the order they arrived."""
+    rows = conn.execute(
+        "SELECT payload FROM stripe_events WHERE outcome = 'received'"
+        " ORDER BY received_at, event_id LIMIT %s",
+        (limit,),
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
-def settle(conn: Connection[Any], event_id: str, outcome: str, detail: str | None) -> None:
+def settle(
+    conn: Connection[Any],
+    event_id: str,
+    outcome: str,
+    detail: str | None,
+    positions: list[int] | None = None,
+) -> None:
     conn.execute(
-        "UPDATE stripe_events SET outcome = %s, detail = %s WHERE event_id = %s",
-        (outcome, detail, event_id),
+        "UPDATE stripe_events SET outcome = %s, detail = %s, positions = %s WHERE event_id = %s",
+        (outcome, detail, positions or None, event_id),
     )
 
 
@@ -104,13 +105,26 @@ def deferred_for(conn: Connection[Any], payment_intent: str) -> list[dict[str, A
     return [row[0] for row in rows]
 
 
+COLUMNS = (
+    "event_id, type, object_id, payment_intent, created, received_at, outcome, detail,"
+    " coalesce(positions, '{}') AS positions"
+)
+
+
+def one(conn: Connection[Any], event_id: str) -> dict[str, Any] | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            f"SELECT {COLUMNS} FROM stripe_events WHERE event_id = %s", (event_id,)
+        ).fetchone()
+
+
 def listing(
     conn: Connection[Any], outcome: str | None, after: datetime | None, limit: int
 ) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            "SELECT event_id, type, object_id, payment_intent, created, received_at, outcome,"
-            " detail FROM stripe_events WHERE (%(outcome)s::text IS NULL OR outcome = %(outcome)s)"
+            f"SELECT {COLUMNS} FROM stripe_events"
+            " WHERE (%(outcome)s::text IS NULL OR outcome = %(outcome)s)"
             " AND (%(after)s::timestamptz IS NULL OR received_at > %(after)s)"
             " ORDER BY received_at, event_id LIMIT %(limit)s",
             {"outcome": outcome, "after": after, "limit": limit},

@@ -1,8 +1,10 @@
-"""Receiving one Stripe webhook: check its signature and time, record its event once, and
-apply it, with whatever waited for it, in one inbox transaction."""
+"""Receiving one Stripe webhook: check its signature and time, and record its event once,
+durably, before answering. The applier (``channels/stripe_applier.py``) applies it to the
+ledger moments later; ``GET /v1/stripe/events/{id}`` says what became of it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -11,10 +13,12 @@ from uuid import UUID
 from psycopg_pool import ConnectionPool
 
 from channels import stripe_inbox
-from channels.stripe_apply import CREATES_PAYMENT, Outcome, StripeEvents, refused
+from channels.stripe_applier import apply_event
+from channels.stripe_apply import StripeEvents
+from channels.stripe_intake import Intake
 from channels.stripe_payload import check_event
 from channels.stripe_signature import WebhookRejected, verify
-from ledger.errors import LedgerError, NotFound, RuleViolation
+from ledger.errors import NotFound, RuleViolation
 
 log = logging.getLogger("arledger.stripe")
 
@@ -54,39 +58,30 @@ class Webhooks:
     ) -> None:
         self.pool, self.events = pool, events
         self.secrets, self.tolerance_s = secrets, tolerance_s
+        self.intake = Intake(pool)
 
-    def receive(self, body: bytes, signature: str | None) -> dict[str, Any]:
-        """Check, record once, apply. Raises ``WebhookRejected`` before writing anything."""
+    async def receive(self, body: bytes, signature: str | None) -> dict[str, Any]:
+        """Check, and record once before answering. Raises ``WebhookRejected`` having
+        written nothing but, for a signed payload that is malformed, its bytes."""
         verify(body, signature, self.secrets, self.tolerance_s)
         try:
             event = parse(body)
             check_event(event)
         except WebhookRejected as refused:
-            with self.pool.connection() as conn:
-                stripe_inbox.keep_rejected(conn, body, f"{refused.code}: {refused.detail}")
-            log.warning("signed Stripe payload refused", extra={"reason": refused.detail})
+            await asyncio.to_thread(self._keep_rejected, body, refused)
             raise
-        with self.pool.connection() as conn, conn.transaction():
-            if not stripe_inbox.claim(conn, event):
-                return {"received": True, "event": event["id"], "duplicate": True}
-            done = self._apply(conn, event)
-            then = []
-            if done.outcome == "applied" and event["type"] in CREATES_PAYMENT:
-                for waiting in stripe_inbox.deferred_for(conn, done.payment_intent or ""):
-                    then.append({"event": waiting["id"], **self._apply(conn, waiting).__dict__})
-        log.info(
-            "stripe event",
-            extra={"event": event["id"], "type": event["type"], "outcome": done.outcome},
-        )
+        before = await asyncio.wrap_future(self.intake.record(event))
         return {
             "received": True,
             "event": event["id"],
-            "duplicate": False,
-            "outcome": done.outcome,
-            "detail": done.detail,
-            "positions": done.positions,
-            "then_applied": then,
+            "duplicate": before is not None,
+            "outcome": before or "received",
         }
+
+    def _keep_rejected(self, body: bytes, refused: WebhookRejected) -> None:
+        with self.pool.connection() as conn:
+            stripe_inbox.keep_rejected(conn, body, f"{refused.code}: {refused.detail}")
+        log.warning("signed Stripe payload refused", extra={"reason": refused.detail})
 
     def assign(self, event_id: str, account_id: UUID, actor: str) -> dict[str, Any]:
         """A person names the account of an event no account could be found for: it is
@@ -108,21 +103,9 @@ class Webhooks:
             obj["metadata"] = {**(obj.get("metadata") or {}), "account_id": str(account_id)}
             if obj.get("customer"):
                 stripe_inbox.remember_customer(conn, str(obj["customer"]), account_id)
-            done = self._apply(conn, event)
-            if done.outcome == "applied" and event["type"] in CREATES_PAYMENT:
-                for waiting in stripe_inbox.deferred_for(conn, done.payment_intent or ""):
-                    self._apply(conn, waiting)
-            stripe_inbox.settle(
-                conn, event_id, done.outcome, f"assigned by {actor} to {account_id}: {done.detail}"
-            )
+            done = apply_event(conn, self.events, event)
+            detail = f"assigned by {actor} to {account_id}: {done.detail}"
+            stripe_inbox.settle(conn, event_id, done.outcome, detail, done.positions)
         log.info("stripe event assigned", extra={"event": event_id, "account": str(account_id)})
         return {"event": event_id, "outcome": done.outcome, "detail": done.detail,
                 "positions": done.positions}  # fmt: skip
-
-    def _apply(self, conn: Any, event: dict[str, Any]) -> Outcome:
-        try:
-            done = self.events.apply(event)
-        except LedgerError as error:
-            done = refused(error)
-        stripe_inbox.settle(conn, event["id"], done.outcome, done.detail)
-        return done

@@ -42,7 +42,9 @@ from projections.writer import Projection
 # The API's warning keeps the logger it has always had.
 api_log = logging.getLogger("arledger.api")
 
-Process = Literal["api", "relay", "consumer", "notifier", "scheduler", "replay", "migrate"]
+Process = Literal[
+    "api", "relay", "consumer", "notifier", "stripe", "scheduler", "replay", "migrate"
+]
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ CONNECTIONS: dict[Process, Connections] = {
     "relay": Connections(ledger=2, pool=2, name="arledger-relay"),
     "consumer": Connections(ledger=2, pool=2, name="arledger-{projection}"),
     "notifier": Connections(ledger=2, pool=3, name="arledger-notifier"),
+    # The Stripe applier's lanes each run a ledger command inside an inbox transaction.
+    "stripe": Connections(ledger=4, pool=6, name="arledger-stripe"),
     "scheduler": Connections(ledger=10, pool=2, name="arledger-scheduler"),
     "replay": Connections(ledger=10, pool=2, name="arledger-replay"),
     "migrate": Connections(ledger=1, pool=1, name="arledger-migrate"),

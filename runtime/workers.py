@@ -17,6 +17,7 @@ from consumers.runner import ProjectionConsumer
 from infra.settings import Settings
 from projections.registry import PROJECTIONS
 from runtime.composition import Root
+from runtime.stripe_applier import stripe_applier_worker
 
 log = logging.getLogger("arledger.workers")
 
@@ -115,7 +116,7 @@ def start(
     root: Root, stop: threading.Event, *, relay: bool = True, consumers: int = 1
 ) -> list[threading.Thread]:
     """Start the relay, ``consumers`` consumer threads per projection and, with any
-    consumers, a notifier, each built by ``root``."""
+    consumers, a notifier and the Stripe applier, each built by ``root``."""
     bodies: list[tuple[str, Callable[[threading.Event], None]]] = []
     if relay:
         bodies.append(("relay", relay_worker(root)))
@@ -123,6 +124,7 @@ def start(
         bodies.extend((f"{name}-{n}", consumer_worker(root, name, n)) for n in range(consumers))
     if consumers:
         bodies.append(("notifier", notifier_worker(root)))
+        bodies.append(("stripe-applier", stripe_applier_worker(root)))
     threads = [
         threading.Thread(target=_supervised, args=(name, body, stop), name=name, daemon=True)
         for name, body in bodies

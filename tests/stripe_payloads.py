@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -57,7 +58,9 @@ def payment_intent(
     }
 
 
-def decline(charge_id: str, code: str = "card_declined", decline_code: str = "insufficient_funds"):
+def decline(
+    charge_id: str, code: str = "card_declined", decline_code: str = "insufficient_funds"
+) -> dict[str, Any]:
     return {
         "charge": charge_id,
         "code": code,
@@ -67,7 +70,9 @@ def decline(charge_id: str, code: str = "card_declined", decline_code: str = "in
     }
 
 
-def charge(pi: dict[str, Any], refunds: list[tuple[str, int]] = (), **extra: Any) -> dict[str, Any]:
+def charge(
+    pi: dict[str, Any], refunds: Sequence[tuple[str, int]] = (), **extra: Any
+) -> dict[str, Any]:
     refunded = sum(amount for _, amount in refunds)
     return {
         "id": pi["latest_charge"],
@@ -139,3 +144,26 @@ def post(
         content=body,
         headers={"Stripe-Signature": header, "Content-Type": "application/json"},
     )
+
+
+def settled(http: httpx.Client, event_id: str, timeout: float = 30) -> dict[str, Any]:
+    """The event as ``GET /v1/stripe/events/{id}`` shows it once the applier has taken it
+    (its outcome no longer ``received``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = http.get(f"/v1/stripe/events/{event_id}")
+        assert reply.status_code == 200, reply.text
+        found: dict[str, Any] = reply.json()
+        if found["outcome"] != "received":
+            return found
+        assert time.monotonic() < deadline, f"{event_id} was not applied in {timeout} s"
+        time.sleep(0.05)
+
+
+def delivered(
+    http: httpx.Client, evt: dict[str, Any], secret: str, timeout: float = 30
+) -> dict[str, Any]:
+    """Deliver ``evt``, see it accepted, and wait for what the applier made of it."""
+    reply = post(http, evt, secret)
+    assert reply.status_code == 200, reply.text
+    return settled(http, evt["id"], timeout)

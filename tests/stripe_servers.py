@@ -24,12 +24,24 @@ import httpx
 
 from runtime.embedded import free_port
 
+# localstripe pickles its whole store to /tmp/localstripe.pickle after every write, so
+# making n objects takes time in n squared (3,363 PaymentIntents took 22 minutes). A
+# benchmark that needs thousands runs it without that file, which nothing here reads.
+_IN_MEMORY = (
+    "import sys; from localstripe import resources, server;"
+    " resources.Store.dump_to_disk = lambda self: None;"
+    " sys.argv[0] = 'localstripe'; server.start()"
+)
+
 
 @contextmanager
-def localstripe() -> Iterator[str]:
+def localstripe(in_memory: bool = False) -> Iterator[str]:
+    """A localstripe server on a free port; ``in_memory`` keeps it from writing its store
+    to disk after each change (for benchmarks that make thousands of objects)."""
     port = free_port()
+    program = ["-c", _IN_MEMORY] if in_memory else ["-m", "localstripe"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
+        [sys.executable, *program, "--port", str(port), "--from-scratch"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

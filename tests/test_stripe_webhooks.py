@@ -1,6 +1,7 @@
 """Stripe webhooks against the running pipeline, with events shaped and signed as Stripe
-makes them: what is refused before anything is written, what is applied once, and that
-the order of arrival does not change where the ledger ends up."""
+makes them: what is refused before anything is written, what is recorded and then
+applied once, that the order of arrival does not change where the ledger ends up, and
+that what was recorded while no applier ran is applied when one starts."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from tests import stripe_payloads as sp
 from tests.pipeline import pipeline
-from tests.support import gbp
+from tests.support import gbp, running_workers
 
 OLD, NEW = "whsec_old_secret", "whsec_new_secret"
 
@@ -48,8 +49,13 @@ def test_a_webhook_is_refused_before_anything_is_written_unless_signed_now_by_ou
         refused(http.post("/v1/webhooks/stripe", content=b"{}"), "webhook-signature-missing")
         tampered = sp.post(http, {**evt, "id": "evt_other"}, NEW)
         assert tampered.status_code == 200  # a new, correctly signed event is fine ...
-        assert p.services.ledger.head_position() > head
-        head = p.services.ledger.head_position()
+        assert tampered.json() == {
+            "received": True,
+            "event": "evt_other",
+            "duplicate": False,
+            "outcome": "received",
+        }  # ... and recorded: no applier runs here, so it waits
+        assert p.services.ledger.head_position() == head
         body = b'{"object": "event", "id": "evt_x"}'
         forged_body = http.post(
             "/v1/webhooks/stripe",
@@ -64,7 +70,8 @@ def test_a_webhook_is_refused_before_anything_is_written_unless_signed_now_by_ou
         for secret in (OLD, NEW):
             pi = sp.payment_intent(5_00, "succeeded", {"account_id": acct})
             ok = sp.post(http, sp.event("payment_intent.succeeded", pi), secret)
-            assert ok.json()["outcome"] == "applied", ok.text
+            assert ok.json()["outcome"] == "received", ok.text
+        assert _stored(p) == 3
 
 
 def test_each_event_is_applied_once_even_when_delivered_at_the_same_moment(stripe_settings):
@@ -88,12 +95,14 @@ def test_each_event_is_applied_once_even_when_delivered_at_the_same_moment(strip
             t.join()
         assert sorted(r.status_code for r in replies) == [200] * 8
         assert sorted(r.json()["duplicate"] for r in replies) == [False] + [True] * 7
-        applied = next(r.json() for r in replies if not r.json()["duplicate"])
+        applied = sp.settled(api.http, evt["id"])
+        assert applied["outcome"] == "applied", applied
         # Recorded and allocated to the invoice in its metadata; nothing appended twice.
         assert p.services.ledger.head_position() == max(applied["positions"])
         assert max(applied["positions"]) > head
         again = sp.post(api.http, evt, OLD)
         assert again.json()["duplicate"] is True
+        assert again.json()["outcome"] == "applied"  # what became of the first delivery
         invoice = api.ok(
             api.get(f"/v1/invoices/{inv['id']}", min_position=max(applied["positions"]))
         )
@@ -159,11 +168,10 @@ def test_out_of_order_delivery_ends_where_in_order_delivery_does(stripe_settings
                 events.reverse()
             elif order == "shuffled":
                 random.Random(7).shuffle(events)
-            outcomes = {}
-            for evt in events:
+            for evt in events:  # all at once: the applier takes them in batches
                 reply = sp.post(api.http, evt, NEW)
                 assert reply.status_code == 200, reply.text
-                outcomes[evt["type"]] = reply.json()["outcome"]
+            outcomes = {e["type"]: sp.settled(api.http, e["id"])["outcome"] for e in events}
             assert outcomes["customer.subscription.trial_will_end"] == "unhandled"
             ends.append(_state(api, acct, p.services.ledger.head_position()))
         assert ends[0] == ends[1] == ends[2]
@@ -192,7 +200,7 @@ def test_a_payment_no_account_could_be_found_for_is_placed_by_a_person(stripe_se
         pi["customer"] = "cus_walkin"
         evt = sp.event("payment_intent.succeeded", pi)
         head = p.services.ledger.head_position()
-        assert sp.post(api.http, evt, NEW).json()["outcome"] == "unmatched"
+        assert sp.delivered(api.http, evt, NEW)["outcome"] == "unmatched"
         assert p.services.ledger.head_position() == head  # kept, not recorded on a guess
 
         path = f"/v1/stripe/events/{evt['id']}/assignment"
@@ -208,5 +216,41 @@ def test_a_payment_no_account_could_be_found_for_is_placed_by_a_person(stripe_se
         # The customer is remembered: its next payment finds the account alone.
         later = sp.payment_intent(5_00, "succeeded", {})
         later["customer"] = "cus_walkin"
-        done = sp.post(api.http, sp.event("payment_intent.succeeded", later), NEW).json()
+        done = sp.delivered(api.http, sp.event("payment_intent.succeeded", later), NEW)
         assert done["outcome"] == "applied"
+
+
+def test_what_was_recorded_while_no_applier_ran_is_applied_when_one_starts(stripe_settings):
+    """Stripe is answered even while nothing applies (a restart, a deploy): the events
+    wait in the inbox, a refund before its payment among them, and are applied in the
+    order they arrived once an applier runs; one more applier only stands by. An event
+    that breaks its handler is kept as ``error`` and holds nothing back."""
+    with pipeline(stripe_settings, workers=False) as p:
+        api = p.api
+        acct = api.open_account("Restarted Ltd")["id"]
+        inv = api.raise_invoice(acct, "RS-1", 90_00, "2026-10-01", "2026-10-31")["id"]
+        pi = sp.payment_intent(90_00, "succeeded", {"account_id": acct, "invoice_id": inv})
+        refund = sp.event("charge.refunded", sp.charge(pi, [("re_rs" + acct[:6], 15_00)]))
+        paid = sp.event("payment_intent.succeeded", pi)
+        # Signed and well formed, but no currency: it breaks its handler, and only itself.
+        odd = sp.payment_intent(5_00, "succeeded", {"account_id": acct})
+        broken = sp.event(
+            "payment_intent.succeeded", {k: v for k, v in odd.items() if k != "currency"}
+        )
+        for evt in (broken, refund, paid, paid):
+            assert sp.post(api.http, evt, NEW).status_code == 200
+        waiting = api.ok(api.get("/v1/stripe/events", outcome="received"))["events"]
+        assert [e["event_id"] for e in waiting] == [broken["id"], refund["id"], paid["id"]]
+        missing = api.get("/v1/stripe/events/evt_never_sent")
+        assert missing.status_code == 404, missing.text
+        assert missing.json()["type"] == "/v1/problems/unknown-stripe-event"
+
+        with running_workers(stripe_settings), running_workers(stripe_settings, relay=False):
+            assert sp.settled(api.http, paid["id"])["outcome"] == "applied"
+            done = sp.settled(api.http, refund["id"])
+            assert (done["outcome"], done["detail"]) == ("applied", "refunds applied")
+            invoice = api.ok(api.get(f"/v1/invoices/{inv}", min_position=max(done["positions"])))
+            assert invoice["outstanding"] == gbp(15_00)  # paid, then 15.00 refunded
+            failed = sp.settled(api.http, broken["id"])
+            assert (failed["outcome"], failed["detail"]) == ("error", "KeyError: 'currency'")
+            assert _stored(p) == 3

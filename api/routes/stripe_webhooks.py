@@ -6,7 +6,6 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.deps import CommandDep, PrincipalDep, ServicesDep
@@ -14,6 +13,7 @@ from api.fields import Moment
 from api.idempotency import Reply
 from api.schemas import Command
 from channels import stripe_inbox
+from channels.stripe_webhooks import UnknownStripeEvent
 
 router = APIRouter(tags=["stripe"])
 
@@ -28,10 +28,12 @@ async def stripe_webhook(
 ) -> dict[str, Any]:
     """Stripe's events: the signature (any configured secret) and its time (within
     ``ARLEDGER_STRIPE_WEBHOOK_TOLERANCE_S`` either way) are checked before anything is
-    written, and a bad one is a 400 saying why. Each event id is applied once: a
-    redelivery answers ``duplicate: true`` and changes nothing."""
+    written, and a bad one is a 400 saying why. A good one is recorded (``outcome:
+    received``) before the 200 and applied moments later, once per event id: a
+    redelivery answers ``duplicate: true`` with what became of the first and changes
+    nothing. ``GET /v1/stripe/events/{event_id}`` says what was done with it."""
     body = await request.body()
-    return await run_in_threadpool(svc.stripe.webhooks.receive, body, stripe_signature)
+    return await svc.stripe.webhooks.receive(body, stripe_signature)
 
 
 class EventAssignment(Command):
@@ -59,15 +61,37 @@ def stripe_events(
     svc: ServicesDep,
     _: PrincipalDep,
     outcome: Annotated[
-        Literal["applied", "ignored", "deferred", "unhandled", "unmatched", "refused"] | None,
+        Literal[
+            "received",
+            "applied",
+            "ignored",
+            "deferred",
+            "unhandled",
+            "unmatched",
+            "refused",
+            "error",
+        ]
+        | None,
         Query(description="only events that ended so"),
     ] = None,
     received_after: Annotated[Moment | None, Query(description="a page cursor")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
-    """Every Stripe event received, with what was done with it: unknown types are kept
-    here (``unhandled``) for inspection, as are events the ledger refused and events no
-    account could be found for."""
+    """Every Stripe event received, with what was done with it: ``received`` ones wait
+    for the applier; unknown types are kept here (``unhandled``) for inspection, as are
+    events the ledger refused and events no account could be found for."""
     with svc.pool.connection() as conn:
         rows = stripe_inbox.listing(conn, outcome, received_after, limit)
     return {"events": rows}
+
+
+@router.get("/v1/stripe/events/{event_id}")
+def stripe_event(event_id: str, svc: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
+    """One Stripe event and what was done with it: ``received`` until the applier has
+    taken it, then its outcome, ``detail`` and the store ``positions`` it appended (read
+    with ``min_position`` to see its effect)."""
+    with svc.pool.connection() as conn:
+        row = stripe_inbox.one(conn, event_id)
+    if row is None:
+        raise UnknownStripeEvent(f"no Stripe event {event_id} was received")
+    return row

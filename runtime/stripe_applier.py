@@ -1,0 +1,20 @@
+"""The Stripe applier as a background worker: it applies the events the webhook recorded
+(``channels/stripe_applier.py``). It runs beside the notifier wherever the consumers run
+(``arledger up``'s consumer processes, ``arledger consume``); with several of those, one
+applies and the others stand by."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from runtime.composition import Root
+
+
+def stripe_applier_worker(root: Root) -> Callable[[threading.Event], None]:
+    def body(stop: threading.Event) -> None:
+        with root.store("stripe") as store:
+            channel = root.stripe(store.ledger, store.pool)
+            channel.applier(root.database_url).run(stop)
+
+    return body
