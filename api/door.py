@@ -32,6 +32,7 @@ BODY_LIMITS = {
     "/v1/bank-statements": limits.STATEMENT_BODY_BYTES_MAX,
     "/v1/invoices/imports": limits.STATEMENT_BODY_BYTES_MAX,
     "/v1/accounts/imports": limits.STATEMENT_BODY_BYTES_MAX,
+    "/v1/payments/imports": limits.STATEMENT_BODY_BYTES_MAX,
     "/bank": limits.STATEMENT_BODY_BYTES_MAX,
     "/imports": limits.STATEMENT_BODY_BYTES_MAX,
 }

@@ -1,5 +1,5 @@
-"""Bodies of the batch commands: many invoices in one call, a file of invoices or of an
-opening book's accounts, and what became of each."""
+"""Bodies of the batch commands: many invoices or payments in one call, a file of
+invoices, of payments or of an opening book's accounts, and what became of each."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
-from api.command_schemas import InvoiceCreate
-from api.schemas import Command
+from api.command_schemas import InvoiceCreate, PaymentCreate
+from api.schemas import AllocationRow, Command
 from ledger.errors import InvalidRequest
 
 INVOICES_PER_BATCH_MAX = 1_000
+PAYMENTS_PER_BATCH_MAX = 1_000
 
 
 class InvoiceBatchCreate(Command):
@@ -45,6 +46,60 @@ class InvoiceBatchResult(BaseModel):
     refused: int
     position: int = Field(description="the store position the batch reached")
     items: list[InvoiceBatchItem]
+
+
+class PaymentBatchEntry(PaymentCreate):
+    """A payment as `POST /v1/payments` takes one, named by its sender's reference, and
+    what it pays, as `POST /v1/payments/{id}/allocations` takes it (or neither)."""
+
+    external_ref: str = Field(
+        min_length=1,
+        max_length=200,
+        description="the payment's id where it comes from (a receipt number, a billing "
+        "system's payment id), unique on the account: the payment's id follows from the "
+        "account and it, so the same payment sent again is `already`",
+    )
+    allocations: list[AllocationRow] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="the invoices it pays and how much of each, allocated with it",
+    )
+    strategy: Literal["oldest_first"] | None = Field(
+        default=None, description="allocate it oldest first, with it (not with allocations)"
+    )
+
+
+class PaymentBatchCreate(Command):
+    payments: list[PaymentBatchEntry] = Field(
+        min_length=1,
+        max_length=PAYMENTS_PER_BATCH_MAX,
+        description="each as `POST /v1/payments` takes one, with its `external_ref`; each "
+        "is checked on its own",
+    )
+
+
+class PaymentBatchItem(BaseModel):
+    index: int = Field(description="the payment's place in the request, from 0")
+    status: Literal["recorded", "already", "refused"] = Field(
+        description="recorded now (and allocated, when it says what it pays); already in "
+        "the ledger with the same figures (a batch sent again records nothing twice); or "
+        "refused, with the problem, and nothing of it recorded"
+    )
+    account_id: UUID
+    external_ref: str
+    payment_id: UUID = Field(description="follows from the account and the external_ref")
+    problem: dict[str, Any] | None = Field(
+        default=None, description="why it was refused: a problem+json object"
+    )
+
+
+class PaymentBatchResult(BaseModel):
+    recorded: int
+    already: int
+    refused: int
+    position: int = Field(description="the store position the batch reached")
+    items: list[PaymentBatchItem]
 
 
 class FileImport(Command):
@@ -137,3 +192,30 @@ class AccountImportResult(BaseModel):
     refused: int
     position: int = Field(description="the store position the import reached")
     items: list[AccountImportRow]
+
+
+class PaymentImport(FileImport):
+    """A file of payments, as `arledger import payments` reads one (see the README)."""
+
+
+class PaymentImportRow(BaseModel):
+    line: int = Field(description="the row's line in the file (the header is line 1)")
+    account: str = Field(description="the account as the row names it: id or external_ref")
+    account_id: UUID | None = Field(default=None, description="the account it was found to be")
+    external_ref: str = Field(description="the reference the row names the payment by")
+    status: Literal["recorded", "already", "refused"]
+    payment_id: UUID | None = None
+    problem: dict[str, Any] | None = Field(
+        default=None, description="why it was refused: a problem+json object"
+    )
+
+
+class PaymentImportResult(BaseModel):
+    filename: str
+    sha256: str = Field(description="of the file's bytes")
+    rows: int
+    recorded: int
+    already: int
+    refused: int
+    position: int = Field(description="the store position the import reached")
+    items: list[PaymentImportRow]

@@ -2,9 +2,10 @@
 row) or XLSX (the first sheet, or one named; a header row). The header's columns are
 found in any order and case; each row after it comes with its line, as a spreadsheet
 numbers it, so that a refusal can point at it. What the cells mean is the reader's
-business (``channels/invoice_file.py``, ``channels/account_file.py``); the cells read
-the same way in both: text trimmed, amounts in major units as a person writes them,
-dates ISO or date cells."""
+business (``channels/invoice_file.py``, ``channels/account_file.py``,
+``channels/payment_file.py``); the cells read the same way in each: text trimmed,
+amounts in major units as a person writes them, dates ISO or date cells, an account by
+its id or its reference."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import zipfile
 from collections.abc import Callable, Generator, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
+from uuid import UUID
 
 from ledger.money import minor_units
 
@@ -108,6 +110,25 @@ def day(value: Any, column: str) -> date:
         return date.fromisoformat(text(value))
     except ValueError:
         raise ValueError(f"{column} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def account_named(record: Record, account_for_ref: Callable[[str], UUID | None]) -> UUID:
+    """The account a row names: by its id (``account_id``), or by the reference it goes
+    by (``account_ref``, its ``external_ref``: ``account_for_ref`` finds it, and raises
+    a ``ValueError`` of its own when several accounts go by it)."""
+    given = text(record.get("account_id"))
+    if given:
+        try:
+            return UUID(given)
+        except ValueError:
+            raise ValueError(f"account_id {given!r} is not a UUID") from None
+    ref = text(record.get("account_ref"))
+    if not ref:
+        raise ValueError("no account_id or account_ref")
+    found = account_for_ref(ref)
+    if found is None:
+        raise ValueError(f"no account has the external_ref {ref!r}")
+    return found
 
 
 def _numbered(name: str, columns: list[str], cells: _Cells) -> Rows:

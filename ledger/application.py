@@ -19,6 +19,7 @@ from ledger.adjustments import InvoiceAdjustments
 from ledger.arrangements import Arrangements
 from ledger.bulk import BulkInvoicing
 from ledger.bulk_accounts import BulkAccounts
+from ledger.bulk_payments import BulkPayments
 from ledger.chasing import Chasing
 from ledger.commands import (
     AgreePaymentPlan,
@@ -93,6 +94,7 @@ class Ledger(LedgerStore):
         self.statements = StatementSends(uow)
         self.bulk = BulkInvoicing(uow)  # called as ``ledger.bulk.raise_invoices``
         self.bulk_accounts = BulkAccounts(uow)  # ``ledger.bulk_accounts.open_accounts``
+        self.bulk_payments = BulkPayments(self.payments)  # ``.record_payments``
 
     # --- accounts ---------------------------------------------------------------------
 

@@ -1,11 +1,12 @@
-"""``arledger import accounts FILE`` and ``arledger import invoices FILE``: a file (CSV or
-XLSX) of an opening book's accounts, or of invoices, saved in batches through the
-ledger's bulk paths with a progress bar. Each row is opened or raised, found already
-there (so an import run again, or resumed after a crash, does nothing twice) or refused
-with its reason; every row's outcome is written to a report beside the file. An opening
-book goes in as two files, accounts then invoices, and the invoices may name the
+"""``arledger import accounts FILE``, ``arledger import invoices FILE`` and ``arledger
+import payments FILE``: a file (CSV or XLSX) of an opening book's accounts, of invoices,
+or of payments, saved in batches through the ledger's bulk paths with a progress bar.
+Each row is opened, raised or recorded, found already there (so an import run again, or
+resumed after a crash, does nothing twice) or refused with its reason; every row's
+outcome is written to a report beside the file. An opening book goes in as three files,
+accounts, then invoices, then payments, and the invoices and payments may name the
 accounts just opened by their ``account_ref`` at once. Rows become outcomes as they do
-for ``POST /v1/accounts/imports`` and ``/v1/invoices/imports``
+for ``POST /v1/accounts/imports``, ``/v1/invoices/imports`` and ``/v1/payments/imports``
 (``channels.table_file.saved_rows``)."""
 
 from __future__ import annotations
@@ -22,20 +23,29 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from channels import account_file, invoice_file
+from channels import account_file, invoice_file, payment_file
 from channels.account_refs import account_refs
 from channels.table_file import TableFileError, saved_rows
-from ledger import bulk, bulk_accounts
+from ledger import bulk, bulk_accounts, bulk_payments
 from ledger.bulk import Outcome
 from ledger.bulk_accounts import AccountOutcome
+from ledger.bulk_payments import PaymentOutcome
 from ledger.stamp import Stamp
 from runtime.composition import Root, Store
 from runtime.progress import ProgressBar
 
 T = TypeVar("T")
 # What each kind of file's report names a row by, and the outcomes it counts.
-COLUMNS = {"accounts": ("external_ref", "name"), "invoices": ("account", "number")}
-STATUSES = {"accounts": bulk_accounts.STATUSES, "invoices": bulk.STATUSES}
+COLUMNS = {
+    "accounts": ("external_ref", "name"),
+    "invoices": ("account", "number"),
+    "payments": ("account", "external_ref"),
+}
+STATUSES = {
+    "accounts": bulk_accounts.STATUSES,
+    "invoices": bulk.STATUSES,
+    "payments": bulk_payments.STATUSES,
+}
 
 
 @dataclass(frozen=True)
@@ -52,10 +62,14 @@ class _Line:
 
 def register(sub: Any) -> None:
     parser = sub.add_parser(
-        "import", help="open a file of accounts, or raise a file of invoices (CSV or XLSX)"
+        "import",
+        help="open a file of accounts, raise a file of invoices or record a file of payments"
+        " (CSV or XLSX)",
     )
     parser.add_argument(
-        "what", choices=["accounts", "invoices"], help="what the file holds (accounts first)"
+        "what",
+        choices=["accounts", "invoices", "payments"],
+        help="what the file holds (an opening book: accounts, then invoices, then payments)",
     )
     parser.add_argument("file", type=Path, help=".csv or .xlsx, columns as the README says")
     parser.add_argument("--sheet", default=None, help="the XLSX sheet (default: the first)")
@@ -77,7 +91,7 @@ def _import(args: argparse.Namespace, root: Root) -> int:
     digest = hashlib.sha256(content).hexdigest()
     run = str(uuid.uuid4())
     stamp = Stamp(args.actor, f"import:{digest[:16]}", f"import:{run}", datetime.now(UTC))
-    importing = _accounts if args.what == "accounts" else _invoices
+    importing = {"accounts": _accounts, "invoices": _invoices, "payments": _payments}[args.what]
     with root.store("api") as store:
         try:
             lines = importing(args, content, store, stamp)
@@ -127,6 +141,25 @@ def _invoices(args: argparse.Namespace, content: bytes, store: Store, stamp: Sta
     ]
 
 
+def _payments(args: argparse.Namespace, content: bytes, store: Store, stamp: Stamp) -> list[_Line]:
+    """Each payment recorded (and allocated to its invoice, when it names one), already
+    there or refused; ``account_ref`` names an account as for invoices."""
+    refs = account_refs(store.pool, store.ledger)
+    rows = payment_file.read_content(args.file.name, content, stamp, refs.account_for, args.sheet)
+    saved = saved_rows(
+        rows,
+        lambda commands: _with_progress(
+            args.file.name,
+            len(commands),
+            lambda progress: store.ledger.bulk_payments.record_payments(commands, progress),
+        ),
+    )
+    return [
+        _line(row.line, (row.account, row.external_ref), row.refused, outcome)
+        for row, outcome in saved
+    ]
+
+
 def _with_progress(
     name: str, total: int, run: Callable[[Callable[[int], None]], list[T]]
 ) -> list[T]:
@@ -145,14 +178,25 @@ def _with_progress(
 
 
 def _line(
-    line: int, names: tuple[str, str], refused: str | None, outcome: Outcome | AccountOutcome | None
+    line: int,
+    names: tuple[str, str],
+    refused: str | None,
+    outcome: Outcome | AccountOutcome | PaymentOutcome | None,
 ) -> _Line:
     if outcome is None:  # the row could not be read: it never reached the ledger
         return _Line(line, names, "refused", "unreadable-row", refused or "")
     if outcome.error is not None:
         return _Line(line, names, outcome.status, outcome.error.code, outcome.error.detail)
-    saved = outcome.invoice_id if isinstance(outcome, Outcome) else outcome.account_id
-    return _Line(line, names, outcome.status, "", str(saved))
+    return _Line(line, names, outcome.status, "", str(_saved_id(outcome)))
+
+
+def _saved_id(outcome: Outcome | AccountOutcome | PaymentOutcome) -> object:
+    """The id of what the row became: the invoice, the account or the payment."""
+    if isinstance(outcome, Outcome):
+        return outcome.invoice_id
+    if isinstance(outcome, AccountOutcome):
+        return outcome.account_id
+    return outcome.payment_id
 
 
 def _write_report(

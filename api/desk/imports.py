@@ -1,7 +1,8 @@
 """Import: a file of accounts (an opening book's, when a company moves to arledger) opened
-through ``POST /v1/accounts/imports``, or of invoices (a billing system's month-end
-export, an opening book's open invoices) raised through ``POST /v1/invoices/imports``,
-CSV or XLSX, and what became of each of its rows.
+through ``POST /v1/accounts/imports``, of invoices (a billing system's month-end export,
+an opening book's open invoices) raised through ``POST /v1/invoices/imports``, or of
+payments (an opening book's, a billing system's receipts) recorded through ``POST
+/v1/payments/imports``, CSV or XLSX, and what became of each of its rows.
 
 The coordinator says what the file holds, or leaves it to its header. The upload is read
 here and sent as the API expects (a CSV as text, an XLSX in base64). The result is shown
@@ -37,6 +38,7 @@ SHOWN_MAX = 1_000  # rows raised or already there listed on the page (every refu
 STATUS_LABELS = {
     "opened": "opened",
     "raised": "raised",
+    "recorded": "recorded",
     "already": "already in the ledger",
     "refused": "refused",
 }
@@ -45,6 +47,7 @@ UNREADABLE = "/invalid-request"
 HOLDS = {
     "accounts": ("/v1/accounts/imports", "opened"),
     "invoices": ("/v1/invoices/imports", "raised"),
+    "payments": ("/v1/payments/imports", "recorded"),
 }
 
 
@@ -96,7 +99,8 @@ async def upload(request: Request, user: UserDep, api: InnerDep) -> Response:
 
 def _holds(form: Form, content: bytes | FormError | None, name: str) -> str | FormError:
     """What the file holds: as the form says, or else as its header tells (a column
-    ``number``: invoices; ``external_ref`` without one: accounts)."""
+    ``number``: invoices; ``received_on``: payments; ``external_ref`` without either:
+    accounts)."""
     try:
         chosen = form.text("holds", required=False)
         if chosen in HOLDS:
@@ -110,12 +114,14 @@ def _holds(form: Form, content: bytes | FormError | None, name: str) -> str | Fo
         return "invoices"  # the API refuses the file whole, and says why
     if "number" in columns:
         return "invoices"
+    if "received_on" in columns:  # a payment names itself by an external_ref too
+        return "payments"
     if "external_ref" in columns:
         return "accounts"
     return FormError(
         "holds",
-        "its header names neither invoices (a column number) nor accounts (a column"
-        " external_ref): say which the file holds",
+        "its header names no invoices (a column number), payments (a column received_on)"
+        " or accounts (a column external_ref): say which the file holds",
     )
 
 
@@ -182,8 +188,8 @@ async def _result_page(
 
 
 def _named(item: dict[str, Any]) -> str:
-    """How a row names its account: an invoice's account (id or reference), an
-    account's reference."""
+    """How a row names its account: an invoice's or a payment's account (id or
+    reference), an account's reference."""
     return str(item.get("account") or item.get("external_ref") or "")
 
 

@@ -1,4 +1,5 @@
-"""What the file imports share (``POST /v1/accounts/imports``, ``/v1/invoices/imports``):
+"""What the file imports share (``POST /v1/accounts/imports``, ``/v1/invoices/imports``,
+``/v1/payments/imports``):
 the file read into rows (a file that cannot be read at all is an ``invalid-request``),
 the readable rows' commands saved in bulk, each row's item in the file's order, the
 counts and the position reached."""
