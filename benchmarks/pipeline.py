@@ -66,7 +66,8 @@ def client(port: int, home: Path) -> httpx.Client:
 
 def post(http: httpx.Client, path: str, body: dict[str, object]) -> dict[str, object]:
     reply = http.post(path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
-    reply.raise_for_status()
+    if reply.is_error:  # say which problem, not just the status
+        raise RuntimeError(f"POST {path}: {reply.status_code} {reply.text[:500]}")
     result: dict[str, object] = reply.json()
     return result
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from datetime import date, datetime
+from functools import lru_cache
 from hashlib import sha1
 from typing import Any
 from uuid import UUID
@@ -100,10 +101,15 @@ def stamp_of(event: DomainEventProtocol[Any]) -> Stamp:
 def to_json(value: Any) -> Any:
     """Plain JSON for event payloads: money as ``{"amount", "currency"}``, ids as strings,
     times as ISO 8601."""
+    kind = type(value)
+    if kind in _PLAIN:  # most of an event's fields: nothing to do
+        return value
+    if kind is UUID:
+        return uuid_text(value)
     if isinstance(value, Money):
         return value.to_json()
     if isinstance(value, UUID):
-        return str(value)
+        return uuid_text(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, dict):
@@ -111,6 +117,16 @@ def to_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_json(v) for v in value]
     return value
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+@lru_cache(maxsize=1 << 16)
+def uuid_text(value: UUID) -> str:
+    """``str(value)``, remembered: an account's or an invoice's id is written into every
+    CloudEvent about it, and ``UUID.__str__`` is slow."""
+    return str(value)
 
 
 def payload(event: DomainEventProtocol[Any]) -> dict[str, Any]:

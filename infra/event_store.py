@@ -13,6 +13,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 from eventsourcing.application import Application
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 
 from infra.integrity.install import install
@@ -61,6 +62,29 @@ class PostgresEventStore:
                 (list(aggregate_ids),),
             ).fetchall()
         return {row["id"]: int(row["v"]) for row in rows}
+
+    def stored_events(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """One read of many aggregates' events, as the library reads one's."""
+        if not aggregate_ids:
+            return {}
+        found: dict[UUID, list[StoredEvent]] = {}
+        with self._recorder.datastore.get_connection() as conn:
+            rows = conn.execute(
+                "SELECT originator_id, originator_version, topic, state"
+                f" FROM {self.events_table} WHERE originator_id = ANY(%s)"
+                " ORDER BY originator_id, originator_version",
+                (list(aggregate_ids),),
+            ).fetchall()
+        for row in rows:
+            found.setdefault(row["originator_id"], []).append(
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+            )
+        return found
 
     def authorised_on(self, actor: str, day: date, currency: str) -> int:
         if not isinstance(self._recorder, AuthorityBook):

@@ -51,7 +51,7 @@ class LedgerStore(Application[UUID]):
         topic = self.env.get(EVENT_STORE_TOPIC)
         attach = cast(Attach, resolve_topic(topic)) if topic else LibraryEventStore
         self.store_port: EventStorePort = attach(self)
-        self.uow = UnitOfWork(self, self.store_port.latest_versions)
+        self.uow = UnitOfWork(self, self.store_port)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEvent
+from eventsourcing.persistence import StoredEvent
 
 # The setting naming the adapter: a topic ("module:attribute") of an ``Attach``.
 EVENT_STORE_TOPIC = "EVENT_STORE_TOPIC"
@@ -35,6 +36,11 @@ class EventStorePort(Protocol):
 
     def latest_versions(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]:
         """Each aggregate's last stored version, in one read (absent: none stored)."""
+        ...
+
+    def stored_events(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """Every stored event of each aggregate, oldest first, in one read (absent: none
+        stored)."""
         ...
 
     def authorised_on(self, actor: str, day: date, currency: str) -> int:
@@ -77,6 +83,14 @@ class LibraryEventStore:
             last = self._app.recorder.select_events(aggregate_id, desc=True, limit=1)
             if last:
                 found[aggregate_id] = last[0].originator_version
+        return found
+
+    def stored_events(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        found = {}
+        for aggregate_id in aggregate_ids:
+            events = list(self._app.recorder.select_events(aggregate_id))
+            if events:
+                found[aggregate_id] = events
         return found
 
     def authorised_on(self, actor: str, day: date, currency: str) -> int:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Recording
 
@@ -37,6 +37,7 @@ from ledger.errors import (
 )
 from ledger.invoice import Invoice
 from ledger.payment import Payment
+from ledger.store_port import EventStorePort
 from ledger.write_off import WriteOff
 
 log = logging.getLogger("arledger.ledger")
@@ -49,6 +50,10 @@ A = TypeVar("A", bound=Aggregate)
 # after a lost reply can answer with that aggregate as it was (``infra/recorder.py``).
 replying: ContextVar[tuple[UUID, int] | None] = ContextVar("arledger_replying", default=None)
 R = TypeVar("R")
+
+# The longest stream ``peek`` makes from all its events, read with others in one round
+# trip; a longer one is loaded from its snapshot, as the library loads any.
+PEEK_READ_MAX = 100
 
 
 @dataclass(frozen=True)
@@ -101,13 +106,10 @@ class UnitOfWork:
     """Loads aggregates from the application's store and saves what a decision changed,
     atomically, retrying a decision that lost a race with another writer."""
 
-    def __init__(
-        self,
-        app: Application[UUID],
-        latest_versions: Callable[[Sequence[UUID]], dict[UUID, int]],
-    ) -> None:
+    def __init__(self, app: Application[UUID], store: EventStorePort) -> None:
         self._app = app
-        self._latest_versions = latest_versions
+        self._latest_versions = store.latest_versions
+        self._stored_events = store.stored_events
 
     # --- loading -------------------------------------------------------------------
 
@@ -124,30 +126,54 @@ class UnitOfWork:
 
     def peek(self, kind: type[A], aggregate_ids: Sequence[UUID], missing: Exception) -> list[A]:
         """The aggregates as stored now, to choose among and read, never to change (they
-        are the cache's own copies): those the cache holds at their last stored version
-        cost one round trip together, only the others are read from the store. A
-        decision that changes one of them loads it with ``get`` first."""
+        are the cache's own copies), in two round trips however many: one for their
+        latest versions, one for the events of those the cache does not hold at that
+        version. A stream longer than ``PEEK_READ_MAX`` events is loaded as the library
+        loads one (from its snapshot). A decision that changes one of them loads it with
+        ``get`` first."""
         repository = self._app.repository
-        cached: dict[UUID, Any] = {}
-        if repository.cache is not None:
-            for aggregate_id in aggregate_ids:
+        latest = self._latest_versions(list(aggregate_ids)) if aggregate_ids else {}
+        found: dict[UUID, Any] = {}
+        for aggregate_id in aggregate_ids:
+            if aggregate_id not in latest:
+                raise missing
+            if repository.cache is not None:
                 try:
-                    cached[aggregate_id] = repository.cache.get(aggregate_id)
+                    cached = repository.cache.get(aggregate_id)
                 except KeyError:
                     continue
-        latest = self._latest_versions(list(cached)) if cached else {}
-        found: list[A] = []
-        for aggregate_id in aggregate_ids:
-            aggregate = cached.get(aggregate_id)
-            if aggregate is None or aggregate.version != latest.get(aggregate_id):
+                if cached.version == latest[aggregate_id]:
+                    found[aggregate_id] = cached
+        unread = [a for a in dict.fromkeys(aggregate_ids) if a not in found]
+        short = [a for a in unread if latest[a] <= PEEK_READ_MAX]
+        found.update(self._read(short))
+        for aggregate_id in unread:
+            if aggregate_id not in found:  # a long stream: from its snapshot
                 try:
-                    aggregate = repository.get(aggregate_id, deepcopy_from_cache=False)
+                    found[aggregate_id] = repository.get(aggregate_id, deepcopy_from_cache=False)
                 except AggregateNotFoundError:
                     raise missing from None
+        aggregates = [found[a] for a in aggregate_ids]
+        for aggregate in aggregates:
             if not isinstance(aggregate, kind):
                 raise missing
-            found.append(aggregate)
-        return found
+        return aggregates
+
+    def _read(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Any]:
+        """Aggregates made from their events, read together, and cached as the library
+        caches one it reads."""
+        if not aggregate_ids:
+            return {}
+        repository, mapper = self._app.repository, self._app.mapper
+        made: dict[UUID, Any] = {}
+        for aggregate_id, stored in self._stored_events(aggregate_ids).items():
+            aggregate = project_aggregate(None, (mapper.to_domain_event(e) for e in stored))
+            if aggregate is None:
+                continue
+            made[aggregate_id] = aggregate
+            if repository.cache is not None:
+                repository.cache.put(aggregate_id, aggregate)
+        return made
 
     def latest_versions(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]:
         """Each aggregate's last stored version, in one read (absent: none stored)."""
