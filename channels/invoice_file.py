@@ -12,16 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 from channels.table_file import (
     Record,
     TableFileError,
+    account_named,
+    account_rows,
     amount_minor,
     day,
-    records,
-    require_columns,
     text,
 )
 from ledger.commands import RaiseInvoice
@@ -65,10 +64,13 @@ def read_content(
     sheet: str | None = None,
 ) -> list[Row]:
     """Every row of the file ``name`` (XLSX when it ends so, else CSV), in order."""
-    columns, rows = records(name, content, sheet)
-    named = {"account_id", "account_ref"} & set(columns)
-    require_columns(name, columns, REQUIRED + (() if named else ("account_id",)))
-    return [_row(line, record, stamp, account_for_ref) for line, record in rows]
+    return account_rows(
+        name,
+        content,
+        sheet,
+        REQUIRED,
+        lambda line, record: _row(line, record, stamp, account_for_ref),
+    )
 
 
 def _row(
@@ -77,7 +79,7 @@ def _row(
     number = text(record.get("number"))
     account = text(record.get("account_id")) or text(record.get("account_ref"))
     try:
-        account_id = _account(record, account_for_ref)
+        account_id = account_named(record, account_for_ref)
         currency = check_currency(text(record.get("currency")).upper())
         command = RaiseInvoice(
             account_id=account_id,
@@ -93,19 +95,3 @@ def _row(
     except ValueError as e:  # a value that is not what its column holds
         return Row(line, number, account, refused=str(e))
     return Row(line, number, account, command=command)
-
-
-def _account(record: dict[str, Any], account_for_ref: Callable[[str], UUID | None]) -> UUID:
-    given = text(record.get("account_id"))
-    if given:
-        try:
-            return UUID(given)
-        except ValueError:
-            raise ValueError(f"account_id {given!r} is not a UUID") from None
-    ref = text(record.get("account_ref"))
-    if not ref:
-        raise ValueError("no account_id or account_ref")
-    found = account_for_ref(ref)  # a ValueError of its own when several accounts go by it
-    if found is None:
-        raise ValueError(f"no account has the external_ref {ref!r}")
-    return found

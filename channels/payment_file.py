@@ -21,10 +21,9 @@ from uuid import UUID
 from channels.table_file import (
     Record,
     account_named,
+    account_rows,
     amount_minor,
     day,
-    records,
-    require_columns,
     text,
 )
 from ledger.bulk_payments import BatchPayment
@@ -65,10 +64,13 @@ def read_content(
     sheet: str | None = None,
 ) -> list[Row]:
     """Every row of the file ``name`` (XLSX when it ends so, else CSV), in order."""
-    columns, rows = records(name, content, sheet)
-    named = {"account_id", "account_ref"} & set(columns)
-    require_columns(name, columns, REQUIRED + (() if named else ("account_id",)))
-    return [_row(line, record, stamp, account_for_ref) for line, record in rows]
+    return account_rows(
+        name,
+        content,
+        sheet,
+        REQUIRED,
+        lambda line, record: _row(line, record, stamp, account_for_ref),
+    )
 
 
 def _row(

@@ -112,6 +112,22 @@ def day(value: Any, column: str) -> date:
         raise ValueError(f"{column} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
+def account_rows(
+    name: str,
+    content: bytes,
+    sheet: str | None,
+    required: tuple[str, ...],
+    row: Callable[[int, Record], OutcomeT],
+) -> list[OutcomeT]:
+    """Every row of a file whose rows each name an account (``account_id`` or
+    ``account_ref``), made by ``row`` from its line and cells, in order: the file ``name``
+    is XLSX when it ends so, else CSV; ``required`` are the columns besides the account's."""
+    columns, rows = records(name, content, sheet)
+    named = {"account_id", "account_ref"} & set(columns)
+    require_columns(name, columns, required + (() if named else ("account_id",)))
+    return [row(line, record) for line, record in rows]
+
+
 def account_named(record: Record, account_for_ref: Callable[[str], UUID | None]) -> UUID:
     """The account a row names: by its id (``account_id``), or by the reference it goes
     by (``account_ref``, its ``external_ref``: ``account_for_ref`` finds it, and raises
