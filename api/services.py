@@ -89,5 +89,6 @@ class Services:
 
     def close(self) -> None:
         self.idempotency.close()
+        self.stripe.webhooks.intake.close()  # its writer records what waits, then ends
         self.pool.close()
         self.ledger.close()

@@ -123,7 +123,7 @@ def listed(resource: Any, window: dict[str, int]) -> Iterator[dict[str, Any]]:
 
 class ReadModelBehind(Unavailable):
     code = "read-model-behind"
-    title = "The payments read model has not caught up with the ledger"
+    title = "The balances read model has not caught up with the ledger"
 
 
 class StripeReconciler:

@@ -26,6 +26,8 @@ log = logging.getLogger("arledger.stripe")
 BATCH_MAX = 500
 
 _Item = tuple[dict[str, Any], "Future[str | None]"]
+# Put on the queue by ``close``: the writer records what came before it, then ends.
+_STOP: Any = object()
 
 
 class Intake:
@@ -54,15 +56,29 @@ class Intake:
                 )
                 self._writer.start()
 
+    def close(self) -> None:
+        """Stop the writer once it has recorded what waits (the API's services close)."""
+        with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            self._waiting.put(_STOP)
+            writer.join(timeout=10)
+
     def _write_forever(self) -> None:
         while True:
             batch = [self._waiting.get()]
-            while len(batch) < BATCH_MAX:
+            while len(batch) < BATCH_MAX and batch[-1] is not _STOP:
                 try:
                     batch.append(self._waiting.get_nowait())
                 except queue.Empty:
                     break
-            self._write(batch)
+            stopping = batch[-1] is _STOP
+            if stopping:
+                batch.pop()
+            if batch:
+                self._write(batch)
+            if stopping:
+                return
 
     def _write(self, batch: list[_Item]) -> None:
         try:

@@ -254,3 +254,23 @@ def test_what_was_recorded_while_no_applier_ran_is_applied_when_one_starts(strip
             failed = sp.settled(api.http, broken["id"])
             assert (failed["outcome"], failed["detail"]) == ("error", "KeyError: 'currency'")
             assert _stored(p) == 3
+
+
+def test_the_webhook_writer_ends_with_the_api_once_it_has_recorded_what_it_answered(
+    stripe_settings,
+):
+    """Deliveries share one writer thread per API process; closing the API's services
+    ends it (a test run or a reloaded worker leaves no writer behind, idle forever)."""
+    before = set(threading.enumerate())
+    with pipeline(stripe_settings, workers=False) as p:
+        acct = p.api.open_account("Closing Ltd")["id"]
+        intent = sp.payment_intent(10_00, "succeeded", {"account_id": acct})
+        answered = sp.post(p.api.http, sp.event("payment_intent.succeeded", intent), NEW)
+        assert answered.json()["outcome"] == "received"
+        assert _stored(p) == 1  # recorded before it was answered
+        writers = [
+            t for t in threading.enumerate() if t not in before and t.name == "stripe-intake"
+        ]
+        assert len(writers) == 1 and writers[0].is_alive()
+    writers[0].join(timeout=10)
+    assert not writers[0].is_alive()
