@@ -1,0 +1,90 @@
+"""The rows of the balances read model's tables that one batch of events touches
+(``projections/table_rows.py``): read together before the batch's handlers
+(``projections/balances.py``) change them, written together after."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg import Connection
+
+from projections import balance_tables
+from projections.balance_tables import ACCOUNTS, ARRANGEMENTS, EVENTS, INVOICES, PAYMENTS
+from projections.table_rows import TableRows
+from projections.writer import OPENED
+
+# The events that make the row they are about; the rest change one that exists.
+CREATING = frozenset(
+    {
+        OPENED,
+        "arledger.invoice.raised",
+        "arledger.payment.recorded",
+        "arledger.promise.made",
+        "arledger.payment_plan.agreed",
+    }
+)
+
+# An event's family (``arledger.<family>.<what>``) and the table of its subject.
+_SUBJECT_TABLES = {
+    "invoice": "invoices",
+    "payment": "payments",
+    "promise": "arrangements",
+    "payment_plan": "arrangements",
+}
+
+
+class Batch:
+    """The rows of the balances tables that one batch of events touches."""
+
+    def __init__(self) -> None:
+        self.accounts = TableRows(ACCOUNTS)
+        self.invoices = TableRows(INVOICES)
+        self.payments = TableRows(PAYMENTS)
+        self.arrangements = TableRows(ARRANGEMENTS)
+        self.history = TableRows(EVENTS)
+
+    def load(self, conn: Connection[Any], events: Sequence[dict[str, Any]]) -> None:
+        """Read, in one round trip, the existing rows the events will change: each
+        account's, and each invoice's, payment's and arrangement's that the batch does
+        not itself create."""
+        keys: dict[TableRows, set[str]] = {
+            self.accounts: set(),
+            self.invoices: set(),
+            self.payments: set(),
+            self.arrangements: set(),
+        }
+        created: set[str] = set()
+        for ce in events:
+            kind = ce["type"]
+            if kind in CREATING:
+                created.add(ce["subject"] if kind != OPENED else ce["accountid"])
+            if kind != OPENED:
+                keys[self.accounts].add(ce["accountid"])
+            rows = self._rows_of(kind)
+            if rows is not None and kind not in CREATING:
+                keys[rows].add(ce["subject"])
+        with conn.pipeline():
+            for rows, wanted in keys.items():
+                rows.load(conn, wanted - created)
+            for rows in keys:
+                rows.loaded()
+
+    def _rows_of(self, kind: str) -> TableRows | None:
+        """The table whose row an event of ``kind`` is about (its subject), if any."""
+        table = _SUBJECT_TABLES.get(kind.split(".")[1] if kind.count(".") == 2 else "")
+        return None if table is None else getattr(self, table)
+
+    def write(self, conn: Connection[Any]) -> None:
+        with conn.pipeline():
+            self.accounts.write(conn)
+            self.invoices.write(conn)
+            self.payments.write(conn)
+            self.arrangements.write(conn, "ON CONFLICT (arrangement_id) DO NOTHING")
+            self.history.write(conn, "ON CONFLICT (position) DO NOTHING")
+
+    def add_to_account(self, ce: dict[str, Any], column: str, amount: int) -> None:
+        assert column in balance_tables.ACCOUNT_TOTALS, column
+        account = self.accounts.get(ce["accountid"])
+        if account is not None:
+            account[column] += amount
