@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 from ledger import rules
@@ -30,6 +30,27 @@ STATUSES = ("raised", "already", "refused")
 # each invoice's cost, small enough that a conflict re-decides little and the events
 # table's lock is held briefly.
 CHUNK = 250
+
+C = TypeVar("C")
+Out = TypeVar("Out")
+
+
+def in_chunks(
+    cmds: Sequence[C],
+    decide: Callable[[int, Sequence[C]], list[Out]],
+    progress: Callable[[int], None] | None = None,
+) -> list[Out]:
+    """Every command's outcome, in the batch's order: ``decide`` takes ``CHUNK`` of them
+    at a time (with where the chunk starts) and saves them in one transaction;
+    ``progress`` is told how many each chunk decided, as it is saved. The bulk paths of
+    invoices, accounts and payments all run so."""
+    outcomes: list[Out] = []
+    for start in range(0, len(cmds), CHUNK):
+        chunk = cmds[start : start + CHUNK]
+        outcomes += decide(start, chunk)
+        if progress is not None:
+            progress(len(chunk))
+    return outcomes
 
 
 @dataclass(frozen=True)
@@ -76,14 +97,8 @@ class BulkInvoicing:
     ) -> list[Outcome]:
         """Every invoice's outcome, in the batch's order. ``progress`` is told how many
         invoices each chunk decided, as it is saved."""
-        outcomes: list[Outcome] = []
         twice = _repeated(cmds)
-        for start in range(0, len(cmds), CHUNK):
-            chunk = cmds[start : start + CHUNK]
-            outcomes += self._chunk(start, chunk, twice)
-            if progress is not None:
-                progress(len(chunk))
-        return outcomes
+        return in_chunks(cmds, lambda start, chunk: self._chunk(start, chunk, twice), progress)
 
     def _chunk(
         self, start: int, cmds: Sequence[RaiseInvoice], twice: dict[int, Outcome]

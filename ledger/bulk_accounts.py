@@ -20,7 +20,6 @@ from uuid import UUID, uuid5
 from ledger import bulk
 from ledger.account import Account
 from ledger.accounts import opened
-from ledger.bulk import CHUNK
 from ledger.commands import OpenAccount
 from ledger.errors import DuplicateExternalRef, InvalidRequest, LedgerError, UnknownAccount
 from ledger.rules import check_open_account
@@ -84,14 +83,10 @@ class BulkAccounts:
         references accounts already have, as the caller knows them (a read model; None
         where several share one): a row naming another account's is refused, not
         opened as its twin. ``progress`` is told how many each chunk decided."""
-        outcomes: list[AccountOutcome] = []
         twice = _repeated(cmds)
-        for start in range(0, len(cmds), CHUNK):
-            chunk = cmds[start : start + CHUNK]
-            outcomes += self._chunk(start, chunk, twice, taken or {})
-            if progress is not None:
-                progress(len(chunk))
-        return outcomes
+        return bulk.in_chunks(
+            cmds, lambda start, chunk: self._chunk(start, chunk, twice, taken or {}), progress
+        )
 
     def opened_by_ref(self, refs: Iterable[str]) -> dict[str, UUID]:
         """The accounts opened under ``refs`` by an opening book that still go by them,

@@ -21,7 +21,6 @@ from uuid import UUID, uuid5
 from ledger import bulk, limits, rules
 from ledger.account import Account
 from ledger.accounts import require_currency
-from ledger.bulk import CHUNK
 from ledger.checked import Checked
 from ledger.commands import AllocatePayment, RecordPayment
 from ledger.errors import (
@@ -102,14 +101,8 @@ class BulkPayments:
     ) -> list[PaymentOutcome]:
         """Every payment's outcome, in the batch's order. ``progress`` is told how many
         payments each chunk decided, as it is saved."""
-        outcomes: list[PaymentOutcome] = []
         twice = _repeated(cmds)
-        for start in range(0, len(cmds), CHUNK):
-            chunk = cmds[start : start + CHUNK]
-            outcomes += self._chunk(start, chunk, twice)
-            if progress is not None:
-                progress(len(chunk))
-        return outcomes
+        return bulk.in_chunks(cmds, lambda start, chunk: self._chunk(start, chunk, twice), progress)
 
     def _chunk(
         self, start: int, cmds: Sequence[BatchPayment], twice: dict[int, PaymentOutcome]
