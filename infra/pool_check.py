@@ -8,7 +8,13 @@ checked when it was last handed out more than ``IDLE_BEFORE_CHECK_S`` ago. A con
 cut within that window fails its statement instead: the library retries a failed store
 operation (10 times, 0.2 s apart) on another connection, and the pool drops the broken
 one, so after a restart at most the connections used in the last moment are tried and
-dropped before every other is checked."""
+dropped before every other is checked.
+
+A connection that fails its check means the database cut its sessions, so every other
+connection resting in the pool is checked at once too, and the dead ones replaced: the
+pool's own loop would try them one at a time, sleeping longer after each failure (1, 2, 4,
+8 s...), and a caller alone in asking (a group commit's leader, a quiet process) would
+wait out the sum of those sleeps."""
 
 from __future__ import annotations
 
@@ -26,7 +32,10 @@ IDLE_BEFORE_CHECK_S = 0.5
 class CheckWhenIdle:
     """A pool's ``check``: the library's own check, on connections that sat unused."""
 
-    def __init__(self, idle_s: float = IDLE_BEFORE_CHECK_S) -> None:
+    def __init__(
+        self, pool: ConnectionPool[Any] | None = None, idle_s: float = IDLE_BEFORE_CHECK_S
+    ) -> None:
+        self.pool = pool
         self.idle_s = idle_s
         self._handed_out: WeakKeyDictionary[Connection[Any], float] = WeakKeyDictionary()
         self._lock = threading.Lock()
@@ -39,11 +48,16 @@ class CheckWhenIdle:
             self._handed_out[conn] = now
         if last is None or now - last > self.idle_s:
             self.checks += 1
-            ConnectionPool.check_connection(conn)
+            try:
+                ConnectionPool.check_connection(conn)
+            except Exception:
+                if self.pool is not None:
+                    self.pool.check()  # the others the cut left dead, replaced at once
+                raise
 
 
 def check_when_idle(pool: ConnectionPool[Any]) -> CheckWhenIdle:
     """Make ``pool`` check only connections that sat unused; returns the check."""
-    check = CheckWhenIdle()
+    check = CheckWhenIdle(pool)
     pool._check = check  # the pool's ``check`` argument, which the library sets
     return check

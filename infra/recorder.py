@@ -25,9 +25,10 @@ from eventsourcing.utils import retry
 from psycopg import Connection, Cursor
 from psycopg.rows import DictRow
 
-from infra import commits, write_off_days
+from infra import commits, read_check, write_off_days
 from ledger.daily_authority import current_charge
-from ledger.unit_of_work import replying
+from ledger.group_commit import GroupMark, command_ends, grouped
+from ledger.unit_of_work import expected_reads, replying
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS command_marks (
@@ -73,6 +74,7 @@ class MarkingRecorder(PostgresApplicationRecorder):
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(SCHEMA)
             curs.execute(write_off_days.SCHEMA)
+            curs.execute(read_check.SCHEMA)
         with self.datastore.transaction(commit=True) as curs:
             # The store's lock first, as every writer takes it before it writes a commit
             # row (no deadlock with one); nothing is appended while old events are dated.
@@ -110,20 +112,31 @@ class MarkingRecorder(PostgresApplicationRecorder):
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
-        charge = current_charge.get()
-        if charge is not None:
+        charge, expected = current_charge.get(), expected_reads.get()
+        if charge is not None or expected:
             # Under the store's table lock (taken again below, which changes nothing), so
-            # one actor's write-offs saved at once are charged one after the other.
+            # one actor's write-offs saved at once are charged one after the other, and
+            # what the command read cannot change before it commits.
             self._lock_table(curs)
+        if expected:
+            read_check.check(curs, self.events_table_name, expected)
+        if charge is not None:
             write_off_days.charge(curs, charge)
         super()._insert_stored_events(curs, stored_events, **kwargs)
 
     def _insert_events(self, curs: Cursor[DictRow], stored_events: Any, **kwargs: Any) -> None:
-        command = current_command.get()
-        if command is not None and stored_events:
-            curs.execute(
+        group = grouped.get()
+        commands = (
+            [c for m in group if m.events and (c := _command_of(m)) is not None]
+            if group is not None
+            else [c]
+            if (c := current_command.get()) is not None and stored_events
+            else []
+        )
+        if commands:
+            curs.executemany(
                 "INSERT INTO command_marks (actor, key) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                command,
+                commands,
             )
         super()._insert_events(curs, stored_events, **kwargs)
 
@@ -136,17 +149,36 @@ class MarkingRecorder(PostgresApplicationRecorder):
         if ids:
             with curs.connection.cursor() as marks:
                 commits.record(marks, max(ids))
-                command = current_command.get()
-                if command is not None:
-                    # What this save replied with: a retry after a lost reply answers with
-                    # it as it was then (of a command that saved more than once, the last).
-                    reply_id, reply_version = replying.get() or (None, None)
-                    marks.execute(
+                # What each command replied with: a retry after a lost reply answers with
+                # it as it was then (of a command that saved more than once, the last).
+                replies = _replies(ids)
+                if replies:
+                    marks.executemany(
                         "INSERT INTO command_replies (actor, key, position, reply_id,"
                         " reply_version) VALUES (%s, %s, %s, %s, %s)",
-                        (*command, max(ids), reply_id, reply_version),
+                        replies,
                     )
         return ids
+
+
+def _replies(ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    """The reply rows of the save's commands: the running command's, or each marked
+    command's of a group commit (``ledger/group_commit.py``) at its own last position."""
+    group = grouped.get()
+    if group is None:
+        command = current_command.get()
+        if command is None:
+            return []
+        return [(*command, max(ids), *(replying.get() or (None, None)))]
+    return [
+        (*command, end, *(mark.reply or (None, None)))
+        for mark, end in zip(group, command_ends(ids, group), strict=True)
+        if mark.events and (command := _command_of(mark)) is not None
+    ]
+
+
+def _command_of(mark: GroupMark) -> tuple[str, str] | None:
+    return mark.context.get(current_command)
 
 
 @dataclass(frozen=True)

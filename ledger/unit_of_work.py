@@ -12,17 +12,24 @@ after a lost reply) appends nothing and is answered as it was."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    project_aggregate,
+)
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Recording
 
@@ -35,6 +42,7 @@ from ledger.errors import (
     UnknownPayment,
     UnknownWriteOff,
 )
+from ledger.group_commit import Decided, GroupCommit, RunAlone
 from ledger.invoice import Invoice
 from ledger.payment import Payment
 from ledger.store_port import EventStorePort
@@ -49,6 +57,12 @@ A = TypeVar("A", bound=Aggregate)
 # the store's recorder keeps it with the command's idempotency mark, so that a retry
 # after a lost reply can answer with that aggregate as it was (``infra/recorder.py``).
 replying: ContextVar[tuple[UUID, int] | None] = ContextVar("arledger_replying", default=None)
+# What the decisions of the running save read and did not change, by id, at the version
+# they read: the recorder checks, under the store's lock, that each is still current, and
+# refuses the save as a conflict if one is not (another writer changed it meanwhile).
+expected_reads: ContextVar[Mapping[UUID, int] | None] = ContextVar(
+    "arledger_expected_reads", default=None
+)
 R = TypeVar("R")
 
 # The longest stream ``peek`` makes from all its events, read with others in one round
@@ -110,19 +124,51 @@ class UnitOfWork:
         self._app = app
         self._latest_versions = store.latest_versions
         self._stored_events = store.stored_events
+        self._reading = threading.local()  # what the decision in this thread reads
+        self._group = GroupCommit(
+            decide=self._decided,
+            stored=self._latest_versions,
+            alone=self._run_alone,
+            save=self._save_group,
+            answer=lambda decision, position: Saved(decision.reply, position),
+            forget=self._forget,
+        )
+
+    @property
+    def groups_saved(self) -> int:
+        """How many groups of commands were saved together (``ledger/group_commit.py``)."""
+        return self._group.groups
+
+    def _changed_in_group(self, aggregate_id: UUID) -> Aggregate | None:
+        """The aggregate as the group being decided left it, if the group changed it."""
+        group = self._group.current()
+        return None if group is None else group.changed.get(aggregate_id)
 
     # --- loading -------------------------------------------------------------------
 
     def get(self, kind: type[A], aggregate_id: UUID, missing: Exception) -> A:
         """The aggregate ``aggregate_id`` as stored now; ``missing`` when there is none
-        of that kind."""
+        of that kind (as an earlier command of its group left it, in a group commit)."""
+        in_group = self._changed_in_group(aggregate_id)
         try:
-            aggregate: Aggregate = self._app.repository.get(aggregate_id)
+            aggregate: Aggregate = (
+                self._app.repository.get(aggregate_id)
+                if in_group is None
+                else copy.deepcopy(in_group)
+            )
         except AggregateNotFoundError:
             raise missing from None
         if not isinstance(aggregate, kind):
             raise missing
+        self._read(aggregate)
         return aggregate
+
+    def _read(self, *aggregates: Aggregate) -> None:
+        """Note what the decision in this thread read, at the version read."""
+        reads: dict[UUID, int] | None = getattr(self._reading, "reads", None)
+        if reads is not None:
+            for aggregate in aggregates:
+                reads.setdefault(aggregate.id, aggregate.version)
 
     def peek(self, kind: type[A], aggregate_ids: Sequence[UUID], missing: Exception) -> list[A]:
         """The aggregates as stored now, to choose among and read, never to change (they
@@ -132,9 +178,13 @@ class UnitOfWork:
         loads one (from its snapshot). A decision that changes one of them loads it with
         ``get`` first."""
         repository = self._app.repository
-        latest = self._latest_versions(list(aggregate_ids)) if aggregate_ids else {}
+        group = self._group.current()
         found: dict[UUID, Any] = {}
-        for aggregate_id in aggregate_ids:
+        if group is not None:
+            found = {a: group.changed[a] for a in aggregate_ids if a in group.changed}
+        asked = [a for a in aggregate_ids if a not in found]
+        latest = self._latest_versions(asked) if asked else {}
+        for aggregate_id in asked:
             if aggregate_id not in latest:
                 raise missing
             if repository.cache is not None:
@@ -146,7 +196,7 @@ class UnitOfWork:
                     found[aggregate_id] = cached
         unread = [a for a in dict.fromkeys(aggregate_ids) if a not in found]
         short = [a for a in unread if latest[a] <= PEEK_READ_MAX]
-        found.update(self._read(short))
+        found.update(self._made(short))
         for aggregate_id in unread:
             if aggregate_id not in found:  # a long stream: from its snapshot
                 try:
@@ -157,9 +207,10 @@ class UnitOfWork:
         for aggregate in aggregates:
             if not isinstance(aggregate, kind):
                 raise missing
+        self._read(*aggregates)
         return aggregates
 
-    def _read(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Any]:
+    def _made(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Any]:
         """Aggregates made from their events, read together, and cached as the library
         caches one it reads."""
         if not aggregate_ids:
@@ -176,8 +227,13 @@ class UnitOfWork:
         return made
 
     def latest_versions(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]:
-        """Each aggregate's last stored version, in one read (absent: none stored)."""
-        return self._latest_versions(aggregate_ids)
+        """Each aggregate's last stored version, in one read (absent: none stored); in
+        a group commit, the version the group's earlier commands left it at."""
+        versions = self._latest_versions(aggregate_ids)
+        group = self._group.current()
+        if group is not None:
+            versions |= {a: group.changed[a].version for a in aggregate_ids if a in group.changed}
+        return versions
 
     def invoices(self, invoice_ids: Sequence[UUID]) -> list[Invoice]:
         """``peek`` at invoices: to choose among and read, never to change."""
@@ -187,10 +243,16 @@ class UnitOfWork:
 
     def aggregate(self, aggregate_id: UUID) -> Aggregate:
         """Whatever aggregate has that id (``AggregateNotFoundError`` when none)."""
-        found: Aggregate = self._app.repository.get(aggregate_id)
+        in_group = self._changed_in_group(aggregate_id)
+        found: Aggregate = (
+            self._app.repository.get(aggregate_id) if in_group is None else copy.deepcopy(in_group)
+        )
+        self._read(found)
         return found
 
     def exists(self, aggregate_id: UUID) -> bool:
+        if self._changed_in_group(aggregate_id) is not None:
+            return True
         return aggregate_id in self._app.repository
 
     def account(self, account_id: UUID) -> Account:
@@ -206,7 +268,10 @@ class UnitOfWork:
         return self.get(WriteOff, write_off_id, UnknownWriteOff(f"no write-off {write_off_id}"))
 
     def history(self, aggregate_id: UUID, lte: int) -> list[DomainEventProtocol[UUID]]:
-        """An aggregate's events up to version ``lte``, oldest first."""
+        """An aggregate's events up to version ``lte``, oldest first (stored ones: a
+        command in a group that changed the aggregate is decided again alone)."""
+        if self._changed_in_group(aggregate_id) is not None:
+            raise RunAlone(f"the stored history of {aggregate_id}")
         return list(self._app.events.get(aggregate_id, lte=lte))
 
     def head_position(self) -> int:
@@ -216,8 +281,55 @@ class UnitOfWork:
     # --- writing -------------------------------------------------------------------
 
     def run(self, decide: Callable[[], Decision]) -> Saved:
-        """Decide and save; from the top again if another writer got there first."""
-        return self._retrying(lambda: self._apply(decide()))
+        """Decide, then save in a group with the commands that arrive meanwhile (one
+        transaction for all, ``ledger/group_commit.py``); from the top again if another
+        writer got there first."""
+        if self._group.leading_here():  # a command a decision runs: on its own
+            return self._run_alone(decide, None)
+        decided = self._decided(decide)
+        if decided.decision.replayed or decided.decision.guard is not None:
+            return self._run_alone(decide, decided)
+        saved: Saved = self._group.run(decide, decided)
+        return saved
+
+    def _decided(self, decide: Callable[[], Decision]) -> Decided:
+        """Run a decision, noting what it reads."""
+        reads: dict[UUID, int] = {}
+        self._reading.reads = reads
+        try:
+            return Decided(decide(), reads)
+        finally:
+            self._reading.reads = None
+
+    def _run_alone(self, decide: Callable[[], Decision], first: Decided | None) -> Saved:
+        """Save one command on its own, from ``first`` when it was decided already."""
+        attempts = iter([first] if first is not None else [])
+        return self._retrying(lambda: self._apply(next(attempts, None) or self._decided(decide)))
+
+    def _save_group(
+        self, processing: ProcessingEvent[UUID], expected: Mapping[UUID, int]
+    ) -> list[int]:
+        """Save a group's events in one transaction, as ``Application.save`` saves an
+        aggregate's (recorded, snapshotted, cached), if what it read is still current;
+        their positions."""
+        app = self._app
+        token = expected_reads.set(expected)
+        try:
+            recordings = app._record(processing)  # the library's save, in its parts
+        finally:
+            expected_reads.reset(token)
+        app._take_snapshots(processing)
+        app._notify(recordings)
+        return [r.notification.id for r in recordings]
+
+    def _forget(self, aggregate_ids: Sequence[UUID]) -> None:
+        """Drop aggregates from the cache (a group's save was refused: read them anew)."""
+        cache = self._app.repository.cache
+        if cache is None:
+            return
+        for aggregate_id in aggregate_ids:
+            with suppress(KeyError):
+                cache.get(aggregate_id, evict=True)
 
     def change(
         self,
@@ -239,8 +351,22 @@ class UnitOfWork:
         return self.run(decide)
 
     def create(self, aggregate: A, existing: Callable[[UUID], Any]) -> Saved:
-        """Save a new aggregate. When its client-chosen id exists, this command already
-        ran (a retry after a lost reply): answer with ``existing(id)``, appending nothing."""
+        """Save a new aggregate, in a group with the commands that arrive meanwhile. When
+        its client-chosen id exists, this command already ran (a retry after a lost
+        reply): answer with ``existing(id)``, appending nothing."""
+        if self._group.leading_here():
+            return self._create_alone(aggregate, existing)
+        # Saved alone when no group forms or the group's save is refused (the id taken):
+        # then from a copy made before the group took the new aggregate's events.
+        pristine = copy.deepcopy(aggregate)
+        saved: Saved = self._group.run(
+            lambda: changed(aggregate),
+            Decided(changed(aggregate), {}),
+            alone=lambda _decide, _first: self._create_alone(pristine, existing),
+        )
+        return saved
+
+    def _create_alone(self, aggregate: A, existing: Callable[[UUID], Any]) -> Saved:
         try:
             with _replying_with(aggregate):
                 return Saved(aggregate, _position(self._app.save(aggregate)))
@@ -260,11 +386,16 @@ class UnitOfWork:
             f"gave up after {limits.COMMAND_RETRIES_MAX} concurrent-modification retries"
         )
 
-    def _apply(self, decision: Decision) -> Saved:
+    def _apply(self, decided: Decided) -> Saved:
+        decision = decided.decision
         if decision.replayed:
             return Saved(decision.reply, self.head_position(), replayed=True)
-        with decision.guard or nullcontext(), _replying_with(decision.reply):
-            recordings = self._app.save(*decision.aggregates)
+        token = expected_reads.set(decided.expected())
+        try:
+            with decision.guard or nullcontext(), _replying_with(decision.reply):
+                recordings = self._app.save(*decision.aggregates)
+        finally:
+            expected_reads.reset(token)
         return Saved(decision.reply, _position(recordings))
 
 

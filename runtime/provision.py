@@ -19,7 +19,7 @@ from api import access, idempotency
 from api.desk import sessions
 from channels import bank_lines, notifier, send_claims, senders, stripe_inbox
 from consumers import liveness
-from infra import commits, recorder, write_off_days
+from infra import commits, read_check, recorder, write_off_days
 from infra.database import SCHEMA_LOCK_KEY, create_schema
 from infra.integrity import checkpoints, guard
 from infra.integrity.signing import new_key_pair
@@ -42,7 +42,10 @@ APPEND_ONLY = [
     "access_log",
     "notification_sends",
 ]
-FUNCTIONS = ["arledger_charge_write_off(uuid, text, date, text, bigint, bigint)"]
+FUNCTIONS = [
+    "arledger_charge_write_off(uuid, text, date, text, bigint, bigint)",
+    read_check.FUNCTION,
+]
 # Tables the processes create at start-up when their role may (the owner's, here).
 SCHEMAS = [
     tracking.SCHEMA,
@@ -52,6 +55,7 @@ SCHEMAS = [
     recorder.SCHEMA,
     commits.SCHEMA,
     write_off_days.SCHEMA,
+    read_check.SCHEMA,
     sessions.SCHEMA,
     stripe_inbox.SCHEMA,
     bank_lines.SCHEMA,

@@ -10,9 +10,10 @@ import uuid
 
 import psycopg
 import pytest
+from psycopg_pool import ConnectionPool
 
 from infra.database import eventstore_env
-from infra.pool_check import CheckWhenIdle
+from infra.pool_check import CheckWhenIdle, check_when_idle
 from ledger.application import Ledger
 from ledger.commands import (
     AllocatePayment,
@@ -128,3 +129,25 @@ def test_a_connection_is_checked_only_once_it_has_sat_unused(database_url: str) 
         time.sleep(0.3)
         check(conn)
         assert check.checks == 2
+
+
+def test_one_caller_after_the_database_cut_every_session_is_served_at_once(
+    database_url: str,
+) -> None:
+    """A group commit's leader asks for a connection alone while others wait for it: the
+    pool's own loop would try the dead ones one at a time, sleeping 1, 2, 4 s... between
+    them, and time out; the first failed check replaces every dead one at once."""
+    pool = ConnectionPool(database_url, min_size=5, max_size=5, open=True, timeout=30)
+    check = check_when_idle(pool)
+    check.idle_s = 0.0  # every connection counts as having sat unused
+    try:
+        pool.wait(timeout=30)
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        with pool.connection(timeout=2.5) as conn:  # under the loop's 1 + 2 s of sleeps
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        pool.close()
