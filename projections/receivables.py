@@ -27,8 +27,9 @@ from uuid import UUID
 
 from psycopg import Connection
 
+from projections.receivable_batch import Batch
 from projections.totals import TOTAL
-from projections.writer import fresh_per_account
+from projections.writer import unseen_per_account
 
 NAME = "receivables"
 
@@ -49,38 +50,6 @@ CASH = {
     "arledger.payment.chargeback_opened": ("chargeback", -1),
     "arledger.payment.forfeited": ("forfeited", -1),
 }
-
-# The running sums of a run of new movements (``%(positions)s``), each statement's rows
-# taken in key order: consumers of other partitions add to the same days at once, and
-# rows locked in one order cannot deadlock.
-SUMS_SQL = (
-    """
-UPDATE receivable_invoices i SET owed_minor = i.owed_minor + m.moved
-  FROM (SELECT invoice_id, SUM(amount_minor) AS moved FROM receivable_movements
-         WHERE position = ANY(%(positions)s::bigint[]) GROUP BY invoice_id) m
- WHERE i.invoice_id = m.invoice_id
-""",
-    """
-INSERT INTO receivable_days AS d (currency, effective_on, kind, amount_minor, days_minor)
-SELECT m.currency, m.effective_on, m.kind, SUM(m.amount_minor),
-       SUM(m.amount_minor::numeric * (m.effective_on - i.issued_on))
-  FROM receivable_movements m JOIN receivable_invoices i ON i.invoice_id = m.invoice_id
- WHERE m.position = ANY(%(positions)s::bigint[])
- GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-ON CONFLICT (currency, effective_on, kind) DO UPDATE
-   SET amount_minor = d.amount_minor + EXCLUDED.amount_minor,
-       days_minor = d.days_minor + EXCLUDED.days_minor
-""",
-    """
-INSERT INTO receivable_not_yet_due AS n (currency, due_on, effective_on, amount_minor)
-SELECT m.currency, i.due_on, m.effective_on, SUM(m.amount_minor)
-  FROM receivable_movements m JOIN receivable_invoices i ON i.invoice_id = m.invoice_id
- WHERE m.position = ANY(%(positions)s::bigint[]) AND m.effective_on <= i.due_on
- GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-ON CONFLICT (currency, due_on, effective_on) DO UPDATE
-   SET amount_minor = n.amount_minor + EXCLUDED.amount_minor
-""",
-)
 
 # A database made before the running sums: on the first start after, they are added up
 # once from the movements, under a lock that keeps consumers from adding movements
@@ -193,7 +162,7 @@ CREATE INDEX IF NOT EXISTS receivable_invoices_owing
     ON receivable_invoices (currency, account_id) WHERE owed_minor <> 0;
 """
 
-Handler = Callable[[Connection[Any], dict[str, Any]], None]
+Handler = Callable[[Batch, dict[str, Any]], None]
 
 
 def effective_date(ce: dict[str, Any]) -> date:
@@ -201,126 +170,96 @@ def effective_date(ce: dict[str, Any]) -> date:
     return datetime.fromisoformat(ce["effectivetime"]).astimezone(UTC).date()
 
 
-def _account_opened(conn: Connection[Any], ce: dict[str, Any]) -> None:
-    d = ce["data"]
-    conn.execute(
-        "INSERT INTO receivable_accounts (account_id, name, currency, position)"
-        " VALUES (%s, %s, %s, %s) ON CONFLICT (account_id) DO NOTHING",
-        (ce["accountid"], d["name"], d["currency"], ce["position"]),
-    )
-
-
-def _account_details_updated(conn: Connection[Any], ce: dict[str, Any]) -> None:
-    name = ce["data"]["changes"].get("name")
-    if name is not None:
-        conn.execute(
-            "UPDATE receivable_accounts SET name = %s WHERE account_id = %s",
-            (name, ce["accountid"]),
+def _account_opened(batch: Batch, ce: dict[str, Any]) -> None:
+    if not batch.accounts.has(ce["accountid"]):
+        d = ce["data"]
+        batch.accounts.add(
+            ce["accountid"],
+            {"name": d["name"], "currency": d["currency"], "position": ce["position"]},
         )
 
 
-def _invoice_raised(conn: Connection[Any], ce: dict[str, Any]) -> None:
-    d = ce["data"]
-    conn.execute(
-        "INSERT INTO receivable_invoices (invoice_id, account_id, number, currency,"
-        " amount_minor, issued_on, due_on, recorded_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (invoice_id) DO NOTHING",
-        (
+def _account_details_updated(batch: Batch, ce: dict[str, Any]) -> None:
+    name = ce["data"]["changes"].get("name")
+    account = batch.accounts.get(ce["accountid"])
+    if name is not None and account is not None:
+        account["name"] = name
+
+
+def _invoice_raised(batch: Batch, ce: dict[str, Any]) -> None:
+    if not batch.invoices.has(ce["subject"]):
+        d = ce["data"]
+        batch.invoices.add(
             ce["subject"],
-            ce["accountid"],
-            d["number"],
-            d["amount"]["currency"],
-            d["amount"]["amount"],
-            d["issued_on"],
-            d["due_on"],
-            ce["time"],
-        ),
-    )
-    _movement(conn, ce)
+            {
+                "account_id": ce["accountid"],
+                "number": d["number"],
+                "currency": d["amount"]["currency"],
+                "amount_minor": d["amount"]["amount"],
+                "issued_on": date.fromisoformat(d["issued_on"]),
+                "due_on": date.fromisoformat(d["due_on"]),
+                "recorded_at": ce["time"],
+            },
+        )
+    _movement(batch, ce)
 
 
-def _movement(conn: Connection[Any], ce: dict[str, Any]) -> None:
+def _movement(batch: Batch, ce: dict[str, Any]) -> None:
     """One change to an invoice's outstanding amount, dated no earlier than its issue."""
+    invoice = batch.invoices.get(ce["subject"])
+    if invoice is None:
+        return
     kind, sign = MOVEMENTS[ce["type"]]
     d = ce["data"]
-    conn.execute(
-        "INSERT INTO receivable_movements (position, account_id, invoice_id, payment_id,"
-        " currency, kind, amount_minor, effective_on, recorded_at)"
-        " SELECT %(position)s, i.account_id, i.invoice_id, %(payment)s, i.currency, %(kind)s,"
-        " %(amount)s, GREATEST(%(on)s::date, i.issued_on), %(recorded)s"
-        " FROM receivable_invoices i WHERE i.invoice_id = %(invoice)s"
-        " ON CONFLICT (position) DO NOTHING",
-        {
-            "position": ce["position"],
-            "payment": d.get("payment_id"),
-            "kind": kind,
-            "amount": sign * d["amount"]["amount"],
-            "on": effective_date(ce),
-            "recorded": ce["time"],
-            "invoice": ce["subject"],
-        },
-    )
+    amount = sign * d["amount"]["amount"]
+    batch.move(ce, invoice, kind, amount, effective_date(ce), d.get("payment_id"))
 
 
-def _settled(conn: Connection[Any], ce: dict[str, Any]) -> None:
-    conn.execute(
-        "UPDATE receivable_invoices SET settled_on = %s WHERE invoice_id = %s",
-        (effective_date(ce), ce["subject"]),
-    )
+def _settled(batch: Batch, ce: dict[str, Any]) -> None:
+    invoice = batch.invoices.get(ce["subject"])
+    if invoice is not None:
+        invoice["settled_on"] = effective_date(ce)
 
 
-def _reopened(conn: Connection[Any], ce: dict[str, Any]) -> None:
-    conn.execute(
-        "UPDATE receivable_invoices SET settled_on = NULL WHERE invoice_id = %s", (ce["subject"],)
-    )
+def _reopened(batch: Batch, ce: dict[str, Any]) -> None:
+    invoice = batch.invoices.get(ce["subject"])
+    if invoice is not None:
+        invoice["settled_on"] = None
 
 
-def _payment_recorded(conn: Connection[Any], ce: dict[str, Any]) -> None:
-    d = ce["data"]
-    conn.execute(
-        "INSERT INTO receivable_payments (payment_id, account_id, currency, amount_minor,"
-        " method, purpose) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (payment_id) DO NOTHING",
-        (
+def _payment_recorded(batch: Batch, ce: dict[str, Any]) -> None:
+    if not batch.payments.has(ce["subject"]):
+        d = ce["data"]
+        batch.payments.add(
             ce["subject"],
-            ce["accountid"],
-            d["amount"]["currency"],
-            d["amount"]["amount"],
-            d["method"],
-            d.get("purpose", "payment"),
-        ),
-    )
-    if d["status"] == "succeeded":
-        _cash(conn, ce, "received", None)
+            {
+                "account_id": ce["accountid"],
+                "currency": d["amount"]["currency"],
+                "amount_minor": d["amount"]["amount"],
+                "method": d["method"],
+                "purpose": d.get("purpose", "payment"),
+            },
+        )
+    if ce["data"]["status"] == "succeeded":
+        _cash(batch, ce, "received", None)
 
 
-def _cash(conn: Connection[Any], ce: dict[str, Any], kind: str, amount: int | None) -> None:
+def _cash(batch: Batch, ce: dict[str, Any], kind: str, amount: int | None) -> None:
     """Cash into (+) or out of (-) a payment; ``None`` is the payment's whole amount."""
-    conn.execute(
-        "INSERT INTO receivable_cash (position, account_id, payment_id, currency, method,"
-        " purpose, kind, amount_minor, effective_on, recorded_at)"
-        " SELECT %(position)s, p.account_id, p.payment_id, p.currency, p.method, p.purpose,"
-        " %(kind)s, COALESCE(%(amount)s, p.amount_minor), %(on)s, %(recorded)s"
-        " FROM receivable_payments p WHERE p.payment_id = %(payment)s"
-        " ON CONFLICT (position) DO NOTHING",
-        {
-            "position": ce["position"],
-            "kind": kind,
-            "amount": amount,
-            "on": effective_date(ce),
-            "recorded": ce["time"],
-            "payment": ce["subject"],
-        },
-    )
+    payment = batch.payments.get(ce["subject"])
+    if payment is not None:
+        whole = payment["amount_minor"] if amount is None else amount
+        batch.cash_moved(ce, payment, kind, whole, effective_date(ce))
 
 
-def _cash_moved(conn: Connection[Any], ce: dict[str, Any]) -> None:
+def _cash_moved(batch: Batch, ce: dict[str, Any]) -> None:
     kind, sign = CASH[ce["type"]]
-    _cash(conn, ce, kind, sign * ce["data"]["amount"]["amount"])
+    _cash(batch, ce, kind, sign * ce["data"]["amount"]["amount"])
 
 
-def _chargeback_closed(conn: Connection[Any], ce: dict[str, Any]) -> None:
+def _chargeback_closed(batch: Batch, ce: dict[str, Any]) -> None:
     if ce["data"]["outcome"] == "won":
-        _cash(conn, ce, "chargeback_won", ce["data"]["amount"]["amount"])
+        _cash(batch, ce, "chargeback_won", ce["data"]["amount"]["amount"])
 
 
 HANDLERS: dict[str, Handler] = {
@@ -331,26 +270,36 @@ HANDLERS: dict[str, Handler] = {
     "arledger.invoice.settled": _settled,
     "arledger.invoice.reopened": _reopened,
     "arledger.payment.recorded": _payment_recorded,
-    "arledger.payment.succeeded": lambda conn, ce: _cash(conn, ce, "received", None),
+    "arledger.payment.succeeded": lambda batch, ce: _cash(batch, ce, "received", None),
     **{kind: _cash_moved for kind in CASH},
     "arledger.payment.chargeback_closed": _chargeback_closed,
 }
+# The events whose subject is an invoice, or a payment, that a handler reads or makes.
+_OF_INVOICES = frozenset(k for k in HANDLERS if k.startswith("arledger.invoice."))
+_OF_PAYMENTS = frozenset(k for k in HANDLERS if k.startswith("arledger.payment."))
 
 
 def apply(conn: Connection[Any], events: Sequence[dict[str, Any]]) -> None:
-    """Apply new CloudEvents, each account's once, pipelined."""
-    fresh = fresh_per_account(conn, "receivable_accounts", events)
-    moved: list[int] = []  # the positions of the movements among them
-    with conn.pipeline():
-        for ce in fresh:
-            handler = HANDLERS.get(ce["type"])
-            if handler is not None:
-                handler(conn, ce)
-                if ce["type"] in MOVEMENTS:
-                    moved.append(ce["position"])
-        if moved:
-            for statement in SUMS_SQL:
-                conn.execute(statement, {"positions": moved})
+    """Apply new CloudEvents, each account's once: the rows they touch read in one round
+    trip, changed and made in memory, written in another (``receivable_batch.py``)."""
+    fresh = unseen_per_account(conn, "receivable_accounts", events)
+    if not fresh:
+        return
+    batch = Batch()
+    batch.load(
+        conn,
+        accounts={ce["accountid"] for ce in fresh},
+        invoices={ce["subject"] for ce in fresh if ce["type"] in _OF_INVOICES},
+        payments={ce["subject"] for ce in fresh if ce["type"] in _OF_PAYMENTS},
+    )
+    for ce in fresh:
+        handler = HANDLERS.get(ce["type"])
+        if handler is not None:
+            handler(batch, ce)
+        account = batch.accounts.get(ce["accountid"])
+        if account is not None:
+            account["position"] = ce["position"]
+    batch.write(conn)
 
 
 def applied_cash(conn: Connection[Any], account_id: UUID) -> list[tuple[Any, ...]]:
