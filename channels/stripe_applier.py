@@ -7,13 +7,18 @@ and in order:
 
 - one applier works at a time: it holds a session advisory lock, and another one (a
   second ``consume`` process) stands by until that session ends;
-- within a batch, the events of one PaymentIntent go to one lane and are applied in the
-  order they arrived; lanes of different PaymentIntents run side by side;
-- a lane settles its rows in one transaction after the ledger's commands commit; if the
-  process dies in between, the rows are still ``received`` and are applied again after a
-  restart, which the ledger's idempotent ids turn into no second effect;
+- the events of a batch that record a payment (a PaymentIntent's success or failed
+  attempt, ``RECORDS_PAYMENT``) are recorded together, many to a ledger save
+  (``channels/stripe_receipts.py``), in the order they arrived; one the ledger refuses
+  is applied alone, as it would have been, and settled with its own reason;
+- then the batch's other events (refunds, disputes, returns), after the payments they
+  need: the events of one PaymentIntent go to one lane and are applied in the order
+  they arrived; lanes of different PaymentIntents run side by side;
+- the batch's rows are settled in one transaction after the ledger's commands commit;
+  if the process dies in between, the rows are still ``received`` and are applied again
+  after a restart, which the ledger's idempotent ids turn into no second effect;
 - an event that needs a payment the ledger lacks waits as ``deferred`` and is applied
-  right after the payment's event, as before.
+  in the batch that records the payment (or finds it recorded), after it.
 
 A database that is gone, or a ledger that answers ``Unavailable``, stops the applier
 (its worker is restarted); an event that breaks a handler is settled as ``error`` with
@@ -26,7 +31,7 @@ import threading
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from eventsourcing.persistence import PersistenceError
@@ -34,19 +39,32 @@ from psycopg import Connection
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from channels import stripe_inbox
-from channels.stripe_apply import CREATES_PAYMENT, Outcome, StripeEvents, refused
+from channels.stripe_apply import (
+    CREATES_PAYMENT,
+    RECORDS_PAYMENT,
+    Outcome,
+    StripeEvents,
+    refused,
+)
+from channels.stripe_receipts import record_many
 from ledger.errors import LedgerError, Unavailable
 
 log = logging.getLogger("arledger.stripe")
 
-BATCH_SIZE = 200
+BATCH_SIZE = 500
 LANES = 4
 IDLE_POLL_SECONDS = 0.1
 STANDBY_POLL_SECONDS = 2.0
 LOCK_KEY = "arledger.stripe-applier"
+# The database or the process, not the event: the applier stops, and after a restart
+# the event is applied again.
+NOT_THE_EVENTS = (Unavailable, psycopg.Error, PersistenceError, PoolTimeout, MemoryError)
+
+T = TypeVar("T")
+Event = dict[str, Any]
 
 
-def apply_event(conn: Connection[Any], events: StripeEvents, event: dict[str, Any]) -> Outcome:
+def apply_event(conn: Connection[Any], events: StripeEvents, event: Event) -> Outcome:
     """Apply ``event`` and settle its row on ``conn``; after an event that makes a
     PaymentIntent's payment exist, the events that waited for it too."""
     done = _settled(conn, events, event)
@@ -56,27 +74,39 @@ def apply_event(conn: Connection[Any], events: StripeEvents, event: dict[str, An
     return done
 
 
-def _settled(conn: Connection[Any], events: StripeEvents, event: dict[str, Any]) -> Outcome:
-    try:
-        done = events.apply(event)
-    except Unavailable:
-        raise  # the database, not the event: applied again when the applier restarts
-    except LedgerError as error:
-        done = refused(error)
-    except (psycopg.Error, PersistenceError, PoolTimeout, MemoryError):
-        raise  # the database or the process, not the event: tried again after a restart
-    except Exception as error:  # recorded as the event's outcome and logged, not swallowed
-        log.exception("a Stripe event broke its handler", extra={"event": event["id"]})
-        done = Outcome("error", f"{type(error).__name__}: {error}"[:2_000])
+def _settled(conn: Connection[Any], events: StripeEvents, event: Event) -> Outcome:
+    done = outcome_of(events, event)
     stripe_inbox.settle(conn, event["id"], done.outcome, done.detail, done.positions)
     return done
 
 
-def lanes_of(batch: list[dict[str, Any]], lanes: int) -> list[list[dict[str, Any]]]:
+def outcome_of(events: StripeEvents, event: Event) -> Outcome:
+    """Apply ``event`` alone: what became of it."""
+    return _classified(event, events.apply)
+
+
+def _classified(event: Event, attempt: Callable[[Event], T]) -> T | Outcome:
+    """``attempt(event)``; a refusal or a broken handler as the event's outcome."""
+    try:
+        return attempt(event)
+    except NOT_THE_EVENTS:
+        raise
+    except LedgerError as error:
+        return refused(error)
+    except Exception as error:  # recorded as the event's outcome and logged, not swallowed
+        log.exception("a Stripe event broke its handler", extra={"event": event["id"]})
+        return Outcome("error", f"{type(error).__name__}: {error}"[:2_000])
+
+
+def _payment_intent(event: Event) -> str:
+    return stripe_inbox.payment_intent_of(event["data"]["object"]) or ""
+
+
+def lanes_of(batch: list[Event], lanes: int) -> list[list[Event]]:
     """The batch split so that one PaymentIntent's events share a lane, in order."""
-    out: list[list[dict[str, Any]]] = [[] for _ in range(lanes)]
+    out: list[list[Event]] = [[] for _ in range(lanes)]
     for event in batch:
-        key = stripe_inbox.payment_intent_of(event["data"]["object"]) or event["id"]
+        key = _payment_intent(event) or event["id"]
         out[zlib.crc32(key.encode()) % lanes].append(event)
     return [lane for lane in out if lane]
 
@@ -107,20 +137,45 @@ class StripeApplier:
     def apply_batch(self, session: Connection[Any], workers: ThreadPoolExecutor) -> int:
         """Apply up to ``BATCH_SIZE`` waiting events; how many there were."""
         batch = stripe_inbox.waiting(session, BATCH_SIZE)
-        for _ in workers.map(self._apply_lane, lanes_of(batch, self.lanes)):
-            pass  # map re-raises a lane's failure here
-        if batch:
-            log.debug("stripe events applied", extra={"count": len(batch)})
+        if not batch:
+            return 0
+        done = self.record_payments([e for e in batch if e["type"] in RECORDS_PAYMENT])
+        paid = [_payment_intent(e) for e in batch if e["type"] in CREATES_PAYMENT]
+        with self.pool.connection() as conn, conn.transaction():
+            # Waiting since before the batch: first in their PaymentIntent's lane.
+            deferred = stripe_inbox.deferred_for_any(conn, paid)
+            rest = [*deferred, *(e for e in batch if e["type"] not in RECORDS_PAYMENT)]
+            for outcomes in workers.map(self._apply_lane, lanes_of(rest, self.lanes)):
+                done.update(outcomes)  # map re-raises a lane's failure here
+            settled = [(key, d.outcome, d.detail, d.positions) for key, d in done.items()]
+            stripe_inbox.settle_many(conn, settled)
+        for event in (*batch, *deferred):
+            outcome = done[event["id"]].outcome
+            log.info(
+                "stripe event",
+                extra={"event": event["id"], "type": event["type"], "outcome": outcome},
+            )
         return len(batch)
 
-    def _apply_lane(self, lane: list[dict[str, Any]]) -> None:
-        with self.pool.connection() as conn, conn.transaction():
-            for event in lane:
-                done = apply_event(conn, self.events, event)
-                log.info(
-                    "stripe event",
-                    extra={"event": event["id"], "type": event["type"], "outcome": done.outcome},
-                )
+    def record_payments(self, batch: list[Event]) -> dict[str, Outcome]:
+        """Record the payments of ``batch`` (events of ``RECORDS_PAYMENT``) together: an
+        outcome for each event, by id. One the ledger refuses is applied alone."""
+        recordings = [_classified(event, self.events.recording) for event in batch]
+
+        def alone(n: int, _: LedgerError) -> Outcome:
+            return outcome_of(self.events, batch[n])
+
+        try:
+            outcomes = record_many(self.events, recordings, alone)
+        except NOT_THE_EVENTS:
+            raise
+        except Exception:  # logged; each is applied alone, which says which one broke
+            log.exception("a batch of Stripe payments broke; applying them one at a time")
+            outcomes = [outcome_of(self.events, event) for event in batch]
+        return {event["id"]: done for event, done in zip(batch, outcomes, strict=True)}
+
+    def _apply_lane(self, lane: list[Event]) -> dict[str, Outcome]:
+        return {event["id"]: outcome_of(self.events, event) for event in lane}
 
     def _become_the_only_applier(self, session: Connection[Any], stop: threading.Event) -> bool:
         """Two appliers would apply one PaymentIntent's events side by side, out of

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid5
 
 from ledger.application import Ledger
@@ -92,6 +92,42 @@ def _method(obj: dict[str, Any]) -> str:
     return BANK_DEBITS.get(types[0], "card")
 
 
+@dataclass(frozen=True)
+class Recording:
+    """The payment a PaymentIntent's outcome records (its success, or a failed attempt),
+    and the invoice its metadata names, which a success is allocated to up to what that
+    invoice still owes. Applied alone (``StripeEvents``) or many to a save
+    (``channels/stripe_receipts.py``), it records the same payment under the same id."""
+
+    payment: RecordPayment
+    pi_id: str
+    invoice_id: UUID | None = None
+
+    @property
+    def payment_id(self) -> UUID:
+        return cast(UUID, self.payment.payment_id)
+
+    @property
+    def allocation_request(self) -> str:
+        """The allocation's idempotency key: the payment allocates it once."""
+        return f"stripe:{self.payment_id}/allocate"
+
+    def outcome(self, recorded_before: bool, position: int | None = None) -> Outcome:
+        """``applied``, or ``ignored`` when the ledger had the payment already; at
+        ``position``, when it is known."""
+        what = (
+            f"payment {self.payment_id} succeeded"
+            if self.payment.status == "succeeded"
+            else f"failed attempt {self.payment_id}"
+        )
+        positions = [] if position is None else [position]
+        done = Outcome("applied", what, self.pi_id, positions, self.payment_id)
+        if recorded_before:
+            done.outcome = "ignored"
+            done.detail = what.removesuffix(" succeeded") + " was recorded before"
+        return done
+
+
 class StripeEvents:
     """Applies Stripe events to the ledger. ``account_of_customer`` finds the account
     Stripe customer ids belong to (the links we created)."""
@@ -106,6 +142,16 @@ class StripeEvents:
             return Outcome("unhandled", f"{event['type']} is kept for inspection, not applied")
         return handler(self, event, event["data"]["object"])
 
+    def recording(self, event: dict[str, Any]) -> Recording | Outcome:
+        """What an event of ``RECORDS_PAYMENT`` records, or its outcome when it records
+        nothing (no account found; a Checkout Session not paid)."""
+        obj: dict[str, Any] = event["data"]["object"]
+        if event["type"] == "payment_intent.payment_failed":
+            return self.failure_of(event, obj, _stamp(event))
+        if event["type"] == "checkout.session.completed":
+            return self._session_success(event, obj)
+        return self.success_of(obj, _stamp(event))
+
     # --- PaymentIntents ----------------------------------------------------------------
 
     def _account(self, obj: dict[str, Any], meta: dict[str, str]) -> UUID | None:
@@ -119,54 +165,56 @@ class StripeEvents:
 
     def record_success(self, event: dict[str, Any], pi: dict[str, Any], stamp: Stamp) -> Outcome:
         """A succeeded PaymentIntent: from its webhook, or taken by a coordinator."""
+        return self._record(self.success_of(pi, stamp))
+
+    def success_of(self, pi: dict[str, Any], stamp: Stamp) -> Recording | Outcome:
+        """The payment a succeeded PaymentIntent records under ``stamp``."""
         amount = pi.get("amount_received") or pi["amount"]
-        return self._success(event, pi["id"], pi, _metadata(pi), amount, stamp)
+        return self._success_of(str(pi["id"]), pi, _metadata(pi), amount, stamp)
 
     def session_completed(self, event: dict[str, Any], session: dict[str, Any]) -> Outcome:
+        return self._record(self._session_success(event, session))
+
+    def _session_success(
+        self, event: dict[str, Any], session: dict[str, Any]
+    ) -> Recording | Outcome:
         pi = session.get("payment_intent")
         pi_id = pi["id"] if isinstance(pi, dict) else pi
         if session.get("payment_status") != "paid" or not pi_id:
             return Outcome("ignored", f"checkout session {session['id']} is not paid yet")
         meta, amount = _metadata(session), session["amount_total"]
-        return self._success(event, str(pi_id), session, meta, amount, _stamp(event))
+        return self._success_of(str(pi_id), session, meta, amount, _stamp(event))
 
-    def _success(
-        self,
-        event: dict[str, Any],
-        pi_id: str,
-        obj: dict[str, Any],
-        meta: dict[str, str],
-        amount: int,
-        stamp: Stamp,
-    ) -> Outcome:
+    def _success_of(
+        self, pi_id: str, obj: dict[str, Any], meta: dict[str, str], amount: int, stamp: Stamp
+    ) -> Recording | Outcome:
         account = self._account(obj, meta)
         if account is None:
             return Outcome("unmatched", f"no account for {pi_id}: no account_id in metadata", pi_id)
-        money = Money(int(amount), str(obj["currency"]).upper())
-        payment_id = payment_id_for(f"{pi_id}/succeeded")
-        saved = self.ledger.record_payment(
-            RecordPayment(
-                account_id=account,
-                amount=money,
-                method=_method(obj),
-                received_on=stamp.effective_at.date(),
-                stamp=stamp,
-                reference=pi_id,
-                payment_id=payment_id,
-            )
+        payment = RecordPayment(
+            account_id=account,
+            amount=Money(int(amount), str(obj["currency"]).upper()),
+            method=_method(obj),
+            received_on=stamp.effective_at.date(),
+            stamp=stamp,
+            reference=pi_id,
+            payment_id=payment_id_for(f"{pi_id}/succeeded"),
         )
-        done = Outcome("applied", f"payment {payment_id} succeeded", pi_id, [saved.position])
-        done.payment_id, done.payment_status = payment_id, saved.aggregate.status
-        if saved.replayed:
-            done.outcome, done.detail = "ignored", f"payment {payment_id} was recorded before"
-        invoice_id = _uuid(meta.get("invoice_id"))
-        if invoice_id is not None:
-            done.detail += self._allocate(stamp, payment_id, invoice_id, money, done)
+        return Recording(payment, pi_id, _uuid(meta.get("invoice_id")))
+
+    def _record(self, recording: Recording | Outcome) -> Outcome:
+        """Record the payment, then allocate it to the invoice named, each command once."""
+        if isinstance(recording, Outcome):
+            return recording
+        saved = self.ledger.record_payment(recording.payment)
+        done = recording.outcome(saved.replayed, saved.position)
+        done.payment_status = saved.aggregate.status
+        if recording.invoice_id is not None:
+            done.detail += self._allocate(recording, recording.invoice_id, done)
         return done
 
-    def _allocate(
-        self, stamp: Stamp, payment_id: UUID, invoice_id: UUID, money: Money, done: Outcome
-    ) -> str:
+    def _allocate(self, recording: Recording, invoice_id: UUID, done: Outcome) -> str:
+        money = recording.payment.amount
         try:
             invoice = self.ledger.get_invoice(invoice_id)
         except UnknownInvoice:
@@ -176,9 +224,9 @@ class StripeEvents:
             return f"; invoice {invoice.number} owes nothing in {money.currency}, left unallocated"
         result = self.ledger.allocate_payment(
             AllocatePayment(
-                payment_id=payment_id,
-                request_id=f"stripe:{payment_id}/allocate",
-                stamp=stamp,
+                payment_id=recording.payment_id,
+                request_id=recording.allocation_request,
+                stamp=recording.payment.stamp,
                 allocations=((invoice_id, amount),),
             )
         )
@@ -193,32 +241,31 @@ class StripeEvents:
 
     def record_failure(self, event: dict[str, Any], pi: dict[str, Any], stamp: Stamp) -> Outcome:
         """A failed attempt at a PaymentIntent, with Stripe's decline code and message."""
+        return self._record(self.failure_of(event, pi, stamp))
+
+    def failure_of(
+        self, event: dict[str, Any], pi: dict[str, Any], stamp: Stamp
+    ) -> Recording | Outcome:
+        """The failed attempt a PaymentIntent's failure records: one per charge."""
         meta = _metadata(pi)
         account = self._account(pi, meta)
         if account is None:
             return Outcome("unmatched", f"no account for {pi['id']}", pi["id"])
         error = pi.get("last_payment_error") or {}
         attempt = error.get("charge") or event["id"]
-        payment_id = payment_id_for(f"{pi['id']}/failed/{attempt}")
-        saved = self.ledger.record_payment(
-            RecordPayment(
-                account_id=account,
-                amount=Money(int(pi["amount"]), str(pi["currency"]).upper()),
-                method=_method(pi),
-                received_on=stamp.effective_at.date(),
-                stamp=stamp,
-                reference=pi["id"],
-                status="failed",
-                failure_code=error.get("decline_code") or error.get("code") or "payment_failed",
-                failure_message=error.get("message"),
-                payment_id=payment_id,
-            )
+        payment = RecordPayment(
+            account_id=account,
+            amount=Money(int(pi["amount"]), str(pi["currency"]).upper()),
+            method=_method(pi),
+            received_on=stamp.effective_at.date(),
+            stamp=stamp,
+            reference=pi["id"],
+            status="failed",
+            failure_code=error.get("decline_code") or error.get("code") or "payment_failed",
+            failure_message=error.get("message"),
+            payment_id=payment_id_for(f"{pi['id']}/failed/{attempt}"),
         )
-        done = Outcome("applied", f"failed attempt {payment_id}", pi["id"], [saved.position])
-        if saved.replayed:
-            done = Outcome("ignored", f"failed attempt {payment_id} was recorded before", pi["id"])
-        done.payment_id, done.payment_status = payment_id, saved.aggregate.status
-        return done
+        return Recording(payment, str(pi["id"]))
 
     # --- what happens to a succeeded payment afterwards ---------------------------------
 
@@ -345,6 +392,8 @@ HANDLERS = {
 }
 # Events that make a PaymentIntent's succeeded payment exist: deferred ones may follow.
 CREATES_PAYMENT = ("payment_intent.succeeded", "checkout.session.completed")
+# Events that record a payment (``StripeEvents.recording``): a batch records them together.
+RECORDS_PAYMENT = (*CREATES_PAYMENT, "payment_intent.payment_failed")
 
 
 def refused(error: LedgerError) -> Outcome:

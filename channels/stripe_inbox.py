@@ -11,6 +11,7 @@ before its payment) wait as ``deferred`` and are applied when it arrives."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -95,12 +96,40 @@ def settle(
     )
 
 
+def settle_many(
+    conn: Connection[Any], outcomes: Sequence[tuple[str, str, str | None, list[int]]]
+) -> None:
+    """Settle many events at once: (event id, outcome, detail, positions) each."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            "UPDATE stripe_events SET outcome = %s, detail = %s, positions = %s"
+            " WHERE event_id = %s",
+            [
+                (outcome, detail, positions or None, key)
+                for key, outcome, detail, positions in outcomes
+            ],
+        )
+
+
 def deferred_for(conn: Connection[Any], payment_intent: str) -> list[dict[str, Any]]:
     """Events that waited for this PaymentIntent's payment, oldest first, locked."""
     rows = conn.execute(
         "SELECT payload FROM stripe_events WHERE payment_intent = %s AND outcome = 'deferred'"
         " ORDER BY created, event_id FOR UPDATE",
         (payment_intent,),
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def deferred_for_any(conn: Connection[Any], payment_intents: list[str]) -> list[dict[str, Any]]:
+    """Events that waited for any of these PaymentIntents' payments, oldest first (each
+    PaymentIntent's in the order they were created), locked."""
+    if not payment_intents:
+        return []
+    rows = conn.execute(
+        "SELECT payload FROM stripe_events WHERE payment_intent = ANY(%s)"
+        " AND outcome = 'deferred' ORDER BY created, event_id FOR UPDATE",
+        (list(dict.fromkeys(payment_intents)),),
     ).fetchall()
     return [row[0] for row in rows]
 
