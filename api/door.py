@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from ledger import limits
-from ledger.text import forbidden_character
+from ledger.text import control_character_refusal
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -168,11 +168,9 @@ def _walk(document: Any) -> None:
 
 
 def _check_text(value: str, where: str) -> None:
-    bad = forbidden_character(value)
-    if bad is not None:
-        raise _invalid(
-            where, f"holds a control character ({bad}); only tabs and line breaks are allowed"
-        )
+    refusal = control_character_refusal(value)
+    if refusal is not None:
+        raise _invalid(where, refusal)
 
 
 def _invalid(where: str, message: str) -> Refused:

@@ -159,10 +159,13 @@ def problem_body(error: errors.LedgerError, instance: str) -> dict[str, Any]:
 
 
 def ledger_problem(error: errors.LedgerError, instance: str) -> JSONResponse:
-    headers = {"Retry-After": "1"} if isinstance(error, errors.ConcurrencyExhausted) else None
+    """The domain error as problem+json; a 503 (nothing appended, retry: writers racing,
+    a read model behind) says when, as a command's kept 503 reply does (``Reply``)."""
+    status = status_of(error)
+    headers = {"Retry-After": "1"} if status == 503 else None
     return JSONResponse(
         problem_body(error, instance),
-        status_code=status_of(error),
+        status_code=status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
     )

@@ -10,12 +10,16 @@ from its account and that reference (``payment_id_for``): a batch sent again, or
 resumed after a crash, records only what is not in the store yet. A payment already
 there with the same amount, method, date, reference and purpose is ``already`` (what it
 paid was allocated with it, in the same save, and is not allocated again); with other
-figures it is refused, naming each that differs."""
+figures it is refused, naming each that differs. A payment another writer records
+between the chunk's check and its save (the save then takes it as recorded before) is
+answered for as the batch sent again would answer: ``already`` or refused, never
+``recorded``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import cast
 from uuid import UUID, uuid5
 
 from ledger import bulk, limits, rules
@@ -34,7 +38,7 @@ from ledger.errors import (
 from ledger.invoice import invoice_id_for
 from ledger.money import Money
 from ledger.payment import Payment
-from ledger.payments import Payments, Receipt
+from ledger.payments import Payments, Receipt, ReceiptsRecorded
 
 STATUSES = ("recorded", "already", "refused")
 # What a payment recorded before must have kept for the same one sent again to be
@@ -115,7 +119,7 @@ class BulkPayments:
         named = [_named_invoice(cmd) for cmd in cmds if cmd.invoice_number is not None]
         invoices = set(self.uow.latest_versions(named)) if named else set()
         decided: dict[int, PaymentOutcome] = {}
-        waiting: list[tuple[int, Receipt]] = []
+        waiting: list[tuple[int, BatchPayment, Receipt]] = []
         for n, (cmd, payment_id) in enumerate(zip(cmds, ids, strict=True)):
             index = start + n
             if index in twice:
@@ -130,7 +134,7 @@ class BulkPayments:
             except LedgerError as error:
                 decided[index] = PaymentOutcome(index, "refused", payment_id, error=error)
                 continue
-            waiting.append((index, receipt))
+            waiting.append((index, cmd, receipt))
         decided.update(self._record(waiting))
         return [decided[start + n] for n in range(len(cmds))]
 
@@ -153,23 +157,47 @@ class BulkPayments:
             return None
         return {account.id: account for account in found}
 
-    def _record(self, waiting: list[tuple[int, Receipt]]) -> dict[int, PaymentOutcome]:
+    def _record(
+        self, waiting: list[tuple[int, BatchPayment, Receipt]]
+    ) -> dict[int, PaymentOutcome]:
         """Record the receipts, in one save unless the ledger refuses one: that one is
         refused and those after it are recorded in the next (as a bank statement's lines
         are, ``channels/bank_import.py``)."""
         decided: dict[int, PaymentOutcome] = {}
         while waiting:
-            recorded = self.payments.record_receipts([receipt for _, receipt in waiting])
-            for index, receipt in waiting[: recorded.recorded]:
-                payment_id = receipt.payment.payment_id
-                decided[index] = PaymentOutcome(index, "recorded", payment_id, recorded.position)
+            recorded = self.payments.record_receipts([receipt for _, _, receipt in waiting])
+            decided.update(self._taken(waiting[: recorded.recorded], recorded))
             if recorded.refused is None:
                 break
-            index, receipt = waiting[recorded.recorded]
+            index, _, receipt = waiting[recorded.recorded]
             decided[index] = PaymentOutcome(
                 index, "refused", receipt.payment.payment_id, error=recorded.refused
             )
             waiting = waiting[recorded.recorded + 1 :]
+        return decided
+
+    def _taken(
+        self, taken: list[tuple[int, BatchPayment, Receipt]], recorded: ReceiptsRecorded
+    ) -> dict[int, PaymentOutcome]:
+        """The outcomes of the receipts a save took: ``recorded`` when the save recorded
+        the payment. When another writer had recorded it since the chunk was checked (the
+        save then takes it as it is), the outcome is the batch sent again's: ``already``
+        or refused (``_same_figures``). Its allocation, if the other writer had not made
+        it, the save has made all the same: ``record_receipts`` allocates a stored
+        payment."""
+        ids = [cast(UUID, receipt.payment.payment_id) for _, _, receipt in taken]
+        theirs = [payment_id for payment_id in ids if payment_id not in recorded.created]
+        stored = self._stored(theirs) if theirs else {}
+        decided: dict[int, PaymentOutcome] = {}
+        for payment_id, (index, cmd, _) in zip(ids, taken, strict=True):
+            if payment_id not in stored:
+                decided[index] = PaymentOutcome(index, "recorded", payment_id, recorded.position)
+                continue
+            try:
+                _same_figures(stored[payment_id], cmd)
+                decided[index] = PaymentOutcome(index, "already", payment_id)
+            except DuplicateExternalRef as error:
+                decided[index] = PaymentOutcome(index, "refused", payment_id, error=error)
         return decided
 
 

@@ -23,4 +23,6 @@ POSITION_MAX = 2**63 - 1
 # Request bodies: a command is small; a bank statement carries its CSV.
 REQUEST_BODY_BYTES_MAX = 1_048_576
 STATEMENT_BODY_BYTES_MAX = 25 * 1_048_576
+# A bank statement's text, whichever door it comes through (the API, the command line).
+STATEMENT_CHARS_MAX = 20_000_000
 JSON_DEPTH_MAX = 32

@@ -59,6 +59,8 @@ class ReceiptsRecorded:
     recorded: int
     position: int
     refused: LedgerError | None = None
+    # The payments this save recorded; the others it took were in the store already.
+    created: frozenset[UUID] = frozenset()
 
 
 class Payments:
@@ -115,6 +117,7 @@ class Payments:
         are not."""
         assert len(receipts) <= RECEIPTS_PER_SAVE_MAX, "record receipts in smaller runs"
         refused: list[LedgerError] = []
+        created: set[UUID] = set()
 
         def decide() -> Decision:
             refused.clear()
@@ -127,12 +130,15 @@ class Payments:
                 # Decided again without it, on fresh aggregates: it may have changed some.
                 taking, error = refusal
                 refused[:] = [error]
+            created.clear()
+            created.update(batch.created)
             if not batch.events:
                 return already_ran(taking)
             return changed(*batch.in_order(), reply=taking)
 
         saved = self.uow.run(decide)
-        return ReceiptsRecorded(saved.aggregate, saved.position, refused[0] if refused else None)
+        refusal = refused[0] if refused else None
+        return ReceiptsRecorded(saved.aggregate, saved.position, refusal, frozenset(created))
 
     def record_reconciliation(
         self,
@@ -189,6 +195,7 @@ class _Receipts:
         self.stored = set(uow.latest_versions(cast("list[UUID]", ids)))  # one read for all
         self.accounts = self._read_accounts(list({r.payment.account_id: 0 for r in receipts}))
         self.payments: dict[UUID, Payment] = {}
+        self.created: set[UUID] = set()  # the payments recorded now, not found stored
         self.invoices = self._load_invoices(receipts)
         self.events: list[DomainEventProtocol[UUID]] = []
 
@@ -245,6 +252,7 @@ class _Receipts:
             else:
                 self.payments[payment_id] = payment = _recorded(cmd, account)
                 self.events += payment.collect_events()
+                self.created.add(payment_id)
         return self.payments[payment_id]
 
     def _read_accounts(self, account_ids: list[UUID]) -> dict[UUID, Account]:

@@ -17,3 +17,12 @@ def forbidden_character(value: str) -> str | None:
     if found is None:
         return None
     return f"U+{ord(found.group()):04X} at offset {found.start()}"
+
+
+def control_character_refusal(value: str) -> str | None:
+    """Why ``value`` is refused, in the words every door uses (the API's, the command
+    line's), or None when it may be stored."""
+    bad = forbidden_character(value)
+    if bad is None:
+        return None
+    return f"holds a control character ({bad}); only tabs and line breaks are allowed"

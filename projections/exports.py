@@ -284,9 +284,7 @@ def _debtor_days(
 ) -> dict[str, Any]:
     report: dict[str, Any] = {"period_start": start.isoformat(), "period_end": end.isoformat()}
     for currency in _currencies(conn):
-        total = debtor_days.Figures()
-        for f in debtor_days.figures(conn, currency, start, end, known).values():
-            total.add(f)
+        total = debtor_days.total_figures(conn, currency, start, end, known)
         dd = debtor_days.debtor_days(start, end, total)
         report[currency] = {k: (str(v) if v is not None else None) for k, v in vars(dd).items()}
     return report

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
+from ledger import limits
+from ledger.errors import InvalidRequest
+from ledger.text import control_character_refusal
 from runtime.composition import Root
 
 
@@ -26,8 +30,49 @@ def register(sub: Any) -> None:
     statement.set_defaults(run=_import_statement)
 
 
+class Unreadable(Exception):
+    """The file cannot be taken as a statement at all; why, as the API would refuse it."""
+
+
 def _import_statement(args: argparse.Namespace, root: Root) -> int:
-    """Exit 0 when every line was placed, 1 when some wait in the exceptions queue."""
+    """Exit 0 when every line was placed, 1 when some wait in the exceptions queue, 2
+    when the file is refused whole (as ``POST /v1/bank-statements`` refuses it)."""
+    try:
+        report = _imported(args, root)
+    except (Unreadable, InvalidRequest) as e:
+        print(f"arledger import-statement: {args.file}: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2, default=str), flush=True)
+    waiting = [ln for ln in report["lines"] if ln["outcome"] == "exception"]
+    return 1 if waiting else 0
+
+
+def statement_text(path: Path) -> str:
+    """``path``'s text, bounded as the API bounds a statement's ``content``: UTF-8, at
+    most ``STATEMENT_CHARS_MAX`` characters and no control character (a NUL cannot be
+    stored, and would stop the import half-way)."""
+    too_long = Unreadable(f"a statement holds at most {limits.STATEMENT_CHARS_MAX} characters")
+    bytes_max = 4 * limits.STATEMENT_CHARS_MAX  # UTF-8 takes at most 4 bytes a character
+    try:
+        with path.open("rb") as file:
+            raw = file.read(bytes_max + 1)
+    except OSError as e:
+        raise Unreadable(e.strerror or str(e)) from None
+    if len(raw) > bytes_max:
+        raise too_long
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Unreadable("the file is not text (UTF-8): export it as CSV") from None
+    if len(text) > limits.STATEMENT_CHARS_MAX:
+        raise too_long
+    refusal = control_character_refusal(text)
+    if refusal is not None:
+        raise Unreadable(refusal)
+    return text
+
+
+def _imported(args: argparse.Namespace, root: Root) -> dict[str, Any]:
     import uuid
     from datetime import UTC, datetime
 
@@ -35,7 +80,7 @@ def _import_statement(args: argparse.Namespace, root: Root) -> int:
     from ledger.stamp import Stamp
 
     statement = Statement(
-        args.file.read_text(encoding="utf-8-sig"),
+        statement_text(args.file),
         args.currency,
         args.method,
         args.bank_account,
@@ -48,9 +93,6 @@ def _import_statement(args: argparse.Namespace, root: Root) -> int:
     try:
         run = str(uuid.uuid4())
         stamp = Stamp("arledger-cli", run, f"import-statement:{run}", datetime.now(UTC))
-        report = services.bank.import_statement(statement, stamp)
+        return services.bank.import_statement(statement, stamp)
     finally:
         services.close()
-    print(json.dumps(report, indent=2, default=str), flush=True)
-    waiting = [ln for ln in report["lines"] if ln["outcome"] == "exception"]
-    return 1 if waiting else 0

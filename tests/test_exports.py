@@ -5,12 +5,14 @@ verify it; a changed event fails that verification."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
 import sys
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from infra.integrity.signing import new_key_pair
@@ -128,3 +130,45 @@ def test_the_pack_is_reproducible_and_verifies_with_standard_tools(
     assert "events.jsonl does not match its SHA256SUMS line" in failed.stdout
     assert "content does not match its hash" in failed.stdout
     assert "not the checkpoint's" in failed.stdout
+
+
+def test_the_pack_s_debtor_days_are_the_debtor_days_report_s(settings) -> None:
+    """The pack's ``debtor_days.json`` holds, for each currency, the figures the debtor-days
+    report gives for the same period (its portfolio totals, ``total_figures``)."""
+    today = datetime.now(UTC).date()
+    day, month_ago = today.isoformat(), (today - timedelta(days=33)).isoformat()
+    with pipeline(settings) as p:
+        api = p.api
+        harbour = api.open_account("Harbour Cafe")["id"]
+        quay = api.open_account("Quay Books")["id"]
+        rivage = api.open_account("Rivage SARL", currency="EUR")["id"]
+        api.raise_invoice(
+            harbour, "H-0", 300_00, month_ago, (today - timedelta(days=3)).isoformat()
+        )
+        api.raise_invoice(harbour, "H-1", 400_00, day, (today + timedelta(days=30)).isoformat())
+        api.raise_invoice(quay, "Q-1", 250_00, month_ago, day)
+        api.raise_invoice(rivage, "R-1", 90_00, day, day, currency="EUR")
+        paid = api.record_payment(harbour, 150_00, received_on=day)
+        api.allocate(paid["id"], {"strategy": "oldest_first"})  # H-0, 33 days after it
+        p.wait_until_projected()
+
+        auditor = Api(p.url, AUDITOR_KEY)
+        zipped = auditor.http.get("/v1/exports", params={"from": day, "to": day})
+        assert zipped.status_code == 200, zipped.text
+        with zipfile.ZipFile(io.BytesIO(zipped.content)) as archive:
+            (name,) = [n for n in archive.namelist() if n.endswith("debtor_days.json")]
+            pack = json.loads(archive.read(name))
+
+        for currency in ("GBP", "EUR"):
+            period = {"currency": currency, "period_start": day, "period_end": day}
+            report = api.ok(api.get("/v1/reports/debtor-days", **period))
+            exported = {k: _decimal(v) for k, v in pack[currency].items()}
+            reported = {k: _decimal(report[k]) for k in exported}
+            assert exported == reported, currency
+        assert pack["GBP"]["average_days_to_pay"] == "33.00"
+        assert pack["GBP"]["collection_effectiveness_index"] is not None
+
+
+def _decimal(value: object) -> Decimal | None:
+    """A ratio as the pack writes it (text) or the report (a JSON number), comparable."""
+    return None if value is None else Decimal(str(value))

@@ -271,3 +271,33 @@ def test_problem_types_are_listed(book):
     types = p.api.get("/v1/problems").json()
     for code in ("over-allocation", "malformed-money", "idempotency-key-reused", "bad-dates"):
         assert f"/v1/problems/{code}" in types
+
+
+def test_a_read_refused_for_a_while_says_when_to_retry_as_a_refused_command_does(
+    settings, monkeypatch
+):
+    """Every 503 problem carries Retry-After: a command's kept reply (``Reply``) and an
+    error any other route lets through (``ledger_problem``) alike."""
+    from channels.reconcile import ReadModelBehind
+    from channels.stripe_links import StripeNotConfigured
+    from ledger.application import Ledger
+
+    with pipeline(settings, workers=False) as p:
+        account = p.api.open_account("Later Ltd")["id"]
+        period = {"from": "2026-01-01", "to": "2026-01-31"}
+        command = p.api.post("/v1/reconciliations/stripe", period)  # no Stripe key here
+        assert command.status_code == 503, command.text
+        assert command.json()["type"] == "/v1/problems/stripe-not-configured"
+        for error in (
+            ReadModelBehind("the balances read model is behind; retry"),
+            StripeNotConfigured("set STRIPE_API_KEY"),
+        ):
+
+            def unavailable(self, account_id, error=error):
+                raise error
+
+            monkeypatch.setattr(Ledger, "get_account", unavailable)
+            read = p.api.get(f"/v1/accounts/{account}/replay")
+            assert read.status_code == 503, read.text
+            assert read.json()["type"] == f"/v1/problems/{error.code}"
+            assert read.headers["Retry-After"] == command.headers["Retry-After"] == "1"

@@ -257,3 +257,48 @@ def test_hostile_values_are_a_clear_422_and_append_nothing(settings: Settings) -
         assert ledger.head_position() == head
         huge = api.post("/v1/payments/batch", {"payments": bodies["huge amount"]}).json()
         assert "exceeds the largest amount" in str(huge), huge
+
+
+def test_a_payment_another_writer_records_while_the_batch_decides_is_not_reported_recorded(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pipeline(settings, workers=False) as p:
+        api, ledger = p.api, p.services.ledger
+        account = api.open_account("Wharf Deli")["id"]
+        batch = [_payment(account, f"W-{n}", pence) for n, pence in ((1, 20_00), (2, 30_00),
+                                                                     (3, 40_00))]  # fmt: skip
+        # Another writer (the billing system's second run of the same receipts) records
+        # W-1 as the batch has it and W-2 for another amount, after the batch found
+        # neither in the store and before it saves them.
+        other = Stamp("billing-2", "run-2", "run-2", dt.datetime.now(dt.UTC))
+        record_receipts = Payments.record_receipts
+        raced = False
+
+        def racing(self: Payments, receipts: Any) -> Any:
+            nonlocal raced
+            if not raced:
+                raced = True
+                for ref, pence in (("W-1", 20_00), ("W-2", 35_00)):
+                    ledger.record_payment(RecordPayment(
+                        uuid.UUID(account), Money(pence, "GBP"), "bacs", dt.date(2026, 12, 1),
+                        other, reference=f"PAY {ref}",
+                        payment_id=payment_id_for(uuid.UUID(account), ref)))  # fmt: skip
+            return record_receipts(self, receipts)
+
+        monkeypatch.setattr(Payments, "record_receipts", racing)
+        head = ledger.head_position()
+
+        reply = api.ok(api.post("/v1/payments/batch", {"payments": batch}))
+
+        assert raced
+        # As the same batch sent after the other writer's would answer.
+        assert [item["status"] for item in reply["items"]] == ["already", "refused", "recorded"]
+        assert (reply["recorded"], reply["already"], reply["refused"]) == (1, 1, 1)
+        assert _kinds(reply) == {1: "duplicate-external-ref"}
+        assert reply["items"][1]["problem"]["fields"] == ["amount"]
+        assert ledger.head_position() == head + 3  # the other writer's two, the batch's W-3
+        assert ledger.get_payment(payment_id_for(uuid.UUID(account), "W-2")).amount == Money(
+            35_00, "GBP"
+        )
+        again = api.ok(api.post("/v1/payments/batch", {"payments": batch}))
+        assert [item["status"] for item in again["items"]] == ["already", "refused", "already"]

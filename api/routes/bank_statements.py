@@ -16,6 +16,7 @@ from api.idempotency import Reply
 from api.schemas import AllocationRow, Command
 from api.tabular import RESPONSES, FormatDep, reply
 from channels.bank_import import Statement
+from ledger import limits
 
 router = APIRouter(tags=["bank"])
 
@@ -27,7 +28,7 @@ Outcome = Literal[
 class StatementImport(Command):
     content: str = Field(
         min_length=1,
-        max_length=20_000_000,
+        max_length=limits.STATEMENT_CHARS_MAX,
         description="the CSV as the bank exports it: a header naming date, amount, "
         "reference and payer (an optional currency column), then a line per receipt",
     )
