@@ -4,6 +4,7 @@ the relay and the consumers as threads, all against the test's own database and 
 from __future__ import annotations
 
 import itertools
+import logging
 import socket
 import threading
 import time
@@ -13,12 +14,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 
 from api.app import create_app
 from api.services import Services
 from infra.settings import Settings
-from runtime import workers
+from runtime import cli, workers
 from runtime.composition import Root
 
 COORDINATOR_KEY = "test-coordinator-key"
@@ -170,3 +172,16 @@ def running_workers(
         stop.set()
         for thread in threads:
             thread.join(timeout=15)
+
+
+def run_cli(argv: list[str], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> int:
+    """``arledger ARGV`` in this process, configured by ``settings``; its exit code. The
+    command sets up its own logging: the tests' is put back after it."""
+    for name, value in workers.settings_env(settings).items():
+        monkeypatch.setenv(name, value)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        return cli.main(argv)
+    finally:
+        root.handlers[:], root.level = handlers, level

@@ -10,7 +10,6 @@ import base64
 import csv
 import io
 import json
-import logging
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,9 @@ from openpyxl import Workbook
 from api.problems import PROBLEM_MEDIA_TYPE
 from infra.settings import Settings
 from ledger.bulk_accounts import account_id_for
-from runtime import cli
-from runtime.workers import settings_env
 from tests.desk import Browser
 from tests.pipeline import pipeline
-from tests.support import AUDITOR_KEY, COORDINATOR_KEY, Api
+from tests.support import AUDITOR_KEY, COORDINATOR_KEY, Api, run_cli
 
 PROBLEMS = "/v1/problems/"
 # Columns in another order and case than the README's, and one the import ignores.
@@ -41,17 +38,6 @@ BOOK = (
     ",CRM-0500,30,GBP,,,,\n"  # no name: the ledger's own rule
     "Lighthouse Ltd,CRM-0600,400,GBP,,,,\n"  # terms beyond a year
 )
-
-
-def _run(argv: list[str], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> int:
-    for name, value in settings_env(settings).items():
-        monkeypatch.setenv(name, value)
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        return cli.main(argv)
-    finally:  # the command sets up its own logging; the tests' is put back
-        root.handlers[:], root.level = handlers, level
 
 
 def _summary(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
@@ -74,7 +60,7 @@ def test_an_opening_book_of_accounts_is_opened_row_by_row_and_again_opens_nothin
         book = tmp_path / "accounts.csv"
         book.write_text(BOOK, encoding="utf-8")
 
-        assert _run(["import", "accounts", str(book)], settings, monkeypatch) == 1
+        assert run_cli(["import", "accounts", str(book)], settings, monkeypatch) == 1
 
         summary = _summary(capsys)
         assert (summary["rows"], summary["opened"], summary["already"]) == (9, 2, 0)
@@ -105,7 +91,7 @@ def test_an_opening_book_of_accounts_is_opened_row_by_row_and_again_opens_nothin
 
         # The same book again (someone ran it twice, or it was cut short): nothing twice.
         head = ledger.head_position()
-        assert _run(["import", "accounts", str(book)], settings, monkeypatch) == 1
+        assert run_cli(["import", "accounts", str(book)], settings, monkeypatch) == 1
         again = _summary(capsys)
         assert (again["opened"], again["already"], again["refused"]) == (0, 2, 7)
         assert ledger.head_position() == head
@@ -117,7 +103,7 @@ def test_an_opening_book_of_accounts_is_opened_row_by_row_and_again_opens_nothin
         )
         out = tmp_path / "later-report.csv"
         argv = ["import", "accounts", str(changed), "--report", str(out), "--actor", "migration"]
-        assert _run(argv, settings, monkeypatch) == 1
+        assert run_cli(argv, settings, monkeypatch) == 1
         refused = _report(_summary(capsys)["report"])["2"]
         assert refused["problem"] == "duplicate-external-ref"
         assert "payment_terms_days 14 in the ledger, 30 here" in refused["detail"]
@@ -135,15 +121,15 @@ def test_a_file_that_cannot_be_read_is_exit_2_and_opens_nothing(
         head = p.services.ledger.head_position()
         no_terms = tmp_path / "accounts.csv"
         no_terms.write_text("external_ref,name,currency\nCRM-1,Quay Books,GBP\n")
-        assert _run(["import", "accounts", str(no_terms)], settings, monkeypatch) == 2
+        assert run_cli(["import", "accounts", str(no_terms)], settings, monkeypatch) == 2
         assert "accounts.csv has no column payment_terms_days" in capsys.readouterr().err
         missing = tmp_path / "nowhere.csv"
-        assert _run(["import", "accounts", str(missing)], settings, monkeypatch) == 2
+        assert run_cli(["import", "accounts", str(missing)], settings, monkeypatch) == 2
         assert "nowhere.csv" in capsys.readouterr().err
         assert p.services.ledger.head_position() == head
         all_good = tmp_path / "good.csv"
         all_good.write_text("external_ref,name,currency,payment_terms_days\nCRM-1,Quay,GBP,30\n")
-        assert _run(["import", "accounts", str(all_good)], settings, monkeypatch) == 0
+        assert run_cli(["import", "accounts", str(all_good)], settings, monkeypatch) == 0
         assert _summary(capsys)["opened"] == 1
 
 
@@ -191,7 +177,7 @@ def test_an_opening_book_goes_in_as_accounts_then_invoices_before_the_read_model
             "OLD-9,X-1,10.00,GBP,2026-11-01,2026-12-01\n"  # no such account
         )
 
-        assert _run(["import", "invoices", str(invoices)], settings, monkeypatch) == 1
+        assert run_cli(["import", "invoices", str(invoices)], settings, monkeypatch) == 1
 
         summary = _summary(capsys)
         assert (summary["raised"], summary["refused"]) == (3, 1)

@@ -9,7 +9,6 @@ import base64
 import csv
 import datetime as dt
 import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,26 +17,13 @@ import pytest
 from openpyxl import Workbook
 
 from channels.table_file import saved_rows
-from runtime import cli
-from runtime.workers import settings_env
 from tests.pipeline import pipeline
-from tests.support import gbp
+from tests.support import gbp, run_cli
 
 
 def _report(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8") as f:
         return list(csv.DictReader(f))
-
-
-def _run(argv: list[str], settings: Any, monkeypatch: pytest.MonkeyPatch) -> int:
-    for name, value in settings_env(settings).items():
-        monkeypatch.setenv(name, value)
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        return cli.main(argv)
-    finally:  # the command sets up its own logging; the tests' is put back
-        root.handlers[:], root.level = handlers, level
 
 
 def test_a_csv_export_is_imported_row_by_row_and_again_changes_nothing(
@@ -66,7 +52,7 @@ def test_a_csv_export_is_imported_row_by_row_and_again_changes_nothing(
             encoding="utf-8",
         )
 
-        assert _run(["import", "invoices", str(export)], settings, monkeypatch) == 1
+        assert run_cli(["import", "invoices", str(export)], settings, monkeypatch) == 1
 
         summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert (summary["raised"], summary["already"], summary["refused"]) == (2, 0, 5)
@@ -85,7 +71,7 @@ def test_a_csv_export_is_imported_row_by_row_and_again_changes_nothing(
         assert balance["outstanding"] == gbp(45_50)
 
         # Run again (the import was cut short, or someone ran it twice): nothing twice.
-        assert _run(["import", "invoices", str(export)], settings, monkeypatch) == 1
+        assert run_cli(["import", "invoices", str(export)], settings, monkeypatch) == 1
         again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert (again["raised"], again["already"], again["refused"]) == (0, 2, 5)
         assert p.services.ledger.head_position() == head
@@ -105,7 +91,7 @@ def test_an_xlsx_export_with_number_and_date_cells_is_read_exactly(
         export = tmp_path / "opening.xlsx"
         book.save(export)
 
-        assert _run(["import", "invoices", str(export)], settings, monkeypatch) == 0
+        assert run_cli(["import", "invoices", str(export)], settings, monkeypatch) == 0
 
         summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert summary["raised"] == 2

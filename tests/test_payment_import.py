@@ -12,7 +12,6 @@ import csv
 import datetime as dt
 import io
 import json
-import logging
 import uuid
 from pathlib import Path
 from typing import Any
@@ -25,11 +24,9 @@ from ledger.bulk_accounts import account_id_for
 from ledger.bulk_payments import payment_id_for
 from ledger.invoice import invoice_id_for
 from ledger.money import Money
-from runtime import cli
-from runtime.workers import settings_env
 from tests.desk import Browser
 from tests.pipeline import pipeline
-from tests.support import AUDITOR_KEY, COORDINATOR_KEY, Api
+from tests.support import AUDITOR_KEY, COORDINATOR_KEY, Api, run_cli
 
 ACCOUNTS = (
     "external_ref,name,currency,payment_terms_days\n"
@@ -60,17 +57,6 @@ PAYMENTS = (
 )
 
 
-def _run(argv: list[str], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> int:
-    for name, value in settings_env(settings).items():
-        monkeypatch.setenv(name, value)
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        return cli.main(argv)
-    finally:  # the command sets up its own logging; the tests' is put back
-        root.handlers[:], root.level = handlers, level
-
-
 def _summary(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     summary: dict[str, Any] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     return summary
@@ -94,13 +80,13 @@ def test_an_opening_books_payments_go_in_after_its_accounts_and_invoices_and_aga
         for what, content in (("accounts", ACCOUNTS), ("invoices", INVOICES)):
             path = tmp_path / f"{what}.csv"
             path.write_text(content, encoding="utf-8")
-            assert _run(["import", what, str(path)], settings, monkeypatch) == 0
+            assert run_cli(["import", what, str(path)], settings, monkeypatch) == 0
             capsys.readouterr()
         book = tmp_path / "payments.csv"
         book.write_text(PAYMENTS, encoding="utf-8")
         head = ledger.head_position()
 
-        assert _run(["import", "payments", str(book)], settings, monkeypatch) == 1
+        assert run_cli(["import", "payments", str(book)], settings, monkeypatch) == 1
 
         summary = _summary(capsys)
         assert (summary["rows"], summary["recorded"], summary["already"], summary["refused"]) == (
@@ -154,7 +140,7 @@ def test_an_opening_books_payments_go_in_after_its_accounts_and_invoices_and_aga
 
         # Run again (the import was cut short, or someone ran it twice): nothing twice.
         after = ledger.head_position()
-        assert _run(["import", "payments", str(book)], settings, monkeypatch) == 1
+        assert run_cli(["import", "payments", str(book)], settings, monkeypatch) == 1
         again = _summary(capsys)
         assert (again["recorded"], again["already"], again["refused"]) == (0, 2, 11)
         assert ledger.head_position() == after
@@ -184,7 +170,7 @@ def test_an_xlsx_file_of_payments_with_number_and_date_cells_is_read_exactly(
         out = tmp_path / "out.csv"
 
         argv = ["import", "payments", str(export), "--sheet", "Receipts", "--report", str(out)]
-        assert _run([*argv, "--actor", "migration"], settings, monkeypatch) == 0
+        assert run_cli([*argv, "--actor", "migration"], settings, monkeypatch) == 0
 
         summary = _summary(capsys)
         assert (summary["recorded"], summary["refused"], summary["report"]) == (3, 0, str(out))
@@ -218,14 +204,14 @@ def test_a_file_of_payments_that_cannot_be_read_is_exit_2_and_records_nothing(
         unnamed.write_text(
             f"account_id,amount,currency,received_on,method\n{account},10.00,GBP,2026-11-01,bacs\n"
         )
-        assert _run(["import", "payments", str(unnamed)], settings, monkeypatch) == 2
+        assert run_cli(["import", "payments", str(unnamed)], settings, monkeypatch) == 2
         assert "has no column external_ref" in capsys.readouterr().err
         junk = tmp_path / "junk.xlsx"
         junk.write_bytes(b"not a workbook")
-        assert _run(["import", "payments", str(junk)], settings, monkeypatch) == 2
+        assert run_cli(["import", "payments", str(junk)], settings, monkeypatch) == 2
         assert "not an XLSX workbook" in capsys.readouterr().err
         missing = tmp_path / "missing.csv"
-        assert _run(["import", "payments", str(missing)], settings, monkeypatch) == 2
+        assert run_cli(["import", "payments", str(missing)], settings, monkeypatch) == 2
         assert p.services.ledger.head_position() == head
 
 

@@ -3,28 +3,14 @@ bounded as the API's ``POST /v1/bank-statements`` bounds it."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from runtime import cli
-from runtime.workers import settings_env
 from tests.pipeline import pipeline
+from tests.support import run_cli
 
 HEADER = "Date,Amount,Reference,Payer\n"
-
-
-def _run(argv: list[str], settings: Any, monkeypatch: pytest.MonkeyPatch) -> int:
-    for name, value in settings_env(settings).items():
-        monkeypatch.setenv(name, value)
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        return cli.main(argv)
-    finally:  # the command sets up its own logging; the tests' is put back
-        root.handlers[:], root.level = handlers, level
 
 
 def test_a_statement_file_holding_a_nul_is_refused_whole_as_the_api_refuses_it(
@@ -39,7 +25,8 @@ def test_a_statement_file_holding_a_nul_is_refused_whole_as_the_api_refuses_it(
         assert through_api.status_code == 422, through_api.text
         problem = through_api.json()["errors"][0]
 
-        status = _run(["import-statement", str(file), "--currency", "GBP"], settings, monkeypatch)
+        argv = ["import-statement", str(file), "--currency", "GBP"]
+        status = run_cli(argv, settings, monkeypatch)
 
         out, err = capsys.readouterr()
         assert status == 2, (out, err)
@@ -70,7 +57,7 @@ def test_a_statement_file_that_cannot_be_read_is_refused_whole_with_why_not_a_tr
             (tmp_path / "missing.csv", "No such file or directory"),
         ):
             argv = ["import-statement", str(file), "--currency", "GBP"]
-            assert _run(argv, settings, monkeypatch) == 2
+            assert run_cli(argv, settings, monkeypatch) == 2
             out, err = capsys.readouterr()
             said = [ln for ln in err.splitlines() if ln.startswith("arledger import-statement")]
             assert out == "" and len(said) == 1, err
