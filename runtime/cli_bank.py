@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from channels.reconcile import ReadModelBehind
 from ledger import limits
 from ledger.errors import InvalidRequest
 from ledger.text import control_character_refusal
@@ -36,12 +37,16 @@ class Unreadable(Exception):
 
 def _import_statement(args: argparse.Namespace, root: Root) -> int:
     """Exit 0 when every line was placed, 1 when some wait in the exceptions queue, 2
-    when the file is refused whole (as ``POST /v1/bank-statements`` refuses it)."""
+    when the file is refused whole (as ``POST /v1/bank-statements`` refuses it), 3 when
+    the ledger cannot match it yet (its balances read model is behind: try again)."""
     try:
         report = _imported(args, root)
     except (Unreadable, InvalidRequest) as e:
         print(f"arledger import-statement: {args.file}: {e}", file=sys.stderr)
         return 2
+    except ReadModelBehind as e:
+        print(f"arledger import-statement: {args.file}: nothing imported: {e}", file=sys.stderr)
+        return 3
     print(json.dumps(report, indent=2, default=str), flush=True)
     waiting = [ln for ln in report["lines"] if ln["outcome"] == "exception"]
     return 1 if waiting else 0

@@ -64,3 +64,23 @@ def test_a_statement_file_that_cannot_be_read_is_refused_whole_with_why_not_a_tr
             assert said[0].startswith(f"arledger import-statement: {file}: ")
             assert why in said[0]
         assert p.services.ledger.head_position() == head
+
+
+def test_a_statement_the_ledger_cannot_match_yet_exits_3_and_imports_nothing(
+    settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "dec.csv"
+    file.write_text(HEADER + "2026-12-01,100.00,INV-9,ACME\n", encoding="utf-8")
+    # No consumer runs: the balances read model never reaches the account just opened.
+    quick = settings.model_copy(update={"query_wait_ms": 200})
+    with pipeline(quick, workers=False) as p:
+        p.api.open_account("Behind Ltd")
+        head = p.services.ledger.head_position()
+        argv = ["import-statement", str(file), "--currency", "GBP"]
+        assert run_cli(argv, quick, monkeypatch) == 3
+        out, err = capsys.readouterr()
+        said = [line for line in err.splitlines() if line.startswith("arledger import-statement")]
+        assert out == "" and len(said) == 1, err
+        assert said[0].startswith(f"arledger import-statement: {file}: nothing imported: ")
+        assert "try again" in said[0]
+        assert p.services.ledger.head_position() == head
