@@ -32,7 +32,6 @@ CREATE TABLE IF NOT EXISTS event_commits (
 );
 CREATE INDEX IF NOT EXISTS event_commits_at ON event_commits (committed_at, position);
 """
-RECORD_SQL = "INSERT INTO event_commits (position, committed_at) VALUES (%s, clock_timestamp())"
 # For a store made before this table: every event, at the running maximum of the event
 # timestamps (the writer's clocks), once, while nothing else writes (the caller holds
 # the store's table lock).
@@ -50,11 +49,6 @@ KNOWN_SQL = """
 SELECT position FROM event_commits WHERE committed_at <= %s
  ORDER BY committed_at DESC, position DESC LIMIT 1
 """
-
-
-def record(curs: Cursor[Any], last_position: int) -> None:
-    """Say, in the transaction that appended up to ``last_position``, when it commits."""
-    curs.execute(RECORD_SQL, (last_position,))
 
 
 def backfill(curs: Cursor[Any], events_table: str) -> None:

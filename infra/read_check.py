@@ -4,18 +4,13 @@ A command decides from aggregates it read a moment before it saves; one it chang
 checked by the store's key (its next version must not exist yet), but one it only read
 (the account a payment plan is checked against, the invoices an oldest-first allocation
 chose among) is not. So the save says what it read, at which versions
-(``ledger.unit_of_work.expected_reads``), and the recorder checks them under the store's
-table lock, where no other writer can append: an aggregate changed meanwhile fails the
-transaction as a conflict (SQLSTATE class 23, which the store reports as an integrity
-error), and the unit of work decides the command again on what is stored now."""
+(``ledger.unit_of_work.expected_reads``), and the save's own statement checks them with
+this function (``infra/append.py``) under the store's table lock, where no other writer
+can append: an aggregate changed meanwhile fails the transaction as a conflict (SQLSTATE
+class 23, which the store reports as an integrity error), and the unit of work decides
+the command again on what is stored now."""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from typing import Any
-from uuid import UUID
-
-from psycopg import Cursor
 
 SQLSTATE = "23000"  # integrity_constraint_violation: a conflict, as a taken version is
 SCHEMA = f"""
@@ -29,14 +24,3 @@ BEGIN
 END $$;
 """
 FUNCTION = "arledger_reads_current(bigint, uuid)"
-CHECK_SQL = """
-SELECT arledger_reads_current(count(*), min(r.id::text)::uuid)
-  FROM unnest(%s::uuid[], %s::int[]) AS r(id, version)
- WHERE r.version IS DISTINCT FROM
-       (SELECT max(originator_version) FROM {events} WHERE originator_id = r.id)
-"""
-
-
-def check(curs: Cursor[Any], events_table: str, expected: Mapping[UUID, int]) -> None:
-    """Fail the transaction unless every aggregate is still at the version expected."""
-    curs.execute(CHECK_SQL.format(events=events_table), (list(expected), list(expected.values())))

@@ -8,7 +8,9 @@ an existing aggregate (a contact logged, an invoice sent) would then be recorded
 Now the event store's recorder writes ``(actor, key)`` into ``command_marks`` in the
 transaction that appends the command's events, so a retry can tell for certain whether
 the command committed, and appends nothing if it did. In the same transaction it says
-when the command's last position commits (``infra/commits.py``)."""
+when the command's last position commits (``infra/commits.py``). The whole save is one
+statement, ``arledger_append`` (``infra/append.py``), which this recorder creates with
+the store's tables."""
 
 from __future__ import annotations
 
@@ -22,12 +24,12 @@ from uuid import UUID
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
-from psycopg import Connection, Cursor
-from psycopg.rows import DictRow
+from psycopg import Connection
+from psycopg.sql import Identifier
 
-from infra import commits, read_check, write_off_days
+from infra import append, commits, read_check, write_off_days
 from ledger.daily_authority import current_charge
-from ledger.group_commit import GroupMark, command_ends, grouped
+from ledger.group_commit import GroupMark, grouped
 from ledger.unit_of_work import expected_reads, replying
 
 SCHEMA = """
@@ -50,14 +52,6 @@ CREATE TABLE IF NOT EXISTS command_replies (
 """
 TOPIC = "infra.recorder:MarkingRecorder"
 
-# The library sends a transaction's inserts in one psycopg pipeline: one round trip. A
-# pipeline carrying a large insert stalls for good (the server waits for the rest of the
-# message, the client for the answer: psycopg/psycopg#685), and it would hold the events
-# table's lock meanwhile, stopping every writer. Above this many bytes of events (a
-# payment settling hundreds of invoices, a batch of invoices) the statements go one by
-# one instead: a few more round trips, never a stall.
-PIPELINE_BYTES_MAX = 64 * 1024
-
 # The (actor, Idempotency-Key) of the command running in this context, set by the API.
 current_command: ContextVar[tuple[str, str] | None] = ContextVar(
     "arledger_current_command", default=None
@@ -75,6 +69,8 @@ class MarkingRecorder(PostgresApplicationRecorder):
             curs.execute(SCHEMA)
             curs.execute(write_off_days.SCHEMA)
             curs.execute(read_check.SCHEMA)
+            events = Identifier(self.datastore.schema, self.events_table_name)
+            curs.execute(append.schema(events, self.channel_name, self.datastore.lock_timeout))
         with self.datastore.transaction(commit=True) as curs:
             # The store's lock first, as every writer takes it before it writes a commit
             # row (no deadlock with one); nothing is appended while old events are dated.
@@ -87,94 +83,39 @@ class MarkingRecorder(PostgresApplicationRecorder):
         with self.datastore.transaction(commit=False) as curs:
             return write_off_days.authorised_on(curs, actor, day, currency)
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        ids: Sequence[int] | None
-        if sum(len(event.state) for event in stored_events) <= PIPELINE_BYTES_MAX:
-            ids = super().insert_events(stored_events, **kwargs)
-        else:
-            ids = self._insert_events_unpipelined(stored_events, **kwargs)
-        return ids
-
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def _insert_events_unpipelined(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        """The library's ``insert_events``, statement by statement in one transaction."""
-        with self.datastore.get_connection() as conn, conn.transaction():
-            with conn.cursor() as curs:
-                self._insert_events(curs, stored_events, **kwargs)
-            with conn.cursor() as curs:
-                self._insert_stored_events(curs, stored_events, **kwargs)
-                return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-
-    def _insert_stored_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        charge, expected = current_charge.get(), expected_reads.get()
-        if charge is not None or expected:
-            # Under the store's table lock (taken again below, which changes nothing), so
-            # one actor's write-offs saved at once are charged one after the other, and
-            # what the command read cannot change before it commits.
-            self._lock_table(curs)
-        if expected:
-            read_check.check(curs, self.events_table_name, expected)
-        if charge is not None:
-            write_off_days.charge(curs, charge)
-        super()._insert_stored_events(curs, stored_events, **kwargs)
-
-    def _insert_events(self, curs: Cursor[DictRow], stored_events: Any, **kwargs: Any) -> None:
-        group = grouped.get()
-        commands = (
-            [c for m in group if m.events and (c := _command_of(m)) is not None]
-            if group is not None
-            else [c]
-            if (c := current_command.get()) is not None and stored_events
-            else []
+        """The save, in one statement (``infra/append.py``): the events' positions."""
+        if not stored_events:
+            return []
+        args = append.arguments(
+            stored_events,
+            expected_reads.get() or {},
+            _commands(len(stored_events)),
+            current_charge.get(),
         )
-        if commands:
-            curs.executemany(
-                "INSERT INTO command_marks (actor, key) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                commands,
-            )
-        super()._insert_events(curs, stored_events, **kwargs)
-
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        """The positions just inserted; and, still under the table lock and as late as
-        the transaction allows, when they commit (``infra/commits.py``)."""
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        if ids:
-            with curs.connection.cursor() as marks:
-                commits.record(marks, max(ids))
-                # What each command replied with: a retry after a lost reply answers with
-                # it as it was then (of a command that saved more than once, the last).
-                replies = _replies(ids)
-                if replies:
-                    marks.executemany(
-                        "INSERT INTO command_replies (actor, key, position, reply_id,"
-                        " reply_version) VALUES (%s, %s, %s, %s, %s)",
-                        replies,
-                    )
-        return ids
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(append.CALL_SQL, args, prepare=True)
+            row = curs.fetchone()
+        assert row is not None
+        return list(row["positions"])
 
 
-def _replies(ids: Sequence[int]) -> list[tuple[Any, ...]]:
-    """The reply rows of the save's commands: the running command's, or each marked
-    command's of a group commit (``ledger/group_commit.py``) at its own last position."""
+def _commands(events: int) -> list[append.Command]:
+    """The save's marked commands: the running command's, or each marked command's of a
+    group commit (``ledger/group_commit.py``), whose events follow one another's."""
     group = grouped.get()
     if group is None:
         command = current_command.get()
-        if command is None:
-            return []
-        return [(*command, max(ids), *(replying.get() or (None, None)))]
-    return [
-        (*command, end, *(mark.reply or (None, None)))
-        for mark, end in zip(group, command_ends(ids, group), strict=True)
-        if mark.events and (command := _command_of(mark)) is not None
-    ]
+        return [] if command is None else [append.Command(*command, events, replying.get())]
+    commands, taken = [], 0
+    for mark in group:
+        taken += mark.events
+        if mark.events and (command := _command_of(mark)) is not None:
+            commands.append(append.Command(*command, taken, mark.reply))
+    return commands
 
 
 def _command_of(mark: GroupMark) -> tuple[str, str] | None:

@@ -8,12 +8,11 @@ appended."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
-from ledger.daily_authority import LIMIT_SQLSTATE, DailyCharge
+from ledger.daily_authority import LIMIT_SQLSTATE
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS write_off_authority (
@@ -44,21 +43,6 @@ BEGIN
     VALUES (p_write_off, p_actor, p_day, p_currency, p_amount) ON CONFLICT DO NOTHING;
 END $$;
 """
-
-
-def charge(curs: Cursor[Any], charge: DailyCharge) -> None:
-    """Count ``charge`` against its actor's day, or fail the transaction."""
-    curs.execute(
-        "SELECT arledger_charge_write_off(%s, %s, %s, %s, %s, %s)",
-        (
-            charge.write_off_id,
-            charge.actor,
-            charge.day,
-            charge.amount.currency,
-            charge.amount.amount_minor,
-            charge.limit.amount_minor,
-        ),
-    )
 
 
 def authorised_on(curs: Cursor[DictRow], actor: str, day: date, currency: str) -> int:

@@ -250,6 +250,8 @@ class GroupCommit:
             for queued in batch:
                 decided = queued.decided
                 if not group.fits(decided, stored):
+                    # What it read that another writer changed since: from the store.
+                    self._forget([a for a, v in decided.reads.items() if stored.get(a) != v])
                     try:  # decided again, after the group's earlier commands
                         decided = queued.context.run(self._decide, queued.decide)
                     except RunAlone:
@@ -276,7 +278,7 @@ class GroupCommit:
                 positions = self._save(group.processing, group.expected())
         except IntegrityError:
             # Nothing of the group was saved; each command is decided again on its own.
-            self._forget(list(group.changed))
+            self._forget([*group.changed, *group.reads])
             for queued, _ in group.decided:
                 queued.send_back()
             return

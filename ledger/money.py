@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from ledger.copying import share_frozen
 from ledger.errors import CurrencyMismatch, MalformedMoney, UnknownCurrency
 from ledger.limits import AMOUNT_MINOR_MAX
 
@@ -48,6 +49,7 @@ def exponent(currency: str) -> int:
     return CURRENCY_EXPONENTS[check_currency(currency)]
 
 
+@share_frozen
 @dataclass(frozen=True, order=False)
 class Money:
     """An amount of one currency in its minor units (pence, cents, fils, yen)."""

@@ -9,9 +9,11 @@ from typing import Any
 
 from eventsourcing.persistence import Transcoding
 
+from ledger.copying import share_frozen
 from ledger.money import Money
 
 
+@share_frozen
 @dataclass(frozen=True)
 class Stamp:
     """Provenance of one command, copied onto each event the command appends.

@@ -19,7 +19,7 @@ from api import access, idempotency
 from api.desk import sessions
 from channels import bank_lines, notifier, send_claims, senders, stripe_inbox
 from consumers import liveness
-from infra import commits, read_check, recorder, write_off_days
+from infra import append, commits, read_check, recorder, write_off_days
 from infra.database import SCHEMA_LOCK_KEY, create_schema
 from infra.integrity import checkpoints, guard
 from infra.integrity.signing import new_key_pair
@@ -45,6 +45,7 @@ APPEND_ONLY = [
 FUNCTIONS = [
     "arledger_charge_write_off(uuid, text, date, text, bigint, bigint)",
     read_check.FUNCTION,
+    append.FUNCTION,
 ]
 # Tables the processes create at start-up when their role may (the owner's, here).
 SCHEMAS = [

@@ -1,0 +1,90 @@
+"""The aggregates this process saved, as it saved them: what a command reads instead of
+asking the store again for events it wrote itself.
+
+The library's cache fast-forwards every read (one query for the events stored since the
+cached version, and the work of applying them again), even when the only writer since
+was this process. The unit of work keeps what its own saves left here, and a decision
+reads an aggregate from here without asking the store. Another process may have changed
+it since, so nothing read from here is taken on trust past the decision: a save is
+checked under the store's lock (its key for what the command changed, the read check for
+what it only read, ``infra/read_check.py``), and a refusal or a replay decided from here
+is checked by one read of the versions before it is answered (``ledger/reads.py``).
+Whatever turns out stale is forgotten and read from the store again.
+
+A saved aggregate is kept as it is (its command's caller may still read it, as its
+reply), and lent out as copies: a command changes its own copy of what it reads."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from ledger.copying import aggregate_copy
+
+# How many aggregates a process keeps; the least recently used goes first.
+SAVED_CACHE_SIZE = 10_000
+# A save of more aggregates than this (a billing run's batch) is not kept: copying them
+# all would cost the batch more than it saves the commands that follow.
+KEEP_PER_SAVE_MAX = 16
+
+
+class SavedAggregates:
+    """A bounded, thread-safe map of aggregate id to the aggregate as last saved here."""
+
+    def __init__(self, size: int = SAVED_CACHE_SIZE) -> None:
+        self._size = size
+        # Each aggregate with the version it was saved at: one its command's caller
+        # went on to change (a version past that) is no longer as saved, and not lent.
+        self._kept: OrderedDict[UUID, tuple[Aggregate, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def copy_of(self, aggregate_id: UUID) -> Aggregate | None:
+        """A copy of the aggregate as this process last saved it, if it is kept."""
+        with self._lock:
+            kept, version = self._kept.get(aggregate_id, (None, 0))
+            if kept is None:
+                return None
+            if kept.version != version:
+                del self._kept[aggregate_id]
+                return None
+            self._kept.move_to_end(aggregate_id)
+        return aggregate_copy(kept)
+
+    def at(self, aggregate_id: UUID, version: int) -> Aggregate | None:
+        """The aggregate itself, to read and never to change, if it is kept at
+        ``version``."""
+        with self._lock:
+            kept, saved_at = self._kept.get(aggregate_id, (None, 0))
+        if kept is None or saved_at != version or kept.version != version:
+            return None
+        return kept
+
+    def keep(self, saved: Iterable[object]) -> None:
+        """Keep what a save stored: each aggregate as saved (unless a newer version is
+        kept, as saves committed in one order may come back here in another); an
+        aggregate saved by its events alone is forgotten instead, as is a large save's."""
+        saved = list(saved)
+        aggregates = [a for a in saved if isinstance(a, Aggregate)]
+        others = [getattr(e, "originator_id", None) for e in saved if not isinstance(e, Aggregate)]
+        if len(aggregates) > KEEP_PER_SAVE_MAX:
+            self.forget(a.id for a in aggregates)
+            aggregates = []
+        self.forget(o for o in others if isinstance(o, UUID))
+        with self._lock:
+            for aggregate in aggregates:
+                _, version = self._kept.get(aggregate.id, (None, 0))
+                if version < aggregate.version:
+                    self._kept[aggregate.id] = (aggregate, aggregate.version)
+                    self._kept.move_to_end(aggregate.id)
+            while len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+
+    def forget(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Drop these (stale, or changed in a way not kept here)."""
+        with self._lock:
+            for aggregate_id in aggregate_ids:
+                self._kept.pop(aggregate_id, None)
