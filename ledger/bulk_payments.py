@@ -182,9 +182,8 @@ class BulkPayments:
         """The outcomes of the receipts a save took: ``recorded`` when the save recorded
         the payment. When another writer had recorded it since the chunk was checked (the
         save then takes it as it is), the outcome is the batch sent again's: ``already``
-        or refused (``_same_figures``). Its allocation, if the other writer had not made
-        it, the save has made all the same: ``record_receipts`` allocates a stored
-        payment."""
+        or refused (``_same_figures``), and the save did not allocate it: the other
+        writer's payment is theirs to allocate (``Receipt.allocate_stored``)."""
         ids = [cast(UUID, receipt.payment.payment_id) for _, _, receipt in taken]
         theirs = [payment_id for payment_id in ids if payment_id not in recorded.created]
         stored = self._stored(theirs) if theirs else {}
@@ -248,7 +247,7 @@ def _receipt(
             f"account {cmd.payment.account_id} has no invoice numbered {cmd.invoice_number!r}",
             invoice_number=cmd.invoice_number,
         )
-    return Receipt(payment, allocation)
+    return Receipt(payment, allocation, allocate_stored=False)
 
 
 def _on_its_account(cmd: BatchPayment, accounts: dict[UUID, Account] | None) -> None:

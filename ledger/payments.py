@@ -4,7 +4,6 @@ reconciliation run against a payment channel."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -18,6 +17,7 @@ from ledger.account import Account
 from ledger.accounts import require_currency
 from ledger.allocation import Plan, plan_allocation
 from ledger.commands import AllocatePayment, RecordPayment, RecordPaymentOutcome
+from ledger.copying import aggregate_copy
 from ledger.errors import InvalidRequest, LedgerError, UnknownAccount, UnknownInvoice
 from ledger.invoice import Invoice
 from ledger.payment import Payment
@@ -48,6 +48,9 @@ class Receipt:
 
     payment: RecordPayment
     allocation: AllocatePayment | None = None
+    # Whether to allocate the payment when the store holds it already. A batch of new
+    # payments says no: one another writer recorded first is theirs to allocate or not.
+    allocate_stored: bool = True
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,8 @@ class _Receipts:
         allocation = receipt.allocation
         if allocation is None or allocation.request_id in payment.allocation_requests:
             return
+        if not receipt.allocate_stored and payment.id not in self.created:
+            return
         plan, invoices = plan_allocation(
             allocation,
             payment,
@@ -273,7 +278,7 @@ class _Receipts:
             invoices = self.uow.invoices(list(named))
         except UnknownInvoice:
             return {}  # each allocation loads its own, and the one naming no invoice is refused
-        return {invoice.id: copy.deepcopy(invoice) for invoice in invoices}
+        return {invoice.id: aggregate_copy(invoice) for invoice in invoices}
 
     def _account(self, account_id: UUID) -> Account:
         if account_id not in self.accounts:

@@ -169,8 +169,8 @@ class _Book:
             amount = self.money(currency, 30_000)
             self.ledger.forfeit_deposit(ForfeitDeposit(payment, request, amount, "kept", stamp()))
         elif kind == "return":
-            cmd = ReturnPayment(payment, request, "ARUDD-0", dt.date(2026, 4, 5), stamp())
-            self.ledger.return_payment(cmd)
+            returned = ReturnPayment(payment, request, "ARUDD-0", dt.date(2026, 4, 5), stamp())
+            self.ledger.return_payment(returned)
         else:
             amount = self.money(currency, 30_000)
             self.ledger.open_chargeback(

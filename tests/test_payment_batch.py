@@ -302,3 +302,33 @@ def test_a_payment_another_writer_records_while_the_batch_decides_is_not_reporte
         )
         again = api.ok(api.post("/v1/payments/batch", {"payments": batch}))
         assert [item["status"] for item in again["items"]] == ["already", "refused", "already"]
+
+
+def test_a_payment_another_writer_recorded_first_is_left_for_them_to_allocate(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pipeline(settings, workers=False) as p:
+        api, ledger = p.api, p.services.ledger
+        account = api.open_account("Wharf Deli")["id"]
+        invoice = api.raise_invoice(account, "WD-1", 20_00, "2026-11-01", "2026-11-30")["id"]
+        batch = [_payment(account, "W-1", 20_00, allocations=_paying(invoice, 20_00))]
+        # The billing system's other run records W-1, unallocated, after the batch found
+        # it missing and before the batch saves it.
+        other = Stamp("billing-2", "run-2", "run-2", dt.datetime.now(dt.UTC))
+        record_receipts = Payments.record_receipts
+        payment = payment_id_for(uuid.UUID(account), "W-1")
+
+        def racing(self: Payments, receipts: Any) -> Any:
+            monkeypatch.setattr(Payments, "record_receipts", record_receipts)
+            ledger.record_payment(RecordPayment(
+                uuid.UUID(account), Money(20_00, "GBP"), "bacs", dt.date(2026, 12, 1), other,
+                reference="PAY W-1", payment_id=payment))  # fmt: skip
+            return record_receipts(self, receipts)
+
+        monkeypatch.setattr(Payments, "record_receipts", racing)
+
+        reply = api.ok(api.post("/v1/payments/batch", {"payments": batch}))
+
+        assert [item["status"] for item in reply["items"]] == ["already"]
+        assert ledger.get_payment(payment).allocated == Money(0, "GBP")
+        assert ledger.get_invoice(uuid.UUID(invoice)).outstanding == Money(20_00, "GBP")
