@@ -123,16 +123,17 @@ class Reads:
 
     def peek(self, kind: type[A], aggregate_ids: Sequence[UUID], missing: Exception) -> list[A]:
         """The aggregates as stored now, to choose among and read, never to change (they
-        are the cache's own copies), in two round trips however many: one for their
-        latest versions, one for the events of those the cache does not hold at that
-        version. A stream longer than ``PEEK_READ_MAX`` events is loaded as the library
-        loads one (from its snapshot). A decision that changes one of them loads it with
-        ``get`` first."""
+        are the caches' own), in two round trips however many: one for their latest
+        versions, one for the events of those no cache holds at that version; none for
+        those this process saved (checked later, see ``Reading``). A stream longer than
+        ``PEEK_READ_MAX`` events is loaded as the library loads one (from its snapshot).
+        A decision that changes one of them loads it with ``get`` first."""
         repository = self._app.repository
         group = self._group_now()
         found: dict[UUID, Any] = {}
         if group is not None:
             found = {a: group.changed[a] for a in aggregate_ids if a in group.changed}
+        found |= self._trusted_saves([a for a in aggregate_ids if a not in found])
         asked = [a for a in aggregate_ids if a not in found]
         latest = self._latest_versions(asked) if asked else {}
         for aggregate_id in asked:
@@ -156,6 +157,20 @@ class Reads:
                 raise missing
         self._read(*aggregates)
         return aggregates
+
+    def _trusted_saves(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Aggregate]:
+        """Those of the aggregates this process saved, as it saved them, when the running
+        decision may read them so (noted as trusted, see ``Reading``)."""
+        reading = self._now_reading()
+        if reading is None or not reading.trust:
+            return {}
+        found: dict[UUID, Aggregate] = {}
+        for aggregate_id in aggregate_ids:
+            saved = self._saved.at(aggregate_id, reading.reads.get(aggregate_id))
+            if saved is not None:
+                found[aggregate_id] = saved
+                reading.trusted.add(aggregate_id)
+        return found
 
     def _current_copy(self, aggregate_id: UUID, version: int) -> Aggregate | None:
         """A cached aggregate at ``version``, to read only: as this process last saved

@@ -54,12 +54,12 @@ class SavedAggregates:
             self._kept.move_to_end(aggregate_id)
         return aggregate_copy(kept)
 
-    def at(self, aggregate_id: UUID, version: int) -> Aggregate | None:
-        """The aggregate itself, to read and never to change, if it is kept at
-        ``version``."""
+    def at(self, aggregate_id: UUID, version: int | None = None) -> Aggregate | None:
+        """The aggregate itself, to read and never to change, if it is kept (at
+        ``version``, when one is given)."""
         with self._lock:
             kept, saved_at = self._kept.get(aggregate_id, (None, 0))
-        if kept is None or saved_at != version or kept.version != version:
+        if kept is None or kept.version != saved_at or version not in (None, saved_at):
             return None
         return kept
 

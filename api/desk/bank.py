@@ -28,10 +28,12 @@ from api.desk.forms import Command, Form, FormError, Outcome, perform, read_form
 from api.desk.inner import Inner
 from api.desk.render import page
 from api.desk.sessions import DeskUser
+from ledger import limits
 
 router = APIRouter(include_in_schema=False)
 QUEUE_LIMIT = 100
-FILE_BYTES_MAX = 20_000_000
+# A file of at most this many bytes holds at most the characters the API takes.
+FILE_BYTES_MAX = limits.STATEMENT_CHARS_MAX
 DATE_FORMATS = (("iso", "ISO 2026-11-02"), ("dmy", "DMY 02/11/2026"), ("mdy", "MDY 11/02/2026"))
 METHODS = ("bacs", "ach", "direct_debit", "cheque", "cash", "other")
 OUTCOME_LABELS = {
