@@ -24,7 +24,7 @@ from consumers.topic import ensure_topic
 from infra.settings import Settings
 from ledger.application import Ledger
 from projections import tracking
-from projections.writer import GapDetected, Projection, apply_batch
+from projections.writer import GapDetected, Projection, apply_batch, apply_together
 
 log = logging.getLogger("arledger.consumer")
 
@@ -35,6 +35,25 @@ POLL_RECORDS_MAX = 1_000  # a batch must finish well within max_poll_interval_ms
 STALL_SECONDS = 2.0
 STALL_CHECK_SECONDS = 0.5
 LAG_LOG_SECONDS = 30.0  # how often a consumer logs how far behind the relay it is
+
+
+Records = dict[TopicPartition, list[Any]]
+Gap = tuple[GapDetected, list[dict[str, Any]]]
+
+
+def _decoded(records: Records) -> dict[int, list[dict[str, Any]]]:
+    """A poll's CloudEvents by partition; a message that is not one is logged and left."""
+    by_partition: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for tp, messages in records.items():
+        for message in messages:
+            try:
+                by_partition[tp.partition].append(orjson.loads(message.value))
+            except (orjson.JSONDecodeError, TypeError):
+                log.error(
+                    "skipping a message that is not a CloudEvent",
+                    extra={"partition": tp.partition, "offset": message.offset},
+                )
+    return by_partition
 
 
 class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -130,27 +149,40 @@ class ProjectionConsumer:
             self._next_stall_check = time.monotonic() + STALL_CHECK_SECONDS
             self._catch_up_stalled(consumer)
 
-    def _apply(self, consumer: KafkaConsumer, records: dict[TopicPartition, list[Any]]) -> None:
-        by_partition: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for tp, messages in records.items():
-            for message in messages:
-                try:
-                    by_partition[tp.partition].append(orjson.loads(message.value))
-                except (orjson.JSONDecodeError, TypeError):
-                    log.error(
-                        "skipping a message that is not a CloudEvent",
-                        extra={"partition": tp.partition, "offset": message.offset},
-                    )
+    def _apply(self, consumer: KafkaConsumer, records: Records) -> None:
+        """Apply a poll's records; catch up from the store a partition in which an event
+        says an earlier one never arrived, then apply its events.
+
+        On this thread, not overlapped with the next poll: a writer thread was tried, and
+        the round trips of each thread then waited on the other's hold of the GIL (the
+        consumer was twice as slow)."""
+        for gap, events in self._write(records):
+            self._after_gap(consumer, gap, events)
+
+    def _write(self, records: Records) -> list[Gap]:
+        """Decode and apply a poll's records: every partition's in one transaction, or
+        else each partition's in its own. Returns the partitions in which an event says an
+        earlier one never arrived, with their events, none of them applied."""
+        by_partition = _decoded(records)
+        if not by_partition or apply_together(self.pool, self.projection, by_partition) is not None:
+            return []
+        gaps = []
         for partition, events in by_partition.items():
             try:
                 apply_batch(self.pool, self.projection, partition, events)
             except GapDetected as gap:
-                log.warning(
-                    "the broker lost events; reading them from the store",
-                    extra={"partition": gap.partition, "detail": str(gap)},
-                )
-                self._catch_up(consumer, {partition})
-                apply_batch(self.pool, self.projection, partition, events)
+                gaps.append((gap, events))
+        return gaps
+
+    def _after_gap(
+        self, consumer: KafkaConsumer, gap: GapDetected, events: list[dict[str, Any]]
+    ) -> None:
+        log.warning(
+            "the broker lost events; reading them from the store",
+            extra={"partition": gap.partition, "detail": str(gap)},
+        )
+        self._catch_up(consumer, {gap.partition})
+        apply_batch(self.pool, self.projection, gap.partition, events)
 
     def _commit(self, consumer: KafkaConsumer) -> None:
         try:

@@ -66,7 +66,12 @@ def event_id(event: DomainEventProtocol[Any]) -> str:
     ``uuid5(EVENT_ID_NAMESPACE, "<originator>/<version>")``, written out from the SHA-1
     here (the relay and every catch-up make one per event; ``uuid.uuid5`` and ``str`` of
     its ``UUID`` take twice as long)."""
-    name = f"{event.originator_id}/{event.originator_version}".encode()
+    return event_id_of(event.originator_id, event.originator_version)
+
+
+def event_id_of(originator_id: object, originator_version: int) -> str:
+    """:func:`event_id` of the event ``originator_version`` of ``originator_id``."""
+    name = f"{originator_id}/{originator_version}".encode()
     digest = bytearray(sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant

@@ -6,7 +6,7 @@ from typing import Any
 
 from eventsourcing.persistence import Notification
 
-from contract import catalog
+from contract import catalog, stored
 from ledger.application import Ledger
 
 SOURCE = "urn:arledger:ledger"
@@ -15,7 +15,15 @@ CONTENT_TYPE = "application/cloudevents+json"
 
 def to_cloudevent(ledger: Ledger, notification: Notification) -> dict[str, Any]:
     """The CloudEvent for one stored event, carrying its global ``position`` in the store
-    and the provenance every event has (actor, business time, correlation, causation)."""
+    and the provenance every event has (actor, business time, correlation, causation).
+    Read from the stored JSON where that can be done surely (``contract/stored.py``),
+    else from the domain event the mapper makes: the same dict either way."""
+    ce = stored.cloudevent(ledger.mapper, notification, SOURCE)
+    return ce if ce is not None else decoded(ledger, notification)
+
+
+def decoded(ledger: Ledger, notification: Notification) -> dict[str, Any]:
+    """:func:`to_cloudevent` the long way: through the domain event."""
     event = ledger.decode(notification)
     stamp = catalog.stamp_of(event)
     return {

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from psycopg import Connection
@@ -32,6 +33,11 @@ _SUBJECT_TABLES = {
     "promise": "arrangements",
     "payment_plan": "arrangements",
 }
+
+
+@lru_cache(maxsize=256)
+def _subject_table(kind: str) -> str | None:
+    return _SUBJECT_TABLES.get(kind.split(".")[1] if kind.count(".") == 2 else "")
 
 
 class Batch:
@@ -72,16 +78,27 @@ class Batch:
 
     def _rows_of(self, kind: str) -> TableRows | None:
         """The table whose row an event of ``kind`` is about (its subject), if any."""
-        table = _SUBJECT_TABLES.get(kind.split(".")[1] if kind.count(".") == 2 else "")
+        table = _subject_table(kind)
         return None if table is None else getattr(self, table)
 
-    def write(self, conn: Connection[Any]) -> None:
+    def write(self, conn: Connection[Any], *, copy: bool = False) -> None:
+        """Write what the batch changed, in one round trip; ``copy``: the tables are new
+        and no one else writes them (a rebuild's), and the new rows go first, by COPY."""
+        tables = (
+            (self.accounts, ""),
+            (self.invoices, ""),
+            (self.payments, ""),
+            (self.arrangements, "ON CONFLICT (arrangement_id) DO NOTHING"),
+            (self.history, "ON CONFLICT (position) DO NOTHING"),
+        )
+        if copy:
+            for rows, _ in tables:
+                rows.write_new(conn, copy=True)
         with conn.pipeline():
-            self.accounts.write(conn)
-            self.invoices.write(conn)
-            self.payments.write(conn)
-            self.arrangements.write(conn, "ON CONFLICT (arrangement_id) DO NOTHING")
-            self.history.write(conn, "ON CONFLICT (position) DO NOTHING")
+            for rows, conflict in tables:
+                if not copy:
+                    rows.write_new(conn, conflict)
+                rows.write_changed(conn)
 
     def add_to_account(self, ce: dict[str, Any], column: str, amount: int) -> None:
         assert column in balance_tables.ACCOUNT_TOTALS, column

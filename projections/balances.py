@@ -15,7 +15,7 @@ from psycopg import Connection
 from projections import balance_tables
 from projections.balance_batch import Batch
 from projections.balance_tables import ACCOUNTS
-from projections.table_rows import Row, json_text
+from projections.table_rows import Row
 from projections.writer import unseen_per_account
 
 NAME = "balances"
@@ -338,31 +338,45 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def apply(conn: Connection[Any], events: Sequence[dict[str, Any]]) -> None:
-    """Apply new CloudEvents: each type's handler, and the account's history row."""
+def apply(conn: Connection[Any], events: Sequence[dict[str, Any]], *, copy: bool = False) -> None:
+    """Apply new CloudEvents: each type's handler, and the account's history row.
+    ``copy``: the tables are new and no one else writes them (``apply_new``)."""
     fresh = unseen_per_account(conn, "balance_accounts", events)
     if not fresh:
         return
     batch = Batch()
     batch.load(conn, fresh)
+    accounts, history = batch.accounts, batch.history
     for ce in fresh:
         handler = HANDLERS.get(ce["type"])
         if handler is not None:
             handler(batch, ce)
-        account = batch.accounts.get(ce["accountid"])
+        account = accounts.get(ce["accountid"])
         if account is not None:
             account["position"] = ce["position"]
-        batch.history.add(
+        history.add(
             str(ce["position"]),
             {
                 "account_id": ce["accountid"],
                 "type": ce["type"],
                 "recorded_at": ce["time"],
-                "cloudevent": _json(ce),
+                "cloudevent": _document(ce),
             },
         )
-    batch.write(conn)
+    batch.write(conn, copy=copy)
 
 
-def _json(ce: dict[str, Any]) -> str:
-    return json_text({k: v for k, v in ce.items() if k != "partitionprev"})
+def apply_new(conn: Connection[Any], events: Sequence[dict[str, Any]]) -> None:
+    """:func:`apply` to tables that are new and that no one else writes (a rebuild's side
+    schema): the new rows go by COPY."""
+    apply(conn, events, copy=True)
+
+
+def _document(ce: dict[str, Any]) -> dict[str, Any]:
+    """The CloudEvent as the history keeps it: without ``partitionprev``, which says where
+    it sat on the topic, not what happened."""
+    if "partitionprev" not in ce:
+        return ce
+    document = dict(ce)
+    del document["partitionprev"]
+    return document

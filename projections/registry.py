@@ -5,7 +5,12 @@ from __future__ import annotations
 from projections import audit, balances, notification_requests, receivables
 from projections.writer import Projection
 
-BALANCES = Projection(name=balances.NAME, schema=balances.SCHEMA, apply=balances.apply)
+BALANCES = Projection(
+    name=balances.NAME,
+    schema=balances.SCHEMA,
+    apply=balances.apply,
+    apply_new=balances.apply_new,
+)
 RECEIVABLES = Projection(name=receivables.NAME, schema=receivables.SCHEMA, apply=receivables.apply)
 AUDIT = Projection(name=audit.NAME, schema=audit.SCHEMA, apply=audit.apply)
 

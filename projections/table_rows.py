@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cached_property
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -35,9 +38,19 @@ class Table:
         assert all(n.isidentifier() for n in names), names
         assert set(self.changing) <= set(self.columns) and set(self.defaults) <= set(self.columns)
 
-    @property
+    @cached_property
     def key(self) -> str:
         return next(iter(self.columns))
+
+    @cached_property
+    def blank(self) -> Row:
+        """A new row before its values: every column, its default or NULL."""
+        return {**dict.fromkeys(self.columns), **self.defaults}
+
+    @cached_property
+    def documents(self) -> tuple[str, ...]:
+        """The ``jsonb`` columns: their values are JSON text or plain JSON values."""
+        return tuple(n for n, t in self.columns.items() if t == "jsonb")
 
     def select(self) -> str:
         return (
@@ -52,12 +65,20 @@ class Table:
             f" SELECT * FROM unnest({arrays}) {conflict}"
         )
 
-    def update(self) -> str:
-        names = [self.key, *self.changing]
-        arrays = ", ".join(f"%b::{self.columns[n]}[]" for n in names)
+    def insert_rows(self, conflict: str = "") -> str:
+        """An INSERT of rows sent as one JSON array of objects (:func:`rows_json`)."""
+        names = ", ".join(self.columns)
+        return (
+            f"INSERT INTO {self.name} ({names}) SELECT {names}"
+            f" FROM json_populate_recordset(NULL::{self.name}, %s::json) {conflict}"
+        )
+
+    def update_rows(self) -> str:
+        """An UPDATE of the changing columns of rows sent as one JSON array of objects."""
         sets = ", ".join(f"{n} = m.{n}" for n in self.changing)
         return (
-            f"UPDATE {self.name} AS t SET {sets} FROM unnest({arrays}) AS m({', '.join(names)})"
+            f"UPDATE {self.name} AS t SET {sets}"
+            f" FROM json_populate_recordset(NULL::{self.name}, %s::json) AS m"
             f" WHERE t.{self.key} = m.{self.key}"
         )
 
@@ -104,26 +125,83 @@ class TableRows:
         return key in self.rows
 
     def add(self, key: Any, values: Row) -> Row:
-        row = {**self.table.defaults, **values, self.table.key: key}
+        row = {**self.table.blank, **values}
+        row[self.table.key] = key
         self.rows[key] = row
         self._new.add(key)
         return row
 
     def write(self, conn: Connection[Any], conflict: str = "") -> None:
         """Insert the new rows and update the changed ones, a statement each."""
-        table = self.table
-        if self._new:
-            new = [self.rows[k] for k in sorted(self._new)]
-            conn.execute(table.insert(conflict), [[r.get(c) for r in new] for c in table.columns])
+        self.write_new(conn, conflict)
+        self.write_changed(conn)
+
+    def write_new(self, conn: Connection[Any], conflict: str = "", *, copy: bool = False) -> None:
+        """Insert the new rows in one statement; ``copy``: by COPY, for a table that is new
+        and that no one else writes (a rebuild's), where no row can conflict (COPY cannot
+        be pipelined: call this outside a pipeline)."""
+        if not self._new:
+            return
+        new = [self.rows[k] for k in sorted(self._new)]
+        if copy:
+            copy_rows(conn, self.table, new)
+        else:
+            conn.execute(self.table.insert_rows(conflict), (rows_json(self.table, new),))
+
+    def write_changed(self, conn: Connection[Any]) -> None:
+        """Update the changed rows that are not new, in one statement; forget both."""
         changed = sorted(self._changed - self._new)
-        if changed and table.changing:
+        if changed and self.table.changing:
             rows = [self.rows[k] for k in changed]
-            conn.execute(
-                table.update(),
-                [changed, *([r[c] for r in rows] for c in table.changing)],
-            )
+            conn.execute(self.table.update_rows(), (rows_json(self.table, rows),))
         self._new.clear()
         self._changed.clear()
+
+
+def rows_json(table: Table, rows: list[Row]) -> str:
+    """``rows`` as one JSON array for ``json_populate_recordset``: each value as its
+    column's type reads it from JSON text, a ``jsonb`` column's JSON text as it is."""
+    documents = table.documents
+    try:
+        if not documents:
+            return orjson.dumps(rows).decode()
+        return orjson.dumps([_with_documents(row, documents) for row in rows]).decode()
+    except (orjson.JSONEncodeError, TypeError):  # an integer wider than 64 bits: none today
+        return json.dumps([_parsed_documents(row, documents) for row in rows], default=_text)
+
+
+def _with_documents(row: Row, documents: tuple[str, ...]) -> Row:
+    """The row, its ``jsonb`` columns given as JSON text put in the array as they are."""
+    if all(type(row.get(c)) is not str for c in documents):
+        return row
+    return {**row, **{c: orjson.Fragment(row[c]) for c in documents if type(row.get(c)) is str}}
+
+
+def _parsed_documents(row: Row, documents: tuple[str, ...]) -> Row:
+    return {k: json.loads(v) if k in documents and type(v) is str else v for k, v in row.items()}
+
+
+def _text(value: Any) -> str:
+    """JSON for what ``json`` cannot write: times, dates and ids as PostgreSQL reads them."""
+    return value.isoformat() if isinstance(value, date | datetime) else str(value)
+
+
+def copy_rows(conn: Connection[Any], table: Table, rows: list[Row]) -> None:
+    """``rows`` (made by :meth:`TableRows.add` or read: every column there) into ``table``
+    by COPY, each column as text, a ``jsonb`` one's plain JSON values written as JSON."""
+    columns = list(table.columns)
+    values = itemgetter(*columns)
+    documents = [columns.index(c) for c in table.documents]
+    with conn.cursor().copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            if not documents:
+                copy.write_row(values(row))
+                continue
+            line = list(values(row))
+            for i in documents:
+                if line[i] is not None and type(line[i]) is not str:
+                    line[i] = json_text(line[i])
+            copy.write_row(line)
 
 
 def json_text(value: Any) -> str:

@@ -5,6 +5,7 @@ same transaction as the rows."""
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 from psycopg import Connection
@@ -58,6 +59,36 @@ def lock_position(conn: Connection[Any], projection: str, partition: int) -> int
     ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def lock_positions(
+    conn: Connection[Any], projection: str, partitions: Collection[int]
+) -> dict[int, int]:
+    """:func:`lock_position` of several partitions in one round trip, in partition order
+    (as every caller locks them, so that two cannot deadlock)."""
+    wanted = sorted(partitions)
+    with conn.pipeline():
+        conn.execute(
+            "INSERT INTO projection_positions (projection, partition, position)"
+            " SELECT %s, unnest(%s::int[]), 0 ON CONFLICT DO NOTHING",
+            (projection, wanted),
+        )
+        cursor = conn.execute(
+            "SELECT partition, position FROM projection_positions"
+            " WHERE projection = %s AND partition = ANY(%s::int[]) ORDER BY partition FOR UPDATE",
+            (projection, wanted),
+        )
+    return {int(p): int(position) for p, position in cursor.fetchall()}
+
+
+def save_positions(conn: Connection[Any], projection: str, positions: dict[int, int]) -> None:
+    """:func:`save_position` of several partitions in one statement."""
+    conn.execute(
+        "UPDATE projection_positions AS t SET position = m.position"
+        " FROM unnest(%s::int[], %s::bigint[]) AS m(partition, position)"
+        " WHERE t.projection = %s AND t.partition = m.partition",
+        (list(positions), list(positions.values()), projection),
+    )
 
 
 def save_position(conn: Connection[Any], projection: str, partition: int, position: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,14 +20,20 @@ from projections import held, tracking
 log = logging.getLogger("arledger.projection")
 
 
+Apply = Callable[[Connection[Any], Sequence[dict[str, Any]]], None]
+
+
 @dataclass(frozen=True)
 class Projection:
     """A read model: its tables and the function that applies a run of new CloudEvents
-    (in store order, none applied before) inside the caller's transaction."""
+    (in store order, none applied before) inside the caller's transaction; and, if it has
+    one, the same function for tables that are new and that no one else writes (a
+    rebuild's), which may write its new rows in bulk."""
 
     name: str
     schema: str
-    apply: Callable[[Connection[Any], Sequence[dict[str, Any]]], None]
+    apply: Apply
+    apply_new: Apply | None = None
 
     def ensure_schema(self, pool: ConnectionPool) -> None:
         create_schema(pool, tracking.SCHEMA, held.SCHEMA, self.schema)
@@ -36,6 +42,10 @@ class Projection:
     def tables(self) -> list[str]:
         """The tables its schema creates, in order."""
         return re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", self.schema)
+
+    def applier(self, new_tables: bool) -> Apply:
+        """``apply``, or ``apply_new`` for ``new_tables`` where there is one."""
+        return self.apply_new if new_tables and self.apply_new is not None else self.apply
 
 
 class GapDetected(Exception):
@@ -47,8 +57,16 @@ class GapDetected(Exception):
         self.partition = partition
 
 
+Batches = Mapping[int, Sequence[dict[str, Any]]]
+
+
 def apply_batch(
-    pool: ConnectionPool, projection: Projection, partition: int, events: Sequence[dict[str, Any]]
+    pool: ConnectionPool,
+    projection: Projection,
+    partition: int,
+    events: Sequence[dict[str, Any]],
+    *,
+    new_tables: bool = False,
 ) -> int:
     """Apply ``events`` (all of one partition, in order) that are newer than the
     partition's position; return how many were taken (applied or held). Raises
@@ -62,7 +80,7 @@ def apply_batch(
     with pool.connection() as conn:
         try:
             with conn.transaction():
-                return _apply(conn, projection, partition, events, one_by_one=False)
+                return _apply(conn, projection, {partition: events}, new_tables)
         except (GapDetected, psycopg.OperationalError):
             raise
         except Exception as e:  # noqa: BLE001 - found below, event by event, and recorded
@@ -71,18 +89,60 @@ def apply_batch(
                 extra={"projection": projection.name, "partition": partition, "error": repr(e)},
             )
         with conn.transaction():
-            return _apply(conn, projection, partition, events, one_by_one=True)
+            return _apply_one_by_one(conn, projection, partition, events)
+
+
+def apply_together(
+    pool: ConnectionPool, projection: Projection, batches: Batches, *, new_tables: bool = False
+) -> int | None:
+    """Apply the events of several partitions (``batches``, each in order) in one
+    transaction: their positions locked together, their events in store order, as one
+    partition's would be. Returns how many were taken, or None, having applied nothing,
+    when that fails (a gap, an event the batch cannot take): the caller then applies each
+    partition with :func:`apply_batch`, which says which and why."""
+    with pool.connection() as conn:
+        try:
+            with conn.transaction():
+                return _apply(conn, projection, batches, new_tables)
+        except psycopg.OperationalError:
+            raise
+        except Exception as e:  # noqa: BLE001 - applied again partition by partition
+            log.info(
+                "partitions applied together failed; applying them one by one",
+                extra={"projection": projection.name, "error": repr(e)},
+            )
+            return None
 
 
 def _apply(
-    conn: Connection[Any],
-    projection: Projection,
-    partition: int,
-    events: Sequence[dict[str, Any]],
-    *,
-    one_by_one: bool,
+    conn: Connection[Any], projection: Projection, batches: Batches, new_tables: bool
 ) -> int:
-    position = tracking.lock_position(conn, projection.name, partition)
+    positions = tracking.lock_positions(conn, projection.name, batches)
+    fresh: list[dict[str, Any]] = []
+    moved: dict[int, int] = {}
+    for partition, events in batches.items():
+        if partition_fresh := _fresh(partition, positions[partition], events):
+            fresh.extend(partition_fresh)
+            moved[partition] = partition_fresh[-1]["position"]
+    if not fresh:
+        return 0
+    if len(moved) > 1:
+        fresh.sort(key=_position)  # store order across partitions
+    blocked = held.accounts_among(conn, projection.name, {str(ce["accountid"]) for ce in fresh})
+    applied = fresh
+    if blocked:
+        for ce in fresh:
+            if str(ce["accountid"]) in blocked:
+                _hold_behind(conn, projection, ce)
+        applied = [ce for ce in fresh if str(ce["accountid"]) not in blocked]
+    projection.applier(new_tables)(conn, applied)
+    tracking.save_positions(conn, projection.name, moved)
+    return len(fresh)
+
+
+def _fresh(partition: int, position: int, events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events of one partition after its ``position``; :class:`GapDetected` when one
+    says an earlier event of the partition never arrived."""
     fresh = []
     for ce in events:
         if ce["position"] <= position:
@@ -91,18 +151,24 @@ def _apply(
             raise GapDetected(partition, position, ce["partitionprev"])
         fresh.append(ce)
         position = ce["position"]
+    return fresh
+
+
+def _position(ce: dict[str, Any]) -> int:
+    return int(ce["position"])
+
+
+def _apply_one_by_one(
+    conn: Connection[Any], projection: Projection, partition: int, events: Sequence[dict[str, Any]]
+) -> int:
+    position = tracking.lock_position(conn, projection.name, partition)
+    fresh = _fresh(partition, position, events)
     if not fresh:
         return 0
     blocked = held.accounts_among(conn, projection.name, {str(ce["accountid"]) for ce in fresh})
-    if one_by_one:
-        for ce in fresh:
-            _apply_alone(conn, projection, ce, blocked)
-    else:
-        for ce in fresh:
-            if str(ce["accountid"]) in blocked:
-                _hold_behind(conn, projection, ce)
-        projection.apply(conn, [ce for ce in fresh if str(ce["accountid"]) not in blocked])
-    tracking.save_position(conn, projection.name, partition, position)
+    for ce in fresh:
+        _apply_alone(conn, projection, ce, blocked)
+    tracking.save_position(conn, projection.name, partition, fresh[-1]["position"])
     return len(fresh)
 
 
