@@ -1,4 +1,5 @@
-"""Request and reply bodies of the card channel: payment links and phone payments."""
+"""Request and reply bodies of the card channel: webhooks in, payment links and phone
+payments out."""
 
 from __future__ import annotations
 
@@ -49,3 +50,12 @@ class CardPaymentPublic(BaseModel):
     detail: str
     decline: dict[str, Any] | None = Field(description="Stripe's last_payment_error, if any")
     positions: list[int]
+
+
+class WebhookReceived(BaseModel):
+    """The answer to a good webhook delivery: its event was recorded (or had been)."""
+
+    received: Literal[True]
+    event: str = Field(description="the Stripe event id")
+    duplicate: bool = Field(description="true when the event was recorded before")
+    outcome: str = Field(description="received, or what became of the delivery before")

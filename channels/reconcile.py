@@ -34,7 +34,9 @@ from eventsourcing.utils import get_topic
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
-from channels.stripe_apply import Outcome, StripeEvents, payment_id_for
+from channels.stripe_applier import release_deferred
+from channels.stripe_apply import StripeEvents
+from channels.stripe_outcome import Outcome, payment_id_for
 from channels.stripe_receipts import record_successes
 from ledger.application import Ledger
 from ledger.commands import RefundPayment
@@ -160,11 +162,8 @@ class StripeReconciler:
             }
             for p in listed(self.client.v1.payouts, window)
         ]
-        report.listed = {
-            "payment_intents": len(intents),
-            "refunds": len(refunds),
-            "payouts": len(report.payouts),
-        }
+        kinds = ("payment_intents", "refunds", "payouts")
+        report.listed = dict(zip(kinds, map(len, (intents, refunds, report.payouts)), strict=True))
         listed_s = monotonic() - began
         with self.pool.connection() as conn:
             ours = balance_queries.stripe_payments(
@@ -250,6 +249,9 @@ class StripeReconciler:
         for (found, _, _), done in zip(missing, outcomes, strict=True):
             found.kind = "missing-in-ledger" if done.outcome == "applied" else "unmatched"
             found.detail = done.detail
+        paid = [str(pi["id"]) for (found, pi, _) in missing if found.kind != "unmatched"]
+        with self.pool.connection() as conn, conn.transaction():  # what waited for them
+            release_deferred(conn, self.events, paid)
 
     def _declined(
         self, found: Finding, rows: list[dict[str, Any]], record: Callable[[], Outcome]

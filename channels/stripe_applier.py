@@ -39,13 +39,8 @@ from psycopg import Connection
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from channels import stripe_inbox
-from channels.stripe_apply import (
-    CREATES_PAYMENT,
-    RECORDS_PAYMENT,
-    Outcome,
-    StripeEvents,
-    refused,
-)
+from channels.stripe_apply import CREATES_PAYMENT, RECORDS_PAYMENT, StripeEvents
+from channels.stripe_outcome import Outcome, refused
 from channels.stripe_receipts import record_many
 from ledger.errors import LedgerError, Unavailable
 
@@ -53,7 +48,9 @@ log = logging.getLogger("arledger.stripe")
 
 BATCH_SIZE = 500
 LANES = 4
-IDLE_POLL_SECONDS = 0.1
+# How long an event waits, at most, for the next look once the applier has caught up: a
+# look is one query on a partial index of what waits, cheap enough to make often.
+IDLE_POLL_SECONDS = 0.02
 STANDBY_POLL_SECONDS = 2.0
 LOCK_KEY = "arledger.stripe-applier"
 # The database or the process, not the event: the applier stops, and after a restart
@@ -69,9 +66,20 @@ def apply_event(conn: Connection[Any], events: StripeEvents, event: Event) -> Ou
     PaymentIntent's payment exist, the events that waited for it too."""
     done = _settled(conn, events, event)
     if done.outcome == "applied" and event["type"] in CREATES_PAYMENT:
-        for deferred in stripe_inbox.deferred_for(conn, done.payment_intent or ""):
-            _settled(conn, events, deferred)
+        release_deferred(conn, events, [done.payment_intent or ""])
     return done
+
+
+def release_deferred(
+    conn: Connection[Any], events: StripeEvents, payment_intents: list[str]
+) -> list[Outcome]:
+    """Apply, and settle on ``conn``, the events that waited (``deferred``) for these
+    PaymentIntents' payments, oldest first: for a payment recorded by other means than
+    an event of the batch (a person placing it, a reconciliation finding it missing),
+    whose webhook may never come. Rows the applier is settling are waited for, and then
+    left to it."""
+    waiting = stripe_inbox.deferred_for_any(conn, [pi for pi in payment_intents if pi])
+    return [_settled(conn, events, event) for event in waiting]
 
 
 def _settled(conn: Connection[Any], events: StripeEvents, event: Event) -> Outcome:

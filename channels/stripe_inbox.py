@@ -111,16 +111,6 @@ def settle_many(
         )
 
 
-def deferred_for(conn: Connection[Any], payment_intent: str) -> list[dict[str, Any]]:
-    """Events that waited for this PaymentIntent's payment, oldest first, locked."""
-    rows = conn.execute(
-        "SELECT payload FROM stripe_events WHERE payment_intent = %s AND outcome = 'deferred'"
-        " ORDER BY created, event_id FOR UPDATE",
-        (payment_intent,),
-    ).fetchall()
-    return [row[0] for row in rows]
-
-
 def deferred_for_any(conn: Connection[Any], payment_intents: list[str]) -> list[dict[str, Any]]:
     """Events that waited for any of these PaymentIntents' payments, oldest first (each
     PaymentIntent's in the order they were created), locked."""

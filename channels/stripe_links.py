@@ -19,7 +19,8 @@ from uuid import UUID
 import stripe
 from psycopg_pool import ConnectionPool
 
-from channels.stripe_apply import Outcome, StripeEvents
+from channels.stripe_apply import StripeEvents
+from channels.stripe_outcome import Outcome
 from ledger.application import Ledger
 from ledger.commands import RecordPaymentLink
 from ledger.errors import RuleViolation, Unavailable

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from channels.stripe_apply import Outcome, Recording, StripeEvents, refused
+from channels.stripe_apply import StripeEvents
+from channels.stripe_outcome import Outcome, Recording, refused
 from ledger.application import Ledger
 from ledger.commands import AllocatePayment
 from ledger.errors import LedgerError, UnknownInvoice

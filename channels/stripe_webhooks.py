@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from typing import Any
 from uuid import UUID
 
@@ -38,9 +39,23 @@ class NotAnEvent(WebhookRejected):
     title = "The body is not a Stripe event"
 
 
+def _finite(text: str) -> float:
+    """A JSON number with a fraction or exponent, refused unless finite: ``1e400`` (or
+    ``NaN``, which Python's parser allows) cannot be stored as JSON, and would break the
+    statement that records the deliveries arriving with it."""
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is not a finite number")
+    return number
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse(body: bytes) -> dict[str, Any]:
     try:
-        event = json.loads(body)
+        event = json.loads(body, parse_float=_finite, parse_constant=_no_constant)
     except (ValueError, RecursionError) as e:
         raise NotAnEvent(f"the body is not JSON: {e}") from None
     if not isinstance(event, dict) or event.get("object") != "event":

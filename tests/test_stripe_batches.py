@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from channels.stripe_apply import payment_id_for
+from channels.stripe_outcome import payment_id_for
 from ledger.errors import UnknownPayment
 from tests import stripe_payloads as sp
 from tests.pipeline import Pipeline, pipeline
