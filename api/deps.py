@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 from fastapi import Depends, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -44,6 +45,10 @@ async def principal(
     request: Request, svc: ServicesDep, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
     """The caller, from ``Authorization: Bearer <api key>`` (or the desk's session)."""
+    return await _caller(request, svc, authorization)
+
+
+async def _caller(request: Request, svc: Services, authorization: str | None) -> Principal:
     signed_in = request.scope.get(DESK_PRINCIPAL)
     if isinstance(signed_in, Principal):
         return signed_in
@@ -80,21 +85,25 @@ def allow(*roles: str) -> Callable[..., Any]:
     allowed = frozenset(roles)
 
     async def guard(request: Request, who: PrincipalDep, svc: ServicesDep) -> Principal:
-        if who.role in allowed:
-            return who
-        reason = (
-            f"role {who.role!r} may not {request.method} {request.url.path}; "
-            f"allowed: {', '.join(sorted(allowed))}"
-        )
-        await run_in_threadpool(
-            svc.access.record_refusal, who, request.method, request.url.path, reason
-        )
-        raise ApiProblem(
-            403, "forbidden", "The API key's role may not do this", reason, role=who.role
-        )
+        return await _admitted(request, who, svc, allowed)
 
     guard.roles = tuple(sorted(allowed))  # type: ignore[attr-defined]
     return guard
+
+
+async def _admitted(
+    request: Request, who: Principal, svc: Services, allowed: frozenset[str]
+) -> Principal:
+    """``who``, if its role is one of ``allowed``; else a 403, recorded."""
+    if who.role in allowed:
+        return who
+    reason = (
+        f"role {who.role!r} may not {request.method} {request.url.path}; "
+        f"allowed: {', '.join(sorted(allowed))}"
+    )
+    path = request.url.path
+    await run_in_threadpool(svc.access.record_refusal, who, request.method, path, reason)
+    raise ApiProblem(403, "forbidden", "The API key's role may not do this", reason, role=who.role)
 
 
 WriterDep = Annotated[Principal, Depends(allow(*WRITER_ROLES))]
@@ -151,7 +160,9 @@ class CommandContext:
 
         def reply() -> Reply:
             saved = command()
-            return Reply(status, shape(saved.aggregate, saved.position).model_dump(mode="json"))
+            body = shape(saved.aggregate, saved.position).model_dump(mode="json")
+            # A save that appended left its mark and reply in the store: rebuildable.
+            return Reply(status, body, rebuildable=not saved.replayed)
 
         def recover(mark: Mark) -> Reply:
             """The reply, again: the aggregate as the command saved it."""
@@ -164,16 +175,63 @@ class CommandContext:
         return self.run(body, reply, recover)
 
 
-async def command_context(
-    request: Request,
-    who: WriterDep,
-    idempotency_key: Annotated[str | None, Header()] = None,
-    x_correlation_id: Annotated[str | None, Header(max_length=200)] = None,
-) -> CommandContext:
+# The headers a command reads, read from the request rather than declared as parameters
+# (FastAPI analyses and validates a declared header anew on every request: the three
+# cost a seventh of the API's own work per command). ``api.app`` documents them on
+# every command's route as FastAPI did: name, title, and the correlation id's limit.
+CORRELATION_ID_LENGTH_MAX = 200
+COMMAND_HEADERS = {
+    "idempotency-key": ("Idempotency-Key", None),
+    "x-correlation-id": ("X-Correlation-Id", CORRELATION_ID_LENGTH_MAX),
+    "authorization": ("Authorization", None),
+}
+
+
+def command_header_parameters(declared: set[str]) -> list[dict[str, Any]]:
+    """The OpenAPI parameters of the headers a command reads, but those in ``declared``."""
+    parameters = []
+    for name, (title, length_max) in COMMAND_HEADERS.items():
+        text: dict[str, Any] = {"type": "string"}
+        if length_max is not None:
+            text["maxLength"] = length_max
+        schema = {"anyOf": [text, {"type": "null"}], "title": title}
+        if name not in declared:
+            parameters.append({"name": name, "in": "header", "required": False, "schema": schema})
+    return parameters
+
+
+async def command_context(request: Request) -> CommandContext:
+    """The caller (a writer's key, as ``WriterDep`` checks one), its Idempotency-Key and
+    correlation id. One dependency, with no parameters of its own to solve: this runs
+    on every command."""
     # Dependencies that do no I/O are async: a sync one costs a hop to the thread pool.
-    return CommandContext(request, who, idempotency_key, x_correlation_id)
+    svc: Services = request.app.state.services
+    headers = request.headers
+    who = await _caller(request, svc, headers.get("authorization"))
+    who = await _admitted(request, who, svc, WRITER_ROLES)
+    correlation_id = _checked_correlation_id(headers.get("x-correlation-id"))
+    return CommandContext(request, who, headers.get("idempotency-key"), correlation_id)
 
 
+def _checked_correlation_id(value: str | None) -> str | None:
+    """The X-Correlation-Id, refused as FastAPI refused it when it was declared."""
+    if value is not None and len(value) > CORRELATION_ID_LENGTH_MAX:
+        limit = CORRELATION_ID_LENGTH_MAX
+        raise RequestValidationError(
+            [
+                {
+                    "type": "string_too_long",
+                    "loc": ("header", "x-correlation-id"),
+                    "msg": f"String should have at most {limit} characters",
+                    "input": value,
+                    "ctx": {"max_length": limit},
+                }
+            ]
+        )
+    return value
+
+
+command_context.roles = tuple(sorted(WRITER_ROLES))  # type: ignore[attr-defined]
 CommandDep = Annotated[CommandContext, Depends(command_context)]
 
 

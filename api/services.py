@@ -85,6 +85,7 @@ class Services:
     def check_connections(self) -> None:
         """Check every idle pooled connection now, replacing those the database cut."""
         self.pool.check()
+        self.idempotency.quick.check()
         self.ledger.recorder.datastore.pool.check()  # type: ignore[attr-defined]
 
     def close(self) -> None:

@@ -7,9 +7,12 @@ are counted from its log."""
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +26,17 @@ from tests.support import free_port
 
 CONFLICT_LOG = "optimistic concurrency conflict"  # ledger/unit_of_work.py, on each retry
 START_SECONDS = 60
+PROFILE_RATE_HZ = 200
+# Where a sample of an API worker's CPU went: the first of these found in its stack
+# (outermost first for the API's own steps, so that the ledger's share is one figure),
+# else the innermost frame's package.
+PROFILE_STEPS = (
+    ("ledger call", "(ledger/application.py"),
+    ("idempotency", "(api/idempotency.py"),
+    ("reply shaping", "CommandContext.save.<locals>.reply"),
+    ("dependencies (auth, headers, body)", "solve_dependencies"),
+    ("the door (body checks)", "(api/door.py"),
+)
 
 
 @dataclass
@@ -131,3 +145,51 @@ def _all_started(api: ApiProcess, workers: int) -> bool:
     """Whether the log says every worker finished starting (uvicorn's own line)."""
     started = api.log.read_text(errors="replace").count("Application startup complete")
     return started >= workers
+
+
+@contextmanager
+def profiled(api: ApiProcess, directory: Path, py_spy: str = "py-spy") -> Iterator[None]:
+    """Sample where each API worker's CPU goes meanwhile (py-spy, the interpreter lock's
+    holder only, so idle threads do not count), into ``directory``; print a summary."""
+    directory.mkdir(parents=True, exist_ok=True)
+    workers = [pid for pid in api.pids() if pid != api.pid] or [api.pid]
+    files = [directory / f"api-worker-{pid}.txt" for pid in workers]
+    spies = [
+        subprocess.Popen(
+            [py_spy, "record", "--pid", str(pid), "--rate", str(PROFILE_RATE_HZ), "--gil",
+             "--nonblocking", "--format", "raw", "--output", str(out)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid, out in zip(workers, files, strict=True)
+    ]  # fmt: skip
+    try:
+        yield
+    finally:
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file as it stops
+        for spy in spies:
+            spy.wait(timeout=60)
+    print(profile_summary(files), file=sys.stderr)
+
+
+def profile_summary(files: list[Path]) -> str:
+    """The share of the samples in ``files`` (py-spy's raw format) by step or package."""
+    shares: Counter[str] = Counter()
+    for path in files:
+        for line in path.read_text().splitlines() if path.exists() else ():
+            stack, _, count = line.rpartition(" ")
+            shares[_step_of(stack)] += int(count)
+    total = sum(shares.values()) or 1
+    rows = [f"  {100 * n / total:5.1f}%  {step}" for step, n in shares.most_common(16)]
+    return "\n".join([f"API workers' CPU samples: {total}", *rows])
+
+
+def _step_of(stack: str) -> str:
+    for step, marker in PROFILE_STEPS:
+        if marker in stack:
+            return step
+    inner = stack.rsplit(";", 1)[-1]
+    found = re.search(r"\(([^:)]*)", inner)
+    where = re.sub(r".*site-packages/", "", found.group(1)) if found else ""
+    return where.split("/")[0] if "/" in where else where or "native (no Python frame)"

@@ -5,8 +5,12 @@ from N clients, and from one), with the API's CPU per command.
 The same command mix, servers and API process as ``benchmarks/suite.py``.
 
 Run: ``.venv/bin/python benchmarks/suite_writes.py [--per-client 300] [--clients 16]
-[--in-process 1500] [--api-workers N]``. To compare with an older commit, run this file
-from a checkout of that commit (it uses only what ``suite.py`` had)."""
+[--in-process 1500] [--api-workers N] [--profile DIR]``. To compare with an older commit,
+run this file from a checkout of that commit (it uses only what ``suite.py`` had).
+``--profile DIR`` samples the API workers with py-spy during the HTTP row (``--py-spy``
+names the program; ``pip install --target /tmp/tools py-spy`` puts one in
+``/tmp/tools/bin``), keeps the raw samples in DIR and prints where the CPU went; the
+sampling costs the workers some CPU, so take the figures from a run without it."""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import references as ref
 from benchmarks import suite
-from benchmarks.suite_api import api_process
+from benchmarks.suite_api import api_process, profiled
 from benchmarks.suite_commands import http_commands, in_process_commands
 from runtime.composition import Root
 
@@ -35,6 +39,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--in-process", type=int, default=1_500)
     parser.add_argument("--api-workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy samples to DIR")
+    parser.add_argument("--py-spy", default="py-spy", help="the py-spy program")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     with ExitStack() as stack:
@@ -48,9 +54,12 @@ def main() -> None:
         in_process = in_process_commands(ledger, args.in_process)
         in_process_cpu = _cpu_seconds() - cpu
         with api_process(settings, args.api_workers) as api:
-            cpu = api.cpu_seconds()
-            http = http_commands(api.base_url, args.clients, args.per_client)
-            api_cpu = api.cpu_seconds() - cpu
+            with ExitStack() as sampling:
+                if args.profile is not None:
+                    sampling.enter_context(profiled(api, args.profile, args.py_spy))
+                cpu = api.cpu_seconds()
+                http = http_commands(api.base_url, args.clients, args.per_client)
+                api_cpu = api.cpu_seconds() - cpu
             conflicts = api.conflicts()
     ms, timed = 1e3, http.timed
     print(

@@ -121,12 +121,16 @@ def open_pool(
     name: str = "arledger",
     search_path: str | None = None,
     wait_for_flush: bool = True,
+    autocommit: bool = False,
 ) -> ConnectionPool:
     """A pool of connections; ``search_path`` puts a schema's tables before the public
     ones (a projection rebuilt beside the live one). ``wait_for_flush=False`` commits
     without waiting for the WAL to reach the disk (``synchronous_commit=off``): for work a
-    crash may lose whole, never in part, and that is done again anyway (a rebuild)."""
-    kwargs: dict[str, object] = {"autocommit": False}
+    crash may lose whole, never in part, and that is done again anyway (a rebuild), or
+    whose loss a later durable commit rules out (``api/idempotency.py``).
+    ``autocommit=True``: each statement commits on its own, in one round trip (no BEGIN
+    and COMMIT of their own)."""
+    kwargs: dict[str, object] = {"autocommit": autocommit}
     options = []
     if search_path:
         options.append(f"-c search_path={search_path}")

@@ -72,6 +72,10 @@ CONNECTIONS: dict[Process, Connections] = {
 
 
 API_WORKER_CONNECTIONS_MIN = 4
+# The API's idempotency claims and kept replies that need not wait for the WAL's flush
+# (``api/idempotency.py``): each connection is held for one statement, so a few serve
+# many requests at once.
+QUICK_CONNECTIONS = 8
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,17 @@ class Root:
         size, default_name = CONNECTIONS[process].pool, CONNECTIONS[process].name
         size = self._share(process, size)
         return open_pool(self.database_url, max_size=size, name=name or default_name)
+
+    def quick_pool(self, process: Process) -> ConnectionPool:
+        """Connections that commit each statement on its own without waiting for the
+        WAL's flush, for what ``api/idempotency.py`` says may."""
+        return open_pool(
+            self.database_url,
+            max_size=self._share(process, QUICK_CONNECTIONS),
+            name=f"{CONNECTIONS[process].name}-quick",
+            wait_for_flush=False,
+            autocommit=True,
+        )
 
     def _share(self, process: Process, size: int) -> int:
         """An API worker's share of the API's connections (at least a few each), so that
@@ -164,7 +179,7 @@ class Root:
             ledger,
             pool,
             keys,
-            IdempotencyStore(pool),
+            IdempotencyStore(pool, self.quick_pool("api")),
             BrokerProbe(settings.kafka_bootstrap_servers or ""),
             access,
             self.integrity(ledger),

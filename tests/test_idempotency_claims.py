@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from psycopg_pool import ConnectionPool
 
 from api.idempotency import CLAIM_STALE_SECONDS, IdempotencyStore, Reply
 from api.problems import ApiProblem
@@ -25,7 +26,8 @@ _OTHER_PROCESS = textwrap.dedent(
     from api.idempotency import IdempotencyStore
     from infra.database import open_pool
 
-    store = IdempotencyStore(open_pool(sys.argv[1], max_size=2))
+    quick = open_pool(sys.argv[1], max_size=2, wait_for_flush=False, autocommit=True)
+    store = IdempotencyStore(open_pool(sys.argv[1], max_size=2), quick)
 
     def hang():
         print("claimed", flush=True)
@@ -34,6 +36,11 @@ _OTHER_PROCESS = textwrap.dedent(
     store.run("alice", "k-1", "fingerprint", "/v1/x", hang)
     """
 )
+
+
+def quick_pool(database_url: str) -> ConnectionPool:
+    """As the composition root makes the API's (``Root.quick_pool``)."""
+    return open_pool(database_url, max_size=2, wait_for_flush=False, autocommit=True)
 
 
 def _created() -> Reply:
@@ -47,8 +54,9 @@ def pool(database_url):
     pool.close()
 
 
-def test_a_claim_of_a_live_process_is_in_progress(pool):
-    first, second = IdempotencyStore(pool), IdempotencyStore(pool)
+def test_a_claim_of_a_live_process_is_in_progress(database_url, pool):
+    first = IdempotencyStore(pool, quick_pool(database_url))
+    second = IdempotencyStore(pool, quick_pool(database_url))
     try:
         assert first._claim("alice", "k-1", "fingerprint") is None  # its request runs
         first.in_flight.add(("alice", "k-1"))
@@ -73,7 +81,7 @@ def test_a_claim_of_another_process_that_died_is_taken_over_at_once(database_url
         other.kill()
         other.wait()
     began = time.monotonic()
-    store = IdempotencyStore(pool)
+    store = IdempotencyStore(pool, quick_pool(database_url))
     try:
         deadline = time.monotonic() + 5  # the server notices the closed connection at once
         while True:
