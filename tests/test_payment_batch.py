@@ -259,6 +259,28 @@ def test_hostile_values_are_a_clear_422_and_append_nothing(settings: Settings) -
         assert "exceeds the largest amount" in str(huge), huge
 
 
+def _recorded_meanwhile(
+    monkeypatch: pytest.MonkeyPatch, ledger: Any, account: str, payments: dict[str, int]
+) -> list[str]:
+    """Have another writer record these payments (by external ref, in pence, unallocated)
+    when the batch first saves, after it checked the store; the refs it recorded."""
+    other = Stamp("billing-2", "run-2", "run-2", dt.datetime.now(dt.UTC))
+    record_receipts, raced = Payments.record_receipts, []
+
+    def racing(self: Payments, receipts: Any) -> Any:
+        monkeypatch.setattr(Payments, "record_receipts", record_receipts)
+        for ref, pence in payments.items():
+            payment_id = payment_id_for(uuid.UUID(account), ref)
+            ledger.record_payment(RecordPayment(
+                uuid.UUID(account), Money(pence, "GBP"), "bacs", dt.date(2026, 12, 1), other,
+                reference=f"PAY {ref}", payment_id=payment_id))  # fmt: skip
+            raced.append(ref)
+        return record_receipts(self, receipts)
+
+    monkeypatch.setattr(Payments, "record_receipts", racing)
+    return raced
+
+
 def test_a_payment_another_writer_records_while_the_batch_decides_is_not_reported_recorded(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -270,22 +292,7 @@ def test_a_payment_another_writer_records_while_the_batch_decides_is_not_reporte
         # Another writer (the billing system's second run of the same receipts) records
         # W-1 as the batch has it and W-2 for another amount, after the batch found
         # neither in the store and before it saves them.
-        other = Stamp("billing-2", "run-2", "run-2", dt.datetime.now(dt.UTC))
-        record_receipts = Payments.record_receipts
-        raced = False
-
-        def racing(self: Payments, receipts: Any) -> Any:
-            nonlocal raced
-            if not raced:
-                raced = True
-                for ref, pence in (("W-1", 20_00), ("W-2", 35_00)):
-                    ledger.record_payment(RecordPayment(
-                        uuid.UUID(account), Money(pence, "GBP"), "bacs", dt.date(2026, 12, 1),
-                        other, reference=f"PAY {ref}",
-                        payment_id=payment_id_for(uuid.UUID(account), ref)))  # fmt: skip
-            return record_receipts(self, receipts)
-
-        monkeypatch.setattr(Payments, "record_receipts", racing)
+        raced = _recorded_meanwhile(monkeypatch, ledger, account, {"W-1": 20_00, "W-2": 35_00})
         head = ledger.head_position()
 
         reply = api.ok(api.post("/v1/payments/batch", {"payments": batch}))
@@ -314,21 +321,12 @@ def test_a_payment_another_writer_recorded_first_is_left_for_them_to_allocate(
         batch = [_payment(account, "W-1", 20_00, allocations=_paying(invoice, 20_00))]
         # The billing system's other run records W-1, unallocated, after the batch found
         # it missing and before the batch saves it.
-        other = Stamp("billing-2", "run-2", "run-2", dt.datetime.now(dt.UTC))
-        record_receipts = Payments.record_receipts
+        raced = _recorded_meanwhile(monkeypatch, ledger, account, {"W-1": 20_00})
         payment = payment_id_for(uuid.UUID(account), "W-1")
-
-        def racing(self: Payments, receipts: Any) -> Any:
-            monkeypatch.setattr(Payments, "record_receipts", record_receipts)
-            ledger.record_payment(RecordPayment(
-                uuid.UUID(account), Money(20_00, "GBP"), "bacs", dt.date(2026, 12, 1), other,
-                reference="PAY W-1", payment_id=payment))  # fmt: skip
-            return record_receipts(self, receipts)
-
-        monkeypatch.setattr(Payments, "record_receipts", racing)
 
         reply = api.ok(api.post("/v1/payments/batch", {"payments": batch}))
 
+        assert raced
         assert [item["status"] for item in reply["items"]] == ["already"]
         assert ledger.get_payment(payment).allocated == Money(0, "GBP")
         assert ledger.get_invoice(uuid.UUID(invoice)).outstanding == Money(20_00, "GBP")
