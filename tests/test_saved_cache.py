@@ -63,9 +63,7 @@ def test_a_change_decided_on_an_old_copy_is_decided_again_on_the_stored_one(two)
 
     assert reinstated.aggregate.status == "active"
     assert reinstated.aggregate.version == first.repository.get(account).version == 5
-    actions = [
-        e.action for e in first.repository.event_store.get(account) if hasattr(e, "action")
-    ]
+    actions = [e.action for e in first.repository.event_store.get(account) if hasattr(e, "action")]
     assert actions == ["hold", "reinstate", "suspend", "reinstate"]
 
 
