@@ -54,8 +54,10 @@ BEGIN
         PERFORM arledger_charge_write_off(p_charge_id, p_charge_actor, p_charge_day,
                                           p_charge_currency, p_charge_amount, p_charge_limit);
     END IF;
-    INSERT INTO command_marks (actor, key)
-         SELECT * FROM unnest(p_actors, p_keys) ON CONFLICT DO NOTHING;
+    IF cardinality(p_actors) > 0 THEN
+        INSERT INTO command_marks (actor, key)
+             SELECT * FROM unnest(p_actors, p_keys) ON CONFLICT DO NOTHING;
+    END IF;
     NOTIFY {channel};
     WITH inserted AS (
         INSERT INTO {events} (originator_id, originator_version, topic, state)
@@ -65,10 +67,12 @@ BEGIN
     SELECT array_agg(notification_id ORDER BY notification_id) INTO positions FROM inserted;
     INSERT INTO event_commits (position, committed_at)
          VALUES (positions[cardinality(positions)], clock_timestamp());
-    INSERT INTO command_replies (actor, key, position, reply_id, reply_version)
-         SELECT r.actor, r.key, positions[r.ends_at], r.reply_id, r.reply_version
-           FROM unnest(p_actors, p_keys, p_ends, p_reply_ids, p_reply_versions)
-             AS r(actor, key, ends_at, reply_id, reply_version);
+    IF cardinality(p_actors) > 0 THEN
+        INSERT INTO command_replies (actor, key, position, reply_id, reply_version)
+             SELECT r.actor, r.key, positions[r.ends_at], r.reply_id, r.reply_version
+               FROM unnest(p_actors, p_keys, p_ends, p_reply_ids, p_reply_versions)
+                 AS r(actor, key, ends_at, reply_id, reply_version);
+    END IF;
     RETURN positions;
 END $$;
 """
@@ -105,23 +109,45 @@ def arguments(
     commands: Sequence[Command],
     charge: DailyCharge | None,
 ) -> tuple[Any, ...]:
-    """``CALL_SQL``'s arguments."""
+    """``CALL_SQL``'s arguments, each array as PostgreSQL's text literal of it (see
+    ``_array``)."""
     charged: tuple[Any, ...] = (None,) * 6
     if charge is not None:
         amount = charge.amount
         charged = (charge.write_off_id, charge.actor, charge.day, amount.currency)
         charged += (amount.amount_minor, charge.limit.amount_minor)
     return (
-        [e.originator_id for e in events],
-        [e.originator_version for e in events],
-        [e.topic for e in events],
-        [e.state for e in events],
-        list(expected),
-        list(expected.values()),
-        [c.actor for c in commands],
-        [c.key for c in commands],
-        [c.ends_at for c in commands],
-        [c.reply[0] if c.reply else None for c in commands],
-        [c.reply[1] if c.reply else None for c in commands],
+        _array([str(e.originator_id) for e in events]),
+        _array([str(e.originator_version) for e in events]),
+        _array([_quoted(e.topic) for e in events]),
+        _array([_bytea(e.state) for e in events]),
+        _array([str(a) for a in expected]),
+        _array([str(v) for v in expected.values()]),
+        _array([_quoted(c.actor) for c in commands]),
+        _array([_quoted(c.key) for c in commands]),
+        _array([str(c.ends_at) for c in commands]),
+        _array([str(c.reply[0]) if c.reply else _NULL for c in commands]),
+        _array([str(c.reply[1]) if c.reply else _NULL for c in commands]),
         *charged,
     )
+
+
+# The arrays go as text literals, cast by ``CALL_SQL``: psycopg's own list adaptation
+# looks at every element to choose the array's type, which cost more of a command's CPU
+# than anything else in the save (265 against 120 us a save, measured on a save of three
+# events and 25 reads). Uuids and integers need no quoting; text and bytea elements are
+# always quoted, with backslash and double quote escaped, so that no value (empty,
+# "NULL", with commas, braces or spaces) is read as anything but itself.
+_NULL = "NULL"
+
+
+def _array(elements: list[str]) -> str:
+    return "{" + ",".join(elements) + "}"
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _bytea(data: bytes) -> str:
+    return '"\\\\x' + data.hex() + '"'  # bytea's hex input, its backslash escaped

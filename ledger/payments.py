@@ -75,7 +75,7 @@ class Payments:
 
     def record_payment(self, cmd: RecordPayment) -> Saved:
         rules.check_record_payment(cmd)
-        account = self.uow.account(cmd.account_id)
+        account = self.uow.opened_account(cmd.account_id)  # its currency, fixed
         require_currency(account, cmd.amount, "payment")
         return self.uow.create(_recorded(cmd, account), self.uow.payment)
 

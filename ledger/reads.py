@@ -229,6 +229,15 @@ class Reads:
     def account(self, account_id: UUID) -> Account:
         return self.get(Account, account_id, UnknownAccount(f"no account {account_id}"))
 
+    def opened_account(self, account_id: UUID) -> Account:
+        """An account, to check only what never changes once it is opened (that it
+        exists, its currency): as this process last saved it, when it did, without
+        asking the store; else as stored. Never to change."""
+        kept = self._saved.at(account_id)
+        if isinstance(kept, Account):
+            return kept
+        return self.account(account_id)
+
     def invoice(self, invoice_id: UUID) -> Invoice:
         return self.get(Invoice, invoice_id, UnknownInvoice(f"no invoice {invoice_id}"))
 

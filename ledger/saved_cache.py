@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -63,19 +64,20 @@ class SavedAggregates:
             return None
         return kept
 
-    def keep(self, saved: Iterable[object]) -> None:
-        """Keep what a save stored: each aggregate as saved (unless a newer version is
-        kept, as saves committed in one order may come back here in another); an
-        aggregate saved by its events alone is forgotten instead, as is a large save's."""
-        saved = list(saved)
-        aggregates = [a for a in saved if isinstance(a, Aggregate)]
-        others = [getattr(e, "originator_id", None) for e in saved if not isinstance(e, Aggregate)]
-        if len(aggregates) > KEEP_PER_SAVE_MAX:
-            self.forget(a.id for a in aggregates)
-            aggregates = []
-        self.forget(o for o in others if isinstance(o, UUID))
+    def keep(self, aggregates: Iterable[object], events: Iterable[Any]) -> None:
+        """Keep what a save stored: each aggregate the save's events left it as (unless
+        a newer version is kept, as saves committed in one order may come back here in
+        another). An aggregate saved by its events alone, or not as its last event left
+        it, is forgotten instead, as is a large save's every aggregate."""
+        newest: dict[UUID, int] = {}
+        for event in events:
+            newest[event.originator_id] = event.originator_version
+        kept = [a for a in aggregates if isinstance(a, Aggregate) and newest.get(a.id) == a.version]
+        if len(kept) > KEEP_PER_SAVE_MAX:
+            kept = []
+        self.forget(newest.keys() - {a.id for a in kept})
         with self._lock:
-            for aggregate in aggregates:
+            for aggregate in kept:
                 _, version = self._kept.get(aggregate.id, (None, 0))
                 if version < aggregate.version:
                     self._kept[aggregate.id] = (aggregate, aggregate.version)

@@ -31,7 +31,7 @@ from eventsourcing.persistence import IntegrityError, Recording
 
 from ledger import copying, limits
 from ledger.errors import ConcurrencyExhausted, LedgerError
-from ledger.group_commit import Decided, GroupCommit
+from ledger.group_commit import Decided, GroupCommit, collect
 from ledger.reads import Reading, Reads
 from ledger.store_port import EventStorePort
 
@@ -164,19 +164,24 @@ class UnitOfWork(Reads):
     def _save_group(
         self, processing: ProcessingEvent[UUID], expected: Mapping[UUID, int]
     ) -> list[int]:
-        """Save a group's events in one transaction, as ``Application.save`` saves an
-        aggregate's (recorded, snapshotted, cached), if what it read is still current;
+        """Save a group's events in one transaction if what it read is still current;
         their positions."""
-        app = self._app
         token = expected_reads.set(expected)
         try:
-            recordings = app._record(processing)  # the library's save, in its parts
+            recordings = self._record(processing)
         finally:
             expected_reads.reset(token)
-        self._saved.keep([*processing.aggregates.values(), *processing.events])
+        return [r.notification.id for r in recordings]
+
+    def _record(self, processing: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Save as ``Application.save`` saves (recorded, snapshotted, cached), in its
+        parts, and keep what was saved (``ledger/saved_cache.py``)."""
+        app = self._app
+        recordings = app._record(processing)
+        self._saved.keep(processing.aggregates.values(), processing.events)
         app._take_snapshots(processing)
         app._notify(recordings)
-        return [r.notification.id for r in recordings]
+        return recordings
 
     def _forget(self, aggregate_ids: Sequence[UUID]) -> None:
         """Drop aggregates from both caches (a save was refused: read them anew)."""
@@ -226,10 +231,9 @@ class UnitOfWork(Reads):
     def _create_alone(self, aggregate: A, existing: Callable[[UUID], Any]) -> Saved:
         try:
             with _replying_with(aggregate):
-                recordings = self._app.save(aggregate)
+                recordings = self._record(_collected(aggregate))
         except IntegrityError:
             return Saved(existing(aggregate.id), self.head_position(), replayed=True)
-        self._saved.keep([aggregate])
         return Saved(aggregate, _position(recordings))
 
     def _retrying(self, attempt: Callable[[], R]) -> R:
@@ -252,13 +256,12 @@ class UnitOfWork(Reads):
         token = expected_reads.set(decided.expected())
         try:
             with decision.guard or nullcontext(), _replying_with(decision.reply):
-                recordings = self._app.save(*decision.aggregates)
+                recordings = self._record(_collected(*decision.aggregates))
         except IntegrityError:
             self._forget([*decided.changes(), *decided.reads])
             raise
         finally:
             expected_reads.reset(token)
-        self._saved.keep(decision.aggregates)
         return Saved(decision.reply, _position(recordings))
 
 
@@ -270,6 +273,13 @@ def _replying_with(reply: Any) -> Iterator[None]:
         yield
     finally:
         replying.reset(token)
+
+
+def _collected(*aggregates: Any) -> ProcessingEvent[UUID]:
+    processing: ProcessingEvent[UUID] = ProcessingEvent()
+    for obj in aggregates:
+        collect(processing, obj)
+    return processing
 
 
 def _position(recordings: Sequence[Recording[UUID]]) -> int:

@@ -149,11 +149,11 @@ def test_a_race_lost_every_time_gives_up_and_appends_nothing(
     head = ledger.head_position()
     tries: list[int] = []
 
-    def always_conflicts(*aggregates: object, **kwargs: object) -> None:
+    def always_conflicts(*args: object, **kwargs: object) -> None:
         tries.append(1)
         raise IntegrityError("lost every race")
 
-    monkeypatch.setattr(ledger, "save", always_conflicts)
+    monkeypatch.setattr(ledger, "_record", always_conflicts)  # the library's save, recording
     monkeypatch.setattr("ledger.unit_of_work.time.sleep", lambda _: None)
     with pytest.raises(ConcurrencyExhausted):
         ledger.escalate(Escalate(account, "mo", "no reply", stamp()))

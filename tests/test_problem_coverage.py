@@ -175,7 +175,7 @@ def test_faults_are_named_problems(settings, monkeypatch):
         account = p.api.open_account("Busy Ltd")["id"]
         contact = {"channel": "call", "outcome": "engaged tone"}
         with monkeypatch.context() as patch:
-            patch.setattr(Ledger, "save", always_conflicts)
+            patch.setattr(Ledger, "_record", always_conflicts)  # the library's save, recording
             busy = p.api.post(f"/v1/accounts/{account}/contacts", contact, key="busy")
         refused(busy, 503, "concurrent-modification")
         retried = p.api.post(f"/v1/accounts/{account}/contacts", contact, key="busy")
