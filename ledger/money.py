@@ -27,6 +27,8 @@ _TWO_DECIMAL = (
     "VED WST XCD XCG YER ZAR ZMW ZWG"
 )
 
+_set = object.__setattr__  # how a frozen dataclass sets its own fields
+
 CURRENCY_EXPONENTS: dict[str, int] = {
     **{code: 0 for code in _ZERO_DECIMAL.split()},
     **{code: 2 for code in _TWO_DECIMAL.split()},
@@ -111,13 +113,22 @@ class Money:
                 got=other.currency,
             )
 
+    def _in_kind(self, amount_minor: int) -> Money:
+        """An amount of this one's currency, from arithmetic on checked amounts: an
+        integer in a currency already checked, so built without checking again (an
+        allocation oldest first sums and compares every invoice of the account)."""
+        money = object.__new__(Money)
+        _set(money, "amount_minor", amount_minor)
+        _set(money, "currency", self.currency)
+        return money
+
     def __add__(self, other: Money) -> Money:
         self._same(other)
-        return Money(self.amount_minor + other.amount_minor, self.currency)
+        return self._in_kind(self.amount_minor + other.amount_minor)
 
     def __sub__(self, other: Money) -> Money:
         self._same(other)
-        return Money(self.amount_minor - other.amount_minor, self.currency)
+        return self._in_kind(self.amount_minor - other.amount_minor)
 
     def __lt__(self, other: Money) -> bool:
         self._same(other)
