@@ -144,6 +144,8 @@ def _document_roles(router: APIRouter) -> None:
         note = "Roles: " + ", ".join(roles) + "." if roles else "Roles: any; no API key needed."
         if "x-auth" in route.openapi_extra:
             note = f"Roles: none; no API key: authenticated by its {route.openapi_extra['x-auth']}."
+        if route.description.endswith(note):  # documented by an app made before
+            continue
         route.description = f"{route.description}\n\n{note}" if route.description else note
 
 

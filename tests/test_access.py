@@ -9,7 +9,9 @@ from uuid import UUID
 
 import pytest
 
+from api.app import create_app
 from api.auth import ROLES
+from api.services import Services
 from tests.pipeline import Pipeline, pipeline
 from tests.support import ADMIN_KEY, KEY_OF_ROLE, Api
 
@@ -89,6 +91,17 @@ def test_every_v1_route_states_its_roles(running: tuple[Pipeline, str]) -> None:
     assert spec["paths"]["/v1/webhooks/stripe"]["post"]["x-auth"] == "Stripe-Signature"
     assert spec["paths"]["/v1/api-keys"]["get"]["x-roles"] == ["admin"]
     assert spec["paths"]["/v1/accounts"]["post"]["x-roles"] == sorted(WRITERS)
+
+
+def test_each_route_states_its_roles_once_however_many_apps_are_made() -> None:
+    def no_services() -> Services:
+        raise AssertionError("the app is not started")
+
+    create_app(no_services)
+    spec = create_app(no_services).openapi()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            assert operation["description"].count("Roles: ") == 1, (method, path)
 
 
 def test_an_admin_issues_lists_and_revokes_keys(running: tuple[Pipeline, str]) -> None:
