@@ -9,7 +9,10 @@ distinct messages, cycled. It starts an
 embedded PostgreSQL (fsync and synchronous_commit on, as initdb leaves them) and an
 embedded broker in a temporary folder and stops them at the end, unless DATABASE_URL (a
 server: a fresh database is made on it and dropped) or KAFKA_BOOTSTRAP_SERVERS are set.
-Progress goes to stderr, the table to stdout.
+Progress goes to stderr, the table to stdout. ``--only rebuild,consumer`` measures only
+those rows (of ``http``, ``bulk``, ``in-process``, ``rebuild``, ``consumer``, ``relay``) and
+their references: the book is written in full all the same (the command rows write it), so
+the figures compare with a whole run's; the relay publishes it for ``consumer`` too.
 
 The command mix, over HTTP and in-process alike: each client opens accounts of its own
 (untimed), then works through them round-robin, four commands on one account per round:
@@ -91,6 +94,8 @@ from runtime.embedded import EmbeddedPostgres  # noqa: E402
 from runtime.embedded_broker import EmbeddedBroker  # noqa: E402
 
 BULK_CLIENTS = 4
+ROWS = ("http", "bulk", "in-process", "rebuild", "consumer", "relay")
+NOT_MEASURED = ref.Timed(0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -121,11 +126,29 @@ def main() -> None:
         default=os.cpu_count() or 1,
         help="API processes serving the HTTP clients (default: one per CPU)",
     )
+    parser.add_argument(
+        "--only",
+        type=_rows,
+        default=frozenset(ROWS),
+        metavar="ROWS",
+        help=f"comma-separated rows to measure, of {', '.join(ROWS)} (default: all); the "
+        "book is written in full all the same",
+    )
     args = parser.parse_args()
     # Killed, stop the servers this run started all the same (as on Ctrl-C).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     with ExitStack() as stack:
-        run(_servers(stack), SCALES[args.scale], args.clients, args.api_workers, args.scale)
+        run(
+            _servers(stack), SCALES[args.scale], args.clients, args.api_workers, args.scale,
+            args.only,
+        )  # fmt: skip
+
+
+def _rows(text: str) -> frozenset[str]:
+    rows = frozenset(r.strip() for r in text.split(",") if r.strip())
+    if not rows or rows - set(ROWS):
+        raise argparse.ArgumentTypeError(f"rows are among {', '.join(ROWS)}: {text!r}")
+    return rows
 
 
 def _servers(stack: ExitStack) -> Settings:
@@ -180,12 +203,22 @@ class Row:
     target: float | None
 
 
-def run(settings: Settings, scale: Scale, clients: int, api_workers: int, scale_name: str) -> None:
-    url, bootstrap = settings.database_url or "", settings.kafka_bootstrap_servers or ""
-    topic, partitions = settings.topic, settings.topic_partitions
+def run(
+    settings: Settings,
+    scale: Scale,
+    clients: int,
+    api_workers: int,
+    scale_name: str,
+    only: frozenset[str] = frozenset(ROWS),
+) -> None:
+    url = settings.database_url or ""
     _header(url, scale, clients, api_workers, scale_name)
-    raw_1 = ref.raw_commits(url, 1, scale.in_process)
-    raw_n = ref.raw_commits(url, clients, scale.http_per_client)
+    raw_1 = ref.raw_commits(url, 1, scale.in_process) if "in-process" in only else NOT_MEASURED
+    raw_n = (
+        ref.raw_commits(url, clients, scale.http_per_client)
+        if only & {"http", "bulk"}
+        else NOT_MEASURED
+    )
     root = Root(settings)
     with ExitStack() as stack:
         ledger = root.ledger("api")
@@ -202,51 +235,81 @@ def run(settings: Settings, scale: Scale, clients: int, api_workers: int, scale_
             api_cpu = api.cpu_seconds() - cpu
             bulk = bulk_invoices(api.base_url, BULK_CLIENTS, scale.bulk_batches)
         head = ledger.head_position()
-        relayed = relay_store(root, head)
-        kept: list[ref.Message] = []
-        bare_consume = ref.bare_consume(bootstrap, topic, partitions, head, kept)
-        consumer = consumer_balances(root, head)
-        produced = ref.bare_produce(bootstrap, f"{topic}.bare", partitions, kept, head)
-        consumed = ref.bare_consume(bootstrap, f"{topic}.bare", partitions, head)
-        log_read = ref.bare_log_read(url, ledger.events_table, head)
-        rebuilt = rebuild_balances(root, head)
+        piped = _pipeline(root, ledger.events_table, head, only)
+    relayed, bare_consume, consumer = piped["relay"], piped["bare consume"], piped["consumer"]
+    produced, consumed = piped["bare produce"], piped["bare consume, produced"]
+    log_read, rebuilt = piped["bare log read"], piped["rebuild"]
     print(f"\nbook: {head:,} events", flush=True)
-    _table([
-        Row(f"commands over HTTP, {clients} clients", http.timed, "cmd/s",
-            f"raw commits, {clients} clients", raw_n, 0.25),
-        Row(f"bulk invoices, {BULK_CLIENTS} clients", bulk, "ev/s",
-            f"raw commits, {clients} clients", raw_n, 1.0),
-        Row("commands in-process, 1 client", in_process, "cmd/s",
-            "raw commits, 1 client", raw_1, 0.5),
-        Row("rebuild of 'balances' (replay)", rebuilt, "ev/s",
-            "bare read of the log", log_read, 0.25),
-        Row("consumer 'balances' from Kafka", consumer, "ev/s",
-            "bare consume, same topic", bare_consume, 0.5),
-        Row("relay, store to Kafka", relayed, "ev/s",
-            "bare produce, same msgs", produced, None),
-    ])  # fmt: skip
+    rows = {
+        "http": Row(f"commands over HTTP, {clients} clients", http.timed, "cmd/s",
+                    f"raw commits, {clients} clients", raw_n, 0.25),
+        "bulk": Row(f"bulk invoices, {BULK_CLIENTS} clients", bulk, "ev/s",
+                    f"raw commits, {clients} clients", raw_n, 1.0),
+        "in-process": Row("commands in-process, 1 client", in_process, "cmd/s",
+                          "raw commits, 1 client", raw_1, 0.5),
+        "rebuild": Row("rebuild of 'balances' (replay)", rebuilt, "ev/s",
+                       "bare read of the log", log_read, 0.25),
+        "consumer": Row("consumer 'balances' from Kafka", consumer, "ev/s",
+                        "bare consume, same topic", bare_consume, 0.5),
+        "relay": Row("relay, store to Kafka", relayed, "ev/s",
+                     "bare produce, same msgs", produced, None),
+    }  # fmt: skip
+    _table([row for name, row in rows.items() if name in only])
     ms = 1e3
-    print(
-        f"\nHTTP commands: p50 {http.timed.median() * ms:.1f} ms, p99 "
-        f"{http.timed.percentile(0.99) * ms:.1f} ms; {http.outcomes()}; "
-        f"retries on conflicts inside the API {api.conflicts()}"
-    )
-    print(
-        f"in-process commands: p50 {in_process.median() * ms:.1f} ms, p99 "
-        f"{in_process.percentile(0.99) * ms:.1f} ms; raw commits p50 / p99: 1 client "
-        f"{raw_1.median() * ms:.1f} / {raw_1.percentile(0.99) * ms:.1f} ms, {clients} clients "
-        f"{raw_n.median() * ms:.1f} / {raw_n.percentile(0.99) * ms:.1f} ms"
-    )
-    per_http, per_in_process = (
-        api_cpu / http.timed.operations,
-        in_process_cpu / in_process.operations,
-    )
-    print(
-        f"CPU per timed command: API process {per_http * ms:.1f} ms over the HTTP run (its setup "
-        f"and warm-up included), this process {per_in_process * ms:.1f} ms over the in-process run"
-    )
-    print(f"bare consume of the freshly produced topic: {consumed.rate:,.0f} msgs/s")
+    if {"http", "in-process"} <= only:
+        print(
+            f"\nHTTP commands: p50 {http.timed.median() * ms:.1f} ms, p99 "
+            f"{http.timed.percentile(0.99) * ms:.1f} ms; {http.outcomes()}; "
+            f"retries on conflicts inside the API {api.conflicts()}"
+        )
+        print(
+            f"in-process commands: p50 {in_process.median() * ms:.1f} ms, p99 "
+            f"{in_process.percentile(0.99) * ms:.1f} ms; raw commits p50 / p99: 1 client "
+            f"{raw_1.median() * ms:.1f} / {raw_1.percentile(0.99) * ms:.1f} ms, {clients} "
+            f"clients {raw_n.median() * ms:.1f} / {raw_n.percentile(0.99) * ms:.1f} ms"
+        )
+        per_http, per_in_process = (
+            api_cpu / http.timed.operations,
+            in_process_cpu / in_process.operations,
+        )
+        print(
+            f"CPU per timed command: API process {per_http * ms:.1f} ms over the HTTP run (its "
+            f"setup and warm-up included), this process {per_in_process * ms:.1f} ms over the "
+            "in-process run"
+        )
+    if "relay" in only:
+        print(f"bare consume of the freshly produced topic: {consumed.rate:,.0f} msgs/s")
     print(f"peak RSS: {_peak_rss(api)}", flush=True)
+
+
+def _pipeline(
+    root: Root, events_table: str, head: int, only: frozenset[str]
+) -> dict[str, ref.Timed]:
+    """The pipeline's rows among ``only`` and their references, by name; the store is
+    published first for the consumer and the relay."""
+    settings = root.settings
+    url, bootstrap = settings.database_url or "", settings.kafka_bootstrap_servers or ""
+    topic, partitions = settings.topic, settings.topic_partitions
+    timed = dict.fromkeys(
+        ("relay", "bare consume", "consumer", "bare produce", "bare consume, produced"),
+        NOT_MEASURED,
+    )
+    kept: list[ref.Message] = []
+    if only & {"consumer", "relay"}:
+        timed["relay"] = relay_store(root, head)
+        timed["bare consume"] = ref.bare_consume(bootstrap, topic, partitions, head, kept)
+    if "consumer" in only:
+        timed["consumer"] = consumer_balances(root, head)
+    if "relay" in only:
+        timed["bare produce"] = ref.bare_produce(bootstrap, f"{topic}.bare", partitions, kept, head)
+        timed["bare consume, produced"] = ref.bare_consume(
+            bootstrap, f"{topic}.bare", partitions, head
+        )
+    timed["bare log read"] = timed["rebuild"] = NOT_MEASURED
+    if "rebuild" in only:
+        timed["bare log read"] = ref.bare_log_read(url, events_table, head)
+        timed["rebuild"] = rebuild_balances(root, head)
+    return timed
 
 
 def _header(url: str, scale: Scale, clients: int, api_workers: int, scale_name: str) -> None:

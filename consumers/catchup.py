@@ -14,11 +14,16 @@ from consumers.topic import partition_for
 from contract.cloudevents import to_cloudevent
 from ledger.application import Ledger
 from projections import held, tracking
-from projections.writer import Projection, apply_batch, apply_together
+from projections.writer import Bulk, Projection, apply_batch, apply_together
 
 log = logging.getLogger("arledger.catchup")
 
 CHUNK_EVENTS = 4_000  # read from the store at a time; a partition's share is one batch
+
+
+class BulkFailed(Exception):
+    """A chunk could not be applied to a :class:`projections.writer.Bulk`: what it holds
+    may be part-changed, and the tables are to be built again without it."""
 
 
 def catch_up(
@@ -32,6 +37,7 @@ def catch_up(
     progress: Callable[[int, int], None] = lambda done, head: None,
     start_after: int | None = None,
     new_tables: bool = False,
+    bulk: Bulk | None = None,
 ) -> int:
     """Apply, from the store, every event of ``partitions`` after each one's position, up
     to the store's head. Safe to run beside a consumer of the same partitions: positions
@@ -64,7 +70,7 @@ def catch_up(
     )
     while after < head and (chunk := _chunk(ledger, partitions, partition_count, after)):
         after, grouped = chunk
-        applied += _apply_chunk(pool, projection, grouped, new_tables)
+        applied += _apply_chunk(pool, projection, grouped, new_tables, bulk)
         progress(after, head)
         keepalive()
     log.info("caught up", extra={"projection": projection.name, "applied": applied, "to": after})
@@ -94,13 +100,16 @@ def _apply_chunk(
     projection: Projection,
     grouped: dict[int, list[dict[str, Any]]],
     new_tables: bool,
+    bulk: Bulk | None,
 ) -> int:
     """Every partition's events in one transaction; if that fails, each on its own."""
     if not grouped:
         return 0
-    together = apply_together(pool, projection, grouped, new_tables=new_tables)
+    together = apply_together(pool, projection, grouped, new_tables=new_tables, bulk=bulk)
     if together is not None:
         return together
+    if bulk is not None:
+        raise BulkFailed(f"a chunk of {projection.name} failed in bulk")
     return sum(
         apply_batch(pool, projection, p, events, new_tables=new_tables)
         for p, events in sorted(grouped.items())

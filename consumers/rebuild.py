@@ -20,11 +20,11 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from consumers.catchup import catch_up
+from consumers.catchup import BulkFailed, catch_up
 from infra.database import create_schema, open_pool
 from ledger.application import Ledger
 from projections import tracking
-from projections.writer import Projection
+from projections.writer import Bulk, Projection
 
 log = logging.getLogger("arledger.rebuild")
 
@@ -57,26 +57,9 @@ def rebuild(
     )
     partitions = set(range(partition_count))
     log.info("rebuilding", extra={"projection": projection.name, "schema": schema})
-    tables, indexes = _indexes_apart(projection.schema)
     try:
-        create_schema(side, tracking.POSITIONS_SCHEMA, tables)
-        applied, done_to = 0, 0
-        while True:  # most of the work, with the live consumers still running
-            head = ledger.head_position()
-            fresh = catch_up(
-                ledger,
-                side,
-                projection,
-                partitions,
-                partition_count,
-                progress=progress,
-                start_after=done_to,
-                new_tables=True,
-            )
-            applied, done_to = applied + fresh, head
-            if fresh <= CLOSE_ENOUGH:  # what arrived during the last round was little
-                break
-        create_schema(side, *indexes)  # built once over the rows: cheaper than row by row
+        applied, done_to = _build(ledger, side, schema, projection, partitions, progress)
+        create_schema(side, *_indexes_apart(projection.schema)[1])  # once, over every row
         applied += _switch(ledger, pool, side, schema, projection, partitions, done_to, progress)
     except BaseException:
         with pool.connection() as conn:
@@ -86,6 +69,81 @@ def rebuild(
         side.close()
     log.info("rebuilt", extra={"projection": projection.name, "applied": applied})
     return applied
+
+
+Progress = Callable[[int, int], None]
+
+
+def _build(
+    ledger: Ledger,
+    side: ConnectionPool,
+    schema: str,
+    projection: Projection,
+    partitions: set[int],
+    progress: Progress,
+) -> tuple[int, int]:
+    """The side schema's tables, without their secondary indexes, caught up from the store
+    with the live consumers still running: in bulk where the projection can, and if that
+    fails (an event it cannot apply or store), again from empty tables, chunk by chunk,
+    where such an event holds its account as in the live projection. Returns the events
+    applied and the position they reach."""
+    _create_tables(side, projection)
+    if projection.bulk is None:
+        return _rounds(ledger, side, projection, partitions, progress, None)
+    bulk = projection.bulk(side)
+    try:
+        built = _rounds(ledger, side, projection, partitions, progress, bulk)
+        bulk.finish()  # where an event's rows cannot be stored, it fails here
+        return built
+    except psycopg.OperationalError:
+        bulk.abandon()
+        raise
+    except (BulkFailed, psycopg.Error) as e:
+        bulk.abandon()
+        log.warning(
+            "the rebuild in bulk failed; building again chunk by chunk",
+            extra={"projection": projection.name, "error": repr(e)},
+        )
+        with side.connection() as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        _create_tables(side, projection)
+        return _rounds(ledger, side, projection, partitions, progress, None)
+    except BaseException:
+        bulk.abandon()
+        raise
+
+
+def _create_tables(side: ConnectionPool, projection: Projection) -> None:
+    create_schema(side, tracking.POSITIONS_SCHEMA, _indexes_apart(projection.schema)[0])
+
+
+def _rounds(
+    ledger: Ledger,
+    side: ConnectionPool,
+    projection: Projection,
+    partitions: set[int],
+    progress: Progress,
+    bulk: Bulk | None,
+) -> tuple[int, int]:
+    """Catch up until a round brings in little (what arrived during the one before)."""
+    applied, done_to = 0, 0
+    while True:
+        head = ledger.head_position()
+        fresh = catch_up(
+            ledger,
+            side,
+            projection,
+            partitions,
+            len(partitions),
+            progress=progress,
+            start_after=done_to,
+            new_tables=True,
+            bulk=bulk,
+        )
+        applied, done_to = applied + fresh, head
+        if fresh <= CLOSE_ENOUGH:
+            return applied, done_to
 
 
 def _switch(

@@ -15,6 +15,7 @@ holds the two ways equal for every event type and a mixed book."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -31,8 +32,13 @@ class _Unsure(Exception):
     """A value the short way does not know how to write: take the long way."""
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
 @lru_cache(maxsize=1 << 16)
 def _uuid(text: str) -> str:
+    if len(text) == 32 and _HEX.issuperset(text):  # as ``UUID.hex`` writes it
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
     return str(UUID(text))
 
 
@@ -50,12 +56,17 @@ def _text(data: Any) -> str:
     return data
 
 
-def _date(data: Any) -> str:
+@lru_cache(maxsize=4096)
+def _date(data: str) -> str:
     return date.fromisoformat(_text(data)).isoformat()
 
 
 def _time(data: Any) -> str:
     return datetime.fromisoformat(_text(data)).isoformat()
+
+
+# An ``effective_at`` is often the start of a day, shared by many events.
+_effective_time = lru_cache(maxsize=4096)(_time)
 
 
 def _id(data: Any) -> str:
@@ -87,14 +98,31 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class _Kind:
+    """What the CloudEvent of an event class says of the class."""
+
+    type: str
+    version: int
+    dataschema: str
+
+
 @lru_cache(maxsize=1024)
-def _kind(topic: str) -> tuple[str, int] | None:
+def _kind(topic: str) -> _Kind | None:
     """The CloudEvents type and schema version of the class stored under ``topic``; None
     when an attribute of the class itself could stand for a field (``account_id``)."""
     cls = resolve_topic(topic)
     if getattr(cls, "account_id", None) is not None:
         return None
-    return catalog.type_of(cls), int(getattr(cls, "class_version", 1))
+    kind = catalog.type_of(cls)
+    return _Kind(kind, int(getattr(cls, "class_version", 1)), f"/v1/schemas/{kind}")
+
+
+@lru_cache(maxsize=1024)
+def _data_keys(names: frozenset[str]) -> tuple[str, ...]:
+    """The payload's field names among a stored state's ``names``, in the order the codec
+    writes them (by name), ``subject_id`` among them."""
+    return tuple(sorted((names - catalog.ENVELOPE) | {"subject_id"}))
 
 
 def cloudevent(
@@ -109,7 +137,7 @@ def cloudevent(
         return None
     try:
         state = orjson.loads(notification.state)
-        if type(state) is not dict or state.pop("class_version", 1) != kind[1]:
+        if type(state) is not dict or state.pop("class_version", 1) != kind.version:
             return None
         return _envelope(notification, kind, state, source)
     except (_Unsure, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
@@ -117,7 +145,7 @@ def cloudevent(
 
 
 def _envelope(
-    notification: Notification, kind: tuple[str, int], state: dict[str, Any], source: str
+    notification: Notification, kind: _Kind, state: dict[str, Any], source: str
 ) -> dict[str, Any]:
     originator = notification.originator_id
     if type(originator) is not UUID:
@@ -135,17 +163,17 @@ def _envelope(
         "specversion": "1.0",
         "id": catalog.event_id_of(subject, notification.originator_version),
         "source": source,
-        "type": kind[0],
+        "type": kind.type,
         "subject": subject,
         "time": _time(timestamp["_data_"]),
         "datacontenttype": "application/json",
-        "dataschema": f"/v1/schemas/{kind[0]}",
+        "dataschema": kind.dataschema,
         "position": notification.id,
         "accountid": _account(account) if account is not None else subject,
         "aggregateversion": notification.originator_version,
-        "schemaversion": kind[1],
+        "schemaversion": kind.version,
         "actor": _text(stamp["actor"]),
-        "effectivetime": _time(stamp["effective_at"]),
+        "effectivetime": _effective_time(stamp["effective_at"]),
         "correlationid": _text(stamp["correlation_id"]),
         "causationid": _text(stamp["causation_id"]),
         "data": _payload(state, subject),
@@ -162,9 +190,8 @@ def _account(value: Any) -> str:
 
 def _payload(state: dict[str, Any], subject: str) -> dict[str, Any]:
     """``catalog.payload``: the fields without the envelope, the subject's id added, by name."""
-    envelope = catalog.ENVELOPE
-    fields = {
-        k: v if type(v) in _SCALARS else _plain(v) for k, v in state.items() if k not in envelope
+    state["subject_id"] = subject  # the subject's id stands for a field of that name
+    scalars = _SCALARS
+    return {
+        k: v if type(v := state[k]) in scalars else _plain(v) for k in _data_keys(frozenset(state))
     }
-    fields["subject_id"] = subject
-    return dict(sorted(fields.items()))

@@ -82,23 +82,34 @@ class Batch:
         return None if table is None else getattr(self, table)
 
     def write(self, conn: Connection[Any], *, copy: bool = False) -> None:
-        """Write what the batch changed, in one round trip; ``copy``: the tables are new
-        and no one else writes them (a rebuild's), and the new rows go first, by COPY."""
-        tables = (
-            (self.accounts, ""),
-            (self.invoices, ""),
-            (self.payments, ""),
-            (self.arrangements, "ON CONFLICT (arrangement_id) DO NOTHING"),
-            (self.history, "ON CONFLICT (position) DO NOTHING"),
-        )
-        if copy:
-            for rows, _ in tables:
+        """Write what the batch changed: the new rows first, by COPY, then the changed ones
+        in one round trip. A new row cannot be there already: an account's rows and its
+        history are written under its lock, with its position, and only for events after
+        that position (``writer.unseen_per_account``); a second writer of the same new
+        account fails on its row. Only an arrangement may be made again (the same promise
+        or plan): it goes by INSERT, and is kept as it was, unless ``copy`` (the tables
+        are new and no one else writes them, a rebuild's)."""
+        again = () if copy else (self.arrangements,)
+        for rows in self._tables():
+            if rows not in again:
                 rows.write_new(conn, copy=True)
         with conn.pipeline():
-            for rows, conflict in tables:
-                if not copy:
-                    rows.write_new(conn, conflict)
+            for rows in again:
+                rows.write_new(conn, "ON CONFLICT (arrangement_id) DO NOTHING")
+            for rows in self._tables():
                 rows.write_changed(conn)
+
+    def held(self) -> int:
+        """How many rows the batch holds."""
+        return sum(len(rows.rows) for rows in self._tables())
+
+    def forget(self) -> None:
+        """Let go of every row held (written, or abandoned)."""
+        for rows in self._tables():
+            rows.forget()
+
+    def _tables(self) -> tuple[TableRows, ...]:
+        return (self.accounts, self.invoices, self.payments, self.arrangements, self.history)
 
     def add_to_account(self, ce: dict[str, Any], column: str, amount: int) -> None:
         assert column in balance_tables.ACCOUNT_TOTALS, column

@@ -346,7 +346,21 @@ def apply(conn: Connection[Any], events: Sequence[dict[str, Any]], *, copy: bool
         return
     batch = Batch()
     batch.load(conn, fresh)
-    accounts, history = batch.accounts, batch.history
+    history = batch.history
+
+    def record(ce: dict[str, Any]) -> None:
+        history.add(str(ce["position"]), history_row(ce))
+
+    fold(batch, fresh, record)
+    batch.write(conn, copy=copy)
+
+
+def fold(
+    batch: Batch, fresh: Sequence[dict[str, Any]], record: Callable[[dict[str, Any]], None]
+) -> None:
+    """Each event's handler on ``batch``'s rows, its account's position moved on, and
+    ``record`` of the event for the account's history."""
+    accounts = batch.accounts
     for ce in fresh:
         handler = HANDLERS.get(ce["type"])
         if handler is not None:
@@ -354,16 +368,17 @@ def apply(conn: Connection[Any], events: Sequence[dict[str, Any]], *, copy: bool
         account = accounts.get(ce["accountid"])
         if account is not None:
             account["position"] = ce["position"]
-        history.add(
-            str(ce["position"]),
-            {
-                "account_id": ce["accountid"],
-                "type": ce["type"],
-                "recorded_at": ce["time"],
-                "cloudevent": _document(ce),
-            },
-        )
-    batch.write(conn, copy=copy)
+        record(ce)
+
+
+def history_row(ce: dict[str, Any]) -> Row:
+    """The event's row in the account's history (``account_events``)."""
+    return {
+        "account_id": ce["accountid"],
+        "type": ce["type"],
+        "recorded_at": ce["time"],
+        "cloudevent": document(ce),
+    }
 
 
 def apply_new(conn: Connection[Any], events: Sequence[dict[str, Any]]) -> None:
@@ -372,7 +387,7 @@ def apply_new(conn: Connection[Any], events: Sequence[dict[str, Any]]) -> None:
     apply(conn, events, copy=True)
 
 
-def _document(ce: dict[str, Any]) -> dict[str, Any]:
+def document(ce: dict[str, Any]) -> dict[str, Any]:
     """The CloudEvent as the history keeps it: without ``partitionprev``, which says where
     it sat on the topic, not what happened."""
     if "partitionprev" not in ce:

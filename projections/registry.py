@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from projections import audit, balances, notification_requests, receivables
+from projections.balance_bulk import BalancesBulk
 from projections.writer import Projection
 
 BALANCES = Projection(
@@ -10,6 +11,7 @@ BALANCES = Projection(
     schema=balances.SCHEMA,
     apply=balances.apply,
     apply_new=balances.apply_new,
+    bulk=BalancesBulk,
 )
 RECEIVABLES = Projection(name=receivables.NAME, schema=receivables.SCHEMA, apply=receivables.apply)
 AUDIT = Projection(name=audit.NAME, schema=audit.SCHEMA, apply=audit.apply)

@@ -131,6 +131,12 @@ class TableRows:
         self._new.add(key)
         return row
 
+    def forget(self) -> None:
+        """Let go of every row, written or not."""
+        self.rows.clear()
+        self._new.clear()
+        self._changed.clear()
+
     def write(self, conn: Connection[Any], conflict: str = "") -> None:
         """Insert the new rows and update the changed ones, a statement each."""
         self.write_new(conn, conflict)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg import Connection
@@ -23,17 +23,33 @@ log = logging.getLogger("arledger.projection")
 Apply = Callable[[Connection[Any], Sequence[dict[str, Any]]], None]
 
 
+class Bulk(Protocol):
+    """A projection's new tables built across many batches, no one else writing them (a
+    rebuild's side schema): :meth:`apply` takes each batch in the caller's transaction, as
+    :data:`Apply` does, but may keep rows in memory and write them later; :meth:`finish`
+    writes what is kept. A batch that fails part-way may leave what is kept changed:
+    :meth:`abandon` then, and build the tables again without it."""
+
+    def apply(self, conn: Connection[Any], events: Sequence[dict[str, Any]]) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def abandon(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Projection:
     """A read model: its tables and the function that applies a run of new CloudEvents
     (in store order, none applied before) inside the caller's transaction; and, if it has
-    one, the same function for tables that are new and that no one else writes (a
-    rebuild's), which may write its new rows in bulk."""
+    them, the same function for tables that are new and that no one else writes (a
+    rebuild's), which may write its new rows in bulk, and a :class:`Bulk` of such tables
+    made on a pool of their own."""
 
     name: str
     schema: str
     apply: Apply
     apply_new: Apply | None = None
+    bulk: Callable[[ConnectionPool], Bulk] | None = None
 
     def ensure_schema(self, pool: ConnectionPool) -> None:
         create_schema(pool, tracking.SCHEMA, held.SCHEMA, self.schema)
@@ -93,17 +109,23 @@ def apply_batch(
 
 
 def apply_together(
-    pool: ConnectionPool, projection: Projection, batches: Batches, *, new_tables: bool = False
+    pool: ConnectionPool,
+    projection: Projection,
+    batches: Batches,
+    *,
+    new_tables: bool = False,
+    bulk: Bulk | None = None,
 ) -> int | None:
     """Apply the events of several partitions (``batches``, each in order) in one
     transaction: their positions locked together, their events in store order, as one
     partition's would be. Returns how many were taken, or None, having applied nothing,
     when that fails (a gap, an event the batch cannot take): the caller then applies each
-    partition with :func:`apply_batch`, which says which and why."""
+    partition with :func:`apply_batch`, which says which and why. ``bulk`` applies the
+    events instead of the projection's functions (a rebuild's tables)."""
     with pool.connection() as conn:
         try:
             with conn.transaction():
-                return _apply(conn, projection, batches, new_tables)
+                return _apply(conn, projection, batches, new_tables, bulk)
         except psycopg.OperationalError:
             raise
         except Exception as e:  # noqa: BLE001 - applied again partition by partition
@@ -115,7 +137,11 @@ def apply_together(
 
 
 def _apply(
-    conn: Connection[Any], projection: Projection, batches: Batches, new_tables: bool
+    conn: Connection[Any],
+    projection: Projection,
+    batches: Batches,
+    new_tables: bool,
+    bulk: Bulk | None = None,
 ) -> int:
     positions = tracking.lock_positions(conn, projection.name, batches)
     fresh: list[dict[str, Any]] = []
@@ -135,7 +161,7 @@ def _apply(
             if str(ce["accountid"]) in blocked:
                 _hold_behind(conn, projection, ce)
         applied = [ce for ce in fresh if str(ce["accountid"]) not in blocked]
-    projection.applier(new_tables)(conn, applied)
+    (bulk.apply if bulk is not None else projection.applier(new_tables))(conn, applied)
     tracking.save_positions(conn, projection.name, moved)
     return len(fresh)
 
@@ -246,16 +272,26 @@ def unseen_per_account(
     repartitioned topic or a replay from the store never counts an event twice. The
     accounts are locked (in a fixed order) and read once per batch. Events of an account
     the table never saw opened are skipped: there is nothing to add them to."""
+    return unseen_after(events, account_positions(conn, table, {ce["accountid"] for ce in events}))
+
+
+def account_positions(conn: Connection[Any], table: str, accounts: Iterable[str]) -> dict[str, int]:
+    """The ``position`` of each of ``accounts`` that ``table`` has, the rows locked (in a
+    fixed order) until the transaction ends."""
     assert table.isidentifier(), table  # names come from our modules, never a message
-    accounts = sorted({ce["accountid"] for ce in events})
-    known: dict[str, int] = {
+    return {
         str(account): int(position)
         for account, position in conn.execute(
             f"SELECT account_id, position FROM {table}"
             " WHERE account_id = ANY(%s::uuid[]) ORDER BY account_id FOR UPDATE",
-            (accounts,),
+            (sorted(accounts),),
         ).fetchall()
     }
+
+
+def unseen_after(events: Sequence[dict[str, Any]], known: dict[str, int]) -> list[dict[str, Any]]:
+    """The events of ``events`` after their account's position in ``known`` (which it
+    moves on), or that open an account ``known`` does not have, in order."""
     fresh = []
     for ce in events:
         last = known.get(ce["accountid"])
