@@ -199,6 +199,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds used so far by each child process of ``pid``, by its ``arledger``
+    command (``relay``, ``consume``, ``stripe-apply``...), summed over children alike."""
+    used: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile
+        if int(stat[1]) != pid or b"runtime.cli" not in argv:
+            continue
+        command = argv[argv.index(b"runtime.cli") + 1].decode()
+        used[command] = used.get(command, 0.0) + cpu_seconds(int(entry.name))
+    return used
+
+
 def wait_applied(conn: psycopg.Connection[Any], timeout_s: float = 600) -> float:
     """When nothing waits in the inbox any more (``time.perf_counter``)."""
     deadline = time.monotonic() + timeout_s
@@ -250,6 +269,7 @@ def live(
     unique, bodies = deliveries(made, args.events, args.duplicates, random.Random(5))
     deliverer = Deliverer(port)
     api_cpu = cpu_seconds(proc.pid)  # the API runs in the process ``up`` started
+    workers_cpu = children_cpu(proc.pid)
     with psycopg.connect(url, autocommit=True) as conn, Watcher(url, deliverer.answered) as seen:
         started = time.perf_counter()
         with ThreadPoolExecutor(args.threads) as pool:
@@ -257,6 +277,10 @@ def live(
         took = time.perf_counter() - started
         api_cpu = cpu_seconds(proc.pid) - api_cpu
         applied_in = wait_applied(conn) - started
+        workers_cpu = {
+            command: used - workers_cpu.get(command, 0.0)
+            for command, used in children_cpu(proc.pid).items()
+        }
         time.sleep(WATCH_EVERY_S * 3)  # the watcher's last look
     latencies = sorted(deliverer.latencies)
     print(
@@ -269,6 +293,10 @@ def live(
         f"   p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:.1f} ms"
     )
     print(f"API CPU:  {api_cpu / len(bodies) * 1000:.2f} ms a delivery")
+    shown = "   ".join(
+        f"{command} {used / unique * 1000:.2f}" for command, used in sorted(workers_cpu.items())
+    )
+    print(f"workers' CPU, ms an event: {shown}")
     print(
         f"applied:  all {unique} by {applied_in:.1f} s after the first delivery"
         f" ({unique / applied_in:,.0f} events/s); {duplicates} answered as duplicates"

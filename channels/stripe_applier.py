@@ -6,14 +6,15 @@ at a time, and settles each event with its outcome. It is built to apply each ev
 and in order:
 
 - one applier works at a time: it holds a session advisory lock, and another one (a
-  second ``consume`` process) stands by until that session ends;
+  second ``arledger stripe-apply``) stands by until that session ends;
 - the events of a batch that record a payment (a PaymentIntent's success or failed
   attempt, ``RECORDS_PAYMENT``) are recorded together, many to a ledger save
   (``channels/stripe_receipts.py``), in the order they arrived; one the ledger refuses
   is applied alone, as it would have been, and settled with its own reason;
 - then the batch's other events (refunds, disputes, returns), after the payments they
-  need: the events of one PaymentIntent go to one lane and are applied in the order
-  they arrived; lanes of different PaymentIntents run side by side;
+  need, in the order they arrived: their reversals too are saved many to a ledger save
+  (``channels/stripe_reversal_runs.py``), and one the ledger refuses is applied alone
+  and settled with its own reason;
 - the batch's rows are settled in one transaction after the ledger's commands commit;
   if the process dies in between, the rows are still ``received`` and are applied again
   after a restart, which the ledger's idempotent ids turn into no second effect;
@@ -28,9 +29,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import zlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import psycopg
@@ -42,12 +41,13 @@ from channels import stripe_inbox
 from channels.stripe_apply import CREATES_PAYMENT, RECORDS_PAYMENT, StripeEvents
 from channels.stripe_outcome import Outcome, refused
 from channels.stripe_receipts import record_many
+from channels.stripe_reversal_runs import reverse_in_order
+from channels.stripe_reversals import succeeded_payments
 from ledger.errors import LedgerError, Unavailable
 
 log = logging.getLogger("arledger.stripe")
 
 BATCH_SIZE = 500
-LANES = 4
 # How long an event waits, at most, for the next look once the applier has caught up: a
 # look is one query on a partial index of what waits, cheap enough to make often.
 IDLE_POLL_SECONDS = 0.02
@@ -110,15 +110,6 @@ def _payment_intent(event: Event) -> str:
     return stripe_inbox.payment_intent_of(event["data"]["object"]) or ""
 
 
-def lanes_of(batch: list[Event], lanes: int) -> list[list[Event]]:
-    """The batch split so that one PaymentIntent's events share a lane, in order."""
-    out: list[list[Event]] = [[] for _ in range(lanes)]
-    for event in batch:
-        key = _payment_intent(event) or event["id"]
-        out[zlib.crc32(key.encode()) % lanes].append(event)
-    return [lane for lane in out if lane]
-
-
 class StripeApplier:
     """Applies the inbox's ``received`` events with ``events``; ``connect`` opens the
     session that holds the applier's lock and reads the inbox."""
@@ -128,21 +119,20 @@ class StripeApplier:
         pool: ConnectionPool,
         events: StripeEvents,
         connect: Callable[[], Connection[Any]],
-        lanes: int = LANES,
     ) -> None:
-        self.pool, self.events, self.connect, self.lanes = pool, events, connect, lanes
+        self.pool, self.events, self.connect = pool, events, connect
 
     def run(self, stop: threading.Event, idle_s: float = IDLE_POLL_SECONDS) -> None:
         """Apply what arrives until ``stop``, polling the inbox when it is empty."""
-        with self.connect() as session, ThreadPoolExecutor(self.lanes) as workers:
+        with self.connect() as session:
             if not self._become_the_only_applier(session, stop):
                 return
             log.info("stripe applier started")
             while not stop.is_set():
-                if self.apply_batch(session, workers) == 0:
+                if self.apply_batch(session) == 0:
                     stop.wait(idle_s)
 
-    def apply_batch(self, session: Connection[Any], workers: ThreadPoolExecutor) -> int:
+    def apply_batch(self, session: Connection[Any]) -> int:
         """Apply up to ``BATCH_SIZE`` waiting events; how many there were."""
         batch = stripe_inbox.waiting(session, BATCH_SIZE)
         if not batch:
@@ -150,11 +140,10 @@ class StripeApplier:
         done = self.record_payments([e for e in batch if e["type"] in RECORDS_PAYMENT])
         paid = [_payment_intent(e) for e in batch if e["type"] in CREATES_PAYMENT]
         with self.pool.connection() as conn, conn.transaction():
-            # Waiting since before the batch: first in their PaymentIntent's lane.
+            # Waiting since before the batch: before its PaymentIntent's others.
             deferred = stripe_inbox.deferred_for_any(conn, paid)
             rest = [*deferred, *(e for e in batch if e["type"] not in RECORDS_PAYMENT)]
-            for outcomes in workers.map(self._apply_lane, lanes_of(rest, self.lanes)):
-                done.update(outcomes)  # map re-raises a lane's failure here
+            done.update(self.reverse_payments(rest))
             settled = [(key, d.outcome, d.detail, d.positions) for key, d in done.items()]
             stripe_inbox.settle_many(conn, settled)
         for event in (*batch, *deferred):
@@ -182,8 +171,25 @@ class StripeApplier:
             outcomes = [outcome_of(self.events, event) for event in batch]
         return {event["id"]: done for event, done in zip(batch, outcomes, strict=True)}
 
-    def _apply_lane(self, lane: list[Event]) -> dict[str, Outcome]:
-        return {event["id"]: outcome_of(self.events, event) for event in lane}
+    def reverse_payments(self, batch: list[Event]) -> dict[str, Outcome]:
+        """Apply the events of ``batch`` that come after a payment (refunds, disputes,
+        returns) in their order, their reversals many to a save: an outcome for each
+        event, by id. One the ledger refuses is applied alone."""
+        if not batch:
+            return {}
+        try:
+            stored = succeeded_payments(self.events.ledger, batch)
+            decided = [
+                (e, _classified(e, lambda e: self.events.reversing(e, stored))) for e in batch
+            ]
+            return reverse_in_order(
+                self.events.ledger, decided, lambda e: outcome_of(self.events, e)
+            )
+        except NOT_THE_EVENTS:
+            raise
+        except Exception:  # logged; each is applied alone, which says which one broke
+            log.exception("a batch of Stripe reversals broke; applying them one at a time")
+            return {event["id"]: outcome_of(self.events, event) for event in batch}
 
     def _become_the_only_applier(self, session: Connection[Any], stop: threading.Event) -> bool:
         """Two appliers would apply one PaymentIntent's events side by side, out of

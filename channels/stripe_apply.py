@@ -26,6 +26,7 @@ are keyed by their own ids, and an event about a payment the ledger does not hav
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any
 from uuid import UUID
 
@@ -39,6 +40,7 @@ from channels.stripe_outcome import (
     stamp_of,
     uuid_of,
 )
+from channels.stripe_reversals import Asked
 from ledger.application import Ledger
 from ledger.commands import AllocatePayment, RecordPayment
 from ledger.errors import UnknownInvoice
@@ -69,6 +71,15 @@ class StripeEvents:
         if event["type"] == "checkout.session.completed":
             return self._session_success(event, obj)
         return self.success_of(obj, stamp_of(event))
+
+    def reversing(self, event: dict[str, Any], stored: Container[UUID]) -> Asked | Outcome | None:
+        """What an event of a batch's others asks of the ledger, decided without reading
+        it, given which succeeded payments it has (``stored``): reversals (a refund, a
+        dispute), or its outcome when it asks none (its payment not there yet:
+        ``deferred``; a type we do not map); None when it is applied alone (``apply``)."""
+        if event["type"] not in HANDLERS:
+            return self.apply(event)
+        return stripe_reversals.asked_of(event, stored)
 
     # --- PaymentIntents ----------------------------------------------------------------
 

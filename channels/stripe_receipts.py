@@ -166,13 +166,11 @@ def _allocation(
 
 
 def _owed(events: StripeEvents, invoice_ids: list[UUID]) -> dict[UUID, Owed]:
-    """What each invoice named owes now: read together, to read only (``peek``)."""
-    named = list(dict.fromkeys(invoice_ids))
-    try:
-        invoices = events.ledger.uow.invoices(named)
-    except UnknownInvoice:  # one of them is no invoice: each is read alone
-        return {invoice_id: _owed_one(events, invoice_id) for invoice_id in named}
-    return {invoice.id: Owed(invoice.number, _owes(invoice)) for invoice in invoices}
+    """What each invoice named owes now. Each is read alone: the cache brings it up to
+    date with what the last batch appended (one query, its new events only), where
+    reading them together (``peek``) would read every event of each, a batch after
+    another as an invoice's allocations grow."""
+    return {invoice_id: _owed_one(events, invoice_id) for invoice_id in dict.fromkeys(invoice_ids)}
 
 
 def _owed_one(events: StripeEvents, invoice_id: UUID) -> Owed:

@@ -1,6 +1,6 @@
 """The ``arledger`` command: ``up`` (everything, on the embedded default unless
 DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS point elsewhere), ``api``, ``relay``, ``consume``,
-``scheduler``, ``replay``, ``demo``, ``migrate``, and the auditor's ``verify``,
+``stripe-apply``, ``scheduler``, ``replay``, ``demo``, ``migrate``, and the auditor's ``verify``,
 ``checkpoint``, ``signing-key`` and ``export``."""
 
 from __future__ import annotations
@@ -67,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     consume = sub.add_parser("consume", help="build the projections from Kafka")
     consume.add_argument("--consumers", type=int, default=1)
     consume.set_defaults(run=_consume)
+    stripe_apply = sub.add_parser(
+        "stripe-apply", help="apply the Stripe events the webhook recorded (one works at a time)"
+    )
+    stripe_apply.set_defaults(run=_stripe_apply)
     scheduler = sub.add_parser("scheduler", help="emit the events a passing date causes")
     scheduler.add_argument(
         "--today", type=date.fromisoformat, default=None, help="business date (default: UTC today)"
@@ -267,11 +271,15 @@ def _api(args: argparse.Namespace, root: Root) -> int:
     return 0
 
 
-def _run_workers(root: Root, *, relay: bool, consumers: int) -> int:
+def _run_workers(
+    root: Root, *, relay: bool = False, consumers: int = 0, stripe_applier: bool = False
+) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    threads = workers.start(root, stop, relay=relay, consumers=consumers)
+    threads = workers.start(
+        root, stop, relay=relay, consumers=consumers, stripe_applier=stripe_applier
+    )
     while not stop.wait(0.5):
         pass
     for thread in threads:
@@ -280,11 +288,15 @@ def _run_workers(root: Root, *, relay: bool, consumers: int) -> int:
 
 
 def _relay(args: argparse.Namespace, root: Root) -> int:
-    return _run_workers(root, relay=True, consumers=0)
+    return _run_workers(root, relay=True)
 
 
 def _consume(args: argparse.Namespace, root: Root) -> int:
-    return _run_workers(root, relay=False, consumers=args.consumers)
+    return _run_workers(root, consumers=args.consumers)
+
+
+def _stripe_apply(args: argparse.Namespace, root: Root) -> int:
+    return _run_workers(root, stripe_applier=True)
 
 
 def _scheduler(args: argparse.Namespace, root: Root) -> int:

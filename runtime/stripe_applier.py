@@ -1,7 +1,8 @@
 """The Stripe applier as a background worker: it applies the events the webhook recorded
-(``channels/stripe_applier.py``). It runs beside the notifier wherever the consumers run
-(``arledger up``'s consumer processes, ``arledger consume``); with several of those, one
-applies and the others stand by."""
+(``channels/stripe_applier.py``). It runs in a process of its own, ``arledger
+stripe-apply`` (one slot of ``arledger up``'s supervisor), so that it has an interpreter
+to itself rather than a share of the consumers'; if several run, one applies and the
+others stand by."""
 
 from __future__ import annotations
 

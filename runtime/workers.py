@@ -1,6 +1,7 @@
-"""The background processes of the pipeline, as threads that stop on an Event: the relay
-and the projection consumers. ``arledger up`` runs them beside the API; ``arledger relay``
-and ``arledger consume`` run them alone."""
+"""The background processes of the pipeline, as threads that stop on an Event: the relay,
+the projection consumers (with the notifier) and the Stripe applier. ``arledger up``
+supervises each kind in processes of its own beside the API; ``arledger relay``,
+``arledger consume`` and ``arledger stripe-apply`` run them alone."""
 
 from __future__ import annotations
 
@@ -113,10 +114,19 @@ def notifier_worker(root: Root) -> Callable[[threading.Event], None]:
 
 
 def start(
-    root: Root, stop: threading.Event, *, relay: bool = True, consumers: int = 1
+    root: Root,
+    stop: threading.Event,
+    *,
+    relay: bool = True,
+    consumers: int = 1,
+    stripe_applier: bool = False,
 ) -> list[threading.Thread]:
     """Start the relay, ``consumers`` consumer threads per projection and, with any
-    consumers, a notifier and the Stripe applier, each built by ``root``."""
+    consumers, a notifier; and the Stripe applier when asked. Each is built by ``root``.
+
+    The applier is asked for apart: it needs an interpreter of its own (``arledger
+    stripe-apply``), not a share of the consumers' lock on it, and one per deployment
+    does the work (a second stands by, ``channels/stripe_applier.py``)."""
     bodies: list[tuple[str, Callable[[threading.Event], None]]] = []
     if relay:
         bodies.append(("relay", relay_worker(root)))
@@ -124,6 +134,7 @@ def start(
         bodies.extend((f"{name}-{n}", consumer_worker(root, name, n)) for n in range(consumers))
     if consumers:
         bodies.append(("notifier", notifier_worker(root)))
+    if stripe_applier:
         bodies.append(("stripe-applier", stripe_applier_worker(root)))
     threads = [
         threading.Thread(target=_supervised, args=(name, body, stop), name=name, daemon=True)
@@ -151,14 +162,19 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 class Supervisor:
-    """The children of ``arledger up``: the relay, the scheduler and the consumer
-    processes, as in a deployment, so that they neither share the API's interpreter lock
-    nor die with one another. A child that exits (a crash, a SIGKILL) is started again in
-    the same slot, after a delay that doubles while it keeps dying, and it is logged."""
+    """The children of ``arledger up``: the relay, the scheduler, the Stripe applier (one,
+    however many consumer processes) and the consumer processes, as in a deployment, so
+    that they neither share the API's interpreter lock nor die with one another. A child
+    that exits (a crash, a SIGKILL) is started again in the same slot, after a delay that
+    doubles while it keeps dying, and it is logged."""
 
     def __init__(self, settings: Settings, consumers: int) -> None:
         self.env = {**os.environ, **settings_env(settings)}
-        self.commands = {"relay": ["relay"], "scheduler": ["scheduler"]}
+        self.commands = {
+            "relay": ["relay"],
+            "scheduler": ["scheduler"],
+            "stripe-apply": ["stripe-apply"],
+        }
         self.commands.update({f"consume-{n}": ["consume"] for n in range(consumers)})
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.stopping = threading.Event()

@@ -162,10 +162,20 @@ def serving(settings: Settings, services: Services) -> Iterator[str]:
 
 @contextmanager
 def running_workers(
-    settings: Settings, *, relay: bool = True, consumers: int = 1
+    settings: Settings,
+    *,
+    relay: bool = True,
+    consumers: int = 1,
+    stripe_applier: bool | None = None,
 ) -> Iterator[threading.Event]:
+    """The pipeline's workers in this process: the relay, the consumers with the notifier,
+    and (by default, with any consumers) the Stripe applier; ``arledger up`` runs each
+    kind in processes of its own."""
     stop = threading.Event()
-    threads = workers.start(Root(settings), stop, relay=relay, consumers=consumers)
+    applier = bool(consumers) if stripe_applier is None else stripe_applier
+    threads = workers.start(
+        Root(settings), stop, relay=relay, consumers=consumers, stripe_applier=applier
+    )
     try:
         yield stop
     finally:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -40,8 +39,8 @@ def _deliver(p: Pipeline, *events: dict[str, Any]) -> None:
 def _apply_one_batch(p: Pipeline) -> int:
     """What a running applier does each time it finds events waiting."""
     applier = p.services.stripe.applier(p.settings.database_url)
-    with applier.connect() as session, ThreadPoolExecutor(applier.lanes) as workers:
-        return applier.apply_batch(session, workers)
+    with applier.connect() as session:
+        return applier.apply_batch(session)
 
 
 def _settled(p: Pipeline, *events: dict[str, Any]) -> list[dict[str, Any]]:
@@ -261,3 +260,77 @@ def test_a_save_of_the_batch_that_breaks_leaves_each_event_applied_alone(
         assert [row["outcome"] for row in rows] == ["applied", "applied"]
         assert rows[0]["positions"] != rows[1]["positions"]  # each saved alone
         assert [_succeeded(p, pi).amount.amount_minor for pi in intents] == [1_00, 2_00]
+
+
+def test_a_batch_saves_its_refunds_and_disputes_together_and_refuses_each_on_its_own(
+    stripe_settings,
+):
+    """The afternoon's refunds and disputes of two card payments, applied as one batch:
+    those before a refund larger than its payment are saved together, the refusal is
+    settled with its own reason, and those after it are saved together in turn, each in
+    the order it arrived (a dispute opened, then lost; a refund told again with a new
+    one beside it, and a refund redelivered under another event id, each counted once)."""
+    with pipeline(stripe_settings, workers=False) as p:
+        api = p.api
+        acct = api.open_account("Afternoon Refunds Ltd")["id"]
+        inv = api.raise_invoice(acct, "AR-1", 100_00, "2026-10-01", "2026-10-31")["id"]
+        meta = {"account_id": acct, "invoice_id": inv}
+        first = sp.payment_intent(50_00, "succeeded", meta)
+        second = sp.payment_intent(30_00, "succeeded", meta)
+        _deliver(p, sp.event("payment_intent.succeeded", first))
+        _deliver(p, sp.event("payment_intent.succeeded", second))
+        assert _apply_one_batch(p) == 2
+        assert _outstanding(p, inv) == 20_00
+
+        tag = acct[:6]
+        events = {
+            "refund": sp.event("charge.refunded", sp.charge(first, [(f"re_a{tag}", 10_00)])),
+            "dispute": sp.event(
+                "charge.dispute.created", sp.dispute(second, 20_00, "needs_response", f"dp_{tag}")
+            ),
+            "too large": sp.event("charge.refunded", sp.charge(first, [(f"re_b{tag}", 100_00)])),
+            "after the refusal": sp.event(
+                "charge.refunded", sp.charge(first, [(f"re_c{tag}", 5_00)])
+            ),
+            "dispute lost": sp.event(
+                "charge.dispute.closed", sp.dispute(second, 20_00, "lost", f"dp_{tag}")
+            ),
+            "told again, with a new one": sp.event(
+                "charge.refunded", sp.charge(first, [(f"re_a{tag}", 10_00), (f"re_d{tag}", 2_00)])
+            ),
+            "redelivered as another event": sp.event(
+                "charge.refunded", sp.charge(first, [(f"re_c{tag}", 5_00)])
+            ),
+        }
+        _deliver(p, *events.values())
+        assert _apply_one_batch(p) == len(events)
+
+        rows = dict(zip(events, _settled(p, *events.values()), strict=True))
+        assert {name: _outcome(row) for name, row in rows.items()} == {
+            "refund": ("applied", "refunds applied"),
+            "dispute": ("applied", f"chargeback dp_{tag} opened"),
+            "too large": ("refused", rows["too large"]["detail"]),
+            "after the refusal": ("applied", "refunds applied"),
+            "dispute lost": ("applied", f"chargeback dp_{tag} lost"),
+            "told again, with a new one": ("applied", "refunds applied"),
+            "redelivered as another event": ("ignored", "every refund was applied before"),
+        }
+        assert rows["too large"]["detail"].startswith("refund-exceeds-unallocated: ")
+        # One save before the refusal, one after it: each event's effect at its position.
+        before = {tuple(rows[n]["positions"]) for n in ("refund", "dispute")}
+        after = {
+            tuple(rows[n]["positions"])
+            for n in ("after the refusal", "dispute lost", "told again, with a new one")
+        }
+        assert len(before) == len(after) == 1 and before != after, (before, after)
+        assert (
+            rows["too large"]["positions"]
+            == rows["redelivered as another event"]["positions"]
+            == []
+        )
+
+        # 50 + 30 paid against 100; 10, 5 and 2 refunded and 20 charged back, which the
+        # invoice owes again.
+        assert _succeeded(p, first).refunded.amount_minor == 17_00
+        assert _succeeded(p, second).chargebacks == {}  # closed: lost, the money gone
+        assert _outstanding(p, inv) == 100_00 - 50_00 - 30_00 + 17_00 + 20_00

@@ -49,6 +49,12 @@ def test_a_killed_worker_process_is_restarted_and_the_pipeline_goes_on(settings)
         try:
             relay = supervisor.children["relay"]
             _until(lambda: _beat_pid(p, "relay/relay") == relay.pid, what="the relay's beat")
+            applier = supervisor.children["stripe-apply"].pid  # its own slot, not a consumer's
+            _until(
+                lambda: _beat_pid(p, "stripe-apply/stripe-applier") == applier,
+                what="the Stripe applier's beat",
+            )
+            assert _beat_pid(p, "consume-0/stripe-applier") is None
             relay.send_signal(signal.SIGKILL)
             _until(lambda: supervisor.children["relay"].pid != relay.pid, what="a restart")
             restarted = supervisor.children["relay"].pid
