@@ -11,12 +11,12 @@ version)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 
 from ledger.account import Account
@@ -50,6 +50,16 @@ class Reading:
     reads: dict[UUID, int] = field(default_factory=dict)
     trusted: set[UUID] = field(default_factory=set)
     trust: bool = True  # whether this run may read this process's saves
+
+
+def mutated(aggregate: Any, events: Iterable[Any]) -> Any:
+    """``aggregate`` with ``events`` applied in turn: the library's ``project_aggregate``
+    without its assertion that each event matches a runtime-checkable protocol, which
+    walks the protocol's attributes on every event (a fifth of the Stripe applier's CPU,
+    rebuilding invoices from their events)."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 class Reads:
@@ -86,16 +96,20 @@ class Reads:
             if saved is not None and seen in (None, saved.version):
                 reading.trusted.add(aggregate_id)
                 return saved
-        cached: Aggregate = self._app.repository.get(aggregate_id, deepcopy_from_cache=False)
+        cached: Aggregate = self._app.repository.get(
+            aggregate_id, projector_func=mutated, deepcopy_from_cache=False
+        )
         return aggregate_copy(cached)
 
-    def stale(self, reading: Reading) -> bool:
-        """Whether what the decision read from this process's saves was changed since by
-        another; those are forgotten, to be read from the store."""
-        if not reading.trusted:
+    def stale(self, reading: Reading, *, all_reads: bool = False) -> bool:
+        """Whether what the decision read from this process's saves (or, ``all_reads``,
+        anything it read) was changed since by another writer; what this process saved
+        and another changed is forgotten, to be read from the store."""
+        asked = list(reading.reads if all_reads else reading.trusted)
+        if not asked:
             return False
-        stored = self._latest_versions(list(reading.trusted))
-        changed = [a for a in reading.trusted if stored.get(a) != reading.reads.get(a)]
+        stored = self.latest_versions(asked)  # as a group being decided left them
+        changed = [a for a in asked if stored.get(a) != reading.reads.get(a)]
         self._saved.forget(changed)
         return bool(changed)
 
@@ -148,7 +162,9 @@ class Reads:
         for aggregate_id in unread:
             if aggregate_id not in found:  # a long stream: from its snapshot
                 try:
-                    found[aggregate_id] = repository.get(aggregate_id, deepcopy_from_cache=False)
+                    found[aggregate_id] = repository.get(
+                        aggregate_id, projector_func=mutated, deepcopy_from_cache=False
+                    )
                 except AggregateNotFoundError:
                     raise missing from None
         aggregates = [found[a] for a in aggregate_ids]
@@ -192,7 +208,7 @@ class Reads:
         repository, mapper = self._app.repository, self._app.mapper
         made: dict[UUID, Any] = {}
         for aggregate_id, stored in self._stored_events(aggregate_ids).items():
-            aggregate = project_aggregate(None, (mapper.to_domain_event(e) for e in stored))
+            aggregate = mutated(None, (mapper.to_domain_event(e) for e in stored))
             if aggregate is None:
                 continue
             made[aggregate_id] = aggregate

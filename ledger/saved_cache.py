@@ -28,9 +28,11 @@ from ledger.copying import aggregate_copy
 
 # How many aggregates a process keeps; the least recently used goes first.
 SAVED_CACHE_SIZE = 10_000
-# A save of more aggregates than this (a billing run's batch) is not kept: copying them
-# all would cost the batch more than it saves the commands that follow.
-KEEP_PER_SAVE_MAX = 16
+# A save of more aggregates than this is not kept, lest one save push out most of what is
+# kept. Keeping costs a dictionary entry each (an aggregate is lent out as a copy, made
+# only when read): a batch of receipts or reversals that reads what the batch before it
+# saved (a bank statement's chunks, the Stripe applier's batches) reads it from here.
+KEEP_PER_SAVE_MAX = SAVED_CACHE_SIZE // 4
 
 
 class SavedAggregates:

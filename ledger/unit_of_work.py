@@ -30,7 +30,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
 from ledger import copying, limits
-from ledger.errors import ConcurrencyExhausted, LedgerError
+from ledger.errors import ConcurrencyExhausted, LedgerError, Unavailable
 from ledger.group_commit import Decided, GroupCommit, collect
 from ledger.reads import Reading, Reads
 from ledger.store_port import EventStorePort
@@ -135,19 +135,27 @@ class UnitOfWork(Reads):
         return saved
 
     def _decided(self, decide: Callable[[], Decision]) -> Decided:
-        """Run a decision, noting what it reads. A refusal or a replay that rests on this
-        process's own saves (read without asking the store) is answered only once the
-        store says they are current; else the decision runs again on what is stored."""
+        """Run a decision, noting what it reads. A refusal is answered only once the store
+        says that everything it rests on is still current: its reads are not one
+        snapshot (another writer may commit between two of them, and a refusal is never
+        saved, so no read check would catch it), and some may come from this process's
+        own saves, read without asking the store. A replay is answered once what it read
+        from those saves is current. Else the decision runs again on what is stored."""
         reading = Reading()
-        try:
-            decided = self._deciding(decide, reading)
-        except LedgerError:
-            if not self.stale(reading):
-                raise
-            return self._deciding(decide, Reading(trust=False))
-        if decided.decision.replayed and self.stale(reading):
-            return self._deciding(decide, Reading(trust=False))
-        return decided
+        for attempt in range(1, limits.COMMAND_RETRIES_MAX + 1):
+            try:
+                decided = self._deciding(decide, reading)
+            except Unavailable:
+                raise  # the store, not a rule: nothing to check it against
+            except LedgerError:
+                if attempt == limits.COMMAND_RETRIES_MAX or not self.stale(reading, all_reads=True):
+                    raise
+                reading = Reading(trust=False)
+                continue
+            if decided.decision.replayed and self.stale(reading):
+                return self._deciding(decide, Reading(trust=False))
+            return decided
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _deciding(self, decide: Callable[[], Decision], reading: Reading) -> Decided:
         self._reading.now = reading

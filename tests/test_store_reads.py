@@ -22,8 +22,10 @@ from ledger.commands import (
     RecordPayment,
     UnallocatePayment,
 )
+from ledger.errors import OverAllocation
 from ledger.money import Money
 from ledger.stamp import Stamp
+from ledger.unit_of_work import Decision, already_ran
 
 NOW = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 
@@ -99,6 +101,33 @@ def test_oldest_first_passes_over_an_invoice_another_process_settled(two_process
 
     assert _oldest_first(here, _paid(here, account, 30_00)) == {february: 30_00}
     assert here.get_invoice(january).outstanding.amount_minor == 0
+
+
+def test_a_refusal_resting_on_a_read_another_process_changed_is_decided_again(
+    two_processes,
+) -> None:
+    """A decision's reads are not one snapshot: another process may commit between two of
+    them. A refusal saves nothing, so no check at the save catches that; it is answered
+    only once what it read is still what is stored."""
+    here, there = two_processes
+    account = there.open_account(OpenAccount("Pier Florist", "GBP", 30, stamp())).aggregate.id
+    invoice = _invoice(there, account, "INV-1", "2026-02-04")
+    payment = _paid(there, account, 100_00)
+    allocate = AllocatePayment(payment, "req-1", stamp(), ((invoice, Money(100_00, "GBP")),))
+    seen: list[bool] = []
+
+    def decide() -> Decision:
+        paid = here.uow.payment(payment)
+        if not seen:  # the client's first try, in the other process, commits meanwhile
+            there.allocate_payment(allocate)
+        owed = here.uow.invoice(invoice).outstanding
+        seen.append(allocate.request_id in paid.allocation_requests)
+        if allocate.request_id in paid.allocation_requests:
+            return already_ran(paid)
+        raise OverAllocation(f"invoice {invoice} owes only {owed}")
+
+    assert here.uow.run(decide).replayed, "refused on a payment read before it was allocated"
+    assert seen == [False, True]
 
 
 def test_a_connection_cut_by_the_database_does_not_fail_the_next_command(
