@@ -23,6 +23,7 @@ line is taken once however many files carry it."""
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import re
@@ -82,8 +83,17 @@ def _fingerprint(
     return UUID(bytes=hashlib.sha256(text.encode()).digest()[:16], version=5)
 
 
+WHITESPACE = re.compile(r"\s+")
+
+
 def _collapse(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
+    return WHITESPACE.sub(" ", text).strip()
+
+
+# A statement's many lines share a few dozen dates: each date's text is parsed once.
+@functools.lru_cache(maxsize=4096)
+def _parsed_day(text: str, date_format: str) -> date:
+    return datetime.strptime(text, DATE_FORMATS[date_format]).date()
 
 
 @dataclass(frozen=True)
@@ -113,7 +123,7 @@ class NumberFormat:
     def day(self, record: dict[str, str], names: dict[str, str]) -> date:
         """The line's date: a receipt's, so never after tomorrow (UTC)."""
         text = (record[names["date"]] or "").strip()
-        on = datetime.strptime(text, DATE_FORMATS[self.date_format]).date()
+        on = _parsed_day(text, self.date_format)
         check_received_on(on)
         return on
 

@@ -184,20 +184,21 @@ class BankStatements:
             self.tolerance if statement.tolerance_minor is None else statement.tolerance_minor
         )
         matching: dict[str, Matching] = {}
+        taken: dict[UUID, dict[str, Any]] = {}  # the rows of the lines taken now
         logged = time.monotonic()
         for start in range(0, len(lines), LINES_PER_SAVE):
             chunk = lines[start : start + LINES_PER_SAVE]
             for currency in dict.fromkeys(line.amount.currency for line in chunk):
                 if currency not in matching:
                     matching[currency] = self._matching(currency, lines, tolerance)
-            self._take(chunk, statement_id, statement.method, matching, stamp)
+            taken |= self._take(chunk, statement_id, statement.method, matching, stamp)
             if time.monotonic() - logged >= PROGRESS_EVERY_S:
                 logged = time.monotonic()
                 done = start + len(chunk)
                 log.info("importing bank statement", extra={"done": done, "total": len(lines)})
         run, position = self._record(statement, statement_id, lines, stamp)
         log.info("bank statement imported", extra={"statement_id": str(statement_id), **run.counts})
-        return self._report(lines, run, position, duplicate=False)
+        return self._report(lines, run, position, duplicate=False, taken=taken)
 
     def _matching(self, currency: str, lines: list[StatementLine], tolerance: int) -> Matching:
         days = [ln.on for ln in lines]
@@ -213,10 +214,11 @@ class BankStatements:
         method: str,
         matching: dict[str, Matching],
         stamp: Stamp,
-    ) -> None:
+    ) -> dict[UUID, dict[str, Any]]:
         """Claim, decide and record a chunk of lines in one transaction, their payments
         in one ledger save (one more after each line the ledger refuses: that line waits
-        for a person, and the others are taken all the same)."""
+        for a person, and the others are taken all the same); the rows of the lines
+        taken, as the table now holds them."""
         with self.pool.connection() as conn, conn.transaction():
             claimed = bank_lines.claim_many(conn, chunk, statement_id, method)
             # A line not claimed now was taken before: by an import of this file that
@@ -226,6 +228,12 @@ class BankStatements:
             self._record_receipts(decided)
             settled = [(line.fingerprint, d.fields) for line, d in zip(taken, decided, strict=True)]
             bank_lines.settle_many(conn, settled)
+        return {
+            line.fingerprint: bank_lines.settled_row(
+                line, statement_id, method, claimed[line.fingerprint], d.fields
+            )
+            for line, d in zip(taken, decided, strict=True)
+        }
 
     def _record_receipts(self, decided: list[Taken]) -> None:
         """Record the lines' payments, in one save unless the ledger refuses one: that
@@ -354,10 +362,21 @@ class BankStatements:
         return run, saved.position
 
     def _report(
-        self, lines: list[StatementLine], run: Reconciliation, position: int, duplicate: bool
+        self,
+        lines: list[StatementLine],
+        run: Reconciliation,
+        position: int,
+        duplicate: bool,
+        taken: dict[UUID, dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
+        """The import's reply: each line as the table holds it, the rows of the lines
+        ``taken`` now as this import left them (not read again), the others read."""
+        taken = taken or {}
+        unread = [ln.fingerprint for ln in lines if ln.fingerprint not in taken]
         with self.pool.connection() as conn:
-            rows = bank_lines.of_lines(conn, [ln.fingerprint for ln in lines])
+            read = {row["line_id"]: row for row in bank_lines.of_lines(conn, unread)}
+        found = (taken.get(ln.fingerprint) or read.get(ln.fingerprint) for ln in lines)
+        rows = [row for row in found if row is not None]
         file = next((f for f in run.findings if f.get("kind") == "statement-file"), {})
         report = []
         for row in rows:

@@ -64,12 +64,17 @@ def ensure_schema(conn: Connection[Any]) -> None:
     ensure_tables(conn, SCHEMA)
 
 
+# ``claim_many`` and ``settle_many`` send their arrays in PostgreSQL's binary format
+# (``%b``): the text format escapes every element of an array with a regular expression,
+# which cost a 1,000-line chunk 70 ms of CPU to settle (14 ms in binary).
+
+
 def claim_many(
     conn: Connection[Any], lines: Sequence[StatementLine], statement_id: UUID, method: str
-) -> set[UUID]:
+) -> dict[UUID, datetime]:
     """Take each of ``lines`` for this statement, unless it was taken before (by this
     statement, in an import that died, or by an earlier overlapping one); returns the
-    fingerprints taken now.
+    fingerprints taken now, each with the time it was stamped as taken.
 
     Rows are inserted in fingerprint order, so that two imports of overlapping files
     wait for each other's lines instead of deadlocking. Each line is stamped as taken a
@@ -78,12 +83,12 @@ def claim_many(
     rows = conn.execute(
         "INSERT INTO bank_lines (line_id, statement_id, row_number, received_on, currency,"
         " amount_minor, reference, payer, method, outcome, imported_at)"
-        " SELECT l.line_id, %s, l.row_number, l.received_on, l.currency, l.amount_minor,"
-        " l.reference, l.payer, %s, 'taking', now() + l.n * interval '1 microsecond'"
-        " FROM unnest(%s::uuid[], %s::int[], %s::date[], %s::text[], %s::bigint[], %s::text[],"
-        " %s::text[]) WITH ORDINALITY"
+        " SELECT l.line_id, %b, l.row_number, l.received_on, l.currency, l.amount_minor,"
+        " l.reference, l.payer, %b, 'taking', now() + l.n * interval '1 microsecond'"
+        " FROM unnest(%b::uuid[], %b::int[], %b::date[], %b::text[], %b::bigint[], %b::text[],"
+        " %b::text[]) WITH ORDINALITY"
         " AS l(line_id, row_number, received_on, currency, amount_minor, reference, payer, n)"
-        " ORDER BY l.line_id ON CONFLICT (line_id) DO NOTHING RETURNING line_id",
+        " ORDER BY l.line_id ON CONFLICT (line_id) DO NOTHING RETURNING line_id, imported_at",
         (
             statement_id,
             method,
@@ -96,10 +101,50 @@ def claim_many(
             [line.payer for line in lines],
         ),
     ).fetchall()
-    return {row[0] for row in rows}
+    return {line_id: imported_at for line_id, imported_at in rows}
 
 
 JSON_FIELDS = ("evidence", "candidates", "allocations")
+SETTLED_FIELDS = ("outcome", "reason", "account_id", "payment_id", *JSON_FIELDS)
+
+
+def _settled_values(fields: dict[str, Any]) -> dict[str, Any]:
+    """The columns ``settle_many`` sets from a line's ``fields``, as Python values."""
+    assert set(fields) <= set(SETTLED_FIELDS), (
+        f"not an outcome: {set(fields) - set(SETTLED_FIELDS)}"
+    )
+    return {
+        name: (fields.get(name) or []) if name in JSON_FIELDS else fields.get(name)
+        for name in SETTLED_FIELDS
+    }
+
+
+def settled_row(
+    line: StatementLine,
+    statement_id: UUID,
+    method: str,
+    imported_at: datetime,
+    fields: dict[str, Any],
+) -> dict[str, Any]:
+    """The row a line claimed now (at ``imported_at``) holds once ``settle_many`` has set
+    ``fields``, as ``get`` would read it back: what an import reports of the lines it
+    took, without reading them again."""
+    return {
+        "line_id": line.fingerprint,
+        "statement_id": statement_id,
+        "row_number": line.row,
+        "received_on": line.on,
+        "currency": line.amount.currency,
+        "amount_minor": line.amount.amount_minor,
+        "reference": line.reference,
+        "payer": line.payer,
+        "method": method,
+        **_settled_values(fields),
+        "imported_at": imported_at,
+        "resolved_by": None,
+        "resolved_at": None,
+        "note": None,
+    }
 
 
 def settle_many(conn: Connection[Any], settled: Sequence[tuple[UUID, dict[str, Any]]]) -> None:
@@ -107,24 +152,16 @@ def settle_many(conn: Connection[Any], settled: Sequence[tuple[UUID, dict[str, A
     given keeps the value a claimed line has), in one statement."""
     if not settled:
         return
-    columns: dict[str, list[Any]] = {
-        "outcome": [],
-        "reason": [],
-        "account_id": [],
-        "payment_id": [],
-        **{name: [] for name in JSON_FIELDS},
-    }
+    columns: dict[str, list[Any]] = {name: [] for name in SETTLED_FIELDS}
     for _, fields in settled:
-        assert set(fields) <= set(columns), f"not an outcome: {set(fields) - set(columns)}"
-        for name, values in columns.items():
-            value = fields.get(name)
-            values.append(Jsonb(value or []) if name in JSON_FIELDS else value)
+        for name, value in _settled_values(fields).items():
+            columns[name].append(Jsonb(value) if name in JSON_FIELDS else value)
     conn.execute(
         "UPDATE bank_lines b SET outcome = v.outcome, reason = v.reason,"
         " account_id = v.account_id, payment_id = v.payment_id, evidence = v.evidence,"
         " candidates = v.candidates, allocations = v.allocations"
-        " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::uuid[], %s::uuid[], %s::jsonb[],"
-        " %s::jsonb[], %s::jsonb[])"
+        " FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::uuid[], %b::uuid[], %b::jsonb[],"
+        " %b::jsonb[], %b::jsonb[])"
         " AS v(line_id, outcome, reason, account_id, payment_id, evidence, candidates,"
         " allocations) WHERE b.line_id = v.line_id",
         ([line_id for line_id, _ in settled], *columns.values()),
@@ -180,7 +217,8 @@ def outcomes_of(conn: Connection[Any], statement_id: UUID) -> list[dict[str, Any
 
 
 def of_lines(conn: Connection[Any], line_ids: list[UUID]) -> list[dict[str, Any]]:
-    """The rows of these lines, whichever statement took them, in the order given."""
+    """The rows of these lines, whichever statement took them, in the order given (a
+    line no statement took is left out)."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             f"SELECT {COLUMNS} FROM bank_lines WHERE line_id = ANY(%s)", (line_ids,)

@@ -98,6 +98,10 @@ def test_a_statement_allocates_what_is_certain_and_queues_the_rest_with_candidat
             (9, "already-in-ledger", None),
         ]
         assert report["counts"]["lines"] == 8 and report["counts"]["allocated"] == 3
+        # What the import answers of each line is what the queue shows of it, to the field.
+        path = "/v1/bank-statements/lines"
+        listed = api.ok(api.get(path, statement_id=report["statement_id"]))["lines"]
+        assert listed == report["lines"]
         at = report["position"]
         assert _outstanding(api, inv["INV-1001"], at)["amount"] == 0
         assert _outstanding(api, inv["INV-1002"], at)["amount"] == 50  # the bank's charge
@@ -123,7 +127,6 @@ def test_a_statement_allocates_what_is_certain_and_queues_the_rest_with_candidat
         assert unknown["candidates"] == []
 
         # Paged, each full page says where the next begins; together they are the queue.
-        path = "/v1/bank-statements/lines"
         first = api.ok(api.get(path, outcome="exception", limit=2))
         assert len(first["lines"]) == 2 and first["next_imported_after"]
         after = first["next_imported_after"]
