@@ -2,7 +2,7 @@
 on the same servers, printed as one table of figures, ratios and targets.
 
 Run: ``.venv/bin/python benchmarks/suite.py [--scale small|large] [--clients 16]``.
-``small`` takes about four minutes on two cores (a book of about 28,000 events);
+``small`` takes about four minutes on two cores (a book of about 68,000 events);
 ``large`` first writes a book of 300,000 events (untimed) and runs four times the HTTP
 commands: the better part of an hour. The produce reference reuses at most 50,000
 distinct messages, cycled. It starts an

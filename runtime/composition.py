@@ -63,7 +63,7 @@ CONNECTIONS: dict[Process, Connections] = {
     "relay": Connections(ledger=2, pool=2, name="arledger-relay"),
     "consumer": Connections(ledger=2, pool=2, name="arledger-{projection}"),
     "notifier": Connections(ledger=2, pool=3, name="arledger-notifier"),
-    # The Stripe applier's lanes each run a ledger command inside an inbox transaction.
+    # The Stripe applier holds an inbox transaction while the ledger saves its batch.
     "stripe": Connections(ledger=4, pool=6, name="arledger-stripe"),
     "scheduler": Connections(ledger=10, pool=2, name="arledger-scheduler"),
     "replay": Connections(ledger=10, pool=2, name="arledger-replay"),
