@@ -130,20 +130,33 @@ def _rounds(
     applied, done_to = 0, 0
     while True:
         head = ledger.head_position()
-        fresh = catch_up(
-            ledger,
-            side,
-            projection,
-            partitions,
-            len(partitions),
-            progress=progress,
-            start_after=done_to,
-            new_tables=True,
-            bulk=bulk,
-        )
+        fresh = _caught_up(ledger, side, projection, partitions, progress, done_to, bulk)
         applied, done_to = applied + fresh, head
         if fresh <= CLOSE_ENOUGH:
             return applied, done_to
+
+
+def _caught_up(
+    ledger: Ledger,
+    side: ConnectionPool,
+    projection: Projection,
+    partitions: set[int],
+    progress: Progress,
+    after: int,
+    bulk: Bulk | None = None,
+) -> int:
+    """The side schema's tables caught up from the store, from position ``after``."""
+    return catch_up(
+        ledger,
+        side,
+        projection,
+        partitions,
+        len(partitions),
+        progress=progress,
+        start_after=after,
+        new_tables=True,
+        bulk=bulk,
+    )
 
 
 def _switch(
@@ -160,16 +173,7 @@ def _switch(
     with pool.connection() as conn, conn.transaction():
         for p in sorted(partitions):  # hold the live consumers, partition by partition
             tracking.lock_position(conn, name, p)
-        applied = catch_up(
-            ledger,
-            side,
-            projection,
-            partitions,
-            len(partitions),
-            progress=progress,
-            start_after=done_to,
-            new_tables=True,
-        )
+        applied = _caught_up(ledger, side, projection, partitions, progress, done_to)
         tables = [
             row[0]
             for row in conn.execute(

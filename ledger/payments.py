@@ -12,7 +12,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 
-from ledger import rules
+from ledger import command_runs, rules
 from ledger.account import Account
 from ledger.accounts import require_currency
 from ledger.allocation import Plan, plan_allocation
@@ -123,16 +123,10 @@ class Payments:
         created: set[UUID] = set()
 
         def decide() -> Decision:
-            refused.clear()
-            taking = len(receipts)
-            while True:
-                batch = _Receipts(self.uow, receipts[:taking])
-                refusal = batch.take_all()
-                if refusal is None:
-                    break
-                # Decided again without it, on fresh aggregates: it may have changed some.
-                taking, error = refusal
-                refused[:] = [error]
+            batch, taking, refusal = command_runs.decided_until_refused(
+                lambda n: _Receipts(self.uow, receipts[:n]), len(receipts)
+            )
+            refused[:] = [] if refusal is None else [refusal]
             created.clear()
             created.update(batch.created)
             if not batch.events:
@@ -204,25 +198,15 @@ class _Receipts:
 
     def take_all(self) -> tuple[int, LedgerError] | None:
         """Take each receipt in turn; the first refused, and why (None: none was)."""
-        for n, receipt in enumerate(self.receipts):
-            try:
-                self._take(receipt)
-            except LedgerError as error:
-                return n, error
-        return None
+        return command_runs.first_refused(self.receipts, self._take)
 
     def in_order(self) -> tuple[Aggregate, ...]:
         """What to save: the events one receipt after another, each receipt's in the
-        order ``record_payment`` then ``allocate_payment`` store them (the store takes
-        events as well as aggregates: ``Application.save``), then the aggregates they
-        belong to, which the store snapshots as after any save."""
-        changed_ids = {event.originator_id for event in self.events}
-        aggregates = [
-            aggregate
-            for aggregate in (*self.payments.values(), *self.invoices.values())
-            if aggregate.id in changed_ids
-        ]
-        return (*cast("list[Aggregate]", self.events), *aggregates)
+        order ``record_payment`` then ``allocate_payment`` store them, then the
+        aggregates they belong to."""
+        return command_runs.in_order(
+            self.events, (*self.payments.values(), *self.invoices.values())
+        )
 
     def _take(self, receipt: Receipt) -> None:
         cmd = receipt.payment

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 
-from ledger import limits, rules
+from ledger import command_runs, limits, rules
 from ledger.commands import (
     CloseChargeback,
     ForfeitDeposit,
@@ -26,7 +25,6 @@ from ledger.copying import aggregate_copy
 from ledger.errors import (
     InvalidRequest,
     LedgerError,
-    Unavailable,
     UnknownPayment,
 )
 from ledger.invoice import Invoice
@@ -126,14 +124,9 @@ class PaymentReversals:
         assert len(cmds) <= REVERSALS_PER_SAVE_MAX, "reverse in smaller runs"
 
         def decide() -> Decision:
-            taking, refused = len(cmds), None
-            while True:
-                batch = _Reversals(self.uow, cmds[:taking])
-                refusal = batch.take_all()
-                if refusal is None:
-                    break
-                # Decided again without it, on fresh aggregates: it may have changed some.
-                taking, refused = refusal
+            batch, taking, refused = command_runs.decided_until_refused(
+                lambda n: _Reversals(self.uow, cmds[:n]), len(cmds)
+            )
             reply = (taking, tuple(batch.appended), refused)
             if not batch.events:
                 return already_ran(reply)
@@ -296,26 +289,14 @@ class _Reversals:
 
     def take_all(self) -> tuple[int, LedgerError] | None:
         """Take each reversal in turn; the first refused, and why (None: none was)."""
-        for n, cmd in enumerate(self.cmds):
-            try:
-                self._take(cmd)
-            except Unavailable:
-                raise  # the store, not the reversal
-            except LedgerError as error:
-                return n, error
-        return None
+        return command_runs.first_refused(self.cmds, self._take)
 
     def in_order(self) -> tuple[Aggregate, ...]:
         """What to save: the events one reversal after another, each's in the order its
         command alone stores them (the payment's, then the invoices'), then the
-        aggregates they belong to, which the store snapshots as after any save."""
-        changed_ids = {event.originator_id for event in self.events}
-        aggregates = [
-            aggregate
-            for aggregate in (*self.payments.values(), *self.invoices.loaded.values())
-            if aggregate.id in changed_ids
-        ]
-        return (*cast("list[Aggregate]", self.events), *aggregates)
+        aggregates they belong to."""
+        payments, invoices = self.payments.values(), self.invoices.loaded.values()
+        return command_runs.in_order(self.events, (*payments, *invoices))
 
     def _take(self, cmd: Reversal) -> None:
         change = _CHANGES[type(cmd)](cmd)
