@@ -5,6 +5,7 @@ supervises each kind in processes of its own beside the API; ``arledger relay``,
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -161,6 +162,14 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+# Children that give way when the machine is busy: the Stripe applier works through what
+# the webhook has recorded, and Stripe waits on the webhook's answer, not on the applier.
+# Sharing the API's cores as an equal, it took their CPU while deliveries arrived and the
+# API answered fewer of them.
+YIELDING_SLOTS = frozenset({"stripe-apply"})
+YIELDING_NICENESS = 10
+
+
 class Supervisor:
     """The children of ``arledger up``: the relay, the scheduler, the Stripe applier (one,
     however many consumer processes) and the consumer processes, as in a deployment, so
@@ -188,7 +197,12 @@ class Supervisor:
 
     def _spawn(self, slot: str) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "runtime.cli", *self.commands[slot]]
-        return subprocess.Popen(command, env={**self.env, SLOT_ENV: slot})  # noqa: S603 - our own CLI
+        child = subprocess.Popen(command, env={**self.env, SLOT_ENV: slot})  # noqa: S603 - our own CLI
+        if slot in YIELDING_SLOTS:
+            with contextlib.suppress(OSError):  # a child gone already is restarted anyway
+                niceness = max(YIELDING_NICENESS, os.getpriority(os.PRIO_PROCESS, 0))
+                os.setpriority(os.PRIO_PROCESS, child.pid, niceness)  # never above ours
+        return child
 
     def _watch_children(self) -> None:
         delays = {slot: RESTART_DELAY_SECONDS for slot in self.commands}

@@ -3,12 +3,13 @@ and /healthz says when a worker is down instead of "ok"."""
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 
 import pytest
 
-from runtime.workers import Supervisor
+from runtime.workers import YIELDING_NICENESS, Supervisor
 from tests.pipeline import pipeline
 
 
@@ -55,6 +56,10 @@ def test_a_killed_worker_process_is_restarted_and_the_pipeline_goes_on(settings)
                 what="the Stripe applier's beat",
             )
             assert _beat_pid(p, "consume-0/stripe-applier") is None
+            # It gives way to the API on a busy machine; the relay does not.
+            ours = os.getpriority(os.PRIO_PROCESS, 0)
+            assert os.getpriority(os.PRIO_PROCESS, applier) == max(YIELDING_NICENESS, ours)
+            assert os.getpriority(os.PRIO_PROCESS, relay.pid) == ours
             relay.send_signal(signal.SIGKILL)
             _until(lambda: supervisor.children["relay"].pid != relay.pid, what="a restart")
             restarted = supervisor.children["relay"].pid
