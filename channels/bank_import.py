@@ -45,7 +45,7 @@ from channels.bank_match import (
     Matcher,
     invoice_candidates,
 )
-from channels.bank_queue import ACTIONS, STATEMENT_NAMESPACE, line_json, payment_id_for_line
+from channels.bank_queue import STATEMENT_NAMESPACE, payment_id_for_line, statement_json
 from channels.read_model import balances_caught_up
 from channels.reconcile import ReadModelBehind
 from infra.settings import Settings
@@ -377,24 +377,7 @@ class BankStatements:
             read = {row["line_id"]: row for row in bank_lines.of_lines(conn, unread)}
         found = (taken.get(ln.fingerprint) or read.get(ln.fingerprint) for ln in lines)
         rows = [row for row in found if row is not None]
-        file = next((f for f in run.findings if f.get("kind") == "statement-file"), {})
-        report = []
-        for row in rows:
-            shown = line_json(row)
-            if row["statement_id"] != run.id:
-                shown["outcome"] = "already-imported"
-                shown["action"] = ACTIONS["already-imported"]
-            report.append(shown)
-        return {
-            "statement_id": str(run.id),
-            "duplicate": duplicate,
-            "position": position,
-            "bank_account": file.get("bank_account"),
-            "sha256": file.get("sha256"),
-            "period": {"from": run.period_start.isoformat(), "to": run.period_end.isoformat()},
-            "counts": run.counts,
-            "lines": report,
-        }
+        return statement_json(run, position, duplicate, rows)
 
 
 def start(settings: Settings, ledger: Ledger, pool: ConnectionPool) -> BankStatements:

@@ -16,6 +16,7 @@ from ledger.commands import AllocatePayment, RecordPayment
 from ledger.errors import InvalidRequest, NotFound, RuleViolation
 from ledger.limits import REFERENCE_LENGTH_MAX
 from ledger.money import Money
+from ledger.reconciliation import Reconciliation
 from ledger.stamp import Stamp
 
 STATEMENT_NAMESPACE = UUID("a3f0e6f4-2b8e-4f6a-9d0c-5b7e1c2d4e61")
@@ -52,6 +53,31 @@ class LineNotOpen(RuleViolation):
 
 def payment_id_for_line(line_id: UUID) -> UUID:
     return uuid5(STATEMENT_NAMESPACE, f"payment/{line_id}")
+
+
+def statement_json(
+    run: Reconciliation, position: int, duplicate: bool, rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """An import's reply: the statement (``run``, its reconciliation) and each of its
+    lines' ``rows``, a line an earlier statement took shown as already imported."""
+    file = next((f for f in run.findings if f.get("kind") == "statement-file"), {})
+    report = []
+    for row in rows:
+        shown = line_json(row)
+        if row["statement_id"] != run.id:
+            shown["outcome"] = "already-imported"
+            shown["action"] = ACTIONS["already-imported"]
+        report.append(shown)
+    return {
+        "statement_id": str(run.id),
+        "duplicate": duplicate,
+        "position": position,
+        "bank_account": file.get("bank_account"),
+        "sha256": file.get("sha256"),
+        "period": {"from": run.period_start.isoformat(), "to": run.period_end.isoformat()},
+        "counts": run.counts,
+        "lines": report,
+    }
 
 
 def line_json(row: dict[str, Any]) -> dict[str, Any]:
