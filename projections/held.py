@@ -19,6 +19,8 @@ from typing import Any
 
 from psycopg import Connection
 
+from infra.array_text import text_array
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS projection_held (
     projection text NOT NULL,
@@ -53,8 +55,8 @@ def accounts_among(conn: Connection[Any], projection: str, accounts: Collection[
         return set()
     rows = conn.execute(
         "SELECT DISTINCT account_id FROM projection_held"
-        " WHERE projection = %s AND account_id = ANY(%s)",
-        (projection, list(accounts)),
+        " WHERE projection = %s AND account_id = ANY(%s::text[])",
+        (projection, text_array(accounts)),
     ).fetchall()
     return {str(r[0]) for r in rows}
 

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from psycopg import Connection, Cursor
 
+from infra.array_text import text_array
 from projections.totals import whole
 
 Row = dict[str, Any]
@@ -55,7 +56,7 @@ class Table:
     def select(self) -> str:
         return (
             f"SELECT {', '.join(self.columns)} FROM {self.name}"
-            f" WHERE {self.key} = ANY(%b::{self.columns[self.key]}[])"
+            f" WHERE {self.key} = ANY(%s::{self.columns[self.key]}[])"
         )
 
     def insert(self, conflict: str = "") -> str:
@@ -102,7 +103,7 @@ class TableRows:
         wanted = sorted(set(keys) - self.rows.keys())
         if wanted:
             self._cursor = conn.cursor()
-            self._cursor.execute(self.table.select(), (wanted,))
+            self._cursor.execute(self.table.select(), (text_array(map(str, wanted)),))
 
     def loaded(self) -> None:
         if self._cursor is None:

@@ -14,6 +14,7 @@ import psycopg
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
+from infra.array_text import text_array
 from infra.database import create_schema
 from projections import held, tracking
 
@@ -284,7 +285,7 @@ def account_positions(conn: Connection[Any], table: str, accounts: Iterable[str]
         for account, position in conn.execute(
             f"SELECT account_id, position FROM {table}"
             " WHERE account_id = ANY(%s::uuid[]) ORDER BY account_id FOR UPDATE",
-            (sorted(accounts),),
+            (text_array(sorted(accounts)),),
         ).fetchall()
     }
 

@@ -1,0 +1,18 @@
+"""Arrays sent to PostgreSQL as their text input (``{"a","b"}``), cast in the statement
+(``%s::uuid[]``). psycopg's list dumper first looks through a list for the type of its
+elements: for a batch's thousand keys that took longer than the statement itself."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def text_array(elements: Iterable[str]) -> str:
+    """``elements`` as one array literal, each element quoted (so a comma, a brace or a
+    quote in one stays inside it)."""
+    return "{" + ",".join(quoted(e) for e in elements) + "}"
+
+
+def quoted(text: str) -> str:
+    """An array element in double quotes, its backslashes and quotes escaped."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
