@@ -228,17 +228,19 @@ class Supervisor:
         self.stopping.set()
         if self._watch is not None:
             self._watch.join(timeout=CHILD_STOP_SECONDS)
-        stop_children(list(self.children.values()))
+        stop_children(self.children)
 
 
-def stop_children(children: list[subprocess.Popen[bytes]]) -> None:
-    for child in children:
+def stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
+    """Ask each child (by slot) to stop; kill one that has not within
+    ``CHILD_STOP_SECONDS``, saying which slot it served."""
+    for child in children.values():
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
-    for child in children:
+    for slot, child in children.items():
         try:
             child.wait(CHILD_STOP_SECONDS)
         except subprocess.TimeoutExpired:
-            log.warning("worker did not stop; killing it", extra={"pid": child.pid})
+            log.warning("worker did not stop; killing it", extra={"worker": slot, "pid": child.pid})
             child.kill()
             child.wait()

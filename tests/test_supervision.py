@@ -3,12 +3,16 @@ and /healthz says when a worker is down instead of "ok"."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
 
+from runtime import workers
 from runtime.workers import YIELDING_NICENESS, Supervisor
 from tests.pipeline import pipeline
 
@@ -72,3 +76,26 @@ def test_a_killed_worker_process_is_restarted_and_the_pipeline_goes_on(settings)
             assert p.api.get("/healthz").status_code == 200
         finally:
             supervisor.stop()
+
+
+def test_a_worker_killed_at_shutdown_is_named_by_its_slot(monkeypatch, caplog):
+    """A child that ignores SIGTERM is killed after the wait, and the log says which
+    worker it was, not only its pid."""
+    stubborn = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, sys, time\n"
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    assert stubborn.stdout is not None and stubborn.stdout.readline() == b"ready\n"
+    monkeypatch.setattr(workers, "CHILD_STOP_SECONDS", 0.5)
+    with caplog.at_level(logging.WARNING, logger="arledger.workers"):
+        workers.stop_children({"consume-1": stubborn})
+    assert stubborn.returncode == -signal.SIGKILL
+    killed = [r for r in caplog.records if r.getMessage() == "worker did not stop; killing it"]
+    assert [(r.worker, r.pid) for r in killed] == [("consume-1", stubborn.pid)]
