@@ -4,6 +4,7 @@ same transaction as the rows."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Collection
 from typing import Any
@@ -128,9 +129,15 @@ def watermark(conn: Connection[Any], projection: str, relay: str) -> int:
 
 
 def wait_for(
-    pool: ConnectionPool, projection: str, relay: str, min_position: int, timeout: float
+    pool: ConnectionPool,
+    projection: str,
+    relay: str,
+    min_position: int,
+    timeout: float,
+    stop: threading.Event | None = None,
 ) -> bool:
-    """Wait until the projection has applied every event up to ``min_position``."""
+    """Wait until the projection has applied every event up to ``min_position``; False
+    if it has not within ``timeout``, or once ``stop`` is set (a process asked to end)."""
     deadline = time.monotonic() + timeout
     while True:
         with pool.connection() as conn:
@@ -138,4 +145,7 @@ def wait_for(
                 return True
         if time.monotonic() >= deadline:
             return False
-        time.sleep(WAIT_POLL_SECONDS)
+        if stop is None:
+            time.sleep(WAIT_POLL_SECONDS)
+        elif stop.wait(WAIT_POLL_SECONDS):
+            return False

@@ -19,8 +19,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 from uuid import UUID, uuid5
 
 import psycopg
@@ -50,6 +51,7 @@ log = logging.getLogger("arledger.scheduler")
 ACTOR = "scheduler"
 _NAMESPACE = UUID("3d4c9b1e-5a7f-4e0b-8c2d-6f1e9a0b7c55")
 DAY = timedelta(days=1)
+T = TypeVar("T")
 
 
 class ProjectionBehind(Exception):
@@ -61,18 +63,27 @@ def today_utc() -> date:
 
 
 def run_once(
-    ledger: Ledger, pool: ConnectionPool, topic: str, today: date, wait_s: float = 30
+    ledger: Ledger,
+    pool: ConnectionPool,
+    topic: str,
+    today: date,
+    wait_s: float = 30,
+    stop: threading.Event | None = None,
 ) -> Counter[str]:
-    """Decide everything due by ``today``; return how many of each decision were made."""
+    """Decide everything due by ``today``; return how many of each decision were made.
+    Once ``stop`` is set (the process asked to end) it stops waiting for the read models
+    and takes no further decision: the next run takes up the rest."""
     head = ledger.head_position()
     for name in (BALANCES, RECEIVABLES):
-        if not tracking.wait_for(pool, name, topic, head, wait_s):
+        if not tracking.wait_for(pool, name, topic, head, wait_s, stop):
+            if stop is not None and stop.is_set():
+                return Counter()
             raise ProjectionBehind(f"the {name} read model has not reached the store's head")
     made: Counter[str] = Counter()
     stamp = Stamp(ACTOR, f"scheduler:{today}", str(uuid5(_NAMESPACE, str(today))), _now())
-    for invoice_id, due_on in _newly_overdue(pool, today):
+    for invoice_id, due_on in _until_stopped(_newly_overdue(pool, today), stop):
         made[_decide("overdue", ledger.note_overdue, invoice_id, due_on + DAY, stamp)] += 1
-    for account_id in _open_accounts(pool):
+    for account_id in _until_stopped(_open_accounts(pool), stop):
         made.update(decide_account(ledger, pool, account_id, today, stamp))
     made.pop("", None)
     log.info("scheduler ran", extra={"today": today.isoformat(), **made})
@@ -82,13 +93,22 @@ def run_once(
 DATABASE_RETRY_SECONDS = 5.0
 
 
+def _until_stopped(items: Iterable[T], stop: threading.Event | None) -> Iterator[T]:
+    """``items`` until ``stop`` is set."""
+    for item in items:
+        if stop is not None and stop.is_set():
+            return
+        yield item
+
+
 def run(
     ledger: Ledger, pool: ConnectionPool, topic: str, stop: threading.Event, interval_s: float
 ) -> None:
-    """Run every ``interval_s`` until ``stop``, for the wall-clock date (UTC)."""
+    """Run every ``interval_s`` until ``stop``, for the wall-clock date (UTC); a run in
+    progress ends at its next decision once ``stop`` is set."""
     while not stop.is_set():
         try:
-            run_once(ledger, pool, topic, today_utc())
+            run_once(ledger, pool, topic, today_utc(), stop=stop)
         except ProjectionBehind as e:
             log.warning("scheduler waits for the read model", extra={"error": str(e)})
         except psycopg.OperationalError as e:
