@@ -10,7 +10,7 @@ transaction that appends the command's events, so a retry can tell for certain w
 the command committed, and appends nothing if it did. In the same transaction it says
 when the command's last position commits (``infra/commits.py``). The whole save is one
 statement, ``arledger_append`` (``infra/append.py``), which this recorder creates with
-the store's tables."""
+the store's tables. It reads the notification log the lighter way of ``infra/log_read.py``."""
 
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import InterfaceError, Notification, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
 from psycopg import Connection
 from psycopg.sql import Identifier
 
-from infra import append, commits, read_check, write_off_days
+from infra import append, commits, log_read, read_check, write_off_days
 from ledger.daily_authority import current_charge
 from ledger.group_commit import GroupMark, grouped
 from ledger.unit_of_work import expected_reads, replying
@@ -101,6 +101,29 @@ class MarkingRecorder(PostgresApplicationRecorder):
             row = curs.fetchone()
         assert row is not None
         return list(row["positions"])
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """The library's read of the log; without topics (the relay's, a catch-up's), the
+        same notifications read for less (``infra/log_read.py``). Each way retries as the
+        library's own read does."""
+        notifications: Sequence[Notification]
+        if topics:
+            notifications = super().select_notifications(
+                start, limit, stop, topics, inclusive_of_start=inclusive_of_start
+            )
+        else:
+            notifications = log_read.select_notifications(
+                self, start, limit, stop, inclusive_of_start=inclusive_of_start
+            )
+        return notifications
 
 
 def _commands(events: int) -> list[append.Command]:
