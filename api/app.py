@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -44,11 +43,7 @@ from api.routes import (
     write_offs,
 )
 from api.services import Services
-
-# The collector looks at its youngest generation after this many new objects (Python's
-# default is 700): a command makes thousands (its request, its aggregates, its reply), so
-# the default collected several times a command: up to a tenth of the API's CPU.
-GC_YOUNG_THRESHOLD = 20_000
+from infra.collector import settle_collector
 
 
 def create_app(services: Services | Callable[[], Services]) -> FastAPI:
@@ -115,17 +110,6 @@ def create_app(services: Services | Callable[[], Services]) -> FastAPI:
         app.include_router(router)
     install_desk(app)
     return app
-
-
-def settle_collector() -> None:
-    """Once the process has built what it serves with (modules, routes, schemas, its
-    services), keep all that out of the garbage collector's way (``gc.freeze``) and
-    collect the young generation less often. Only for an app that owns its process: one
-    built from a factory (a test's app shares its process with others)."""
-    gc.collect()
-    gc.freeze()
-    _, middle, oldest = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, oldest)
 
 
 def _document_roles(router: APIRouter) -> None:

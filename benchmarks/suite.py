@@ -88,6 +88,7 @@ from benchmarks.suite_commands import (  # noqa: E402
     in_process_commands,
 )
 from benchmarks.suite_pipeline import consumer_balances, rebuild_balances, relay_store  # noqa: E402
+from infra.collector import settle_collector  # noqa: E402
 from infra.settings import Settings  # noqa: E402
 from runtime.composition import Root  # noqa: E402
 from runtime.embedded import EmbeddedPostgres  # noqa: E402
@@ -137,6 +138,9 @@ def main() -> None:
     args = parser.parse_args()
     # Killed, stop the servers this run started all the same (as on Ctrl-C).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    # The rows run here run in processes of their own in a deployment, each with its
+    # collector set so: the references measured here have it too.
+    settle_collector()
     with ExitStack() as stack:
         run(
             _servers(stack), SCALES[args.scale], args.clients, args.api_workers, args.scale,

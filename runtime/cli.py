@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
 from api.auth import new_development_key
+from infra.collector import settle_collector
 from infra.settings import Settings
 from runtime import cli_bank, cli_import, cli_integrity, logs, provision, workers
 from runtime.composition import Root
@@ -280,6 +281,7 @@ def _run_workers(
     threads = workers.start(
         root, stop, relay=relay, consumers=consumers, stripe_applier=stripe_applier
     )
+    settle_collector()
     while not stop.wait(0.5):
         pass
     for thread in threads:
@@ -314,6 +316,7 @@ def _scheduler(args: argparse.Namespace, root: Root) -> int:
             signal.signal(sig, lambda *_: stop.set())
         workers.mark_running("scheduler")
         workers.heartbeat(root, ["scheduler"], stop)
+        settle_collector()
         scheduler.run(store.ledger, store.pool, topic, stop, args.interval)
         return 0
 
@@ -336,6 +339,7 @@ def _replay(args: argparse.Namespace, root: Root) -> int:
         return 2
     projection = PROJECTIONS[args.projection]
     with root.replay(projection) as store:
+        settle_collector()
         bar = ProgressBar(f"rebuilding {projection.name}", sys.stderr)
         applied = rebuild(
             store.ledger,
