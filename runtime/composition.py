@@ -50,18 +50,25 @@ Process = Literal[
 @dataclass(frozen=True)
 class Connections:
     """What one kind of process opens: its ledger's pool on the event store, and a pool of
-    its own (read models, bookkeeping) under ``name``, as PostgreSQL's activity shows it."""
+    its own (read models, bookkeeping) under ``name``, as PostgreSQL's activity shows it.
+    ``flushed``: the pool's commits wait for the WAL to reach the disk. A consumer's do
+    not: it writes only read models, whose rows and positions commit together, so a
+    crash loses whole batches, never part of one; the positions then say which, and the
+    consumer applies them again (a gap in a partition, or a partition behind the relay,
+    is read from the store: ``consumers/runner.py``). Anyone who acts on such rows and
+    then commits durably (the notifier marking a message sent) flushes them with it."""
 
     ledger: int
     pool: int
     name: str
+    flushed: bool = True
 
 
 # The workers' ledgers read the store and save little; the API's serves every request.
 CONNECTIONS: dict[Process, Connections] = {
     "api": Connections(ledger=10, pool=20, name="arledger-api"),
     "relay": Connections(ledger=2, pool=2, name="arledger-relay"),
-    "consumer": Connections(ledger=2, pool=2, name="arledger-{projection}"),
+    "consumer": Connections(ledger=2, pool=2, name="arledger-{projection}", flushed=False),
     "notifier": Connections(ledger=2, pool=3, name="arledger-notifier"),
     # The Stripe applier holds an inbox transaction while the ledger saves its batch.
     "stripe": Connections(ledger=4, pool=6, name="arledger-stripe"),
@@ -105,9 +112,13 @@ class Root:
         )
 
     def pool(self, process: Process, name: str | None = None) -> ConnectionPool:
-        size, default_name = CONNECTIONS[process].pool, CONNECTIONS[process].name
-        size = self._share(process, size)
-        return open_pool(self.database_url, max_size=size, name=name or default_name)
+        connections = CONNECTIONS[process]
+        return open_pool(
+            self.database_url,
+            max_size=self._share(process, connections.pool),
+            name=name or connections.name,
+            wait_for_flush=connections.flushed,
+        )
 
     def quick_pool(self, process: Process) -> ConnectionPool:
         """Connections that commit each statement on its own without waiting for the
