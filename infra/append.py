@@ -117,16 +117,16 @@ def arguments(
         charged = (charge.write_off_id, charge.actor, charge.day, amount.currency)
         charged += (amount.amount_minor, charge.limit.amount_minor)
     return (
-        _array([str(e.originator_id) for e in events]),
+        _array([_uuid(e.originator_id) for e in events]),
         _array([str(e.originator_version) for e in events]),
         _array([_quoted(e.topic) for e in events]),
         _array([_bytea(e.state) for e in events]),
-        _array([str(a) for a in expected]),
+        _array([a.hex for a in expected]),
         _array([str(v) for v in expected.values()]),
         _array([_quoted(c.actor) for c in commands]),
         _array([_quoted(c.key) for c in commands]),
         _array([str(c.ends_at) for c in commands]),
-        _array([str(c.reply[0]) if c.reply else _NULL for c in commands]),
+        _array([c.reply[0].hex if c.reply else _NULL for c in commands]),
         _array([str(c.reply[1]) if c.reply else _NULL for c in commands]),
         *charged,
     )
@@ -137,12 +137,19 @@ def arguments(
 # than anything else in the save (265 against 120 us a save, measured on a save of three
 # events and 25 reads). Uuids and integers need no quoting; text and bytea elements are
 # always quoted, with backslash and double quote escaped, so that no value (empty,
-# "NULL", with commas, braces or spaces) is read as anything but itself.
+# "NULL", with commas, braces or spaces) is read as anything but itself. A uuid goes as
+# its 32 hex digits, which PostgreSQL reads as it reads the hyphenated form: ``str`` of
+# a ``UUID`` slices and joins its hex in Python, three times the cost, for every event
+# and every aggregate a save's commands read (an oldest-first allocation reads dozens).
 _NULL = "NULL"
 
 
 def _array(elements: list[str]) -> str:
     return "{" + ",".join(elements) + "}"
+
+
+def _uuid(value: UUID | str) -> str:
+    return value.hex if isinstance(value, UUID) else value
 
 
 def _quoted(text: str) -> str:

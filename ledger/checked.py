@@ -18,8 +18,20 @@ class Checked:
     then break the read models and every reader of the log."""
 
     def __post_init__(self) -> None:
-        for f in fields(self):  # type: ignore[arg-type]
-            _check_field(f.name, getattr(self, f.name))
+        for name in _field_names(type(self)):
+            _check_field(name, getattr(self, name))
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...]:
+    """A command class's field names, found once: ``dataclasses.fields`` looks through
+    the class's fields again on every call, and every command makes one."""
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(kind))
+    return names
 
 
 def _check_field(name: str, value: Any) -> None:

@@ -194,11 +194,15 @@ class GroupCommit:
         """Save a command decided in this thread (``decided``) with the others that
         arrive meanwhile; ``decide`` decides it again when it cannot join as it is;
         ``alone`` saves it on its own, instead of the unit of work's cycle."""
-        queued = _Queued(decide, decided, copy_context(), alone)
+        queued = None
         with self._lock:
-            self._queue.append(queued)
-            if not self._leading:
-                self._leading = queued.lead = True
+            if self._leading:
+                queued = _Queued(decide, decided, copy_context(), alone)
+                self._queue.append(queued)
+            else:  # nobody saving, so nobody queued: this command leads, on its own
+                self._leading = True
+        if queued is None:
+            return self._lead_alone(decide, decided, alone)
         while not queued.answered:
             if queued.lead:
                 self._lead()
@@ -211,6 +215,31 @@ class GroupCommit:
             raise queued.error
         return queued.saved
 
+    def _lead_alone(
+        self,
+        decide: Callable[[], Any],
+        decided: Decided,
+        alone: Callable[[Callable[[], Any], Decided | None], Any] | None,
+    ) -> Any:
+        """Save a command that found nobody saving as a group of one would be (on its
+        own, in a copy of its context), without the queue; then hand the lead to the
+        first command that queued meanwhile."""
+        self._local.leading = True
+        try:
+            return copy_context().run(alone or self._alone, decide, decided)
+        finally:
+            self._local.leading = False
+            self._pass_lead()
+
+    def _pass_lead(self) -> None:
+        """Wake the first command queued to lead, or stop leading when there is none."""
+        with self._lock:
+            if self._queue:
+                self._queue[0].lead = True
+                self._queue[0].wake.set()
+            else:
+                self._leading = False
+
     def _lead(self) -> None:
         with self._lock:
             taking = min(len(self._queue), GROUP_COMMANDS_MAX)
@@ -220,12 +249,7 @@ class GroupCommit:
             self._commit(batch)
         finally:
             self._local.leading = False
-            with self._lock:
-                if self._queue:
-                    self._queue[0].lead = True
-                    self._queue[0].wake.set()
-                else:
-                    self._leading = False
+            self._pass_lead()
             for queued in batch:
                 queued.lead = False
                 if not queued.answered:  # a bug above: never leave a caller waiting

@@ -130,6 +130,17 @@ class Money:
         self._same(other)
         return self._in_kind(self.amount_minor - other.amount_minor)
 
+    def less(self, *others: Money) -> Money:
+        """This amount less each of ``others`` (each checked to be of this currency),
+        built once: what an invoice owes is its amount less four others, asked of every
+        invoice an oldest-first allocation reads."""
+        left, currency = self.amount_minor, self.currency
+        for other in others:
+            if other.currency != currency:
+                self._same(other)  # raises the mismatch
+            left -= other.amount_minor
+        return self._in_kind(left)
+
     def __lt__(self, other: Money) -> bool:
         self._same(other)
         return self.amount_minor < other.amount_minor

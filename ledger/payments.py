@@ -100,7 +100,7 @@ class Payments:
             payment = self.uow.payment(cmd.payment_id)
             if cmd.request_id in payment.allocation_requests:
                 return already_ran((payment, payment.allocation_requests[cmd.request_id]))
-            account = self.uow.account(payment.account_id)
+            account = self.uow.peek_account(payment.account_id)  # read, not changed
             plan, invoices = plan_allocation(
                 cmd, payment, account, self.uow.invoice, self.uow.invoices
             )

@@ -36,6 +36,15 @@ A = TypeVar("A", bound=Aggregate)
 PEEK_READ_MAX = 100
 
 
+# What a read raises when an aggregate is missing: the error, or what makes it, made only
+# then (its message names the id, and formatting an id is a cost every read would pay).
+Missing = Exception | Callable[[], Exception]
+
+
+def _refusal(missing: Missing) -> Exception:
+    return missing if isinstance(missing, Exception) else missing()
+
+
 # No aggregate is ever at this version: a decision that read one aggregate at two
 # versions (one of them stale) notes it so, and its save fails the read check.
 UNREAD_VERSION = -1
@@ -113,15 +122,15 @@ class Reads:
         self._saved.forget(changed)
         return bool(changed)
 
-    def get(self, kind: type[A], aggregate_id: UUID, missing: Exception) -> A:
+    def get(self, kind: type[A], aggregate_id: UUID, missing: Missing) -> A:
         """The aggregate ``aggregate_id`` as stored now; ``missing`` when there is none
         of that kind (as an earlier command of its group left it, in a group commit)."""
         try:
             aggregate = self._load(aggregate_id)
         except AggregateNotFoundError:
-            raise missing from None
+            raise _refusal(missing) from None
         if not isinstance(aggregate, kind):
-            raise missing
+            raise _refusal(missing)
         self._read(aggregate)
         return aggregate
 
@@ -131,48 +140,51 @@ class Reads:
         if reading is not None:
             reads = reading.reads
             for aggregate in aggregates:
-                seen = reads.setdefault(aggregate.id, aggregate.version)
-                if seen != aggregate.version:  # read at two versions: one is stale
-                    reads[aggregate.id] = UNREAD_VERSION
+                aggregate_id, version = aggregate.id, aggregate.version
+                if reads.setdefault(aggregate_id, version) != version:
+                    reads[aggregate_id] = UNREAD_VERSION  # read at two versions: one is stale
 
-    def peek(self, kind: type[A], aggregate_ids: Sequence[UUID], missing: Exception) -> list[A]:
+    def peek(self, kind: type[A], aggregate_ids: Sequence[UUID], missing: Missing) -> list[A]:
         """The aggregates as stored now, to choose among and read, never to change (they
         are the caches' own), in two round trips however many: one for their latest
         versions, one for the events of those no cache holds at that version; none for
         those this process saved (checked later, see ``Reading``). A stream longer than
         ``PEEK_READ_MAX`` events is loaded as the library loads one (from its snapshot).
         A decision that changes one of them loads it with ``get`` first."""
-        repository = self._app.repository
         group = self._group_now()
         found: dict[UUID, Any] = {}
         if group is not None:
             found = {a: group.changed[a] for a in aggregate_ids if a in group.changed}
         found |= self._trusted_saves([a for a in aggregate_ids if a not in found])
-        asked = [a for a in aggregate_ids if a not in found]
+        if len(found) < len(aggregate_ids):  # some to read from the store (or ids repeat)
+            self._peek_stored([a for a in aggregate_ids if a not in found], found, missing)
+        aggregates = [found[a] for a in aggregate_ids]
+        for aggregate in aggregates:
+            if not isinstance(aggregate, kind):
+                raise _refusal(missing)
+        self._read(*aggregates)
+        return aggregates
+
+    def _peek_stored(self, asked: Sequence[UUID], found: dict[UUID, Any], missing: Missing) -> None:
+        """Add to ``found`` the aggregates ``asked`` as stored now (see ``peek``)."""
         latest = self._latest_versions(asked) if asked else {}
         for aggregate_id in asked:
             if aggregate_id not in latest:
-                raise missing
+                raise _refusal(missing)
             current = self._current_copy(aggregate_id, latest[aggregate_id])
             if current is not None:
                 found[aggregate_id] = current
-        unread = [a for a in dict.fromkeys(aggregate_ids) if a not in found]
+        unread = [a for a in dict.fromkeys(asked) if a not in found]
         short = [a for a in unread if latest[a] <= PEEK_READ_MAX]
         found.update(self._made(short))
         for aggregate_id in unread:
             if aggregate_id not in found:  # a long stream: from its snapshot
                 try:
-                    found[aggregate_id] = repository.get(
+                    found[aggregate_id] = self._app.repository.get(
                         aggregate_id, projector_func=mutated, deepcopy_from_cache=False
                     )
                 except AggregateNotFoundError:
-                    raise missing from None
-        aggregates = [found[a] for a in aggregate_ids]
-        for aggregate in aggregates:
-            if not isinstance(aggregate, kind):
-                raise missing
-        self._read(*aggregates)
-        return aggregates
+                    raise _refusal(missing) from None
 
     def _trusted_saves(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Aggregate]:
         """Those of the aggregates this process saved, as it saved them, when the running
@@ -180,12 +192,9 @@ class Reads:
         reading = self._now_reading()
         if reading is None or not reading.trust:
             return {}
-        found: dict[UUID, Aggregate] = {}
-        for aggregate_id in aggregate_ids:
-            saved = self._saved.at(aggregate_id, reading.reads.get(aggregate_id))
-            if saved is not None:
-                found[aggregate_id] = saved
-                reading.trusted.add(aggregate_id)
+        reads = reading.reads
+        found = self._saved.each_at([(a, reads.get(a)) for a in aggregate_ids])
+        reading.trusted.update(found)
         return found
 
     def _current_copy(self, aggregate_id: UUID, version: int) -> Aggregate | None:
@@ -228,7 +237,7 @@ class Reads:
     def invoices(self, invoice_ids: Sequence[UUID]) -> list[Invoice]:
         """``peek`` at invoices: to choose among and read, never to change."""
         return self.peek(
-            Invoice, invoice_ids, UnknownInvoice("an invoice of the account is missing")
+            Invoice, invoice_ids, lambda: UnknownInvoice("an invoice of the account is missing")
         )
 
     def aggregate(self, aggregate_id: UUID) -> Aggregate:
@@ -243,7 +252,12 @@ class Reads:
         return aggregate_id in self._app.repository
 
     def account(self, account_id: UUID) -> Account:
-        return self.get(Account, account_id, UnknownAccount(f"no account {account_id}"))
+        return self.get(Account, account_id, lambda: UnknownAccount(f"no account {account_id}"))
+
+    def peek_account(self, account_id: UUID) -> Account:
+        """``peek`` at an account: to read (which invoices it has), never to change."""
+        found = self.peek(Account, [account_id], lambda: UnknownAccount(f"no account {account_id}"))
+        return found[0]
 
     def opened_account(self, account_id: UUID) -> Account:
         """An account, to check only what never changes once it is opened (that it
@@ -255,13 +269,15 @@ class Reads:
         return self.account(account_id)
 
     def invoice(self, invoice_id: UUID) -> Invoice:
-        return self.get(Invoice, invoice_id, UnknownInvoice(f"no invoice {invoice_id}"))
+        return self.get(Invoice, invoice_id, lambda: UnknownInvoice(f"no invoice {invoice_id}"))
 
     def payment(self, payment_id: UUID) -> Payment:
-        return self.get(Payment, payment_id, UnknownPayment(f"no payment {payment_id}"))
+        return self.get(Payment, payment_id, lambda: UnknownPayment(f"no payment {payment_id}"))
 
     def write_off(self, write_off_id: UUID) -> WriteOff:
-        return self.get(WriteOff, write_off_id, UnknownWriteOff(f"no write-off {write_off_id}"))
+        return self.get(
+            WriteOff, write_off_id, lambda: UnknownWriteOff(f"no write-off {write_off_id}")
+        )
 
     def history(self, aggregate_id: UUID, lte: int) -> list[DomainEventProtocol[UUID]]:
         """An aggregate's events up to version ``lte``, oldest first (stored ones: a

@@ -66,26 +66,41 @@ class SavedAggregates:
             return None
         return kept
 
+    def each_at(self, wanted: Iterable[tuple[UUID, int | None]]) -> dict[UUID, Aggregate]:
+        """``at`` for many: those kept, by id (each at its version, when one is given),
+        looked up under one lock."""
+        found: dict[UUID, Aggregate] = {}
+        with self._lock:
+            kept = [(a, v, self._kept.get(a)) for a, v in wanted]
+        for aggregate_id, version, entry in kept:
+            if entry is not None:
+                aggregate, saved_at = entry
+                if aggregate.version == saved_at and version in (None, saved_at):
+                    found[aggregate_id] = aggregate
+        return found
+
     def keep(self, aggregates: Iterable[object], events: Iterable[Any]) -> None:
         """Keep what a save stored: each aggregate the save's events left it as (unless
         a newer version is kept, as saves committed in one order may come back here in
         another). An aggregate saved by its events alone, or not as its last event left
         it, is forgotten instead, as is a large save's every aggregate."""
-        newest: dict[UUID, int] = {}
-        for event in events:
-            newest[event.originator_id] = event.originator_version
-        kept = [a for a in aggregates if isinstance(a, Aggregate) and newest.get(a.id) == a.version]
+        newest = {event.originator_id: event.originator_version for event in events}
+        found = [(a.id, a.version, a) for a in aggregates if isinstance(a, Aggregate)]
+        kept = [(i, v, a) for i, v, a in found if newest.get(i) == v]
         if len(kept) > KEEP_PER_SAVE_MAX:
             kept = []
-        self.forget(newest.keys() - {a.id for a in kept})
+        gone = newest.keys() - {i for i, _, _ in kept}
+        if gone:
+            self.forget(gone)
         with self._lock:
-            for aggregate in kept:
-                _, version = self._kept.get(aggregate.id, (None, 0))
-                if version < aggregate.version:
-                    self._kept[aggregate.id] = (aggregate, aggregate.version)
-                    self._kept.move_to_end(aggregate.id)
-            while len(self._kept) > self._size:
-                self._kept.popitem(last=False)
+            entries = self._kept
+            for aggregate_id, version, aggregate in kept:
+                _, held = entries.get(aggregate_id, (None, 0))
+                if held < version:
+                    entries[aggregate_id] = (aggregate, version)
+                    entries.move_to_end(aggregate_id)
+            while len(entries) > self._size:
+                entries.popitem(last=False)
 
     def forget(self, aggregate_ids: Iterable[UUID]) -> None:
         """Drop these (stale, or changed in a way not kept here)."""

@@ -50,3 +50,17 @@ def test_different_currencies_never_combine():
 @given(st.integers(-(10**12), 10**12), st.integers(-(10**12), 10**12))
 def test_addition_and_subtraction_are_exact(a, b):
     assert (Money(a, "KWD") + Money(b, "KWD") - Money(b, "KWD")).amount_minor == a
+
+
+@given(st.lists(st.integers(-(10**12), 10**12), min_size=1, max_size=6))
+def test_an_amount_less_several_is_the_amount_less_each_in_turn(amounts):
+    first, *others = [Money(a, "GBP") for a in amounts]
+    expected = first
+    for other in others:
+        expected = expected - other
+    assert first.less(*others) == expected
+
+
+def test_an_amount_less_one_of_another_currency_is_refused():
+    with pytest.raises(CurrencyMismatch):
+        Money(500, "GBP").less(Money(100, "GBP"), Money(100, "EUR"))
