@@ -25,6 +25,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from psycopg import sql
 
+from infra.array_text import joined, quoted
 from ledger.daily_authority import DailyCharge
 
 FUNCTION = (
@@ -110,24 +111,24 @@ def arguments(
     charge: DailyCharge | None,
 ) -> tuple[Any, ...]:
     """``CALL_SQL``'s arguments, each array as PostgreSQL's text literal of it (see
-    ``_array``)."""
+    ``infra/array_text.py``)."""
     charged: tuple[Any, ...] = (None,) * 6
     if charge is not None:
         amount = charge.amount
         charged = (charge.write_off_id, charge.actor, charge.day, amount.currency)
         charged += (amount.amount_minor, charge.limit.amount_minor)
     return (
-        _array([_uuid(e.originator_id) for e in events]),
-        _array([str(e.originator_version) for e in events]),
-        _array([_quoted(e.topic) for e in events]),
-        _array([_bytea(e.state) for e in events]),
-        _array([a.hex for a in expected]),
-        _array([str(v) for v in expected.values()]),
-        _array([_quoted(c.actor) for c in commands]),
-        _array([_quoted(c.key) for c in commands]),
-        _array([str(c.ends_at) for c in commands]),
-        _array([c.reply[0].hex if c.reply else _NULL for c in commands]),
-        _array([str(c.reply[1]) if c.reply else _NULL for c in commands]),
+        joined([_uuid(e.originator_id) for e in events]),
+        joined([str(e.originator_version) for e in events]),
+        joined([quoted(e.topic) for e in events]),
+        joined([_bytea(e.state) for e in events]),
+        joined([a.hex for a in expected]),
+        joined([str(v) for v in expected.values()]),
+        joined([quoted(c.actor) for c in commands]),
+        joined([quoted(c.key) for c in commands]),
+        joined([str(c.ends_at) for c in commands]),
+        joined([c.reply[0].hex if c.reply else _NULL for c in commands]),
+        joined([str(c.reply[1]) if c.reply else _NULL for c in commands]),
         *charged,
     )
 
@@ -144,16 +145,8 @@ def arguments(
 _NULL = "NULL"
 
 
-def _array(elements: list[str]) -> str:
-    return "{" + ",".join(elements) + "}"
-
-
 def _uuid(value: UUID | str) -> str:
     return value.hex if isinstance(value, UUID) else value
-
-
-def _quoted(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _bytea(data: bytes) -> str:

@@ -10,7 +10,13 @@ from collections.abc import Iterable
 def text_array(elements: Iterable[str]) -> str:
     """``elements`` as one array literal, each element quoted (so a comma, a brace or a
     quote in one stays inside it)."""
-    return "{" + ",".join(quoted(e) for e in elements) + "}"
+    return joined(quoted(e) for e in elements)
+
+
+def joined(elements: Iterable[str]) -> str:
+    """Elements already written as the array's input wants them (quoted, or numbers,
+    uuids and NULL, which need no quotes) as one array literal."""
+    return "{" + ",".join(elements) + "}"
 
 
 def quoted(text: str) -> str:
