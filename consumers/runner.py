@@ -70,6 +70,7 @@ class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self) -> None:
         self.unchecked: set[int] = set()
         self.held: set[int] = set()
+        self.joined = False  # assigned partitions once: the member's group has formed
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         self.unchecked -= {tp.partition for tp in revoked}
@@ -79,6 +80,7 @@ class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         self.unchecked |= {tp.partition for tp in assigned}
         self.held |= {tp.partition for tp in assigned}
+        self.joined = True
         liveness.poke()
         log.info("partitions assigned", extra={"partitions": sorted(self.unchecked)})
 
@@ -250,7 +252,10 @@ class ProjectionConsumer:
         """Partitions behind the relay with nothing arriving for a while: their messages
         were lost by the broker, or nobody is assigned them (a group that has not yet
         noticed a remade topic); read them from the store. Every partition is checked,
-        not only this member's: a stall is rare, and applying is safe from any member."""
+        not only this member's: a stall is rare, and applying is safe from any member.
+        Until the member's group has first formed (a new group takes about half the
+        session timeout, 3 s) nothing can arrive, so a partition behind is read at once:
+        a command's effect is readable soon after start-up, not after the join."""
         stalled = set()
         now = time.monotonic()
         with self.pool.connection() as conn:
@@ -262,20 +267,29 @@ class ProjectionConsumer:
                 ).fetchall()
             )
         self._log_lag(consumer, applied, published, now)
+        joining = not self.assignments.joined
         for p in range(self.settings.topic_partitions):
             at = applied.get(p, 0)
             if at >= published.get(p, 0):
                 self._behind_since.pop(p, None)
                 continue
             since = self._behind_since.setdefault(p, (at, now))
-            if since[0] != at:
+            if joining:
+                stalled.add(p)  # nothing arrives before the group forms: no need to wait
+            elif since[0] != at:
                 self._behind_since[p] = (at, now)
             elif now - since[1] >= STALL_SECONDS:
                 stalled.add(p)
-        if stalled:
+        if stalled and joining:
+            log.info(
+                "reading from the store while the group forms",
+                extra={"projection": self.projection.name, "partitions": sorted(stalled)},
+            )
+        elif stalled:
             log.warning(
                 "partitions stalled behind the relay", extra={"partitions": sorted(stalled)}
             )
+        if stalled:
             self._catch_up(consumer, stalled)
             for p in stalled:
                 self._behind_since.pop(p, None)
