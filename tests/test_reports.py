@@ -70,124 +70,143 @@ def test_aged_debt_debtor_days_and_cash_posting_match_the_worked_example(setting
         acme, bolt, b1 = _book(api)
         p.wait_until_projected()
         head = p.services.ledger.head_position()
+        aged = _aged_debt(api, head)
+        _trial_balance(api)
+        _debtor_days(api, acme, bolt)
+        _cash_posting(api)
+        _backdated(api, bolt, b1, aged)
 
-        aged = api.ok(
-            api.get("/v1/reports/aged-debt", as_of="2026-06-30", currency="GBP", min_position=head)
-        )
-        assert _buckets(aged) == [300_00, 500_00, 600_00, 250_00, 600_00, 2_250_00]
-        largest = api.ok(
-            api.get("/v1/reports/aged-debt", as_of="2026-06-30", currency="GBP", limit="1")
-        )
-        assert [a["name"] for a in largest["accounts"]] == ["Acme Rooms"]
-        assert largest["accounts_count"] == 2 and _buckets(largest) == _buckets(aged)
-        assert [(a["name"], _buckets(a)) for a in aged["accounts"]] == [
-            ("Acme Rooms", [300_00, 500_00, 0, 0, 600_00, 1_400_00]),
-            ("Bolt Bikes", [0, 0, 600_00, 250_00, 0, 850_00]),
-        ]
 
-        # The trial balance at 30 June: Acme 3,000 invoiced, 1,600 applied; Bolt 1,050
-        # invoiced, 200 credited (its 250 payment is applied on 5 July, after the date).
-        tb = api.ok(api.get("/v1/reports/trial-balance", as_of="2026-06-30", currency="GBP"))
-        assert [
-            (a["name"], a["debits"]["amount"], a["credits"]["amount"], a["balance"]["amount"])
-            for a in tb["accounts"]
-        ] == [
-            ("Acme Rooms", 3_000_00, 1_600_00, 1_400_00),
-            ("Bolt Bikes", 1_050_00, 200_00, 850_00),
-        ]
-        assert tb["control"]["debits"] == gbp(4_050_00)
-        assert tb["control"]["credits"] == gbp(1_800_00)
-        assert tb["accounts_total"] == tb["aged_debt_total"] == gbp(2_250_00)
-        assert tb["reconciled"] is True
-        top = api.ok(
-            api.get(
-                "/v1/reports/trial-balance",
-                as_of="2026-06-30",
-                currency="GBP",
-                order="balance",
-                limit="1",
-            )
-        )
-        assert [a["name"] for a in top["accounts"]] == ["Acme Rooms"]
-        assert top["accounts_count"] == 2 and top["accounts_total"] == gbp(2_250_00)
+def _aged_debt(api, head):
+    """Aged debt at 30 June, whole and by account; returns the report."""
+    aged = api.ok(
+        api.get("/v1/reports/aged-debt", as_of="2026-06-30", currency="GBP", min_position=head)
+    )
+    assert _buckets(aged) == [300_00, 500_00, 600_00, 250_00, 600_00, 2_250_00]
+    largest = api.ok(
+        api.get("/v1/reports/aged-debt", as_of="2026-06-30", currency="GBP", limit="1")
+    )
+    assert [a["name"] for a in largest["accounts"]] == ["Acme Rooms"]
+    assert largest["accounts_count"] == 2 and _buckets(largest) == _buckets(aged)
+    assert [(a["name"], _buckets(a)) for a in aged["accounts"]] == [
+        ("Acme Rooms", [300_00, 500_00, 0, 0, 600_00, 1_400_00]),
+        ("Bolt Bikes", [0, 0, 600_00, 250_00, 0, 850_00]),
+    ]
+    return aged
 
-        june = {"period_start": "2026-06-01", "period_end": "2026-06-30", "currency": "GBP"}
-        dd = api.ok(api.get("/v1/reports/debtor-days", **june))
-        assert dd["dso_standard"] == 51.92
-        assert dd["best_possible_dso"] == 6.92
-        assert dd["average_days_delinquent"] == 45.0
-        assert dd["collection_effectiveness_index"] == 38.1
-        assert dd["dso_countback"] == 77.88
-        assert dd["average_days_to_pay"] == 20.0
-        assert dd["figures"]["opening_receivables"] == gbp(2_150_00)
-        assert dd["figures"]["credit_sales"] == gbp(1_300_00)
-        # Acme alone: opening 1,100, sales 1,500, closing 1,400, not yet due 300.
-        acme_dd = api.ok(api.get("/v1/reports/debtor-days", account_id=acme, **june))
-        assert acme_dd["dso_standard"] == 28.0  # 1,400 / 1,500 x 30
-        assert acme_dd["collection_effectiveness_index"] == 52.17  # 1,200 / 2,300
-        by_account = api.ok(api.get("/v1/reports/debtor-days", by_account="true", **june))
-        rows = {a["account_id"]: a for a in by_account["accounts"]}
-        assert rows[acme]["dso_standard"] == 28.0
-        # Bolt's only June sale is a credit note (-200): there is no DSO to speak of, but
-        # CEI still is (1,050 + -200 - 850) / (1,050 + -200 - 0) = 0: nothing collected.
-        assert rows[bolt]["dso_standard"] is None
-        assert rows[bolt]["collection_effectiveness_index"] == 0.0
 
-        month = api.ok(
-            api.get("/v1/reports/cash-posting", date="2026-06-25", period="month", currency="GBP")
+def _trial_balance(api):
+    """The trial balance at 30 June, reconciled with aged debt."""
+    # The trial balance at 30 June: Acme 3,000 invoiced, 1,600 applied; Bolt 1,050
+    # invoiced, 200 credited (its 250 payment is applied on 5 July, after the date).
+    tb = api.ok(api.get("/v1/reports/trial-balance", as_of="2026-06-30", currency="GBP"))
+    assert [
+        (a["name"], a["debits"]["amount"], a["credits"]["amount"], a["balance"]["amount"])
+        for a in tb["accounts"]
+    ] == [
+        ("Acme Rooms", 3_000_00, 1_600_00, 1_400_00),
+        ("Bolt Bikes", 1_050_00, 200_00, 850_00),
+    ]
+    assert tb["control"]["debits"] == gbp(4_050_00)
+    assert tb["control"]["credits"] == gbp(1_800_00)
+    assert tb["accounts_total"] == tb["aged_debt_total"] == gbp(2_250_00)
+    assert tb["reconciled"] is True
+    top = api.ok(
+        api.get(
+            "/v1/reports/trial-balance",
+            as_of="2026-06-30",
+            currency="GBP",
+            order="balance",
+            limit="1",
         )
-        assert (month["period_start"], month["period_end"]) == ("2026-06-01", "2026-06-30")
-        assert month["received"] == gbp(1_250_00)
-        assert month["received_by_method"] == {"bacs": gbp(50_00), "card": gbp(1_200_00)}
-        assert month["applied"] == gbp(1_200_00)
-        assert month["unallocated"] == gbp(50_00)
-        books = month["books"]
-        assert [
-            books[k]["amount"] for k in ("opening_receivables", "invoiced", "cash_applied")
-        ] == [
-            2_150_00,
-            1_500_00,
-            1_200_00,
-        ]
-        assert books["credits"] == gbp(200_00)
-        assert books["closing_receivables"] == gbp(2_250_00)
-        assert books["balanced"] is True
-        # The week of Thursday 25 June (22nd to 28th): A4 and A3 are in the opening.
-        week = api.ok(
-            api.get("/v1/reports/cash-posting", date="2026-06-25", period="week", currency="GBP")
-        )
-        assert week["period_start"] == "2026-06-22"
-        assert week["books"]["opening_receivables"] == gbp(3_450_00)
-        assert week["books"]["closing_receivables"] == gbp(2_250_00)
-        assert week["books"]["balanced"] is True
-        day = next(d for d in week["days"] if d["date"] == "2026-06-25")
-        assert day["received"] == gbp(1_250_00) and day["unallocated"] == gbp(50_00)
+    )
+    assert [a["name"] for a in top["accounts"]] == ["Acme Rooms"]
+    assert top["accounts_count"] == 2 and top["accounts_total"] == gbp(2_250_00)
 
-        # A past date's report does not move when later events arrive; a backdated
-        # payment recorded now does move it, and as_known_at shows it as it was.
-        before_backdating = datetime.now(UTC).isoformat()
-        api.raise_invoice(bolt, "B3", 99_00, "2026-07-01", "2026-07-31")
-        pay = api.record_payment(bolt, 100_00, received_on="2026-06-25")["id"]
-        done = api.allocate(pay, {"allocations": [{"invoice_id": b1, "amount": gbp(100_00)}]})
-        now = api.ok(
-            api.get(
-                "/v1/reports/aged-debt",
-                as_of="2026-06-30",
-                currency="GBP",
-                min_position=done["position"],
-            )
+
+def _debtor_days(api, acme, bolt):
+    """Debtor days for June: the book's, Acme's, and by account."""
+    june = {"period_start": "2026-06-01", "period_end": "2026-06-30", "currency": "GBP"}
+    dd = api.ok(api.get("/v1/reports/debtor-days", **june))
+    assert dd["dso_standard"] == 51.92
+    assert dd["best_possible_dso"] == 6.92
+    assert dd["average_days_delinquent"] == 45.0
+    assert dd["collection_effectiveness_index"] == 38.1
+    assert dd["dso_countback"] == 77.88
+    assert dd["average_days_to_pay"] == 20.0
+    assert dd["figures"]["opening_receivables"] == gbp(2_150_00)
+    assert dd["figures"]["credit_sales"] == gbp(1_300_00)
+    # Acme alone: opening 1,100, sales 1,500, closing 1,400, not yet due 300.
+    acme_dd = api.ok(api.get("/v1/reports/debtor-days", account_id=acme, **june))
+    assert acme_dd["dso_standard"] == 28.0  # 1,400 / 1,500 x 30
+    assert acme_dd["collection_effectiveness_index"] == 52.17  # 1,200 / 2,300
+    by_account = api.ok(api.get("/v1/reports/debtor-days", by_account="true", **june))
+    rows = {a["account_id"]: a for a in by_account["accounts"]}
+    assert rows[acme]["dso_standard"] == 28.0
+    # Bolt's only June sale is a credit note (-200): there is no DSO to speak of, but
+    # CEI still is (1,050 + -200 - 850) / (1,050 + -200 - 0) = 0: nothing collected.
+    assert rows[bolt]["dso_standard"] is None
+    assert rows[bolt]["collection_effectiveness_index"] == 0.0
+
+
+def _cash_posting(api):
+    """Cash posted in June, and in the week of 25 June."""
+    month = api.ok(
+        api.get("/v1/reports/cash-posting", date="2026-06-25", period="month", currency="GBP")
+    )
+    assert (month["period_start"], month["period_end"]) == ("2026-06-01", "2026-06-30")
+    assert month["received"] == gbp(1_250_00)
+    assert month["received_by_method"] == {"bacs": gbp(50_00), "card": gbp(1_200_00)}
+    assert month["applied"] == gbp(1_200_00)
+    assert month["unallocated"] == gbp(50_00)
+    books = month["books"]
+    assert [books[k]["amount"] for k in ("opening_receivables", "invoiced", "cash_applied")] == [
+        2_150_00,
+        1_500_00,
+        1_200_00,
+    ]
+    assert books["credits"] == gbp(200_00)
+    assert books["closing_receivables"] == gbp(2_250_00)
+    assert books["balanced"] is True
+    # The week of Thursday 25 June (22nd to 28th): A4 and A3 are in the opening.
+    week = api.ok(
+        api.get("/v1/reports/cash-posting", date="2026-06-25", period="week", currency="GBP")
+    )
+    assert week["period_start"] == "2026-06-22"
+    assert week["books"]["opening_receivables"] == gbp(3_450_00)
+    assert week["books"]["closing_receivables"] == gbp(2_250_00)
+    assert week["books"]["balanced"] is True
+    day = next(d for d in week["days"] if d["date"] == "2026-06-25")
+    assert day["received"] == gbp(1_250_00) and day["unallocated"] == gbp(50_00)
+
+
+def _backdated(api, bolt, b1, aged):
+    """A backdated payment moves a past date's report; ``as_known_at`` shows it as it was."""
+    # A past date's report does not move when later events arrive; a backdated
+    # payment recorded now does move it, and as_known_at shows it as it was.
+    before_backdating = datetime.now(UTC).isoformat()
+    api.raise_invoice(bolt, "B3", 99_00, "2026-07-01", "2026-07-31")
+    pay = api.record_payment(bolt, 100_00, received_on="2026-06-25")["id"]
+    done = api.allocate(pay, {"allocations": [{"invoice_id": b1, "amount": gbp(100_00)}]})
+    now = api.ok(
+        api.get(
+            "/v1/reports/aged-debt",
+            as_of="2026-06-30",
+            currency="GBP",
+            min_position=done["position"],
         )
-        assert _buckets(now) == [300_00, 500_00, 500_00, 250_00, 600_00, 2_150_00]
-        then = api.ok(
-            api.get(
-                "/v1/reports/aged-debt",
-                as_of="2026-06-30",
-                currency="GBP",
-                as_known_at=before_backdating,
-            )
+    )
+    assert _buckets(now) == [300_00, 500_00, 500_00, 250_00, 600_00, 2_150_00]
+    then = api.ok(
+        api.get(
+            "/v1/reports/aged-debt",
+            as_of="2026-06-30",
+            currency="GBP",
+            as_known_at=before_backdating,
         )
-        assert _buckets(then) == _buckets(aged)
-        assert then["accounts"] == aged["accounts"]
+    )
+    assert _buckets(then) == _buckets(aged)
+    assert then["accounts"] == aged["accounts"]
 
 
 RATIOS = (
