@@ -14,6 +14,7 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from infra.integrity.signing import new_key_pair
 from runtime.workers import settings_env
@@ -40,20 +41,7 @@ def test_the_pack_is_reproducible_and_verifies_with_standard_tools(
     new_key_pair(private, public)
     settings = settings.model_copy(update={"signing_key_file": private})
     with pipeline(settings) as p:
-        api = p.api
-        account = api.open_account("Auditee Ltd")
-        invoice = api.raise_invoice(account["id"], "AU-1", 500_00, "2026-01-05", "2026-02-04")
-        payment = api.record_payment(account["id"], 200_00)
-        api.allocate(
-            payment["id"],
-            {
-                "allocations": [
-                    {"invoice_id": invoice["id"], "amount": {"amount": 200_00, "currency": "GBP"}}
-                ]
-            },
-        )
-        other = api.open_account("Second Client Ltd")
-        api.raise_invoice(other["id"], "SC-1", 75_00, "2026-01-10", "2026-02-09")
+        _write_book(p.api)
         p.wait_until_projected()
         today = datetime.now(UTC).date().isoformat()
 
@@ -66,21 +54,7 @@ def test_the_pack_is_reproducible_and_verifies_with_standard_tools(
         pack = files(tmp_path / "first")
         assert pack == files(tmp_path / "second")
 
-        auditor = Api(p.url, AUDITOR_KEY)
-        zipped = auditor.http.get("/v1/exports", params={"from": today, "to": today})
-        assert zipped.status_code == 200, zipped.text
-        assert (
-            zipped.content
-            == auditor.http.get("/v1/exports", params={"from": today, "to": today}).content
-        )
-        with zipfile.ZipFile(io.BytesIO(zipped.content)) as archive:
-            unzipped = {Path(n).name: archive.read(n) for n in archive.namelist()}
-        assert unzipped == pack
-        coordinator = Api(p.url, COORDINATOR_KEY)
-        assert (
-            coordinator.http.get("/v1/exports", params={"from": today, "to": today}).status_code
-            == 403
-        )
+        _served_pack_is_the_same(p, pack, today)
 
     out = tmp_path / "first"
     assert {
@@ -97,6 +71,48 @@ def test_the_pack_is_reproducible_and_verifies_with_standard_tools(
     } <= set(pack)
     assert pack["events.jsonl"].count(b"\n") == 9  # 2 opened, 2 raised, recorded, 3 allocated
     assert b"Auditee Ltd" in pack["receivables.csv"]
+    _verifies_with_standard_tools(out, public)
+    _tampered_pack_fails(out, tmp_path)
+
+
+def _write_book(api: Api) -> None:
+    """Two accounts: one invoice part paid and allocated, one invoice open."""
+    account = api.open_account("Auditee Ltd")
+    invoice = api.raise_invoice(account["id"], "AU-1", 500_00, "2026-01-05", "2026-02-04")
+    payment = api.record_payment(account["id"], 200_00)
+    api.allocate(
+        payment["id"],
+        {
+            "allocations": [
+                {"invoice_id": invoice["id"], "amount": {"amount": 200_00, "currency": "GBP"}}
+            ]
+        },
+    )
+    other = api.open_account("Second Client Ltd")
+    api.raise_invoice(other["id"], "SC-1", 75_00, "2026-01-10", "2026-02-09")
+
+
+def _served_pack_is_the_same(p: Any, pack: dict[str, bytes], today: str) -> None:
+    """The API serves the same pack, zipped, to an auditor, byte for byte each time, and
+    not to a coordinator."""
+    auditor = Api(p.url, AUDITOR_KEY)
+    zipped = auditor.http.get("/v1/exports", params={"from": today, "to": today})
+    assert zipped.status_code == 200, zipped.text
+    assert (
+        zipped.content
+        == auditor.http.get("/v1/exports", params={"from": today, "to": today}).content
+    )
+    with zipfile.ZipFile(io.BytesIO(zipped.content)) as archive:
+        unzipped = {Path(n).name: archive.read(n) for n in archive.namelist()}
+    assert unzipped == pack
+    coordinator = Api(p.url, COORDINATOR_KEY)
+    assert (
+        coordinator.http.get("/v1/exports", params={"from": today, "to": today}).status_code == 403
+    )
+
+
+def _verifies_with_standard_tools(out: Path, public: Path) -> None:
+    """sha256sum, the pack's own verifier and openssl all accept the pack."""
     assert run(["sha256sum", "-c", "SHA256SUMS"], out).returncode == 0
     checked = run([sys.executable, "verify_export.py"], out)
     assert checked.returncode == 0 and checked.stdout.startswith("OK 9 events"), checked.stdout
@@ -118,6 +134,9 @@ def test_the_pack_is_reproducible_and_verifies_with_standard_tools(
     )
     assert signature.returncode == 0, signature.stdout + signature.stderr
 
+
+def _tampered_pack_fails(out: Path, tmp_path: Path) -> None:
+    """One amount changed in a copy: its verifier says what no longer matches."""
     tampered = tmp_path / "tampered"
     shutil.copytree(out, tampered)
     events = (tampered / "events.jsonl").read_text()
