@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from infra.settings import Settings
+from ledger.application import Ledger
 from ledger.bulk_payments import BatchPayment, payment_id_for
 from ledger.commands import RecordPayment
 from ledger.errors import UnknownPayment
@@ -59,72 +60,14 @@ def test_a_day_of_receipts_records_each_good_payment_and_refuses_each_bad_one(
         h1 = api.raise_invoice(harbour, "H-1", 100_00, "2026-10-01", "2026-10-31")["id"]
         h2 = api.raise_invoice(harbour, "H-2", 50_00, "2026-11-01", "2026-11-30")["id"]
         q1 = api.raise_invoice(quay, "Q-1", 80_00, "2026-11-01", "2026-11-30")["id"]
-        tomorrow_but_one = (dt.date.today() + dt.timedelta(days=3)).isoformat()
-        batch = [
-            _payment(harbour, "R-1", 30_00),  # 0: cash on account
-            _payment(harbour, "R-2", 120_00, strategy="oldest_first"),  # 1: H-1, then H-2
-            _payment(quay, "Q-PAY-1", 80_00, allocations=_paying(q1, 80_00)),  # 2
-            _payment(euro, "E-1", 70_00),  # 3: GBP on a EUR account
-            _payment(NOWHERE, "X-1", 5_00),  # 4: no such account
-            _payment(harbour, "R-1", 30_00),  # 5: the reference of item 0 again
-            _payment(quay, "Q-PAY-2", 10_00, allocations=_paying(h1, 10_00)),  # 6
-            _payment(quay, "Q-PAY-3", 10_00, allocations=_paying(q1, 10_00)),  # 7
-            _payment(harbour, "R-4", 10_00, received_on=tomorrow_but_one),  # 8
-            _payment(harbour, "R-5", 10_00, status="pending", strategy="oldest_first"),  # 9
-            _payment(harbour, "R-6", 0),  # 10: nothing paid
-            _payment(harbour, "R-7", 10_00, allocations=_paying(h2, 20_00)),  # 11
-            _payment(harbour, "R-8", 10_00, allocations=_paying(h2, 10_00, "EUR")),  # 12
-            _payment(harbour, "   ", 10_00),  # 13: no reference to name it by
-            _payment(harbour, "R-9", 1_00, strategy="oldest_first", allocations=_paying(h2, 1_00)),
-            _payment(harbour, "R-10", 15_00, method="cheque", reference=None),  # 15: after them all
-        ]  # fmt: skip
+        batch = _day_of_receipts(harbour, quay, euro, h1, h2, q1)
         head = ledger.head_position()
 
         reply = api.ok(api.post("/v1/payments/batch", {"payments": batch}))
 
-        assert (reply["recorded"], reply["already"], reply["refused"]) == (4, 0, 12)
-        assert [item["index"] for item in reply["items"]] == list(range(len(batch)))
-        assert _kinds(reply) == {
-            3: "currency-mismatch",
-            4: "unknown-account",
-            5: "duplicate-external-ref",
-            6: "wrong-account",  # Quay's payment names Harbour's invoice
-            7: "over-allocation",  # item 2 settled Q-1 a moment before, in the same batch
-            8: "payment-dated-in-future",
-            9: "payment-not-allocatable",  # a pending payment holds no cash to allocate
-            10: "malformed-money",
-            11: "over-allocation",  # 20.00 of a 10.00 payment
-            12: "currency-mismatch",
-            13: "invalid-request",
-            14: "invalid-request",  # allocations and oldest first at once
-        }
-        problems = {item["index"]: item["problem"] for item in reply["items"] if item["problem"]}
-        assert "given more than once in this batch" in problems[5]["detail"]
-        assert "external_ref must not be empty" in problems[13]["detail"]
-        assert "give one of allocations, strategy or invoice_number" in problems[14]["detail"]
-        assert problems[4]["instance"] == "/v1/payments/batch"
-
-        # Four payments went in: one event each, and for the allocated ones an event per
-        # invoice, one for each invoice it settled and one for the payment:
-        # (1) + (1 + 2 + 1 + 1) + (1 + 1 + 1 + 1) + (1).
+        _refusals_say_why(reply, len(batch))
+        _good_ones_stored(ledger, reply, head, harbour, h1, h2, q1)
         at = reply["position"]
-        assert ledger.head_position() - head == 11 == at - head
-        ids = {item["index"]: uuid.UUID(item["payment_id"]) for item in reply["items"]}
-        assert ids[0] == payment_id_for(uuid.UUID(harbour), "R-1") == ids[5]
-        for index in _kinds(reply):
-            if index not in (5,):  # item 5's id is item 0's, recorded
-                with pytest.raises(UnknownPayment):
-                    ledger.get_payment(ids[index])
-        assert ledger.get_payment(ids[0]).unallocated == Money(30_00, "GBP")
-        assert ledger.get_payment(ids[1]).unallocated == Money(0, "GBP")
-        assert ledger.get_payment(ids[15]).method == "cheque"
-        owed = {n: ledger.get_invoice(uuid.UUID(i)).outstanding for n, i in
-                (("H-1", h1), ("H-2", h2), ("Q-1", q1))}  # fmt: skip
-        assert owed == {
-            "H-1": Money(0, "GBP"),
-            "H-2": Money(30_00, "GBP"),  # 20.00 of it paid, oldest first
-            "Q-1": Money(0, "GBP"),
-        }
 
         # The read models see it as the store does.
         balance = api.ok(api.get(f"/v1/accounts/{harbour}/balance", min_position=at))
@@ -145,6 +88,85 @@ def test_a_day_of_receipts_records_each_good_payment_and_refuses_each_bad_one(
         assert [item["status"] for item in reply["items"]] == ["refused", "recorded"]
         assert _kinds(reply) == {0: "unknown-account"}
         assert ledger.head_position() == at + 1
+
+
+def _day_of_receipts(
+    harbour: str, quay: str, euro: str, h1: str, h2: str, q1: str
+) -> list[dict[str, Any]]:
+    """Sixteen receipts: four good, twelve each wrong in its own way (the comments)."""
+    tomorrow_but_one = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    batch = [
+        _payment(harbour, "R-1", 30_00),  # 0: cash on account
+        _payment(harbour, "R-2", 120_00, strategy="oldest_first"),  # 1: H-1, then H-2
+        _payment(quay, "Q-PAY-1", 80_00, allocations=_paying(q1, 80_00)),  # 2
+        _payment(euro, "E-1", 70_00),  # 3: GBP on a EUR account
+        _payment(NOWHERE, "X-1", 5_00),  # 4: no such account
+        _payment(harbour, "R-1", 30_00),  # 5: the reference of item 0 again
+        _payment(quay, "Q-PAY-2", 10_00, allocations=_paying(h1, 10_00)),  # 6
+        _payment(quay, "Q-PAY-3", 10_00, allocations=_paying(q1, 10_00)),  # 7
+        _payment(harbour, "R-4", 10_00, received_on=tomorrow_but_one),  # 8
+        _payment(harbour, "R-5", 10_00, status="pending", strategy="oldest_first"),  # 9
+        _payment(harbour, "R-6", 0),  # 10: nothing paid
+        _payment(harbour, "R-7", 10_00, allocations=_paying(h2, 20_00)),  # 11
+        _payment(harbour, "R-8", 10_00, allocations=_paying(h2, 10_00, "EUR")),  # 12
+        _payment(harbour, "   ", 10_00),  # 13: no reference to name it by
+        _payment(harbour, "R-9", 1_00, strategy="oldest_first", allocations=_paying(h2, 1_00)),
+        _payment(harbour, "R-10", 15_00, method="cheque", reference=None),  # 15: after them all
+    ]  # fmt: skip
+    return batch
+
+
+def _refusals_say_why(reply: dict[str, Any], items: int) -> None:
+    """Four recorded; each of the twelve refused with its own problem, in order."""
+    assert (reply["recorded"], reply["already"], reply["refused"]) == (4, 0, 12)
+    assert [item["index"] for item in reply["items"]] == list(range(items))
+    assert _kinds(reply) == {
+        3: "currency-mismatch",
+        4: "unknown-account",
+        5: "duplicate-external-ref",
+        6: "wrong-account",  # Quay's payment names Harbour's invoice
+        7: "over-allocation",  # item 2 settled Q-1 a moment before, in the same batch
+        8: "payment-dated-in-future",
+        9: "payment-not-allocatable",  # a pending payment holds no cash to allocate
+        10: "malformed-money",
+        11: "over-allocation",  # 20.00 of a 10.00 payment
+        12: "currency-mismatch",
+        13: "invalid-request",
+        14: "invalid-request",  # allocations and oldest first at once
+    }
+    problems = {item["index"]: item["problem"] for item in reply["items"] if item["problem"]}
+    assert "given more than once in this batch" in problems[5]["detail"]
+    assert "external_ref must not be empty" in problems[13]["detail"]
+    assert "give one of allocations, strategy or invoice_number" in problems[14]["detail"]
+    assert problems[4]["instance"] == "/v1/payments/batch"
+
+
+def _good_ones_stored(
+    ledger: Ledger, reply: dict[str, Any], head: int, harbour: str, h1: str, h2: str, q1: str
+) -> None:
+    """The store holds the four good payments and their allocations, and nothing of the
+    refused ones."""
+    # Four payments went in: one event each, and for the allocated ones an event per
+    # invoice, one for each invoice it settled and one for the payment:
+    # (1) + (1 + 2 + 1 + 1) + (1 + 1 + 1 + 1) + (1).
+    at = reply["position"]
+    assert ledger.head_position() - head == 11 == at - head
+    ids = {item["index"]: uuid.UUID(item["payment_id"]) for item in reply["items"]}
+    assert ids[0] == payment_id_for(uuid.UUID(harbour), "R-1") == ids[5]
+    for index in _kinds(reply):
+        if index not in (5,):  # item 5's id is item 0's, recorded
+            with pytest.raises(UnknownPayment):
+                ledger.get_payment(ids[index])
+    assert ledger.get_payment(ids[0]).unallocated == Money(30_00, "GBP")
+    assert ledger.get_payment(ids[1]).unallocated == Money(0, "GBP")
+    assert ledger.get_payment(ids[15]).method == "cheque"
+    owed = {n: ledger.get_invoice(uuid.UUID(i)).outstanding for n, i in
+            (("H-1", h1), ("H-2", h2), ("Q-1", q1))}  # fmt: skip
+    assert owed == {
+        "H-1": Money(0, "GBP"),
+        "H-2": Money(30_00, "GBP"),  # 20.00 of it paid, oldest first
+        "Q-1": Money(0, "GBP"),
+    }
 
 
 def test_a_reference_used_before_with_other_figures_is_refused_naming_them(
