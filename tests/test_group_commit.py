@@ -55,7 +55,8 @@ def together(calls: list[Any], run: Any) -> list[Any]:
         return list(pool.map(released, calls))
 
 
-def test_raced_commands_are_each_applied_once_or_refused_with_their_own_error(ledger):
+def _book(ledger: Ledger) -> tuple[list[Any], dict[Any, list[Any]], list[tuple[Any, int, Any]]]:
+    """Four accounts, three 100.00 invoices on each, and twelve 30.00 payments on each."""
     accounts = [
         ledger.open_account(OpenAccount(f"Race {a}", "GBP", 30, stamp())).aggregate.id
         for a in range(4)
@@ -87,6 +88,11 @@ def test_raced_commands_are_each_applied_once_or_refused_with_their_own_error(le
         for account in accounts
         for n in range(12)
     ]
+    return accounts, invoices, payments
+
+
+def test_raced_commands_are_each_applied_once_or_refused_with_their_own_error(ledger):
+    accounts, invoices, payments = _book(ledger)
     # Each allocation twice (a client's retry racing its first try); four 30.00 payments
     # on each 100.00 invoice, so one of every four is over-allocation.
     allocations = [
@@ -127,6 +133,12 @@ def test_raced_commands_are_each_applied_once_or_refused_with_their_own_error(le
     for account in accounts:
         for invoice in invoices[account]:
             assert ledger.get_invoice(invoice).outstanding == gbp(10_00)
+    _store_holds_exactly_what_was_applied(ledger, head, outcomes, applied["applied"])
+
+
+def _store_holds_exactly_what_was_applied(
+    ledger: Ledger, head: int, outcomes: list[Any], allocated: int
+) -> None:
     # Every applied command has a position of its own, and the store holds exactly what
     # they appended: one allocation event on the invoice and one on the payment each, and
     # the R-DUP invoice with its account's register of numbers. (Counted, not read off
@@ -134,7 +146,7 @@ def test_raced_commands_are_each_applied_once_or_refused_with_their_own_error(le
     positions = [p for o, p in outcomes if o in ("applied", "raised")]
     assert len(set(positions)) == len(positions)
     appended = ledger.read_log(head, 10 * len(outcomes))
-    assert len(appended) == 2 * applied["applied"] + 2
+    assert len(appended) == 2 * allocated + 2
     assert {n.id for n in appended} >= set(positions)
 
 
