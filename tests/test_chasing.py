@@ -8,6 +8,11 @@ from tests.pipeline import pipeline
 from tests.support import gbp
 
 
+def refused(response, code):
+    assert response.status_code == 409, response.text
+    assert response.json()["type"] == f"/v1/problems/{code}"
+
+
 def test_notices_rest_on_overdue_undisputed_invoices_and_say_why(settings):
     with pipeline(settings) as p:
         api = p.api
@@ -20,10 +25,6 @@ def test_notices_rest_on_overdue_undisputed_invoices_and_say_why(settings):
         def notice(stage, on, **chosen):
             body = {"stage": stage, "channel": "email", "notice_on": on}
             return api.post(path, {**body, **(chosen or {"all_eligible": True})})
-
-        def refused(response, code):
-            assert response.status_code == 409, response.text
-            assert response.json()["type"] == f"/v1/problems/{code}"
 
         before = p.services.ledger.head_position()
         refused(
@@ -57,40 +58,46 @@ def test_notices_rest_on_overdue_undisputed_invoices_and_say_why(settings):
             ("LIC-1", 300_00)
         ]
 
-        upheld = api.ok(
-            api.post(
-                f"/v1/invoices/{feb['id']}/disputes/{dispute['id']}/resolve",
-                {
-                    "outcome": "upheld",
-                    "reason": "booking system error",
-                    "resolved_on": "2026-04-03",
-                    "credit": gbp(150_00),
-                },
-            )
-        )
-        assert (upheld["credited"], upheld["outstanding"], upheld["disputed"]) == (
-            gbp(150_00),
-            gbp(50_00),
-            gbp(0),
-        )
-        balance = api.ok(
-            api.get(f"/v1/accounts/{account['id']}/balance", min_position=upheld["position"])
-        )
-        assert (balance["credited"], balance["outstanding"]) == (gbp(150_00), gbp(450_00))
+        _upheld_as_a_credit_note(api, account, feb, dispute)
 
-        events = api.ok(
-            api.get(f"/v1/accounts/{account['id']}/events", min_position=upheld["position"])
-        )["events"]
-        notices = [e for e in events if e["type"] == "arledger.account.notice_issued"]
-        assert [e["data"]["stage"] for e in notices] == ["reminder", "final_demand"]
-        why = notices[1]["data"]["invoices"][0]
-        assert (why["number"], why["days_overdue"], why["outstanding"]) == (
-            "LIC-1",
-            60,
-            gbp(300_00),
+
+def _upheld_as_a_credit_note(api, account, feb, dispute):
+    """The dispute upheld with a 150.00 credit: the balance moves, and the history shows
+    both notices (the final demand saying why) and the credit note."""
+    upheld = api.ok(
+        api.post(
+            f"/v1/invoices/{feb['id']}/disputes/{dispute['id']}/resolve",
+            {
+                "outcome": "upheld",
+                "reason": "booking system error",
+                "resolved_on": "2026-04-03",
+                "credit": gbp(150_00),
+            },
         )
-        credit = next(e for e in events if e["type"] == "arledger.invoice.credit_note_issued")
-        assert credit["data"]["reason"] == "dispute upheld: booking system error"
+    )
+    assert (upheld["credited"], upheld["outstanding"], upheld["disputed"]) == (
+        gbp(150_00),
+        gbp(50_00),
+        gbp(0),
+    )
+    balance = api.ok(
+        api.get(f"/v1/accounts/{account['id']}/balance", min_position=upheld["position"])
+    )
+    assert (balance["credited"], balance["outstanding"]) == (gbp(150_00), gbp(450_00))
+
+    events = api.ok(
+        api.get(f"/v1/accounts/{account['id']}/events", min_position=upheld["position"])
+    )["events"]
+    notices = [e for e in events if e["type"] == "arledger.account.notice_issued"]
+    assert [e["data"]["stage"] for e in notices] == ["reminder", "final_demand"]
+    why = notices[1]["data"]["invoices"][0]
+    assert (why["number"], why["days_overdue"], why["outstanding"]) == (
+        "LIC-1",
+        60,
+        gbp(300_00),
+    )
+    credit = next(e for e in events if e["type"] == "arledger.invoice.credit_note_issued")
+    assert credit["data"]["reason"] == "dispute upheld: booking system error"
 
 
 def test_a_held_insolvent_or_settled_account_gets_no_notice(settings):
