@@ -20,6 +20,7 @@ import pytest
 from openpyxl import Workbook
 
 from infra.settings import Settings
+from ledger.application import Ledger
 from ledger.bulk_accounts import account_id_for
 from ledger.bulk_payments import payment_id_for
 from ledger.invoice import invoice_id_for
@@ -93,48 +94,8 @@ def test_an_opening_books_payments_go_in_after_its_accounts_and_invoices_and_aga
             13, 2, 0, 11,
         )  # fmt: skip
         assert summary["report"] == str(tmp_path / "payments.csv.report.csv")
-        rows = _report(summary["report"])
-        assert {line: r["status"] for line, r in rows.items() if r["status"] != "refused"} == {
-            "2": "recorded",
-            "3": "recorded",
-        }
-        problems = {line: r["problem"] for line, r in rows.items() if r["status"] == "refused"}
-        assert problems == {
-            "4": "invalid-request",
-            "5": "unreadable-row",
-            "6": "unreadable-row",
-            "7": "unreadable-row",
-            "8": "currency-mismatch",
-            "9": "invalid-request",
-            "10": "unknown-invoice",
-            "11": "over-allocation",
-            "12": "duplicate-external-ref",
-            "13": "unreadable-row",
-            "14": "malformed-money",
-        }
-        detail = {line: r["detail"] for line, r in rows.items()}
-        assert "external_ref must not be empty" in detail["4"]
-        assert "no account has the external_ref 'CRM-9999'" in detail["5"]
-        assert "more decimals" in detail["6"]
-        assert "not a date" in detail["7"]
-        assert "method must be one of" in detail["9"]
-        assert "control character" in detail["13"]
-        assert "exceeds the largest amount" in detail["14"]
-        assert "has no invoice numbered 'NOV-404'" in detail["10"]
-        assert (rows["2"]["account"], rows["2"]["external_ref"]) == ("CRM-0042", "RCPT-1")
-
-        quay, harbour = account_id_for("CRM-0042"), account_id_for("CRM-0107")
-        rcpt1 = payment_id_for(quay, "RCPT-1")
-        assert detail["2"] == str(rcpt1)
-        assert ledger.get_invoice(invoice_id_for(quay, "NOV-1")).outstanding == Money(600_00, "GBP")
-        assert ledger.get_payment(rcpt1).unallocated == Money(0, "GBP")
-        rcpt2 = ledger.get_payment(payment_id_for(harbour, "RCPT-2"))
-        assert (rcpt2.method, rcpt2.unallocated, rcpt2.received_on, rcpt2.reference) == (
-            "cheque", Money(20_00, "GBP"), dt.date(2026, 11, 20), None,
-        )  # fmt: skip
-        assert ledger.get_invoice(invoice_id_for(harbour, "NOV-2")).outstanding == Money(
-            45_50, "GBP"
-        )  # line 11 was refused whole: nothing of it allocated
+        detail = _report_says_why(summary["report"])
+        _payments_stored(ledger, detail)
         # Two payments; one allocation to one invoice: 1 + (1 + 1 + 1).
         assert ledger.head_position() - head == 4
 
@@ -144,6 +105,57 @@ def test_an_opening_books_payments_go_in_after_its_accounts_and_invoices_and_aga
         again = _summary(capsys)
         assert (again["recorded"], again["already"], again["refused"]) == (0, 2, 11)
         assert ledger.head_position() == after
+
+
+def _report_says_why(report: str) -> dict[str, str]:
+    """Two lines recorded; each refused line with its problem and why; returns each
+    line's detail."""
+    rows = _report(report)
+    assert {line: r["status"] for line, r in rows.items() if r["status"] != "refused"} == {
+        "2": "recorded",
+        "3": "recorded",
+    }
+    problems = {line: r["problem"] for line, r in rows.items() if r["status"] == "refused"}
+    assert problems == {
+        "4": "invalid-request",
+        "5": "unreadable-row",
+        "6": "unreadable-row",
+        "7": "unreadable-row",
+        "8": "currency-mismatch",
+        "9": "invalid-request",
+        "10": "unknown-invoice",
+        "11": "over-allocation",
+        "12": "duplicate-external-ref",
+        "13": "unreadable-row",
+        "14": "malformed-money",
+    }
+    detail = {line: r["detail"] for line, r in rows.items()}
+    assert "external_ref must not be empty" in detail["4"]
+    assert "no account has the external_ref 'CRM-9999'" in detail["5"]
+    assert "more decimals" in detail["6"]
+    assert "not a date" in detail["7"]
+    assert "method must be one of" in detail["9"]
+    assert "control character" in detail["13"]
+    assert "exceeds the largest amount" in detail["14"]
+    assert "has no invoice numbered 'NOV-404'" in detail["10"]
+    assert (rows["2"]["account"], rows["2"]["external_ref"]) == ("CRM-0042", "RCPT-1")
+    return detail
+
+
+def _payments_stored(ledger: Ledger, detail: dict[str, str]) -> None:
+    """The two payments and the one allocation, as the store holds them."""
+    quay, harbour = account_id_for("CRM-0042"), account_id_for("CRM-0107")
+    rcpt1 = payment_id_for(quay, "RCPT-1")
+    assert detail["2"] == str(rcpt1)
+    assert ledger.get_invoice(invoice_id_for(quay, "NOV-1")).outstanding == Money(600_00, "GBP")
+    assert ledger.get_payment(rcpt1).unallocated == Money(0, "GBP")
+    rcpt2 = ledger.get_payment(payment_id_for(harbour, "RCPT-2"))
+    assert (rcpt2.method, rcpt2.unallocated, rcpt2.received_on, rcpt2.reference) == (
+        "cheque", Money(20_00, "GBP"), dt.date(2026, 11, 20), None,
+    )  # fmt: skip
+    assert ledger.get_invoice(invoice_id_for(harbour, "NOV-2")).outstanding == Money(
+        45_50, "GBP"
+    )  # line 11 was refused whole: nothing of it allocated
 
 
 def test_an_xlsx_file_of_payments_with_number_and_date_cells_is_read_exactly(
