@@ -61,6 +61,12 @@ def test_a_returned_direct_debit_reopens_what_it_settled(settings):
         assert [n.topic for n in later if n.originator_id in touched] == []
 
 
+def _refund(api, path, pence, **extra):
+    """A refund of ``pence`` of the payment at ``path``, for an overpayment."""
+    body = {"amount": gbp(pence), "reason": "overpaid", "refunded_on": "2026-03-02"}
+    return api.post(f"{path}/refunds", {**body, **extra})
+
+
 def test_a_card_chargeback_is_won_and_an_overpayment_refunded(settings):
     with pipeline(settings) as p:
         api = p.api
@@ -72,37 +78,14 @@ def test_a_card_chargeback_is_won_and_an_overpayment_refunded(settings):
         )
         path = f"/v1/payments/{card['id']}"
 
-        too_much = api.post(
-            f"{path}/refunds",
-            {"amount": gbp(60_00), "reason": "overpaid", "refunded_on": "2026-03-02"},
-        )
+        too_much = _refund(api, path, 60_00)
         assert too_much.status_code == 409
         assert too_much.json()["type"] == "/v1/problems/refund-exceeds-unallocated"
         assert too_much.json()["unallocated"] == gbp(50_00)
-        refunded = api.ok(
-            api.post(
-                f"{path}/refunds",
-                {
-                    "amount": gbp(50_00),
-                    "reason": "overpaid",
-                    "refunded_on": "2026-03-02",
-                    "external_id": "re_3Pq",
-                },
-            )
-        )
+        refunded = api.ok(_refund(api, path, 50_00, external_id="re_3Pq"))
         assert (refunded["refunded"], refunded["unallocated"]) == (gbp(50_00), gbp(0))
         # The same Stripe refund delivered again under another key changes nothing.
-        repeat = api.ok(
-            api.post(
-                f"{path}/refunds",
-                {
-                    "amount": gbp(50_00),
-                    "reason": "overpaid",
-                    "refunded_on": "2026-03-02",
-                    "external_id": "re_3Pq",
-                },
-            )
-        )
+        repeat = api.ok(_refund(api, path, 50_00, external_id="re_3Pq"))
         assert repeat["refunded"] == gbp(50_00)
 
         opened = api.ok(
