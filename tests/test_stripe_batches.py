@@ -119,47 +119,8 @@ def test_a_batch_records_its_payments_together_and_settles_each_event_on_its_own
         assert _apply_one_batch(p) == len(events)
 
         rows = dict(zip(events, _settled(p, *events.values()), strict=True))
-        outcomes = {name: row["outcome"] for name, row in rows.items()}
-        assert outcomes == {
-            "refund before its payment": "applied",
-            "paid": "applied",
-            "declined": "applied",
-            "second": "applied",
-            "paid again, through Checkout": "ignored",
-            "no such account": "refused",
-            "euros": "refused",
-            "another account's invoice": "refused",
-            "dispute after its payment": "applied",
-            "no currency": "error",
-            "walk-in": "unmatched",
-            "later": "applied",
-            "refund of a payment not made yet": "deferred",
-            "unhandled": "unhandled",
-        }
-        # The three payments before the first refusal: one save, so one position.
-        saves = {tuple(rows[n]["positions"]) for n in ("paid", "declined", "second")}
-        assert len(saves) == 1, saves
-        assert "60.00 GBP allocated to invoice MB-1" in rows["paid"]["detail"]
-        assert rows["paid again, through Checkout"]["detail"].startswith(
-            f"payment {payment_id_for(paid['id'] + '/succeeded')} was recorded before"
-        )
-        assert rows["no such account"]["detail"].startswith("unknown-account: ")
-        assert rows["euros"]["detail"].startswith("currency-mismatch: ")
-        assert rows["another account's invoice"]["detail"].startswith("wrong-account: ")
-        assert rows["no currency"]["detail"] == "KeyError: 'currency'"
-        assert rows["refund before its payment"]["detail"] == "refunds applied"
-
-        # Paid 60 + 30 against 100; of the first, 10 refunded and 20 disputed, which
-        # the invoice owes again.
-        assert _outstanding(p, inv) == 100_00 - 60_00 - 30_00 + 10_00 + 20_00
-        assert _succeeded(p, paid).refunded.amount_minor == 10_00
-        # Refused for its allocation alone, as when each event was applied alone: the
-        # money was received, and waits unallocated for a person to place it.
-        assert _succeeded(p, misplaced).unallocated.amount_minor == 9_00
-        assert _outstanding(p, theirs) == 50_00
-        for refused in (nobody, euros):
-            with pytest.raises(UnknownPayment):
-                _succeeded(p, refused)
+        _each_settled_on_its_own(rows, paid)
+        _money_where_it_belongs(p, inv, theirs, paid, misplaced, (nobody, euros))
 
         # The payment the deferred refund waits for arrives in a later batch.
         _deliver(p, sp.event("payment_intent.succeeded", never_paid))
@@ -167,6 +128,63 @@ def test_a_batch_records_its_payments_together_and_settles_each_event_on_its_own
         (refund,) = _settled(p, events["refund of a payment not made yet"])
         assert _outcome(refund) == ("applied", "refunds applied")
         assert _succeeded(p, never_paid).refunded.amount_minor == 1_00
+
+
+def _each_settled_on_its_own(rows: dict[str, dict[str, Any]], paid: dict[str, Any]) -> None:
+    """Each event of the morning's batch with its own outcome and detail; the three
+    payments before the first refusal saved together."""
+    outcomes = {name: row["outcome"] for name, row in rows.items()}
+    assert outcomes == {
+        "refund before its payment": "applied",
+        "paid": "applied",
+        "declined": "applied",
+        "second": "applied",
+        "paid again, through Checkout": "ignored",
+        "no such account": "refused",
+        "euros": "refused",
+        "another account's invoice": "refused",
+        "dispute after its payment": "applied",
+        "no currency": "error",
+        "walk-in": "unmatched",
+        "later": "applied",
+        "refund of a payment not made yet": "deferred",
+        "unhandled": "unhandled",
+    }
+    # The three payments before the first refusal: one save, so one position.
+    saves = {tuple(rows[n]["positions"]) for n in ("paid", "declined", "second")}
+    assert len(saves) == 1, saves
+    assert "60.00 GBP allocated to invoice MB-1" in rows["paid"]["detail"]
+    assert rows["paid again, through Checkout"]["detail"].startswith(
+        f"payment {payment_id_for(paid['id'] + '/succeeded')} was recorded before"
+    )
+    assert rows["no such account"]["detail"].startswith("unknown-account: ")
+    assert rows["euros"]["detail"].startswith("currency-mismatch: ")
+    assert rows["another account's invoice"]["detail"].startswith("wrong-account: ")
+    assert rows["no currency"]["detail"] == "KeyError: 'currency'"
+    assert rows["refund before its payment"]["detail"] == "refunds applied"
+
+
+def _money_where_it_belongs(
+    p: Pipeline,
+    inv: str,
+    theirs: str,
+    paid: dict[str, Any],
+    misplaced: dict[str, Any],
+    refused_intents: tuple[dict[str, Any], ...],
+) -> None:
+    """The ledger after the batch: what the invoices owe, what was refunded, and
+    nothing of the refused payments."""
+    # Paid 60 + 30 against 100; of the first, 10 refunded and 20 disputed, which
+    # the invoice owes again.
+    assert _outstanding(p, inv) == 100_00 - 60_00 - 30_00 + 10_00 + 20_00
+    assert _succeeded(p, paid).refunded.amount_minor == 10_00
+    # Refused for its allocation alone, as when each event was applied alone: the
+    # money was received, and waits unallocated for a person to place it.
+    assert _succeeded(p, misplaced).unallocated.amount_minor == 9_00
+    assert _outstanding(p, theirs) == 50_00
+    for refused in refused_intents:
+        with pytest.raises(UnknownPayment):
+            _succeeded(p, refused)
 
 
 @contextmanager
