@@ -280,6 +280,18 @@ def test_a_save_of_the_batch_that_breaks_leaves_each_event_applied_alone(
         assert [_succeeded(p, pi).amount.amount_minor for pi in intents] == [1_00, 2_00]
 
 
+def _saved_either_side_of_the_refusal(rows: dict[str, dict[str, Any]]) -> None:
+    """One save before the refusal, one after it; the refused and the ignored events
+    append nothing."""
+    before = {tuple(rows[n]["positions"]) for n in ("refund", "dispute")}
+    after = {
+        tuple(rows[n]["positions"])
+        for n in ("after the refusal", "dispute lost", "told again, with a new one")
+    }
+    assert len(before) == len(after) == 1 and before != after, (before, after)
+    assert rows["too large"]["positions"] == rows["redelivered as another event"]["positions"] == []
+
+
 def test_a_batch_saves_its_refunds_and_disputes_together_and_refuses_each_on_its_own(
     stripe_settings,
 ):
@@ -334,18 +346,7 @@ def test_a_batch_saves_its_refunds_and_disputes_together_and_refuses_each_on_its
             "redelivered as another event": ("ignored", "every refund was applied before"),
         }
         assert rows["too large"]["detail"].startswith("refund-exceeds-unallocated: ")
-        # One save before the refusal, one after it: each event's effect at its position.
-        before = {tuple(rows[n]["positions"]) for n in ("refund", "dispute")}
-        after = {
-            tuple(rows[n]["positions"])
-            for n in ("after the refusal", "dispute lost", "told again, with a new one")
-        }
-        assert len(before) == len(after) == 1 and before != after, (before, after)
-        assert (
-            rows["too large"]["positions"]
-            == rows["redelivered as another event"]["positions"]
-            == []
-        )
+        _saved_either_side_of_the_refusal(rows)
 
         # 50 + 30 paid against 100; 10, 5 and 2 refunded and 20 charged back, which the
         # invoice owes again.
