@@ -84,6 +84,7 @@ from benchmarks.suite_commands import (  # noqa: E402
     KEY,
     MIX,
     WARMUP_ROUNDS,
+    HttpRun,
     http_commands,
     in_process_commands,
 )
@@ -259,31 +260,45 @@ def run(
                      "bare produce, same msgs", produced, None),
     }  # fmt: skip
     _table([row for name, row in rows.items() if name in only])
-    ms = 1e3
     if {"http", "in-process"} <= only:
-        print(
-            f"\nHTTP commands: p50 {http.timed.median() * ms:.1f} ms, p99 "
-            f"{http.timed.percentile(0.99) * ms:.1f} ms; {http.outcomes()}; "
-            f"retries on conflicts inside the API {api.conflicts()}"
-        )
-        print(
-            f"in-process commands: p50 {in_process.median() * ms:.1f} ms, p99 "
-            f"{in_process.percentile(0.99) * ms:.1f} ms; raw commits p50 / p99: 1 client "
-            f"{raw_1.median() * ms:.1f} / {raw_1.percentile(0.99) * ms:.1f} ms, {clients} "
-            f"clients {raw_n.median() * ms:.1f} / {raw_n.percentile(0.99) * ms:.1f} ms"
-        )
-        per_http, per_in_process = (
-            api_cpu / http.timed.operations,
-            in_process_cpu / in_process.operations,
-        )
-        print(
-            f"CPU per timed command: API process {per_http * ms:.1f} ms over the HTTP run (its "
-            f"setup and warm-up included), this process {per_in_process * ms:.1f} ms over the "
-            "in-process run"
-        )
+        _command_details(http, api, in_process, raw_1, raw_n, clients, api_cpu, in_process_cpu)
     if "relay" in only:
         print(f"bare consume of the freshly produced topic: {consumed.rate:,.0f} msgs/s")
     print(f"peak RSS: {_peak_rss(api)}", flush=True)
+
+
+def _command_details(
+    http: HttpRun,
+    api: ApiProcess,
+    in_process: ref.Timed,
+    raw_1: ref.Timed,
+    raw_n: ref.Timed,
+    clients: int,
+    api_cpu: float,
+    in_process_cpu: float,
+) -> None:
+    """The command rows' latencies, outcomes and CPU per command, below the table."""
+    ms = 1e3
+    print(
+        f"\nHTTP commands: p50 {http.timed.median() * ms:.1f} ms, p99 "
+        f"{http.timed.percentile(0.99) * ms:.1f} ms; {http.outcomes()}; "
+        f"retries on conflicts inside the API {api.conflicts()}"
+    )
+    print(
+        f"in-process commands: p50 {in_process.median() * ms:.1f} ms, p99 "
+        f"{in_process.percentile(0.99) * ms:.1f} ms; raw commits p50 / p99: 1 client "
+        f"{raw_1.median() * ms:.1f} / {raw_1.percentile(0.99) * ms:.1f} ms, {clients} "
+        f"clients {raw_n.median() * ms:.1f} / {raw_n.percentile(0.99) * ms:.1f} ms"
+    )
+    per_http, per_in_process = (
+        api_cpu / http.timed.operations,
+        in_process_cpu / in_process.operations,
+    )
+    print(
+        f"CPU per timed command: API process {per_http * ms:.1f} ms over the HTTP run (its "
+        f"setup and warm-up included), this process {per_in_process * ms:.1f} ms over the "
+        "in-process run"
+    )
 
 
 def _pipeline(
