@@ -11,6 +11,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
+from infra.pool_order import most_recent_first
 from infra.settings import Settings
 from ledger.application import Ledger
 from ledger.write_off import WriteOffPolicy
@@ -138,13 +139,15 @@ def open_pool(
         options.append("-c synchronous_commit=off")
     if options:
         kwargs["options"] = " ".join(options)
-    pool = ConnectionPool(
-        database_url,
-        min_size=1,
-        max_size=max_size,
-        name=name,
-        open=False,
-        kwargs=kwargs,
+    pool = most_recent_first(
+        ConnectionPool(
+            database_url,
+            min_size=1,
+            max_size=max_size,
+            name=name,
+            open=False,
+            kwargs=kwargs,
+        )
     )
     pool.open(wait=True, timeout=30)
     return pool

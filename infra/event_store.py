@@ -18,6 +18,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 
 from infra.integrity.install import install
 from infra.pool_check import check_when_idle
+from infra.pool_order import most_recent_first
 from ledger.daily_authority import AuthorityBook
 
 TOPIC = "infra.event_store:attach"
@@ -106,4 +107,5 @@ def attach(app: Application[UUID]) -> PostgresEventStore:
     store = PostgresEventStore(recorder)
     store.install_integrity()
     check_when_idle(recorder.datastore.pool)
+    most_recent_first(recorder.datastore.pool)
     return store
