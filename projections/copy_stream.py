@@ -25,7 +25,7 @@ class CopyStream:
         self._copy: Copy | None = None
 
     def write(self, row: Sequence[Any]) -> None:
-        """One row: a value per column, ``jsonb`` ones as JSON text."""
+        """One row: a value per column, JSON ones as JSON text."""
         if self._copy is None:
             self._copy = self._open()
         self._copy.write_row(row)

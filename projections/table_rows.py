@@ -50,8 +50,9 @@ class Table:
 
     @cached_property
     def documents(self) -> tuple[str, ...]:
-        """The ``jsonb`` columns: their values are JSON text or plain JSON values."""
-        return tuple(n for n, t in self.columns.items() if t == "jsonb")
+        """The ``json`` and ``jsonb`` columns: their values are JSON text or plain JSON
+        values."""
+        return tuple(n for n, t in self.columns.items() if t in ("json", "jsonb"))
 
     def select(self) -> str:
         return (
@@ -167,7 +168,7 @@ class TableRows:
 
 def rows_json(table: Table, rows: list[Row]) -> str:
     """``rows`` as one JSON array for ``json_populate_recordset``: each value as its
-    column's type reads it from JSON text, a ``jsonb`` column's JSON text as it is."""
+    column's type reads it from JSON text, a JSON column's JSON text as it is."""
     documents = table.documents
     try:
         if not documents:
@@ -178,7 +179,7 @@ def rows_json(table: Table, rows: list[Row]) -> str:
 
 
 def _with_documents(row: Row, documents: tuple[str, ...]) -> Row:
-    """The row, its ``jsonb`` columns given as JSON text put in the array as they are."""
+    """The row, its JSON columns given as JSON text put in the array as they are."""
     if all(type(row.get(c)) is not str for c in documents):
         return row
     return {**row, **{c: orjson.Fragment(row[c]) for c in documents if type(row.get(c)) is str}}
@@ -195,7 +196,7 @@ def _text(value: Any) -> str:
 
 def copy_rows(conn: Connection[Any], table: Table, rows: list[Row]) -> None:
     """``rows`` (made by :meth:`TableRows.add` or read: every column there) into ``table``
-    by COPY, each column as text, a ``jsonb`` one's plain JSON values written as JSON."""
+    by COPY, each column as text, a JSON one's plain JSON values written as JSON."""
     columns = list(table.columns)
     values = itemgetter(*columns)
     documents = [columns.index(c) for c in table.documents]
@@ -212,7 +213,7 @@ def copy_rows(conn: Connection[Any], table: Table, rows: list[Row]) -> None:
 
 
 def json_text(value: Any) -> str:
-    """``value`` as JSON text for a ``jsonb`` column, at a tenth of ``json.dumps``' cost."""
+    """``value`` as JSON text for a JSON column, at a tenth of ``json.dumps``' cost."""
     try:
         return orjson.dumps(value).decode()
     except orjson.JSONEncodeError:  # an integer wider than 64 bits: none today

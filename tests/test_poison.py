@@ -19,10 +19,11 @@ from tests.pipeline import pipeline
 
 def _store_poison(ledger, account_id: str) -> int:
     """An event already in the store with a NUL in its text, as stores written before
-    the door refused them hold: saved through the aggregate, past every command check."""
+    the door refused them hold: saved through the aggregate, past every command check. A
+    new name, which the balances' ``text`` column cannot take."""
     account = ledger.get_account(UUID(account_id))
     stamp = Stamp("legacy-import", "c-poison", "c-poison", datetime.now(UTC))
-    account.log_contact("call", "outbound", "a\x00b", None, None, stamp)
+    account.update_details({"name": "Legacy\x00Ltd"}, None, stamp)
     recordings = ledger.save(account)
     return max(r.notification.id for r in recordings)
 
