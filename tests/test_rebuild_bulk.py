@@ -73,28 +73,6 @@ def _store_unstorable(ledger: Ledger, account_id: UUID) -> int:
     return max(r.notification.id for r in ledger.save(account))
 
 
-def test_a_note_with_a_nul_stored_before_the_door_refused_them_holds_no_account(store) -> None:
-    """The history keeps each CloudEvent as ``json`` text, which a NUL escape does not
-    stop (``jsonb`` refused it, and the account's balances stopped at that event)."""
-    ledger, pool, _ = store
-    account_id = UUID(
-        str(ledger.open_account(OpenAccount("Old Ltd", "GBP", 30, stamp())).aggregate.id)
-    )
-    account = ledger.get_account(account_id)
-    legacy = Stamp("legacy-import", "c-nul", "c-nul", datetime.now(UTC))
-    account.log_contact("call", "outbound", "a\x00b", None, None, legacy)
-    ledger.save(account)
-
-    _consume(pool, ledger)
-    with pool.connection() as conn:
-        assert held.holds(conn, "balances") == []
-        rows = conn.execute(
-            "SELECT cloudevent FROM account_events WHERE account_id = %s ORDER BY position",
-            (account_id,),
-        ).fetchall()
-    assert rows[-1][0]["data"]["outcome"] == "a\x00b"
-
-
 def test_an_event_a_rebuild_cannot_store_holds_its_account_as_the_consumer_does(store) -> None:
     ledger, pool, url = store
     write_book(ledger, random.Random(24), 120, 4)

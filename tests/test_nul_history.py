@@ -1,0 +1,71 @@
+"""Stores written before the door refused NULs hold events with one in their text. An
+account's history keeps each such event, as ``json`` text, which a NUL escape does not
+stop (``jsonb`` refused it, and the account's balances then stopped at that event until
+someone released it). The audit trail still holds such an account: its entries go in
+through ``json_populate_recordset``, which refuses the escape whatever the column's type."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+import pytest
+from psycopg_pool import ConnectionPool
+
+from infra.database import eventstore_env, open_pool
+from ledger.application import Ledger
+from ledger.commands import OpenAccount
+from ledger.stamp import Stamp
+from projections import held
+from projections.registry import BALANCES
+from projections.writer import Projection, apply_together
+from tests.book import stamp
+from tests.test_readmodel_paths import _published
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[tuple[Ledger, ConnectionPool]]:
+    ledger = Ledger(eventstore_env(database_url))
+    pool = open_pool(database_url, max_size=2)
+    yield ledger, pool
+    pool.close()
+    ledger.close()
+
+
+def _with_a_nul_note(ledger: Ledger) -> UUID:
+    """An account whose last event is a contact logged with a NUL in its outcome, saved
+    through the aggregate, past the door."""
+    account_id = UUID(
+        str(ledger.open_account(OpenAccount("Old Ltd", "GBP", 30, stamp())).aggregate.id)
+    )
+    account = ledger.get_account(account_id)
+    legacy = Stamp("legacy-import", "c-nul", "c-nul", datetime.now(UTC))
+    account.log_contact("call", "outbound", "a\x00b", None, None, legacy)
+    ledger.save(account)
+    return account_id
+
+
+def _consumed(ledger: Ledger, pool: ConnectionPool, projection: Projection) -> None:
+    projection.ensure_schema(pool)
+    polled: dict[int, list[dict[str, Any]]] = {}
+    for partition, value in _published(ledger):
+        polled.setdefault(partition, []).append(orjson.loads(value))
+    assert apply_together(pool, projection, polled) is not None  # nothing held back
+
+
+def test_the_account_history_keeps_a_note_with_a_nul(store) -> None:
+    ledger, pool = store
+    account_id = _with_a_nul_note(ledger)
+    _consumed(ledger, pool, BALANCES)
+    with pool.connection() as conn:
+        assert held.holds(conn, BALANCES.name) == []
+        (last,) = conn.execute(
+            "SELECT cloudevent FROM account_events WHERE account_id = %s"
+            " ORDER BY position DESC LIMIT 1",
+            (account_id,),
+        ).fetchone()
+    assert last["type"] == "arledger.account.contact_logged"
+    assert last["data"]["outcome"] == "a\x00b"
