@@ -30,6 +30,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.references import MachineCpu  # noqa: E402
 from runtime.embedded import free_port  # noqa: E402
 
 
@@ -145,9 +146,11 @@ def sustained(http: httpx.Client, accounts: list[str], rate: int, seconds: int, 
             visible.append(time.perf_counter() - replied)
 
     # Enough threads that a slow reply never holds back the next command's departure.
+    machine = MachineCpu.now()
     with ThreadPoolExecutor(max(16, rate // 4)) as pool:
         list(pool.map(one, range(count)))
     elapsed = time.perf_counter() - start
+    machine_busy = MachineCpu.now().describe_since(machine)
     ms = 1e3
     print(
         f"sustained {rate} commands/s for {seconds} s: {count / elapsed:.0f} commands/s "
@@ -155,7 +158,8 @@ def sustained(http: httpx.Client, accounts: list[str], rate: int, seconds: int, 
         f"{percentile(replies, 0.99) * ms:.1f} ms; sent late by more than 100 ms: "
         f"{sum(1 for x in late if x > 0.1)}; reply-to-visible over {len(visible)} reads: "
         f"median {statistics.median(visible) * ms:.1f} ms, p99 "
-        f"{percentile(visible, 0.99) * ms:.1f} ms, max {max(visible) * ms:.1f} ms"
+        f"{percentile(visible, 0.99) * ms:.1f} ms, max {max(visible) * ms:.1f} ms; machine: "
+        f"{machine_busy}, every process counted (this one's clients too)"
     )
 
 

@@ -9,11 +9,15 @@ in the same run, and the timed-clients runner every concurrent figure shares.
 * :func:`bare_log_read`: the events table the ledger writes, read in pages of
   ``PAGE_ROWS`` with ``SELECT *`` (what the library's log read selects), no decoding.
 * :func:`consume_loop` and :func:`bare_produce`: kafka-python with nothing of arledger's
-  around it, configured as the relay's producer and the runner's consumer are."""
+  around it, configured as the relay's producer and the runner's consumer are.
+* :class:`MachineCpu`: how many of the machine's cores were busy over a stretch, every
+  process counted (the servers, the workers and this process's own load), to tell a
+  figure bound by the machine's CPU from one bound by waiting."""
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import threading
@@ -288,6 +292,37 @@ def bare_produce(
     bar.update(count, count)
     bar.finish()
     return Timed(count - 1, took)
+
+
+# --- the machine's CPU ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MachineCpu:
+    """The machine's CPU time so far, in clock ticks, from Linux's ``/proc/stat`` (zero
+    elsewhere): all of it, and the part not idle nor waiting for the disk."""
+
+    busy: int
+    total: int
+    cores: int
+
+    @classmethod
+    def now(cls) -> MachineCpu:
+        try:
+            ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        except (OSError, ValueError):
+            return cls(0, 0, os.cpu_count() or 1)
+        idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle and iowait
+        total = sum(ticks[:8])  # guest time is counted in user time already
+        return cls(total - idle, total, os.cpu_count() or 1)
+
+    def busy_since(self, earlier: MachineCpu) -> float:
+        """How many cores were busy, on average, from ``earlier`` to this reading."""
+        total = self.total - earlier.total
+        return (self.busy - earlier.busy) / total * self.cores if total > 0 else 0.0
+
+    def describe_since(self, earlier: MachineCpu) -> str:
+        return f"{self.busy_since(earlier):.2f} of {self.cores} cores busy"
 
 
 # --- memory -------------------------------------------------------------------------

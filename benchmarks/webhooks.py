@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.pipeline import client, post  # noqa: E402
+from benchmarks.references import MachineCpu  # noqa: E402
 from channels.stripe_applier import LOCK_KEY  # noqa: E402
 from channels.stripe_signature import sign  # noqa: E402
 from runtime.embedded import free_port  # noqa: E402
@@ -271,10 +272,13 @@ def live(
     api_cpu = cpu_seconds(proc.pid)  # the API runs in the process ``up`` started
     workers_cpu = children_cpu(proc.pid)
     with psycopg.connect(url, autocommit=True) as conn, Watcher(url, deliverer.answered) as seen:
+        machine, own_cpu = MachineCpu.now(), time.process_time()
         started = time.perf_counter()
         with ThreadPoolExecutor(args.threads) as pool:
             duplicates = sum(pool.map(deliverer.deliver, bodies))
         took = time.perf_counter() - started
+        machine_busy = MachineCpu.now().describe_since(machine)
+        own_cpu = time.process_time() - own_cpu
         api_cpu = cpu_seconds(proc.pid) - api_cpu
         applied_in = wait_applied(conn) - started
         workers_cpu = {
@@ -297,6 +301,10 @@ def live(
         f"{command} {used / unique * 1000:.2f}" for command, used in sorted(workers_cpu.items())
     )
     print(f"workers' CPU, ms an event: {shown}")
+    print(
+        f"machine:  {machine_busy} while delivering, every process counted; this one's"
+        f" deliveries (signing, HTTP) {own_cpu / len(bodies) * 1000:.2f} ms CPU each"
+    )
     print(
         f"applied:  all {unique} by {applied_in:.1f} s after the first delivery"
         f" ({unique / applied_in:,.0f} events/s); {duplicates} answered as duplicates"
