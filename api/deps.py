@@ -259,6 +259,7 @@ def _min_position_for(projection: str) -> Callable[..., int]:
             svc.settings.topic,
             min_position,
             svc.settings.query_wait_ms / 1000,
+            watch=svc.watch,
         ):
             raise ApiProblem(
                 503,

@@ -21,6 +21,7 @@ from channels.stripe_channel import StripeChannel
 from infra.integrity.service import Integrity
 from infra.settings import Settings
 from ledger.application import Ledger
+from projections.position_watch import PositionWatch
 
 BROKER_PROBE_TIMEOUT_MS = 2_000
 BROKER_PROBE_CACHE_SECONDS = 2.0
@@ -81,6 +82,8 @@ class Services:
     bank: BankStatements
     bank_queue: BankQueue
     desk: DeskSessions
+    # Wakes the reads that wait for a read model (``min_position``) as it commits.
+    watch: PositionWatch | None = None
 
     def check_connections(self) -> None:
         """Check every idle pooled connection now, replacing those the database cut."""
@@ -89,6 +92,8 @@ class Services:
         self.ledger.recorder.datastore.pool.check()  # type: ignore[attr-defined]
 
     def close(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
         self.idempotency.close()
         self.stripe.webhooks.intake.close()  # its writer records what waits, then ends
         self.pool.close()

@@ -13,6 +13,7 @@ from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from infra.database import create_schema
+from projections.position_watch import CHANNEL, RECHECK_S, PositionWatch
 
 POSITIONS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS projection_positions (
@@ -85,17 +86,22 @@ def lock_positions(
 def save_positions(conn: Connection[Any], projection: str, positions: dict[int, int]) -> None:
     """:func:`save_position` of several partitions in one statement."""
     conn.execute(
-        "UPDATE projection_positions AS t SET position = m.position"
+        "WITH saved AS (UPDATE projection_positions AS t SET position = m.position"
         " FROM unnest(%s::int[], %s::bigint[]) AS m(partition, position)"
-        " WHERE t.projection = %s AND t.partition = m.partition",
-        (list(positions), list(positions.values()), projection),
+        " WHERE t.projection = %s AND t.partition = m.partition RETURNING 1)"
+        " SELECT pg_notify(%s, %s)",
+        (list(positions), list(positions.values()), projection, CHANNEL, projection),
     )
 
 
 def save_position(conn: Connection[Any], projection: str, partition: int, position: int) -> None:
+    """The partition's new position; waits in every process hear of it as the transaction
+    commits (``projections/position_watch.py``)."""
     conn.execute(
-        "UPDATE projection_positions SET position = %s WHERE projection = %s AND partition = %s",
-        (position, projection, partition),
+        "WITH saved AS (UPDATE projection_positions SET position = %s"
+        " WHERE projection = %s AND partition = %s RETURNING 1)"
+        " SELECT pg_notify(%s, %s)",
+        (position, projection, partition, CHANNEL, projection),
     )
 
 
@@ -135,17 +141,27 @@ def wait_for(
     min_position: int,
     timeout: float,
     stop: threading.Event | None = None,
+    watch: PositionWatch | None = None,
 ) -> bool:
     """Wait until the projection has applied every event up to ``min_position``; False
-    if it has not within ``timeout``, or once ``stop`` is set (a process asked to end)."""
+    if it has not within ``timeout``, or once ``stop`` is set (a process asked to end).
+    With a ``watch`` that is listening, the watermark is read again when the projection
+    commits; without one, every ``WAIT_POLL_SECONDS``."""
     deadline = time.monotonic() + timeout
     while True:
+        listening = watch is not None and watch.listening
+        heard = watch.heard(projection) if watch is not None else 0  # before the read
         with pool.connection() as conn:
             if watermark(conn, projection, relay) >= min_position:
                 return True
-        if time.monotonic() >= deadline:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
             return False
-        if stop is None:
+        if watch is not None and listening:
+            watch.wait_past(projection, heard, min(remaining, RECHECK_S))
+            if stop is not None and stop.is_set():
+                return False
+        elif stop is None:
             time.sleep(WAIT_POLL_SECONDS)
         elif stop.wait(WAIT_POLL_SECONDS):
             return False

@@ -36,6 +36,7 @@ from infra.integrity.service import Integrity
 from infra.settings import Settings
 from ledger.application import Ledger
 from projections import tracking
+from projections.position_watch import PositionWatch
 from projections.registry import BALANCES, PROJECTIONS
 from projections.writer import Projection
 
@@ -198,6 +199,7 @@ class Root:
             self.bank(ledger, pool),
             BankQueue(ledger, pool),
             DeskSessions(pool, keys, access, settings.desk_secret, settings.desk_session_hours),
+            PositionWatch(self.database_url).start(),
         )
 
     def app(self) -> FastAPI:

@@ -180,7 +180,7 @@ def _audit_head(svc: Services) -> int:
     applied every event up to it; else 503 ``projection-lagging``, nothing recorded."""
     head = svc.ledger.head_position()
     wait_s = svc.settings.query_wait_ms / 1000
-    if not tracking.wait_for(svc.pool, AUDIT, svc.settings.topic, head, wait_s):
+    if not tracking.wait_for(svc.pool, AUDIT, svc.settings.topic, head, wait_s, watch=svc.watch):
         raise ApiProblem(
             503,
             "projection-lagging",
