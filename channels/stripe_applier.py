@@ -48,9 +48,10 @@ from ledger.errors import LedgerError, Unavailable
 log = logging.getLogger("arledger.stripe")
 
 BATCH_SIZE = 500
-# How long an event waits, at most, for the next look once the applier has caught up: a
-# look is one query on a partial index of what waits, cheap enough to make often.
-IDLE_POLL_SECONDS = 0.02
+# Once caught up, the applier looks again when the intake says it recorded events (its
+# NOTIFY, ``stripe_inbox.signal_received``), and at the latest after this long (a look is
+# one query on a partial index of what waits); a stop is noticed within it too.
+IDLE_LOOK_SECONDS = 0.25
 STANDBY_POLL_SECONDS = 2.0
 LOCK_KEY = "arledger.stripe-applier"
 # The database or the process, not the event: the applier stops, and after a restart
@@ -122,15 +123,17 @@ class StripeApplier:
     ) -> None:
         self.pool, self.events, self.connect = pool, events, connect
 
-    def run(self, stop: threading.Event, idle_s: float = IDLE_POLL_SECONDS) -> None:
-        """Apply what arrives until ``stop``, polling the inbox when it is empty."""
+    def run(self, stop: threading.Event, idle_s: float = IDLE_LOOK_SECONDS) -> None:
+        """Apply what arrives until ``stop``; when the inbox is empty, wait for the
+        intake's word that something arrived, or ``idle_s``."""
         with self.connect() as session:
             if not self._become_the_only_applier(session, stop):
                 return
+            session.execute(f"LISTEN {stripe_inbox.RECEIVED_CHANNEL}")
             log.info("stripe applier started")
             while not stop.is_set():
                 if self.apply_batch(session) == 0:
-                    stop.wait(idle_s)
+                    _wait_for_arrivals(session, idle_s)
 
     def apply_batch(self, session: Connection[Any]) -> int:
         """Apply up to ``BATCH_SIZE`` waiting events; how many there were."""
@@ -206,3 +209,12 @@ class StripeApplier:
                 announced = True
             stop.wait(STANDBY_POLL_SECONDS)
         return False
+
+
+def _wait_for_arrivals(session: Connection[Any], wait_s: float) -> None:
+    """Sleep until the intake says it recorded events, or ``wait_s``; then take every
+    other word of it already here (the next look sees what each was about)."""
+    for _ in session.notifies(timeout=wait_s, stop_after=1):
+        pass
+    for _ in session.notifies(timeout=0):
+        pass

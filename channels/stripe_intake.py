@@ -26,7 +26,7 @@ from psycopg import Connection
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from channels.stripe_inbox import payment_intent_of
+from channels.stripe_inbox import payment_intent_of, signal_received
 
 log = logging.getLogger("arledger.stripe")
 
@@ -159,6 +159,8 @@ def insert_new(
             inserted.add(event_id)
         else:
             outcomes[event_id] = outcome
+    if inserted:
+        signal_received(conn)
     raced = [e for e in fresh if e not in inserted and e not in outcomes]
     if raced:  # recorded by another writer a moment ago
         outcomes.update(conn.execute(_RACED, (raced,)).fetchall())

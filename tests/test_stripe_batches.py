@@ -9,6 +9,8 @@ applier ran, so that what one batch holds is known."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +19,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from channels import stripe_inbox
 from channels.stripe_outcome import payment_id_for
 from ledger.errors import UnknownPayment
 from tests import stripe_payloads as sp
@@ -353,3 +356,23 @@ def test_a_batch_saves_its_refunds_and_disputes_together_and_refuses_each_on_its
         assert _succeeded(p, first).refunded.amount_minor == 17_00
         assert _succeeded(p, second).chargebacks == {}  # closed: lost, the money gone
         assert _outstanding(p, inv) == 100_00 - 50_00 - 30_00 + 17_00 + 20_00
+
+
+def test_an_idle_applier_takes_a_delivery_when_it_is_recorded(stripe_settings) -> None:
+    """Once caught up, the applier waits for the intake's word that it recorded events,
+    not for its next look (a minute here): the delivery is applied at once."""
+    with pipeline(stripe_settings, workers=False) as p:
+        applier = p.services.stripe.applier(p.settings.database_url)
+        stop = threading.Event()
+        running = threading.Thread(target=applier.run, args=(stop, 60.0))
+        running.start()
+        try:
+            time.sleep(1.0)  # it has looked, found nothing, and waits
+            evt = sp.event("customer.created", {"id": "cus_idle", "object": "customer"})
+            assert sp.delivered(p.api.http, evt, SECRET, timeout=10)["outcome"] == "unhandled"
+        finally:
+            stop.set()
+            with psycopg.connect(p.settings.database_url or "", autocommit=True) as conn:
+                conn.execute("SELECT pg_notify(%s, '')", (stripe_inbox.RECEIVED_CHANNEL,))
+            running.join(timeout=10)
+        assert not running.is_alive()
