@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS audit_entries (
     outstanding_after_minor {TOTAL} NOT NULL,
     correlation_id text,
     causation_id text,
-    data jsonb NOT NULL
+    -- The event's data as sent (``json``, not ``jsonb``: see ``account_events``).
+    data json NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_entries_account ON audit_entries (account_id, position);
 CREATE INDEX IF NOT EXISTS audit_entries_actor ON audit_entries (actor, position);
@@ -85,7 +86,7 @@ ENTRIES = Table(
         OUTSTANDING: "numeric",
         "correlation_id": "text",
         "causation_id": "text",
-        "data": "jsonb",
+        "data": "json",
     },
 )
 
@@ -130,7 +131,7 @@ def apply(conn: Connection[Any], events: Sequence[dict[str, Any]]) -> None:
         )
     with conn.pipeline():
         accounts.write(conn)
-        entries.write(conn, "ON CONFLICT (position) DO NOTHING")
+        entries.write(conn, "ON CONFLICT (position) DO NOTHING", arrays=True)
 
 
 def _reason(data: dict[str, Any]) -> str | None:

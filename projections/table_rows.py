@@ -139,20 +139,28 @@ class TableRows:
         self._new.clear()
         self._changed.clear()
 
-    def write(self, conn: Connection[Any], conflict: str = "") -> None:
+    def write(self, conn: Connection[Any], conflict: str = "", *, arrays: bool = False) -> None:
         """Insert the new rows and update the changed ones, a statement each."""
-        self.write_new(conn, conflict)
+        self.write_new(conn, conflict, arrays=arrays)
         self.write_changed(conn)
 
-    def write_new(self, conn: Connection[Any], conflict: str = "", *, copy: bool = False) -> None:
+    def write_new(
+        self, conn: Connection[Any], conflict: str = "", *, copy: bool = False, arrays: bool = False
+    ) -> None:
         """Insert the new rows in one statement; ``copy``: by COPY, for a table that is new
         and that no one else writes (a rebuild's), where no row can conflict (COPY cannot
-        be pipelined: call this outside a pipeline)."""
+        be pipelined: call this outside a pipeline). ``arrays``: an array a column
+        (:meth:`Table.insert`), a JSON column's text kept as it is, where the one JSON
+        array of rows would have every string in it unescaped: PostgreSQL then refuses a
+        ``\u0000`` even bound for a ``json`` column."""
         if not self._new:
             return
         new = [self.rows[k] for k in sorted(self._new)]
         if copy:
             copy_rows(conn, self.table, new)
+        elif arrays:
+            columns = [[row[name] for row in new] for name in self.table.columns]
+            conn.execute(self.table.insert(conflict), columns)
         else:
             conn.execute(self.table.insert_rows(conflict), (rows_json(self.table, new),))
 

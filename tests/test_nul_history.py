@@ -1,8 +1,7 @@
 """Stores written before the door refused NULs hold events with one in their text. An
-account's history keeps each such event, as ``json`` text, which a NUL escape does not
-stop (``jsonb`` refused it, and the account's balances then stopped at that event until
-someone released it). The audit trail still holds such an account: its entries go in
-through ``json_populate_recordset``, which refuses the escape whatever the column's type."""
+account's history and its audit trail keep each such event, as ``json`` text, which a NUL
+escape does not stop (``jsonb`` refused it, and the account's balances and audit trail
+then stopped at that event until someone released it)."""
 
 from __future__ import annotations
 
@@ -13,6 +12,7 @@ from uuid import UUID
 
 import orjson
 import pytest
+from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from infra.database import eventstore_env, open_pool
@@ -20,7 +20,7 @@ from ledger.application import Ledger
 from ledger.commands import OpenAccount
 from ledger.stamp import Stamp
 from projections import held
-from projections.registry import BALANCES
+from projections.registry import AUDIT, BALANCES
 from projections.writer import Projection, apply_together
 from tests.book import stamp
 from tests.test_readmodel_paths import _published
@@ -68,4 +68,24 @@ def test_the_account_history_keeps_a_note_with_a_nul(store) -> None:
             (account_id,),
         ).fetchone()
     assert last["type"] == "arledger.account.contact_logged"
+    assert last["data"]["outcome"] == "a\x00b"
+
+
+def test_the_audit_trail_keeps_a_note_with_a_nul(store) -> None:
+    ledger, pool = store
+    account_id = _with_a_nul_note(ledger)
+    _consumed(ledger, pool, AUDIT)
+    with pool.connection() as conn:
+        assert held.holds(conn, AUDIT.name) == []
+        last = (
+            conn.cursor(row_factory=dict_row)
+            .execute(
+                "SELECT type, actor, data FROM audit_entries WHERE account_id = %s"
+                " ORDER BY position DESC LIMIT 1",
+                (account_id,),
+            )
+            .fetchone()
+        )
+    assert last is not None
+    assert (last["type"], last["actor"]) == ("arledger.account.contact_logged", "legacy-import")
     assert last["data"]["outcome"] == "a\x00b"
