@@ -22,7 +22,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -56,6 +58,21 @@ def start_up(home: Path, port: int, api_workers: int = 1) -> subprocess.Popen[by
             proc.kill()
             raise SystemExit("arledger up did not start")
         time.sleep(0.2)
+
+
+@contextmanager
+def running_up(api_workers: int, prefix: str) -> Iterator[tuple[Path, httpx.Client, list[str]]]:
+    """``arledger up`` in a temporary home: the home, a client with its key, and 50 open
+    accounts; stopped on leaving."""
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    port = free_port()
+    proc = start_up(home, port, api_workers)
+    try:
+        http = client(port, home)
+        yield home, http, open_accounts(http, 50)
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def client(port: int, home: Path) -> httpx.Client:
@@ -177,12 +194,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60, help="how long to hold --rate")
     parser.add_argument("--api-workers", type=int, default=1, help="arledger up --api-workers")
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="arledger-bench-"))
-    port = free_port()
-    proc = start_up(home, port, args.api_workers)
-    try:
-        http = client(port, home)
-        accounts = open_accounts(http, 50)
+    with running_up(args.api_workers, "arledger-bench-") as (_, http, accounts):
         lat = reply_to_visible(http, accounts[0], args.latency)
         print(
             f"reply-to-visible over {len(lat)} commands: median "
@@ -202,9 +214,6 @@ def main() -> None:
             )
         if args.rate:
             sustained(http, accounts, args.rate, args.seconds, 100_000_000)
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 if __name__ == "__main__":

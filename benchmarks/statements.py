@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -28,8 +27,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.pipeline import client, invoice_body, open_accounts, post, start_up  # noqa: E402
-from runtime.embedded import free_port  # noqa: E402
+from benchmarks.pipeline import invoice_body, post, running_up  # noqa: E402
 
 SHOWN = 25
 TABLES = ("ledger_events", "idempotency_keys", "relay_positions", "relay_partitions",
@@ -44,12 +42,7 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=5, help="seconds of statements logged")
     parser.add_argument("--api-workers", type=int, default=2)
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="arledger-bench-statements-"))
-    port = free_port()
-    proc = start_up(home, port, args.api_workers)
-    try:
-        http = client(port, home)
-        accounts = open_accounts(http, 50)
+    with running_up(args.api_workers, "arledger-bench-statements-") as (home, http, accounts):
         socket = next(home.rglob(".s.PGSQL.*"))
         url = f"postgresql://postgres@/arledger?host={socket.parent}&port={socket.suffix[1:]}"
         with psycopg.connect(url, autocommit=True) as conn:
@@ -71,9 +64,6 @@ def main() -> None:
                 ins, upd = (after[table][i] - before.get(table, (0, 0))[i] for i in (0, 1))
                 print(f"  {table}: {ins / took:,.0f} rows inserted, {upd / took:,.0f} updated")
         _print_statements(log_file, logged_from, args.window, args.rate)
-    finally:
-        proc.terminate()
-        proc.wait(60)
 
 
 def _raise_invoices(http: Any, accounts: list[str], rate: int, seconds: int) -> None:

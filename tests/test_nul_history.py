@@ -56,36 +56,27 @@ def _consumed(ledger: Ledger, pool: ConnectionPool, projection: Projection) -> N
     assert apply_together(pool, projection, polled) is not None  # nothing held back
 
 
-def test_the_account_history_keeps_a_note_with_a_nul(store) -> None:
+def _last_kept(store: tuple[Ledger, ConnectionPool], projection: Projection, query: str) -> Any:
+    """The row ``query`` reads last of the account with the note, once ``projection`` has
+    taken the store's events and held none of them back."""
     ledger, pool = store
     account_id = _with_a_nul_note(ledger)
-    _consumed(ledger, pool, BALANCES)
+    _consumed(ledger, pool, projection)
     with pool.connection() as conn:
-        assert held.holds(conn, BALANCES.name) == []
-        (last,) = conn.execute(
-            "SELECT cloudevent FROM account_events WHERE account_id = %s"
-            " ORDER BY position DESC LIMIT 1",
-            (account_id,),
+        assert held.holds(conn, projection.name) == []
+        cursor = conn.cursor(row_factory=dict_row)
+        return cursor.execute(
+            f"{query} WHERE account_id = %s ORDER BY position DESC LIMIT 1", (account_id,)
         ).fetchone()
+
+
+def test_the_account_history_keeps_a_note_with_a_nul(store) -> None:
+    last = _last_kept(store, BALANCES, "SELECT cloudevent FROM account_events")["cloudevent"]
     assert last["type"] == "arledger.account.contact_logged"
     assert last["data"]["outcome"] == "a\x00b"
 
 
 def test_the_audit_trail_keeps_a_note_with_a_nul(store) -> None:
-    ledger, pool = store
-    account_id = _with_a_nul_note(ledger)
-    _consumed(ledger, pool, AUDIT)
-    with pool.connection() as conn:
-        assert held.holds(conn, AUDIT.name) == []
-        last = (
-            conn.cursor(row_factory=dict_row)
-            .execute(
-                "SELECT type, actor, data FROM audit_entries WHERE account_id = %s"
-                " ORDER BY position DESC LIMIT 1",
-                (account_id,),
-            )
-            .fetchone()
-        )
-    assert last is not None
+    last = _last_kept(store, AUDIT, "SELECT type, actor, data FROM audit_entries")
     assert (last["type"], last["actor"]) == ("arledger.account.contact_logged", "legacy-import")
     assert last["data"]["outcome"] == "a\x00b"
