@@ -302,8 +302,9 @@ def live(
     )
     print(f"workers' CPU, ms an event: {shown}")
     print(
-        f"machine:  {machine_busy} while delivering, every process counted; this one's"
-        f" deliveries (signing, HTTP) {own_cpu / len(bodies) * 1000:.2f} ms CPU each"
+        f"machine:  {machine_busy} while delivering, every process counted; this one"
+        f" (signing, HTTP, the applied-time watcher) {own_cpu / len(bodies) * 1000:.2f} ms"
+        " CPU a delivery"
     )
     print(
         f"applied:  all {unique} by {applied_in:.1f} s after the first delivery"
