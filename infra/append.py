@@ -25,7 +25,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from psycopg import sql
 
-from infra.array_text import joined, quoted
+from infra.array_text import joined, quoted, uuid_element
 from ledger.daily_authority import DailyCharge
 
 FUNCTION = (
@@ -118,7 +118,7 @@ def arguments(
         charged = (charge.write_off_id, charge.actor, charge.day, amount.currency)
         charged += (amount.amount_minor, charge.limit.amount_minor)
     return (
-        joined([_uuid(e.originator_id) for e in events]),
+        joined([uuid_element(e.originator_id) for e in events]),
         joined([str(e.originator_version) for e in events]),
         joined([quoted(e.topic) for e in events]),
         joined([_bytea(e.state) for e in events]),
@@ -143,10 +143,6 @@ def arguments(
 # a ``UUID`` slices and joins its hex in Python, three times the cost, for every event
 # and every aggregate a save's commands read (an oldest-first allocation reads dozens).
 _NULL = "NULL"
-
-
-def _uuid(value: UUID | str) -> str:
-    return value.hex if isinstance(value, UUID) else value
 
 
 def _bytea(data: bytes) -> str:

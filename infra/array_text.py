@@ -5,6 +5,7 @@ elements: for a batch's thousand keys that took longer than the statement itself
 from __future__ import annotations
 
 from collections.abc import Iterable
+from uuid import UUID
 
 
 def text_array(elements: Iterable[str]) -> str:
@@ -22,3 +23,10 @@ def joined(elements: Iterable[str]) -> str:
 def quoted(text: str) -> str:
     """An array element in double quotes, its backslashes and quotes escaped."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def uuid_element(value: UUID | str) -> str:
+    """A uuid as an element of a ``uuid[]``: a ``UUID``'s 32 hex digits, which PostgreSQL
+    reads as it reads the hyphenated form (``str`` of a ``UUID`` slices and joins its hex
+    in Python, three times the cost); a text as it is."""
+    return value.hex if isinstance(value, UUID) else value

@@ -16,6 +16,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 
+from infra.array_text import joined, uuid_element
 from infra.integrity.install import install
 from infra.pool_check import check_when_idle
 from infra.pool_order import most_recent_first
@@ -59,8 +60,8 @@ class PostgresEventStore:
         with self._recorder.datastore.get_connection() as conn:
             rows = conn.execute(
                 f"SELECT originator_id AS id, max(originator_version) AS v FROM {self.events_table}"
-                " WHERE originator_id = ANY(%s) GROUP BY originator_id",
-                (list(aggregate_ids),),
+                " WHERE originator_id = ANY(%s::uuid[]) GROUP BY originator_id",
+                (joined(uuid_element(a) for a in aggregate_ids),),  # see infra/array_text.py
             ).fetchall()
         return {row["id"]: int(row["v"]) for row in rows}
 

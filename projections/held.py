@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg import Connection
+from psycopg import Connection, Cursor
 
 from infra.array_text import text_array
 
@@ -51,14 +51,26 @@ class Hold:
 
 def accounts_among(conn: Connection[Any], projection: str, accounts: Collection[str]) -> set[str]:
     """Which of ``accounts`` the projection holds."""
+    return held_among(asking_among(conn, projection, accounts))
+
+
+def asking_among(
+    conn: Connection[Any], projection: str, accounts: Collection[str]
+) -> Cursor[Any] | None:
+    """The statement of :func:`accounts_among`, sent (in a pipeline, with what goes
+    before and after it) and not yet read: read it with :func:`held_among`."""
     if not accounts:
-        return set()
-    rows = conn.execute(
+        return None
+    return conn.execute(
         "SELECT DISTINCT account_id FROM projection_held"
         " WHERE projection = %s AND account_id = ANY(%s::text[])",
         (projection, text_array(accounts)),
-    ).fetchall()
-    return {str(r[0]) for r in rows}
+    )
+
+
+def held_among(asking: Cursor[Any] | None) -> set[str]:
+    """What :func:`asking_among` found."""
+    return set() if asking is None else {str(r[0]) for r in asking.fetchall()}
 
 
 def hold(conn: Connection[Any], projection: str, ce: dict[str, Any], reason: str) -> None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
-from psycopg import Connection
+from psycopg import Connection, Cursor
 from psycopg_pool import ConnectionPool
 
+from infra.array_text import joined
 from infra.database import create_schema
 from projections.position_watch import CHANNEL, RECHECK_S, PositionWatch
 
@@ -49,38 +50,51 @@ def ensure_schema(pool: ConnectionPool) -> None:
 def lock_position(conn: Connection[Any], projection: str, partition: int) -> int:
     """The partition's position, locked until the transaction ends so that two consumers
     briefly sharing a partition during a rebalance cannot both apply an event."""
+    return lock_positions(conn, projection, [partition])[partition]
+
+
+_LOCK_SQL = (
+    "SELECT partition, position FROM projection_positions"
+    " WHERE projection = %s AND partition = ANY(%s::int[]) ORDER BY partition FOR UPDATE"
+)
+
+
+def locking_positions(
+    conn: Connection[Any], projection: str, partitions: Collection[int]
+) -> Cursor[Any]:
+    """The statement of :func:`lock_positions` for the partitions that have a position
+    row, sent (in a pipeline, with what follows it) and not yet read: read it with
+    :func:`locked_positions`."""
+    return conn.execute(_LOCK_SQL, (projection, _ints(sorted(partitions))))
+
+
+def locked_positions(
+    conn: Connection[Any], projection: str, partitions: Collection[int], locking: Cursor[Any]
+) -> tuple[dict[int, int], bool]:
+    """The positions :func:`locking_positions` locked, and whether a row had to be made:
+    a partition without one (a new projection, a topic given more partitions) gets one
+    at 0, locked too, after the others."""
+    found = {int(p): int(position) for p, position in locking.fetchall()}
+    missing = set(partitions) - set(found)
+    if not missing:
+        return found, False
     conn.execute(
-        "INSERT INTO projection_positions (projection, partition, position) "
-        "VALUES (%s, %s, 0) ON CONFLICT DO NOTHING",
-        (projection, partition),
+        "INSERT INTO projection_positions (projection, partition, position)"
+        " SELECT %s, unnest(%s::int[]), 0 ON CONFLICT DO NOTHING",
+        (projection, _ints(sorted(missing))),
     )
-    row = conn.execute(
-        "SELECT position FROM projection_positions "
-        "WHERE projection = %s AND partition = %s FOR UPDATE",
-        (projection, partition),
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
+    locked = conn.execute(_LOCK_SQL, (projection, _ints(sorted(partitions))))
+    return {int(p): int(position) for p, position in locked.fetchall()}, True
 
 
 def lock_positions(
     conn: Connection[Any], projection: str, partitions: Collection[int]
 ) -> dict[int, int]:
-    """:func:`lock_position` of several partitions in one round trip, in partition order
-    (as every caller locks them, so that two cannot deadlock)."""
-    wanted = sorted(partitions)
-    with conn.pipeline():
-        conn.execute(
-            "INSERT INTO projection_positions (projection, partition, position)"
-            " SELECT %s, unnest(%s::int[]), 0 ON CONFLICT DO NOTHING",
-            (projection, wanted),
-        )
-        cursor = conn.execute(
-            "SELECT partition, position FROM projection_positions"
-            " WHERE projection = %s AND partition = ANY(%s::int[]) ORDER BY partition FOR UPDATE",
-            (projection, wanted),
-        )
-    return {int(p): int(position) for p, position in cursor.fetchall()}
+    """:func:`lock_position` of several partitions, in partition order (as every caller
+    locks them, so that two cannot deadlock): one statement once their rows exist. Rows
+    are made only for a partition that has none, not on every batch."""
+    locking = locking_positions(conn, projection, partitions)
+    return locked_positions(conn, projection, partitions, locking)[0]
 
 
 def save_positions(conn: Connection[Any], projection: str, positions: dict[int, int]) -> None:
@@ -90,7 +104,7 @@ def save_positions(conn: Connection[Any], projection: str, positions: dict[int, 
         " FROM unnest(%s::int[], %s::bigint[]) AS m(partition, position)"
         " WHERE t.projection = %s AND t.partition = m.partition RETURNING 1)"
         " SELECT pg_notify(%s, %s)",
-        (list(positions), list(positions.values()), projection, CHANNEL, projection),
+        (_ints(positions), _ints(positions.values()), projection, CHANNEL, projection),
     )
 
 
@@ -103,6 +117,13 @@ def save_position(conn: Connection[Any], projection: str, partition: int, positi
         " SELECT pg_notify(%s, %s)",
         (position, projection, partition, CHANNEL, projection),
     )
+
+
+def _ints(values: Iterable[int]) -> str:
+    """Integers as an array's text input: psycopg's list dumper looks through a list for
+    the smallest integer type that holds it, on every batch (a tenth of a small batch's
+    time, for one or two partitions)."""
+    return joined(str(int(v)) for v in values)
 
 
 def positions(conn: Connection[Any], projection: str) -> dict[int, int]:

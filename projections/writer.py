@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -96,8 +97,7 @@ def apply_batch(
     are not stopped by it."""
     with pool.connection() as conn:
         try:
-            with conn.transaction():
-                return _apply(conn, projection, {partition: events}, new_tables)
+            return _apply(conn, projection, {partition: events}, new_tables)
         except (GapDetected, psycopg.OperationalError):
             raise
         except Exception as e:  # noqa: BLE001 - found below, event by event, and recorded
@@ -125,8 +125,7 @@ def apply_together(
     events instead of the projection's functions (a rebuild's tables)."""
     with pool.connection() as conn:
         try:
-            with conn.transaction():
-                return _apply(conn, projection, batches, new_tables, bulk)
+            return _apply(conn, projection, batches, new_tables, bulk)
         except psycopg.OperationalError:
             raise
         except Exception as e:  # noqa: BLE001 - applied again partition by partition
@@ -144,27 +143,67 @@ def _apply(
     new_tables: bool,
     bulk: Bulk | None = None,
 ) -> int:
-    positions = tracking.lock_positions(conn, projection.name, batches)
-    fresh: list[dict[str, Any]] = []
-    moved: dict[int, int] = {}
-    for partition, events in batches.items():
-        if partition_fresh := _fresh(partition, positions[partition], events):
-            fresh.extend(partition_fresh)
-            moved[partition] = partition_fresh[-1]["position"]
-    if not fresh:
-        return 0
-    if len(moved) > 1:
-        fresh.sort(key=_position)  # store order across partitions
-    blocked = held.accounts_among(conn, projection.name, {str(ce["accountid"]) for ce in fresh})
-    applied = fresh
-    if blocked:
-        for ce in fresh:
-            if str(ce["accountid"]) in blocked:
-                _hold_behind(conn, projection, ce)
-        applied = [ce for ce in fresh if str(ce["accountid"]) not in blocked]
-    (bulk.apply if bulk is not None else projection.applier(new_tables))(conn, applied)
-    tracking.save_positions(conn, projection.name, moved)
-    return len(fresh)
+    """The batches applied in a transaction of their own. Its BEGIN goes to the server
+    with the statements that lock the positions, and its COMMIT with the one that saves
+    them: a batch costs two round trips fewer than a transaction of psycopg's making,
+    which waits for its BEGIN before sending anything else. (So the connection is in
+    autocommit meanwhile: the transaction is the one begun here.)"""
+    autocommit = conn.autocommit
+    conn.autocommit = True
+    try:
+        return _apply_in_transaction(conn, projection, batches, new_tables, bulk)
+    except BaseException:
+        # A statement sent with the COMMIT failed: the transaction is left open, aborted.
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.rollback()
+        raise
+    finally:
+        conn.autocommit = autocommit
+
+
+def _apply_in_transaction(
+    conn: Connection[Any],
+    projection: Projection,
+    batches: Batches,
+    new_tables: bool,
+    bulk: Bulk | None,
+) -> int:
+    accounts = {str(ce["accountid"]) for events in batches.values() for ce in events}
+    with ExitStack() as transaction:
+        with conn.pipeline():
+            # Not ``conn.transaction()``: in a pipeline it keeps the connection in
+            # pipeline mode to its end, and the rows may go by COPY.
+            transaction.enter_context(psycopg.Transaction(conn))
+            locking = tracking.locking_positions(conn, projection.name, batches)
+            # Read after the locks are taken, so that no hold that another member made
+            # before giving a partition up is missed. All the batches' accounts are
+            # asked of, a redelivered event's too.
+            asking = held.asking_among(conn, projection.name, accounts)
+        positions, made = tracking.locked_positions(conn, projection.name, batches, locking)
+        blocked = held.held_among(asking)
+        if made:  # a partition's row was made, and locked, after the holds were read
+            blocked = held.accounts_among(conn, projection.name, accounts)
+        fresh: list[dict[str, Any]] = []
+        moved: dict[int, int] = {}
+        for partition, events in batches.items():
+            if partition_fresh := _fresh(partition, positions[partition], events):
+                fresh.extend(partition_fresh)
+                moved[partition] = partition_fresh[-1]["position"]
+        if not fresh:
+            return 0
+        if len(moved) > 1:
+            fresh.sort(key=_position)  # store order across partitions
+        applied = fresh
+        if blocked:
+            for ce in fresh:
+                if str(ce["accountid"]) in blocked:
+                    _hold_behind(conn, projection, ce)
+            applied = [ce for ce in fresh if str(ce["accountid"]) not in blocked]
+        (bulk.apply if bulk is not None else projection.applier(new_tables))(conn, applied)
+        with conn.pipeline():
+            tracking.save_positions(conn, projection.name, moved)
+            transaction.close()  # the COMMIT
+        return len(fresh)
 
 
 def _fresh(partition: int, position: int, events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
