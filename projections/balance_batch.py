@@ -35,6 +35,11 @@ _SUBJECT_TABLES = {
 }
 
 
+# A table's new rows go by COPY from this many: below it, the COPY's two round trips cost
+# more than writing the rows in the batch's last one.
+COPY_ROWS_MIN = 64
+
+
 @lru_cache(maxsize=256)
 def _subject_table(kind: str) -> str | None:
     return _SUBJECT_TABLES.get(kind.split(".")[1] if kind.count(".") == 2 else "")
@@ -82,20 +87,28 @@ class Batch:
         return None if table is None else getattr(self, table)
 
     def write(self, conn: Connection[Any], *, copy: bool = False) -> None:
-        """Write what the batch changed: the new rows first, by COPY, then the changed ones
-        in one round trip. A new row cannot be there already: an account's rows and its
+        """Write what the batch changed: a table's many new rows by COPY, then the rest
+        in one round trip (a COPY is two: a small batch's few new rows go by INSERT with
+        the updates). A new row cannot be there already: an account's rows and its
         history are written under its lock, with its position, and only for events after
         that position (``writer.unseen_per_account``); a second writer of the same new
         account fails on its row. Only an arrangement may be made again (the same promise
         or plan): it goes by INSERT, and is kept as it was, unless ``copy`` (the tables
-        are new and no one else writes them, a rebuild's)."""
+        are new and no one else writes them, a rebuild's: every new row by COPY)."""
         again = () if copy else (self.arrangements,)
-        for rows in self._tables():
-            if rows not in again:
-                rows.write_new(conn, copy=True)
+        copied = [
+            rows
+            for rows in self._tables()
+            if rows not in again and (copy or rows.new_rows >= COPY_ROWS_MIN)
+        ]
+        for rows in copied:
+            rows.write_new(conn, copy=True)
         with conn.pipeline():
             for rows in again:
                 rows.write_new(conn, "ON CONFLICT (arrangement_id) DO NOTHING")
+            for rows in self._tables():
+                if rows not in again and rows not in copied:
+                    rows.write_new(conn, arrays=True)
             for rows in self._tables():
                 rows.write_changed(conn)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from psycopg import Connection
 
+from infra.array_text import array_of
 from projections.table_rows import Row, Table, TableRows
 
 # The tables' shapes for batch writes; the tables themselves are ``receivables.SCHEMA``.
@@ -208,4 +209,4 @@ def _add_sums(conn: Connection[Any], sql: str, sums: dict[Any, list[int]]) -> No
     if not sums:
         return
     rows = [(*key, *values) for key, values in sorted(sums.items())]
-    conn.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+    conn.execute(sql, [array_of(column) for column in zip(*rows, strict=True)])

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from psycopg import Connection, Cursor
 
-from infra.array_text import text_array
+from infra.array_text import array_of, text_array
 from projections.totals import whole
 
 Row = dict[str, Any]
@@ -61,7 +61,9 @@ class Table:
         )
 
     def insert(self, conflict: str = "") -> str:
-        arrays = ", ".join(f"%b::{t}[]" for t in self.columns.values())
+        """An INSERT of rows sent as an array a column, each as :func:`array_of` writes
+        it: what psycopg's list dumper would take a tenth of a small batch to write."""
+        arrays = ", ".join(f"%s::{t}[]" for t in self.columns.values())
         return (
             f"INSERT INTO {self.name} ({', '.join(self.columns)})"
             f" SELECT * FROM unnest({arrays}) {conflict}"
@@ -123,6 +125,11 @@ class TableRows:
             self._changed.add(key)
         return row
 
+    @property
+    def new_rows(self) -> int:
+        """How many rows :meth:`add` made that are not yet written."""
+        return len(self._new)
+
     def has(self, key: Any) -> bool:
         return key in self.rows
 
@@ -159,7 +166,7 @@ class TableRows:
         if copy:
             copy_rows(conn, self.table, new)
         elif arrays:
-            columns = [[row[name] for row in new] for name in self.table.columns]
+            columns = [array_of(row[name] for row in new) for name in self.table.columns]
             conn.execute(self.table.insert(conflict), columns)
         else:
             conn.execute(self.table.insert_rows(conflict), (rows_json(self.table, new),))
@@ -215,9 +222,13 @@ def copy_rows(conn: Connection[Any], table: Table, rows: list[Row]) -> None:
                 continue
             line = list(values(row))
             for i in documents:
-                if line[i] is not None and type(line[i]) is not str:
-                    line[i] = json_text(line[i])
+                line[i] = _document(line[i])
             copy.write_row(line)
+
+
+def _document(value: Any) -> Any:
+    """A JSON column's value as its JSON text (as :func:`copy_rows` writes it)."""
+    return value if value is None or type(value) is str else json_text(value)
 
 
 def json_text(value: Any) -> str:
