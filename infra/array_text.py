@@ -56,7 +56,7 @@ def element(value: Any) -> str:
         return str(value)
     if kind is bool:
         return "t" if value else "f"
-    if kind is UUID:
+    if isinstance(value, UUID):
         return value.hex
     if isinstance(value, date):  # a datetime too, its offset written
         return quoted(value.isoformat())
