@@ -115,3 +115,26 @@ def test_the_consumer_and_a_rebuild_build_the_same_balances(store) -> None:
             )
         }
     assert {"account_events_account", "balance_invoices_account"} <= indexes
+
+
+def test_batches_that_repeat_events_build_the_same_balances(store) -> None:
+    """Each batch handed again part of the one before (a catch-up over what the consumer
+    applied): an event is applied once, and a new one finds the row a repeated one made
+    (a payment allocated to an invoice raised in the part repeated)."""
+    ledger, pool, url = store
+    rng = random.Random(1605)
+    write_book(ledger, rng, 250, 6)
+    _account_days(ledger, rng)
+    events = [decoded(ledger, n) for n in ledger.read_log(0, 1_000_000)]
+    at = 0
+    with pool.connection() as conn:
+        while at < len(events):
+            end = at + rng.randint(1, 60)
+            with conn.transaction():
+                BALANCES.apply(conn, events[max(0, at - rng.randint(0, 30)) : end])
+            at = end
+    repeated = _dump(pool)
+    assert len(repeated["account_events"]) == ledger.head_position()
+
+    assert rebuild(ledger, pool, url, BALANCES, PARTITIONS) == ledger.head_position()
+    assert _dump(pool) == repeated
