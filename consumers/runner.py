@@ -35,6 +35,14 @@ POLL_RECORDS_MAX = 1_000  # a batch must finish well within max_poll_interval_ms
 STALL_SECONDS = 2.0
 STALL_CHECK_SECONDS = 0.5
 LAG_LOG_SECONDS = 30.0  # how often a consumer logs how far behind the relay it is
+# How often a member tells the broker how far it has read. The offsets decide only where
+# a member starts reading after a restart or a rebalance (the positions in PostgreSQL
+# decide what is applied), so a commit after every poll (dozens a second for each read
+# model under a steady trickle of commands) bought nothing but the broker's work and the
+# client's. A member that takes a partition over reads at most this much again, and
+# skips it by the positions.
+OFFSET_COMMIT_SECONDS = 1.0
+OFFSET_COMMIT_AT_STOP_MS = 2_000
 
 
 Records = dict[TopicPartition, list[Any]]
@@ -106,6 +114,8 @@ class ProjectionConsumer:
         self._behind_since: dict[int, tuple[int, float]] = {}
         self._next_stall_check = 0.0
         self._next_lag_log = 0.0
+        self._next_commit = 0.0
+        self._uncommitted = False  # read messages whose offsets the broker was not told
         projection.ensure_schema(pool)
 
     def run(self, stop: threading.Event) -> None:
@@ -135,6 +145,8 @@ class ProjectionConsumer:
         try:
             while not stop.is_set():
                 self._step(consumer)
+            if self._uncommitted:
+                self._commit_at_stop(consumer)
         finally:
             consumer.close(autocommit=False)
             log.info("consumer stopped", extra={"projection": self.projection.name})
@@ -151,6 +163,10 @@ class ProjectionConsumer:
             self.assignments.unchecked.clear()
         if records:
             self._apply(consumer, records)
+            self._uncommitted = True
+        if self._uncommitted and time.monotonic() >= self._next_commit:
+            self._next_commit = time.monotonic() + OFFSET_COMMIT_SECONDS
+            self._uncommitted = False
             self._commit(consumer)
         # Whether or not Kafka delivers (a broker that lost its log may keep failing the
         # fetches of a remade topic), the store is read for partitions left behind.
@@ -196,14 +212,23 @@ class ProjectionConsumer:
         apply_batch(self.pool, self.projection, gap.partition, events)
 
     def _commit(self, consumer: KafkaConsumer) -> None:
-        """Commit the poll's offsets to Kafka without waiting for the broker's answer (a
-        round trip of 2-3 ms a poll): the positions in PostgreSQL decide what is applied,
-        the offsets only where a member starts reading, so a commit lost is a redelivery
-        the positions skip."""
+        """Commit the offsets read so far (every ``OFFSET_COMMIT_SECONDS``) without
+        waiting for the broker's answer (a round trip of 2-3 ms): the positions in
+        PostgreSQL decide what is applied, the offsets only where a member starts
+        reading, so a commit lost is a redelivery the positions skip."""
         try:
             consumer.commit_async(callback=_commit_answered)
         except (CommitFailedError, KafkaError) as e:
             log.info("offset commit failed", extra={"error": repr(e)})
+
+    @staticmethod
+    def _commit_at_stop(consumer: KafkaConsumer) -> None:
+        """A member asked to stop commits what it has read, so that the next one to
+        start does not read it again; not for longer than ``OFFSET_COMMIT_AT_STOP_MS``."""
+        try:
+            consumer.commit(timeout_ms=OFFSET_COMMIT_AT_STOP_MS)
+        except (CommitFailedError, KafkaError) as e:
+            log.info("offset commit at stop failed", extra={"error": repr(e)})
 
     def _catch_up(self, consumer: KafkaConsumer, partitions: set[int]) -> None:
         catch_up(

@@ -27,6 +27,15 @@ class Pipeline:
     def url(self) -> str:
         return str(self.api.http.base_url).rstrip("/")
 
+    def until_ready(self, timeout: float = 90.0) -> Any:
+        """``/readyz``'s 200, once every consumer group holds its partitions."""
+        deadline = time.monotonic() + timeout
+        while (reply := self.api.get("/readyz")).status_code != 200:
+            assert reply.status_code == 503, reply.text
+            assert time.monotonic() < deadline, f"never ready: {reply.json()}"
+            time.sleep(0.2)
+        return reply
+
     def wait_until_projected(self, position: int | None = None, timeout: float = 60) -> None:
         """Every read model at ``position``; without one, at the store's head once the
         notifier has nothing left to do (its notifications are events too)."""

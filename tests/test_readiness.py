@@ -13,15 +13,6 @@ from tests.pipeline import pipeline
 from tests.support import running_workers
 
 
-def _until_ready(p, timeout=90.0):
-    deadline = time.monotonic() + timeout
-    while (reply := p.api.get("/readyz")).status_code != 200:
-        assert reply.status_code == 503, reply.text
-        assert time.monotonic() < deadline, f"never ready: {reply.json()}"
-        time.sleep(0.2)
-    return reply
-
-
 def test_readyz_is_503_with_the_reasons_until_every_group_holds_its_partitions(settings):
     # The default wait of a read, not the tests' long one: ready must mean ready.
     default_wait = settings.model_copy(update={"query_wait_ms": 3_000})
@@ -35,7 +26,7 @@ def test_readyz_is_503_with_the_reasons_until_every_group_holds_its_partitions(s
         assert p.api.get("/healthz").json()["ready"] is False
         assert not is_ready(p.url)
         with running_workers(default_wait):
-            ready = _until_ready(p)
+            ready = p.until_ready()
             assert ready.json() == {"ready": True, "reasons": [], "unheld_partitions": {}}
             assert p.api.get("/healthz").json()["ready"] is True
             account = p.api.open_account("Ready Ltd")
