@@ -109,9 +109,11 @@ def _process_table() -> dict[int, tuple[int, str, float]]:
 
 def _kind(cmdline: str) -> str:
     """Which part of the pipeline a process of the run is."""
-    found = re.search(r"runtime\.cli (\w+)", cmdline)
+    found = re.search(r"runtime\.cli ([\w-]+)", cmdline)
     if found:
         return "API (up)" if found.group(1) == "up" else found.group(1)
+    if "--multiprocessing-fork" in cmdline:
+        return "API workers"  # started by uvicorn for --api-workers 2 and more
     return "postgres" if "postgres" in cmdline else cmdline.split(" ", 1)[0].rsplit("/", 1)[-1]
 
 

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 
@@ -60,16 +61,25 @@ def start_up(home: Path, port: int, api_workers: int = 1) -> subprocess.Popen[by
         time.sleep(0.2)
 
 
+class Running(NamedTuple):
+    """``arledger up`` running: its home, a client with its key, 50 open accounts, and
+    its process id."""
+
+    home: Path
+    http: httpx.Client
+    accounts: list[str]
+    pid: int
+
+
 @contextmanager
-def running_up(api_workers: int, prefix: str) -> Iterator[tuple[Path, httpx.Client, list[str]]]:
-    """``arledger up`` in a temporary home: the home, a client with its key, and 50 open
-    accounts; stopped on leaving."""
+def running_up(api_workers: int, prefix: str) -> Iterator[Running]:
+    """``arledger up`` in a temporary home, stopped on leaving."""
     home = Path(tempfile.mkdtemp(prefix=prefix))
     port = free_port()
     proc = start_up(home, port, api_workers)
     try:
         http = client(port, home)
-        yield home, http, open_accounts(http, 50)
+        yield Running(home, http, open_accounts(http, 50), proc.pid)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -194,7 +204,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60, help="how long to hold --rate")
     parser.add_argument("--api-workers", type=int, default=1, help="arledger up --api-workers")
     args = parser.parse_args()
-    with running_up(args.api_workers, "arledger-bench-") as (_, http, accounts):
+    with running_up(args.api_workers, "arledger-bench-") as (_, http, accounts, _):
         lat = reply_to_visible(http, accounts[0], args.latency)
         print(
             f"reply-to-visible over {len(lat)} commands: median "

@@ -5,10 +5,11 @@ no single process's profile shows whole: the API's, the relay's, each read model
 Run: ``.venv/bin/python benchmarks/statements.py [--rate 100] [--seconds 20]
 [--window 5] [--api-workers 2]``. It starts ``arledger up`` in a temporary home (as
 ``benchmarks/pipeline.py`` does), raises ``--rate`` invoices a second for ``--seconds``,
-and prints the transactions committed a second and the rows each table took, over the
-whole run, and the statements the server ran in a ``--window`` of seconds in its middle
-(``log_statement = all`` for that window only, read from the server's log), most frequent
-first, each a second and a command."""
+and prints, over the whole run, the transactions committed a second, the rows each
+table took and each process's CPU a command (the API's, each worker's, PostgreSQL's, the
+broker's and the clients'); then the statements the server ran in a ``--window`` of
+seconds in its middle (``log_statement = all`` for that window only, read from the
+server's log), most frequent first, each a second and a command."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bank_import import cpu_by_kind  # noqa: E402
 from benchmarks.pipeline import invoice_body, post, running_up  # noqa: E402
 
 SHOWN = 25
@@ -42,11 +44,12 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=5, help="seconds of statements logged")
     parser.add_argument("--api-workers", type=int, default=2)
     args = parser.parse_args()
-    with running_up(args.api_workers, "arledger-bench-statements-") as (home, http, accounts):
+    with running_up(args.api_workers, "arledger-bench-statements-") as (home, http, accounts, pid):
         socket = next(home.rglob(".s.PGSQL.*"))
         url = f"postgresql://postgres@/arledger?host={socket.parent}&port={socket.suffix[1:]}"
         with psycopg.connect(url, autocommit=True) as conn:
             log_file = Path(conn.execute("SHOW data_directory").fetchone()[0]) / "log"  # type: ignore[index]
+            cpu_before, mine = cpu_by_kind(pid, home), time.process_time()
             before, started = _counts(conn), time.perf_counter()
             logged_from = log_file.stat().st_size
             middle = (args.seconds - args.window) / 2
@@ -56,6 +59,7 @@ def main() -> None:
             took = time.perf_counter() - started
             time.sleep(1)  # the consumers' last batches
             after = _counts(conn)
+            cpu_after, mine = cpu_by_kind(pid, home), time.process_time() - mine
         commands = args.rate * args.seconds
         print(f"{commands} invoices at {commands / took:.0f}/s; over the run, a second:")
         print(f"  transactions committed {(after['commits'] - before['commits']) / took:,.0f}")
@@ -63,7 +67,22 @@ def main() -> None:
             if table in after:
                 ins, upd = (after[table][i] - before.get(table, (0, 0))[i] for i in (0, 1))
                 print(f"  {table}: {ins / took:,.0f} rows inserted, {upd / took:,.0f} updated")
+        _print_cpu(cpu_before, cpu_after, mine, commands)
         _print_statements(log_file, logged_from, args.window, args.rate)
+
+
+def _print_cpu(
+    before: dict[str, float], after: dict[str, float], mine: float, commands: int
+) -> None:
+    """CPU a command, by process kind, over the run and the second after it (the embedded
+    broker is the ``tansu`` one): under ``up``, every part's work on a command competes
+    for the same cores."""
+    spent = {kind: after[kind] - before.get(kind, 0.0) for kind in after}
+    spent["this benchmark (the clients)"] = mine
+    print(f"CPU a command, by process, {sum(spent.values()) / commands * 1e3:.2f} ms in all:")
+    for kind, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+        if seconds / commands >= 1e-5:
+            print(f"  {seconds / commands * 1e3:6.2f} ms  {kind}")
 
 
 def _raise_invoices(http: Any, accounts: list[str], rate: int, seconds: int) -> None:
