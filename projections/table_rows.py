@@ -61,8 +61,9 @@ class Table:
         )
 
     def insert(self, conflict: str = "") -> str:
-        """An INSERT of rows sent as an array a column, each as :func:`array_of` writes
-        it: what psycopg's list dumper would take a tenth of a small batch to write."""
+        """An INSERT of rows sent as an array a column, each array as its text input
+        (:func:`infra.array_text.array_of`): psycopg's list dumper, which looks through
+        every list for its elements' type, took a tenth of a small batch's time."""
         arrays = ", ".join(f"%s::{t}[]" for t in self.columns.values())
         return (
             f"INSERT INTO {self.name} ({', '.join(self.columns)})"
@@ -227,7 +228,7 @@ def copy_rows(conn: Connection[Any], table: Table, rows: list[Row]) -> None:
 
 
 def _document(value: Any) -> Any:
-    """A JSON column's value as its JSON text (as :func:`copy_rows` writes it)."""
+    """A JSON column's value as JSON text: a text is JSON text already."""
     return value if value is None or type(value) is str else json_text(value)
 
 

@@ -154,11 +154,13 @@ def _apply(
         return _apply_in_transaction(conn, projection, batches, new_tables, bulk)
     except BaseException:
         # A statement sent with the COMMIT failed: the transaction is left open, aborted.
-        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        # (A lost connection is left as it is: the pool drops it, and its error stands.)
+        if not conn.broken and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.rollback()
         raise
     finally:
-        conn.autocommit = autocommit
+        if not conn.broken:
+            conn.autocommit = autocommit
 
 
 def _apply_in_transaction(

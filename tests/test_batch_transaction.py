@@ -98,3 +98,26 @@ def test_an_account_held_elsewhere_is_held_in_the_batch(database_url, positioned
     finally:
         pool.close()
         ledger.close()
+
+
+def test_a_batch_whose_connection_is_lost_says_so(database_url):
+    """The consumer tells a lost connection (it waits and goes on) from a batch it cannot
+    apply (it holds an account): losing the connection mid-batch raises the server's own
+    error, an OperationalError, whatever the batch's transaction was doing."""
+
+    def apply(conn, events):
+        conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    lost = Projection("lost", "CREATE TABLE IF NOT EXISTS lost_rows (position bigint);", apply)
+    ledger = Ledger(eventstore_env(database_url))
+    pool = open_pool(database_url, max_size=1)
+    try:
+        lost.ensure_schema(pool)
+        # the server's own error, not one about putting the connection back
+        with pytest.raises(psycopg.errors.AdminShutdown):
+            apply_batch(pool, lost, 0, _events(ledger, 1))
+        with pool.connection() as conn:  # the pool made a new one
+            assert tracking.positions(conn, "lost").get(0, 0) == 0
+    finally:
+        pool.close()
+        ledger.close()
